@@ -1,0 +1,1 @@
+"""Command-line interface: ``bench run | table | check | list | quickstart | speed``."""

@@ -1,0 +1,35 @@
+"""``bench list``: every registered codec, task, metric and dataset, installed or not."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("list", help="show registered codecs, tasks, metrics and datasets")
+    p.add_argument("kind", nargs="?", choices=["codecs", "tasks", "metrics", "datasets"])
+    p.set_defaults(handler=cmd_list)
+
+
+def _summary(obj: object) -> str:
+    doc = (getattr(obj, "__doc__", None) or "").strip().splitlines()
+    return doc[0] if doc else ""
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from bench.registry import CODECS, DATASETS, METRICS, TASKS, discover
+
+    discover()
+    kinds = {"codecs": CODECS, "tasks": TASKS, "metrics": METRICS, "datasets": DATASETS}
+    for kind, registry in kinds.items():
+        if args.kind and args.kind != kind:
+            continue
+        print(f"{kind}:")
+        for name in registry.names():
+            obj = registry.get(name)
+            params = getattr(obj, "keywords", None)
+            detail = f" ({', '.join(f'{k}={v}' for k, v in params.items())})" if params else ""
+            print(f"  {name:<22} installed      {_summary(getattr(obj, 'func', obj))}{detail}")
+        for name, info in registry.unavailable().items():
+            print(f"  {name:<22} NOT INSTALLED  missing {info.missing}: {info.hint}")
+    return 0

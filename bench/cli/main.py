@@ -1,0 +1,45 @@
+"""Entry point: parse arguments, dispatch to a subcommand, turn known errors into exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from . import listing, report, run, speed
+
+EPILOG = """examples:
+  bench quickstart                           # synthetic corpus, offline codecs + metrics
+  bench quickstart --data ~/my_wavs          # any folder of audio
+  bench run configs/ci.yaml batch_size=4     # a plan, with key=value overrides
+  bench table runs/ci                        # CSV / Markdown / LaTeX tables
+  bench check runs/ci --baseline results/baselines/ci.csv
+  bench list                                 # codecs, tasks, metrics, datasets
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bench", description="Speech tokenizer benchmark harness.",
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module in (run, report, listing, speed):
+        module.add_parsers(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        return int(args.handler(args) or 0)
+    except (FileNotFoundError, KeyError, ValueError, ModuleNotFoundError) as err:
+        print(f"bench {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished rows are saved; run the same command again to resume",
+              file=sys.stderr)
+        return 130

@@ -1,0 +1,48 @@
+"""``bench table RUN_DIR...`` and ``bench check RUN_DIR --baseline FILE``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DEFAULT_TOLERANCES = Path(__file__).resolve().parents[2] / "configs" / "tolerances.yaml"
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    t = sub.add_parser("table", help="render tables of one or more run directories")
+    t.add_argument("run_dirs", nargs="+", help="run directories (several are combined)")
+    t.add_argument("--out", help="output folder (default FIRST_RUN/tables)")
+    t.set_defaults(handler=cmd_table)
+
+    c = sub.add_parser("check", help="compare a run with a baseline; exit 1 past tolerance")
+    c.add_argument("run_dir")
+    c.add_argument("--baseline", required=True, help="baseline CSV (results/baselines/...)")
+    c.add_argument("--tolerances", default=str(DEFAULT_TOLERANCES), help="tolerance YAML")
+    c.add_argument("--write", action="store_true", help="(re)write the baseline from this run")
+    c.set_defaults(handler=cmd_check)
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    from bench.tables import render
+
+    for task, markdown in render(args.run_dirs, args.out).items():
+        print(f"## {task}\n\n{markdown}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from bench.check import compare, load_tolerances, write_baseline
+
+    if args.write:
+        summary = write_baseline(args.run_dir, args.baseline)
+        print(f"wrote {len(summary)} baseline values to {args.baseline}")
+        return 0
+    result = compare(args.run_dir, args.baseline, load_tolerances(args.tolerances))
+    failed = result[result["status"] != "ok"]
+    shown = failed if not failed.empty else result
+    print(shown.to_markdown(index=False, floatfmt=".4f"))
+    if failed.empty:
+        print(f"\ncheck passed: {len(result)} metrics within tolerance of {args.baseline}")
+        return 0
+    print(f"\ncheck FAILED: {len(failed)} of {len(result)} metrics moved past tolerance or changed")
+    return 1

@@ -1,0 +1,60 @@
+"""``bench run CONFIG [key=value ...]`` and ``bench quickstart [--data DIR]``."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run a plan of codecs x tasks x datasets (resumes)")
+    p.add_argument("config", help="YAML config, e.g. configs/ci.yaml")
+    p.add_argument("overrides", nargs="*", help="key=value overrides (dotted keys)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--retry-errors", action="store_true", help="recompute utterances that failed")
+    p.add_argument("--no-table", action="store_true", help="do not render tables at the end")
+    p.set_defaults(handler=cmd_run)
+
+    q = sub.add_parser("quickstart", help="offline resynthesis table on a synthetic corpus or --data DIR")
+    q.add_argument("--data", help="a folder of audio files (sidecar .txt transcripts optional)")
+    q.add_argument("--out", help="run directory (default runs/quickstart)")
+    q.add_argument("--config", default=None, help="config to start from (default configs/quickstart.yaml)")
+    q.add_argument("overrides", nargs="*", help="key=value overrides")
+    q.add_argument("--no-progress", action="store_true")
+    q.set_defaults(handler=cmd_quickstart)
+
+
+def _execute(config_path: str | Path, overrides: list[str], progress: bool, retry: bool = False,
+             table: bool = True) -> int:
+    from bench.config import load_config
+    from bench.runner import run
+    from bench.tables import render
+
+    config = load_config(config_path, overrides)
+    start = time.perf_counter()
+    run(config, progress=progress, retry_errors=retry)
+    elapsed = time.perf_counter() - start
+    if table:
+        for task, markdown in render([config.output_dir]).items():
+            print(f"\n## {task} ({config.name})\n\n{markdown}")
+        print(f"tables written to {config.output_dir / 'tables'}")
+    print(f"run {config.name}: {elapsed:.1f} s, rows in {config.output_dir / 'rows.jsonl'}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return _execute(args.config, args.overrides, not args.no_progress, args.retry_errors, not args.no_table)
+
+
+def cmd_quickstart(args: argparse.Namespace) -> int:
+    config = args.config or CONFIG_DIR / "quickstart.yaml"
+    overrides = list(args.overrides)
+    if args.data:
+        data = Path(args.data).expanduser().resolve()
+        overrides = [f"datasets={{user: {{format: folder, root: '{data}'}}}}"] + overrides
+    if args.out:
+        overrides.append(f"output_dir={args.out}")
+    return _execute(config, overrides, not args.no_progress)

@@ -1,0 +1,186 @@
+"""The Codec contract: what every tokenizer plugin provides, and the Tokens it produces."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a codec can do, declared by the plugin (tasks never guess)."""
+
+    multi_codebook: bool = False
+    variable_rate: bool = False
+    character_aligned: bool = False
+    needs_text: bool = False
+    has_features: bool = False  # features() / decode_features() for kNN voice conversion
+    has_embeddings: bool = False  # embeddings() for probe / TTS embedding layers
+    batched: bool = True  # encode/decode accept B > 1
+    deterministic: bool = True  # same input -> same tokens (token cache is safe)
+    random_weights: bool = False  # numbers from this codec are not the real model's
+
+
+@dataclass
+class Tokens:
+    """Discrete tokens of a batch.
+
+    Attributes:
+        codes: ``[B, N, K]`` integer codes, N frames (padded), K parallel streams.
+        lengths: ``[B]`` valid frames per item.
+        num_samples: ``[B]`` input samples per item at the codec's rate (length budget).
+        durations: optional ``[B, N]`` frames of the underlying grid per token (VFR codecs).
+        side_bits: optional ``[B]`` side-information bits per item that a decoder needs on
+            top of the codes (e.g. transmitted durations, container headers).
+        extra: codec-specific payload needed to decode (e.g. opaque byte streams).
+    """
+
+    codes: torch.Tensor
+    lengths: torch.Tensor
+    num_samples: torch.Tensor
+    durations: torch.Tensor | None = None
+    side_bits: torch.Tensor | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.codes.dim() != 3:
+            raise ValueError(f"Tokens.codes must be [B, N, K], got shape {tuple(self.codes.shape)}")
+        batch = self.codes.shape[0]
+        for name in ("lengths", "num_samples"):
+            value = getattr(self, name)
+            if value.shape != (batch,):
+                raise ValueError(f"Tokens.{name} must be [B]={batch}, got {tuple(value.shape)}")
+
+    def to(self, device: str | torch.device) -> "Tokens":
+        """The same tokens with every tensor on ``device``."""
+        def move(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.to(device)
+
+        return Tokens(codes=self.codes.to(device), lengths=self.lengths.to(device),
+                      num_samples=self.num_samples.to(device), durations=move(self.durations),
+                      side_bits=move(self.side_bits), extra=self.extra)
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.codes.shape[0])
+
+    def item(self, index: int) -> "Tokens":
+        """The ``index``-th item, trimmed to its valid frames, as a batch of one."""
+        n = int(self.lengths[index])
+        pick = slice(index, index + 1)
+        return Tokens(
+            codes=self.codes[pick, :n].clone(),
+            lengths=self.lengths[pick].clone(),
+            num_samples=self.num_samples[pick].clone(),
+            durations=None if self.durations is None else self.durations[pick, :n].clone(),
+            side_bits=None if self.side_bits is None else self.side_bits[pick].clone(),
+            extra={k: v[index : index + 1] for k, v in self.extra.items()},
+        )
+
+    @staticmethod
+    def collate(items: list["Tokens"]) -> "Tokens":
+        """Pad a list of single-item Tokens into one batch."""
+        if not items:
+            raise ValueError("cannot collate an empty list of Tokens")
+        max_n = max(int(t.lengths[0]) for t in items)
+        k = items[0].codes.shape[2]
+        codes = torch.zeros(len(items), max_n, k, dtype=items[0].codes.dtype)
+        has_dur = items[0].durations is not None
+        durations = torch.zeros(len(items), max_n, dtype=torch.long) if has_dur else None
+        for i, t in enumerate(items):
+            n = int(t.lengths[0])
+            codes[i, :n] = t.codes[0, :n]
+            if durations is not None and t.durations is not None:
+                durations[i, :n] = t.durations[0, :n]
+        side = None
+        if items[0].side_bits is not None:
+            side = torch.cat([t.side_bits for t in items if t.side_bits is not None])
+        extra: dict[str, Any] = {}
+        for key in items[0].extra:
+            extra[key] = [v for t in items for v in t.extra[key]]
+        return Tokens(
+            codes=codes,
+            lengths=torch.cat([t.lengths for t in items]),
+            num_samples=torch.cat([t.num_samples for t in items]),
+            durations=durations,
+            side_bits=side,
+            extra=extra,
+        )
+
+
+def pad_batch(items: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad 1-D waveforms with zeros into ``(wav[B, T], lengths[B])``."""
+    lengths = torch.tensor([len(x) for x in items], dtype=torch.long)
+    wav = torch.zeros(len(items), int(lengths.max()) if items else 0)
+    for i, x in enumerate(items):
+        wav[i, : len(x)] = x
+    return wav, lengths
+
+
+def bits_per_token(codebook_sizes: list[int]) -> float:
+    """Bits needed by one frame of K parallel streams: sum of log2(vocabulary)."""
+    return float(sum(math.log2(v) for v in codebook_sizes))
+
+
+class Codec(torch.nn.Module, ABC):
+    """A speech tokenizer: waveform <-> discrete tokens.
+
+    Class attributes a plugin sets: ``sample_rate`` (input rate, Hz),
+    ``output_sample_rate``, ``codebook_sizes`` (vocabulary of each parallel stream),
+    ``nominal_frame_rate`` (frames/s, None when variable), ``nominal_bitrate`` (bits/s,
+    None when variable), ``capabilities``, and ``min_samples`` (shortest input accepted).
+    """
+
+    sample_rate: int = 16000
+    output_sample_rate: int = 16000
+    codebook_sizes: list[int] = []
+    nominal_frame_rate: float | None = None
+    nominal_bitrate: float | None = None
+    capabilities: Capabilities = Capabilities()
+    min_samples: int = 1
+
+    @abstractmethod
+    def encode(self, wav: torch.Tensor, lengths: torch.Tensor) -> Tokens:
+        """Encode ``wav[B, T]`` (float in [-1, 1], padded) with ``lengths[B]`` valid samples."""
+
+    @abstractmethod
+    def decode(self, tokens: Tokens) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decode to ``(wav[B, T'], lengths[B])`` at ``output_sample_rate``."""
+
+    def embeddings(self) -> list[torch.Tensor]:
+        """Codebook tables, one ``[V_k, D_k]`` per stream (probe / TTS initialisation)."""
+        raise NotImplementedError(f"{type(self).__name__} has no codebook embeddings")
+
+    def features(self, tokens: Tokens) -> torch.Tensor:
+        """Continuous pre-decoder features ``[B, N, D]`` of the tokens (kNN voice conversion)."""
+        raise NotImplementedError(f"{type(self).__name__} has no continuous features")
+
+    def decode_features(
+        self, features: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decode continuous features ``[B, N, D]`` to a waveform."""
+        raise NotImplementedError(f"{type(self).__name__} cannot decode features")
+
+    @property
+    def bits_per_token(self) -> float:
+        """Bits of one frame; override when the stream packs fewer bits than its codes span."""
+        return bits_per_token(self.codebook_sizes)
+
+    def measured_frames(self, tokens: Tokens) -> torch.Tensor:
+        """Frames (tokens of K parallel streams) actually produced per item."""
+        return tokens.lengths.double()
+
+    def measured_bits(self, tokens: Tokens) -> torch.Tensor:
+        """Bits actually needed per item: valid frames x bits/frame + side information."""
+        bits = tokens.lengths.double() * self.bits_per_token
+        if tokens.side_bits is not None:
+            bits = bits + tokens.side_bits.double()
+        return bits
+
+    def cache_id(self) -> str:
+        """A string identifying this codec's behaviour for the token cache."""
+        return f"{type(self).__module__}.{type(self).__qualname__}"

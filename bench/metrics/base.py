@@ -1,0 +1,74 @@
+"""The Metric contract: batched per-utterance scores with declared direction and aggregation."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Sequence
+
+import numpy as np
+
+from bench.datasets import Utterance
+
+
+@dataclass(frozen=True)
+class MetricOutput:
+    """One column a metric produces.
+
+    ``aggregation="mean"`` averages per-utterance values; ``"ratio"`` is
+    ``scale * sum(num) / sum(den)`` (corpus-level dWER, measured rates).
+    """
+
+    name: str
+    label: str
+    higher_is_better: bool | None  # None: not ranked (rates)
+    aggregation: Literal["mean", "ratio"] = "mean"
+    scale: float = 1.0
+    decimals: int = 2
+
+
+@dataclass(frozen=True)
+class Score:
+    value: float
+    num: float | None = None
+    den: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Metric(ABC):
+    """A metric plugin. Inputs are mono float32 waveforms at :attr:`sample_rate` (16 kHz)."""
+
+    name: ClassVar[str]
+    outputs: ClassVar[tuple[MetricOutput, ...]]
+    requires_reference: ClassVar[bool]
+    requires_text: ClassVar[bool] = False
+    sample_rate: ClassVar[int] = 16000
+
+    @property
+    @abstractmethod
+    def backend(self) -> str:
+        """Identifier of the model and settings behind the numbers (stored with every row)."""
+
+    @abstractmethod
+    def compute(
+        self, hyp: Sequence[np.ndarray], ref: Sequence[np.ndarray], meta: Sequence[Utterance]
+    ) -> list[dict[str, Score]]:
+        """Scores per utterance: one ``{output name: Score}`` per input."""
+
+
+def output_specs() -> dict[str, MetricOutput]:
+    """Every output of every registered metric, plus the measured rates, by name."""
+    from bench.registry import METRICS, discover
+
+    discover()
+    specs = dict(RATE_OUTPUTS)
+    for name in METRICS.names():
+        for out in METRICS.get(name).outputs:
+            specs[out.name] = out
+    return specs
+
+
+RATE_OUTPUTS = {
+    "frame_rate": MetricOutput("frame_rate", "Frame Rate (Hz)", None, "ratio", 1.0, 1),
+    "bitrate": MetricOutput("bitrate", "Bitrate (kbps)", None, "ratio", 1e-3, 2),
+}

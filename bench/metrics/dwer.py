@@ -1,0 +1,67 @@
+"""dWER: word error rate of the decoded audio's transcript against the original's.
+
+Both sides are transcribed by the same Whisper (greedy, temperature 0, no fallback) and
+normalised with Whisper's English normaliser; rows keep the error count and reference
+word count so tables aggregate at corpus level (total errors / total reference words).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from bench.audio import array_digest
+from bench.datasets import Utterance
+from bench.diskcache import DiskCache, make_key
+from bench.paths import cache_dir
+from bench.registry import register_metric
+
+from .asr import get_transcriber
+from .base import Metric, MetricOutput, Score
+from .text import english_normalizer, word_errors, words
+
+PLUGIN_NAMES = ("dwer",)
+
+
+@register_metric("dwer")
+class DWER(Metric):
+    """Corpus-level dWER (%) with Whisper-small (paper) or Whisper-base (offline)."""
+
+    name = "dwer"
+    outputs = (MetricOutput("dwer", "dWER", False, "ratio", 100.0, 2),)
+    requires_reference = True
+
+    def __init__(self, asr: str = "small", device: str = "cpu", compute_type: str | None = None) -> None:
+        self.transcriber = get_transcriber(asr, device, compute_type)
+        self.normalize = english_normalizer()
+        self._refs = DiskCache(cache_dir(), "transcripts")
+
+    @property
+    def backend(self) -> str:
+        return f"{self.transcriber.id}+whisper-english-normalizer"
+
+    def _transcript(self, audio: np.ndarray, language: str) -> str:
+        return " ".join(self.normalize(self.transcriber.transcribe(audio, language)).split())
+
+    def reference_transcript(self, audio: np.ndarray, language: str) -> str:
+        """Transcript of the original audio, cached on disk by content and backend."""
+        key = make_key(self.backend, language, array_digest(audio))
+        cached = self._refs.get(key)
+        if cached is None:
+            cached = self._transcript(audio, language)
+            self._refs.put(key, cached)
+        return cached
+
+    def compute(
+        self, hyp: Sequence[np.ndarray], ref: Sequence[np.ndarray], meta: Sequence[Utterance]
+    ) -> list[dict[str, Score]]:
+        scores = []
+        for h, r, utt in zip(hyp, ref, meta):
+            ref_text = self.reference_transcript(r, utt.language)
+            hyp_text = self._transcript(h, utt.language)
+            ref_words = words(ref_text)
+            errors = word_errors(ref_words, words(hyp_text))
+            scores.append({"dwer": Score(100.0 * errors / len(ref_words), errors, len(ref_words),
+                                         {"hyp": hyp_text, "ref": ref_text})})
+        return scores

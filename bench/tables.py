@@ -1,0 +1,204 @@
+"""Aggregate result rows with pandas and render paper-style tables (CSV, Markdown, LaTeX)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from .metrics.base import MetricOutput, output_specs
+from .store import ERROR_METRIC, ResultStore
+
+log = logging.getLogger(__name__)
+
+#: Paper column order per dataset (those present are shown).
+PRIMARY = ("utmos", "dnsmos_p808", "dwer", "sim")
+RATES = ("frame_rate", "bitrate")
+UNRANKED_CODECS = ("reference",)
+SUMMARY_COLUMNS = ["codec", "task", "dataset", "metric", "value", "n", "errors", "backend", "random_weights"]
+
+
+def load_rows(run_dirs: list[str | Path]) -> pd.DataFrame:
+    """Rows of one or more run directories (several environments can feed one table)."""
+    frames = []
+    for run_dir in run_dirs:
+        path = Path(run_dir) / "rows.jsonl"
+        if not path.is_file():
+            raise FileNotFoundError(f"{run_dir} has no rows.jsonl (is it a run directory?)")
+        records = [r.__dict__ for r in ResultStore(run_dir).rows()]
+        frames.append(pd.DataFrame.from_records(records))
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if df.empty:
+        raise ValueError(f"no rows in {', '.join(map(str, run_dirs))}")
+    return df.drop_duplicates(subset=["codec", "task", "dataset", "utt_id", "metric"], keep="first")
+
+
+def _aggregate_group(group: pd.DataFrame, spec: MetricOutput | None) -> float:
+    valid = group[group["error"].isna() & group["value"].notna()]
+    if valid.empty:
+        return float("nan")
+    if spec is not None and spec.aggregation == "ratio":
+        den = valid["den"].astype(float).sum()
+        return float(spec.scale * valid["num"].astype(float).sum() / den) if den else float("nan")
+    return float(valid["value"].astype(float).mean() * (spec.scale if spec else 1.0))
+
+
+def summarize(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per (codec, task, dataset, metric): value, utterances used, errors, backend."""
+    specs = output_specs()
+    utt_errors = df[df["metric"] == ERROR_METRIC].groupby(["codec", "task", "dataset"]).size()
+    random_codecs = {
+        c for c, extra in zip(df["codec"], df["extra"])
+        if isinstance(extra, dict) and extra.get("random_weights")
+    }
+    out = []
+    metrics = df[df["metric"] != ERROR_METRIC]
+    for (codec, task, dataset, metric), group in metrics.groupby(["codec", "task", "dataset", "metric"], sort=True):
+        backends = sorted(set(group["backend"].dropna()) - {""})
+        if len(backends) > 1:
+            log.warning("%s/%s/%s/%s mixes metric backends %s", codec, task, dataset, metric, backends)
+        out.append({
+            "codec": codec, "task": task, "dataset": dataset, "metric": metric,
+            "value": _aggregate_group(group, specs.get(metric)),
+            "n": int((group["error"].isna() & group["value"].notna()).sum()),
+            "errors": int(group["error"].notna().sum() + utt_errors.get((codec, task, dataset), 0)),
+            "backend": " + ".join(backends), "random_weights": codec in random_codecs,
+        })
+    return pd.DataFrame(out, columns=SUMMARY_COLUMNS)
+
+
+def _overall_rates(df: pd.DataFrame, task: str) -> pd.DataFrame:
+    specs = output_specs()
+    rows = df[(df["task"] == task) & df["metric"].isin(RATES)]
+    table = {}
+    for (codec, metric), group in rows.groupby(["codec", "metric"]):
+        table.setdefault(codec, {})[specs[metric].label] = _aggregate_group(group, specs[metric])
+    return pd.DataFrame.from_dict(table, orient="index")
+
+
+def paper_table(df: pd.DataFrame, summary: pd.DataFrame, task: str, order: list[str] | None = None
+                ) -> tuple[pd.DataFrame, dict[str, bool | None]]:
+    """Wide table: codec rows; Frame Rate, Bitrate, then per dataset UTMOS/DNSMOS, dWER, Sim.
+
+    Returns the table (numbers) and, per column, whether higher is better (None: unranked).
+    """
+    specs = output_specs()
+    sub = summary[summary["task"] == task]
+    wide = _overall_rates(df, task)
+    wide = wide[[c for c in (specs[m].label for m in RATES) if c in wide.columns]]
+    direction: dict[str, bool | None] = {c: None for c in wide.columns}
+    for dataset in sorted(sub["dataset"].unique()):
+        for metric in PRIMARY:
+            part = sub[(sub["dataset"] == dataset) & (sub["metric"] == metric)]
+            if part.empty:
+                continue
+            column = f"{dataset} {specs[metric].label} {'↑' if specs[metric].higher_is_better else '↓'}"
+            wide[column] = part.set_index("codec")["value"]
+            direction[column] = specs[metric].higher_is_better
+    errors = summary[summary["task"] == task].groupby("codec")["errors"].max()
+    if errors.any():
+        wide["Errors"] = errors
+        direction["Errors"] = None
+    codecs = [c for c in (order or []) if c in wide.index] + sorted(set(wide.index) - set(order or []))
+    return wide.loc[codecs], direction
+
+
+def _marks(table: pd.DataFrame, direction: dict[str, bool | None]) -> dict[tuple[str, str], int]:
+    """(codec, column) -> 1 for best, 2 for second best (reference row not ranked)."""
+    marks = {}
+    ranked = [c for c in table.index if c not in UNRANKED_CODECS]
+    for column, higher in direction.items():
+        if higher is None:
+            continue
+        values = table.loc[ranked, column].dropna()
+        ordered = sorted(values.unique(), reverse=bool(higher))
+        for rank, target in enumerate(ordered[:2], start=1):
+            for codec in values.index[values == target]:
+                marks[(codec, column)] = rank
+    return marks
+
+
+def _format(table: pd.DataFrame, direction: dict[str, bool | None], style: str,
+            flagged: set[str]) -> pd.DataFrame:
+    specs = {s.label: s for s in output_specs().values()}
+    marks = _marks(table, direction)
+    out = pd.DataFrame(index=[f"{c}{' †' if c in flagged else ''}" for c in table.index])
+    for column in table.columns:
+        label = column.split(" ", 1)[-1].rstrip(" ↑↓") if " " in column else column
+        decimals = specs[label].decimals if label in specs else 2
+        cells = []
+        for codec in table.index:
+            value = table.loc[codec, column]
+            text = "-" if pd.isna(value) else (f"{int(value)}" if column == "Errors" else f"{value:.{decimals}f}")
+            rank = marks.get((codec, column))
+            if rank == 1:
+                text = f"**{text}**" if style == "md" else f"\\textbf{{{text}}}"
+            elif rank == 2:
+                text = f"_{text}_" if style == "md" else f"\\underline{{{text}}}"
+            cells.append(text)
+        out[column] = cells
+    out.index.name = "Codec"
+    if style == "tex":
+        out = out.rename(index=_tex, columns=_tex)
+    return out
+
+
+def _tex(text: str) -> str:
+    for old, new in (("_", r"\_"), ("%", r"\%"), ("↑", r"$\uparrow$"), ("↓", r"$\downarrow$"),
+                     (" †", r"$^\dagger$")):
+        text = text.replace(old, new)
+    return text
+
+
+def footnotes(summary: pd.DataFrame, task: str, flagged: set[str]) -> list[str]:
+    specs = output_specs()
+    notes = []
+    sub = summary[summary["task"] == task]
+    for metric in PRIMARY + RATES:
+        backends = sorted(set(" + ".join(sorted(set(b.split(" + ")))) for b in sub[sub["metric"] == metric]["backend"] if b))
+        if backends:
+            mixed = " (MIXED BACKENDS: not comparable)" if len(backends) > 1 else ""
+            notes.append(f"{specs[metric].label}: {'; '.join(backends)}{mixed}")
+    notes.append("Frame rate and bitrate are measured from the tokens produced (frames or bits / second of audio).")
+    notes.append("Best in bold, second best underlined (reference row not ranked); dWER is corpus-level.")
+    if flagged:
+        notes.append("† RANDOM WEIGHTS: these rows come from the real architecture with random weights; "
+                     "they are NOT the codec's numbers: " + ", ".join(sorted(flagged)))
+    return notes
+
+
+def run_order(run_dir: Path) -> list[str]:
+    """Codec labels in config order, when the run saved its config."""
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        return []
+    codecs = (yaml.safe_load(path.read_text()) or {}).get("codecs") or []
+    return [c if isinstance(c, str) else c.get("name", c.get("codec")) for c in codecs]
+
+
+def render(run_dirs: list[str | Path], out_dir: str | Path | None = None) -> dict[str, str]:
+    """Write ``summary.csv`` and per-task CSV / Markdown / LaTeX tables; returns Markdown per task."""
+    run_dirs = [Path(r) for r in run_dirs]
+    df = load_rows(run_dirs)
+    summary = summarize(df)
+    target = Path(out_dir) if out_dir else run_dirs[0] / "tables"
+    target.mkdir(parents=True, exist_ok=True)
+    summary.to_csv(target / "summary.csv", index=False, float_format="%.6g")
+    order = [c for r in run_dirs for c in run_order(r)]
+    flagged = set(summary.loc[summary["random_weights"], "codec"])
+    rendered = {}
+    for task in sorted(summary["task"].unique()):
+        table, direction = paper_table(df, summary, task, order)
+        table.to_csv(target / f"{task}.csv", float_format="%.6g")
+        notes = footnotes(summary, task, flagged)
+        md = _format(table, direction, "md", flagged).to_markdown()
+        md += "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+        (target / f"{task}.md").write_text(f"## {task}\n\n{md}")
+        tex = _format(table, direction, "tex", flagged).to_latex(escape=False)
+        tex += "".join(f"% {n}\n" for n in notes)
+        (target / f"{task}.tex").write_text(tex)
+        rendered[task] = md
+    return rendered
+

@@ -1,0 +1,163 @@
+"""Speech resynthesis: encode -> decode -> metrics against the original (Table 1 of the paper).
+
+Per utterance: load -> validate -> resample to the codec's rate -> encode (token cache)
+-> decode -> resample to 16 kHz -> match the original's length (truncate, or repeat the
+last sample, recorded in the row) -> metrics. Measured frame rate (frames / second) and
+bitrate (bits actually needed / second) are rows too.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from bench.audio import METRIC_SAMPLE_RATE, AudioError, load_audio, match_length, resample, validate
+from bench.codec import Codec, Tokens
+from bench.datasets import Utterance
+from bench.registry import register_task
+from bench.store import ERROR_METRIC, Row
+from bench.task import Task, TaskContext, cached_encode, score_batch
+
+PLUGIN_NAMES = ("resynthesis",)
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Item:
+    utt: Utterance
+    original: np.ndarray  # 16 kHz, for metrics
+    codec_input: np.ndarray  # at the codec's rate
+    duration: float
+
+
+@register_task("resynthesis")
+class Resynthesis(Task):
+    name = "resynthesis"
+    version = "1"
+
+    def run(self, ctx: TaskContext) -> None:
+        outputs = ["frame_rate", "bitrate"] + [o for outs in ctx.metric_outputs.values() for o in outs]
+        pending = [u for u in ctx.utterances if self._missing(ctx, u, outputs)]
+        if not pending:
+            return
+        codec = ctx.get_codec()
+        metrics = ctx.get_metrics()
+        batch = ctx.batch_size if codec.capabilities.batched else 1
+        bar = tqdm(total=len(pending), desc=f"{ctx.codec_label} / {ctx.dataset}",
+                   unit="utt", disable=not ctx.progress, leave=False)
+        for start in range(0, len(pending), batch):
+            chunk = pending[start:start + batch]
+            items = [item for item in (self._prepare(ctx, codec, u) for u in chunk) if item]
+            if items:
+                self._process(ctx, codec, metrics, items, outputs)
+            bar.update(len(chunk))
+        bar.close()
+
+    def _missing(self, ctx: TaskContext, utt: Utterance, outputs: list[str]) -> bool:
+        if ctx.store.has((ctx.codec_label, self.name, ctx.dataset, utt.utt_id, ERROR_METRIC)):
+            return False
+        return any(not ctx.store.has((ctx.codec_label, self.name, ctx.dataset, utt.utt_id, o))
+                   for o in outputs)
+
+    def _error(self, ctx: TaskContext, utt: Utterance, stage: str, err: Exception) -> None:
+        log.warning("%s / %s / %s: %s failed: %s", ctx.codec_label, ctx.dataset, utt.utt_id, stage, err)
+        ctx.store.add([ctx.row(self.name, utt.utt_id, ERROR_METRIC,
+                               error=f"{stage}: {type(err).__name__}: {err}", extra={"stage": stage})])
+
+    def _prepare(self, ctx: TaskContext, codec: Codec, utt: Utterance) -> _Item | None:
+        try:
+            audio = load_audio(utt.path)
+            min_seconds = codec.min_samples / codec.sample_rate
+            audio = validate(audio, min_seconds=min_seconds, max_seconds=ctx.max_seconds)
+        except AudioError as err:
+            self._error(ctx, utt, "load", err)
+            return None
+        if audio.conversions:
+            log.info("%s: %s", utt.utt_id, ", ".join(audio.conversions))
+        return _Item(
+            utt=utt,
+            original=resample(audio.samples, audio.sample_rate, METRIC_SAMPLE_RATE),
+            codec_input=resample(audio.samples, audio.sample_rate, codec.sample_rate),
+            duration=audio.duration,
+        )
+
+    def _codec_roundtrip(self, ctx: TaskContext, codec: Codec, items: list[_Item]
+                         ) -> list[tuple[Tokens, np.ndarray] | Exception]:
+        try:
+            return self._roundtrip_batch(ctx, codec, items)
+        except Exception as err:  # noqa: BLE001 - retry one by one to isolate the bad item
+            if len(items) == 1:
+                return [err]
+        results: list[tuple[Tokens, np.ndarray] | Exception] = []
+        for item in items:
+            try:
+                results.extend(self._roundtrip_batch(ctx, codec, [item]))
+            except Exception as err:  # noqa: BLE001 - becomes an error row
+                results.append(err)
+        return results
+
+    def _roundtrip_batch(self, ctx: TaskContext, codec: Codec, items: list[_Item]
+                         ) -> list[tuple[Tokens, np.ndarray]]:
+        tokens = cached_encode(codec, _codec_key(ctx, codec), [i.codec_input for i in items],
+                               ctx.token_cache, ctx.device)
+        with torch.inference_mode():
+            wav, lengths = codec.decode(Tokens.collate(tokens).to(ctx.device))
+        wav = wav.float().cpu().numpy()
+        decoded = []
+        for j, item in enumerate(items):
+            out = resample(wav[j, : int(lengths[j])], codec.output_sample_rate, METRIC_SAMPLE_RATE)
+            if not np.all(np.isfinite(out)):
+                raise ValueError(f"decoder produced NaN/inf for {item.utt.utt_id}")
+            decoded.append(out)
+        return list(zip(tokens, decoded))
+
+    def _process(self, ctx: TaskContext, codec: Codec, metrics: dict, items: list[_Item],
+                 outputs: list[str]) -> None:
+        results = self._codec_roundtrip(ctx, codec, items)
+        ok: list[tuple[_Item, np.ndarray]] = []
+        for item, result in zip(items, results):
+            if isinstance(result, Exception):
+                self._error(ctx, item.utt, "codec", result)
+                continue
+            tokens, decoded = result
+            aligned = match_length(decoded, len(item.original))
+            length_info = {"decoded_samples": len(decoded), "pad_or_trim": len(item.original) - len(decoded)}
+            if codec.capabilities.random_weights:
+                length_info["random_weights"] = True
+            frames = float(codec.measured_frames(tokens)[0])
+            bits = float(codec.measured_bits(tokens)[0])
+            ctx.store.add([
+                ctx.row(self.name, item.utt.utt_id, "frame_rate", value=frames / item.duration,
+                        num=frames, den=item.duration, backend="measured", extra=length_info),
+                ctx.row(self.name, item.utt.utt_id, "bitrate", value=bits / item.duration,
+                        num=bits, den=item.duration, backend="measured"),
+            ])
+            ok.append((item, aligned))
+        for name, metric in metrics.items():
+            todo = [(i, a) for i, a in ok if any(
+                not ctx.store.has((ctx.codec_label, self.name, ctx.dataset, i.utt.utt_id, o))
+                for o in ctx.metric_outputs[name])]
+            if not todo:
+                continue
+            scores = score_batch(metric, [a for _, a in todo], [i.original for i, _ in todo],
+                                 [i.utt for i, _ in todo])
+            rows: list[Row] = []
+            for (item, _), score in zip(todo, scores):
+                for out in ctx.metric_outputs[name]:
+                    if isinstance(score, Exception):
+                        rows.append(ctx.row(self.name, item.utt.utt_id, out, backend=metric.backend,
+                                            error=f"{type(score).__name__}: {score}"))
+                    else:
+                        s = score[out]
+                        rows.append(ctx.row(self.name, item.utt.utt_id, out, value=s.value, num=s.num,
+                                            den=s.den, backend=metric.backend, extra=s.extra))
+            ctx.store.add(rows)
+
+
+def _codec_key(ctx: TaskContext, codec: Codec) -> str:
+    return f"{ctx.codec_label}|{codec.cache_id()}"
+

@@ -1,0 +1,47 @@
+"""Shared test fixtures: offline environment, a private cache, tiny audio files, real clips."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every test session gets its own cache unless BENCH_CACHE is set (CI reuses one)."""
+    if "BENCH_CACHE" not in os.environ:
+        os.environ["BENCH_CACHE"] = str(tmp_path_factory.mktemp("bench-cache"))
+
+
+def tone(seconds: float = 1.0, rate: int = 16000, freq: float = 220.0, seed: int = 0) -> np.ndarray:
+    """A deterministic harmonic tone with a little noise (speech-like enough for codecs)."""
+    t = np.arange(int(seconds * rate)) / rate
+    rng = np.random.default_rng(seed)
+    x = sum(0.2 / k * np.sin(2 * np.pi * freq * k * t) for k in range(1, 6))
+    x = x * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t)) + 0.005 * rng.standard_normal(len(t))
+    return x.astype(np.float32)
+
+
+@pytest.fixture
+def audio_dir(tmp_path: Path) -> Path:
+    """A folder with two valid WAVs and transcripts."""
+    for i, freq in enumerate((180.0, 240.0)):
+        sf.write(tmp_path / f"utt{i}.wav", tone(1.5, freq=freq, seed=i), 16000)
+        (tmp_path / f"utt{i}.txt").write_text(f"sentence number {i}")
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    from bench.paths import shared_data_dir
+
+    root = shared_data_dir()
+    if root is None:
+        pytest.skip("../shared/data (real speech clips) not found; set BENCH_SHARED_DATA to run this test")
+    return root

@@ -1,0 +1,94 @@
+"""Metric plugins: declared metadata, text scoring, asset errors, real offline backends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench import assets
+from bench.audio import load_audio
+from bench.metrics.base import output_specs
+from bench.metrics.profiles import metric_settings, resolve_profile
+from bench.metrics.text import word_errors, words
+from bench.registry import METRICS, discover
+
+discover()
+
+
+@pytest.mark.parametrize("name", METRICS.names())
+def test_every_metric_declares_its_contract(name: str) -> None:
+    cls = METRICS.get(name)
+    assert cls.outputs and isinstance(cls.requires_reference, bool)
+    for out in cls.outputs:
+        assert out.higher_is_better in (True, False) and out.aggregation in ("mean", "ratio")
+    assert set(o.name for o in cls.outputs) <= set(output_specs())
+
+
+def test_word_errors_and_empty_transcripts() -> None:
+    assert word_errors(words("a b c"), words("a x c d")) == 2
+    assert word_errors(words(""), words("")) == 0
+    assert words("") == [""]  # an empty reference counts as one word: no division by zero
+    assert word_errors(words(""), words("hello there")) == 2
+
+
+def test_whisper_english_normaliser() -> None:
+    pytest.importorskip("whisper_normalizer")
+    from bench.metrics.text import english_normalizer
+
+    norm = english_normalizer()
+    assert norm("D'AVRIGNY rushed, Mr. Smith!") == "d avrigny rushed mister smith"
+
+
+def test_paper_profile_without_weights_names_the_asset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert resolve_profile("auto") == "offline"
+    with pytest.raises(assets.AssetNotFound, match=r"utmos22-strong.*BENCH_ASSET_UTMOS22_STRONG"):
+        METRICS.get("utmos")()
+    with pytest.raises(ValueError, match="no backend in profile"):
+        metric_settings("offline", ["utmos"])
+
+
+def test_configured_but_incomplete_asset_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BENCH_ASSET_WHISPER_SMALL_CT2", str(tmp_path))
+    with pytest.raises(assets.AssetNotFound, match="missing"):
+        assets.local_path("whisper-small-ct2")
+
+
+@pytest.fixture(scope="module")
+def clip(shared_data: Path) -> np.ndarray:
+    return load_audio(shared_data / "clips" / "librispeech" / "84-121123-0001.flac").samples
+
+
+def test_offline_dwer_on_real_speech(clip: np.ndarray) -> None:
+    pytest.importorskip("faster_whisper")
+    from bench.metrics.dwer import DWER
+    from bench.datasets import Utterance
+
+    metric = DWER(asr="base")
+    utt = Utterance("u", Path("u.flac"))
+    noise = np.random.default_rng(0).standard_normal(len(clip)).astype(np.float32)
+    same, noisy = metric.compute([clip, 0.2 * clip + 0.3 * noise], [clip, clip], [utt, utt])
+    assert same["dwer"].value == 0.0 and same["dwer"].den >= 10
+    assert "staircase" in same["dwer"].extra["ref"]
+    assert noisy["dwer"].value > 0
+    assert metric.backend.startswith("faster-whisper:base")
+
+
+def test_offline_sim_and_dnsmos_on_real_speech(clip: np.ndarray, shared_data: Path) -> None:
+    pytest.importorskip("resemblyzer")
+    pytest.importorskip("speechmos")
+    from bench.datasets import Utterance
+    from bench.metrics.dnsmos import DNSMOS
+    from bench.metrics.similarity import SpeakerSimilarity
+
+    other = load_audio(shared_data / "clips" / "vctk" / "p226_003.flac").samples
+    utt = Utterance("u", Path("u.flac"))
+    sim = SpeakerSimilarity(backend="resemblyzer")
+    same, diff = sim.compute([clip, other], [clip, clip], [utt, utt])
+    assert same["sim"].value == pytest.approx(1.0, abs=1e-6) and diff["sim"].value < 0.8
+    noisy = clip + 0.05 * np.random.default_rng(0).standard_normal(len(clip)).astype(np.float32)
+    clean, dirty = DNSMOS().compute([clip, np.clip(noisy, -1, 1)], [clip, clip], [utt, utt])
+    assert clean["dnsmos_p808"].value > dirty["dnsmos_p808"].value
+    assert 1.0 <= dirty["dnsmos_ovrl"].value <= 5.0

@@ -1,0 +1,95 @@
+"""Aggregation (corpus-level ratios), best/second marks, and the CI regression gate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench import runner
+from bench.check import Tolerances, compare, load_tolerances, write_baseline
+from bench.cli.main import main
+from bench.config import from_dict
+from bench.store import ResultStore, Row
+from bench.tables import _marks, render, summarize
+
+ROOT = Path(__file__).parents[1]
+
+
+def test_dwer_is_corpus_level_not_mean_of_utterances(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+    store.add([
+        Row("c", "t", "d", "short", "dwer", value=100.0, num=1, den=1, backend="asr"),
+        Row("c", "t", "d", "long", "dwer", value=0.0, num=0, den=9, backend="asr"),
+        Row("c", "t", "d", "short", "sim", value=0.5, backend="spk"),
+        Row("c", "t", "d", "long", "sim", value=0.7, backend="spk"),
+    ])
+    summary = summarize(pd.DataFrame([r.__dict__ for r in store.rows()])).set_index("metric")
+    assert summary.loc["dwer", "value"] == pytest.approx(10.0)  # 1 error / 10 words, not 50%
+    assert summary.loc["sim", "value"] == pytest.approx(0.6)
+
+
+def test_best_and_second_best_skip_reference_and_respect_direction() -> None:
+    table = pd.DataFrame({"dWER ↓": [0.0, 5.0, 3.0, 9.0], "Sim ↑": [1.0, 0.8, 0.9, 0.7]},
+                         index=["reference", "a", "b", "c"])
+    marks = _marks(table, {"dWER ↓": False, "Sim ↑": True})
+    assert marks[("b", "dWER ↓")] == 1 and marks[("a", "dWER ↓")] == 2
+    assert marks[("b", "Sim ↑")] == 1 and marks[("a", "Sim ↑")] == 2
+    assert ("reference", "dWER ↓") not in marks
+
+
+def test_tolerance_file_is_valid() -> None:
+    tol = load_tolerances(ROOT / "configs" / "tolerances.yaml")
+    assert tol.of("dwer") > 0 and tol.of("unknown-metric") == tol.default
+
+
+def _run(out: Path, data: dict, codec: str) -> Path:
+    config = from_dict({"name": "g", "output_dir": str(out), "metric_profile": "offline",
+                        "metrics": ["sim"], "codecs": [{"name": "x", "codec": codec}], "datasets": data})
+    runner.run(config, progress=False)
+    return out
+
+
+def test_gate_fails_when_a_codec_gets_worse(shared_data: Path, tmp_path: Path, capsys) -> None:
+    pytest.importorskip("resemblyzer", reason="offline metric profile not installed")
+    data = {"s": {"format": "manifest", "root": str(shared_data), "ids": ["p225_011", "84-121123-0004"]}}
+    good = _run(tmp_path / "good", data, "opus-12kbps")
+    baseline = tmp_path / "baseline.csv"
+    write_baseline(good, baseline)
+    tolerances = load_tolerances(ROOT / "configs" / "tolerances.yaml")
+    assert (compare(good, baseline, tolerances)["status"] == "ok").all()
+    assert main(["check", str(good), "--baseline", str(baseline)]) == 0
+
+    worse = _run(tmp_path / "worse", data, "opus-6kbps")  # same label, worse codec
+    result = compare(worse, baseline, tolerances).set_index("metric")["status"]
+    assert result["sim"] == "exceeds tolerance" and result["bitrate"] == "exceeds tolerance"
+    assert main(["check", str(worse), "--baseline", str(baseline)]) == 1
+    assert "check FAILED" in capsys.readouterr().out
+
+
+def test_gate_fails_on_missing_rows_and_changed_backend(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    ResultStore(run).add([Row("c", "t", "d", "u", "sim", value=0.9, backend="new-model")])
+    baseline = tmp_path / "b.csv"
+    pd.DataFrame([
+        {"codec": "c", "task": "t", "dataset": "d", "metric": "sim", "value": 0.9, "n": 1, "errors": 0,
+         "backend": "old-model", "random_weights": False},
+        {"codec": "c", "task": "t", "dataset": "d", "metric": "dwer", "value": 1.0, "n": 1, "errors": 0,
+         "backend": "asr", "random_weights": False},
+    ]).to_csv(baseline, index=False)
+    status = compare(run, baseline, Tolerances(0.1, {})).set_index("metric")["status"]
+    assert status["sim"].startswith("backend changed") and status["dwer"] == "missing in run"
+
+
+def test_render_writes_csv_markdown_latex(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+    for codec, sim in (("reference", 1.0), ("a_b", 0.8), ("c", 0.9)):
+        store.add([Row(codec, "resynthesis", "ds", "u", "sim", value=sim, backend="spk"),
+                   Row(codec, "resynthesis", "ds", "u", "bitrate", value=1000, num=1000, den=1, backend="measured",
+                       extra={"random_weights": codec == "c"})])
+    md = render([tmp_path])["resynthesis"]
+    assert "**0.90**" in md and "_0.80_" in md and "RANDOM WEIGHTS" in md and "c †" in md
+    tex = (tmp_path / "tables" / "resynthesis.tex").read_text()
+    assert r"\textbf{0.90}" in tex and r"a\_b" in tex and r"$^\dagger$" in tex
+    assert (tmp_path / "tables" / "resynthesis.csv").is_file() and (tmp_path / "tables" / "summary.csv").is_file()
