@@ -55,7 +55,7 @@ class Tokens:
             if value.shape != (batch,):
                 raise ValueError(f"Tokens.{name} must be [B]={batch}, got {tuple(value.shape)}")
 
-    def to(self, device: str | torch.device) -> "Tokens":
+    def to(self, device: str | torch.device) -> Tokens:
         """The same tokens with every tensor on ``device``."""
         def move(t: torch.Tensor | None) -> torch.Tensor | None:
             return None if t is None else t.to(device)
@@ -68,7 +68,7 @@ class Tokens:
     def batch_size(self) -> int:
         return int(self.codes.shape[0])
 
-    def item(self, index: int) -> "Tokens":
+    def item(self, index: int) -> Tokens:
         """The ``index``-th item, trimmed to its valid frames, as a batch of one."""
         n = int(self.lengths[index])
         pick = slice(index, index + 1)
@@ -82,7 +82,7 @@ class Tokens:
         )
 
     @staticmethod
-    def collate(items: list["Tokens"]) -> "Tokens":
+    def collate(items: list[Tokens]) -> Tokens:
         """Pad a list of single-item Tokens into one batch."""
         if not items:
             raise ValueError("cannot collate an empty list of Tokens")

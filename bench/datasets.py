@@ -14,9 +14,9 @@ Formats (registered in :data:`bench.registry.DATASETS`):
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from .registry import register_dataset
 

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,14 @@ class DiskCache:
         except Exception:  # a corrupt entry is recomputed, never trusted
             path.unlink(missing_ok=True)
             return None
+
+    def get_or_compute(self, key: str, compute: Callable[[], Any]) -> Any:
+        """The cached value, or ``compute()`` stored under ``key``."""
+        value = self.get(key)
+        if value is None:
+            value = compute()
+            self.put(key, value)
+        return value
 
     def put(self, key: str, value: Any) -> None:
         path = self._path(key)

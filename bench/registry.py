@@ -17,8 +17,9 @@ import importlib.metadata
 import importlib.util
 import logging
 import pkgutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
 

@@ -123,7 +123,7 @@ def run(config: RunConfig, progress: bool = True, retry_errors: bool = False) ->
                 seed_everything(config.seed)  # random-weight codecs: same weights every run
                 try:
                     holder["codec"] = build_codec(spec, config.device)
-                except Exception as err:  # noqa: BLE001 - recorded per utterance below
+                except Exception as err:
                     raise CodecBuildError(str(err)) from err
             return holder["codec"]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import math
-
 from functools import partial
 
 import numpy as np

@@ -63,8 +63,8 @@ def clip(shared_data: Path) -> np.ndarray:
 
 def test_offline_dwer_on_real_speech(clip: np.ndarray) -> None:
     pytest.importorskip("faster_whisper")
-    from bench.metrics.dwer import DWER
     from bench.datasets import Utterance
+    from bench.metrics.dwer import DWER
 
     metric = DWER(asr="base")
     utt = Utterance("u", Path("u.flac"))

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from bench.codecs.mulaw import MuLawCodec
 
 from bench import runner
-from bench.codecs.mulaw import MuLawCodec
 from bench.config import from_dict
 from bench.registry import CODECS
 from bench.store import ResultStore

@@ -27,6 +27,12 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{kind}:")
         for name in registry.names():
             obj = registry.get(name)
+            missing = obj.missing_dependencies() if hasattr(obj, "missing_dependencies") else []
+            if missing:
+                extra = getattr(obj, "extra", None)
+                hint = f"pip install 'speech-tokenizer-bench[{extra}]'" if extra else "install them"
+                print(f"  {name:<22} NOT INSTALLED  missing {', '.join(missing)}: {hint}")
+                continue
             params = getattr(obj, "keywords", None)
             detail = f" ({', '.join(f'{k}={v}' for k, v in params.items())})" if params else ""
             print(f"  {name:<22} installed      {_summary(getattr(obj, 'func', obj))}{detail}")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Sequence
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -43,6 +44,15 @@ class Metric(ABC):
     requires_reference: ClassVar[bool]
     requires_text: ClassVar[bool] = False
     sample_rate: ClassVar[int] = 16000
+    #: importable modules the metric needs, and the pip extra that installs them
+    dependencies: ClassVar[tuple[str, ...]] = ()
+    extra: ClassVar[str | None] = None
+
+    @classmethod
+    def missing_dependencies(cls) -> list[str]:
+        import importlib.util
+
+        return [m for m in cls.dependencies if importlib.util.find_spec(m) is None]
 
     @property
     @abstractmethod

@@ -8,8 +8,8 @@ No peak normalisation (the paper's harness does none).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -19,7 +19,6 @@ from bench.registry import register_metric
 from .base import Metric, MetricOutput, Score
 
 PLUGIN_NAMES = ("dnsmos",)
-PLUGIN_EXTRA = "offline"
 
 
 @register_metric("dnsmos")
@@ -33,6 +32,8 @@ class DNSMOS(Metric):
         MetricOutput("dnsmos_sig", "DNSMOS SIG", True),
         MetricOutput("dnsmos_bak", "DNSMOS BAK", True),
     )
+    dependencies = ("speechmos", "onnxruntime", "librosa")
+    extra = "offline"
     requires_reference = False
 
     def __init__(self) -> None:

@@ -7,7 +7,7 @@ word count so tables aggregate at corpus level (total errors / total reference w
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -30,6 +30,8 @@ class DWER(Metric):
 
     name = "dwer"
     outputs = (MetricOutput("dwer", "dWER", False, "ratio", 100.0, 2),)
+    dependencies = ("faster_whisper", "whisper_normalizer")
+    extra = "offline"
     requires_reference = True
 
     def __init__(self, asr: str = "small", device: str = "cpu", compute_type: str | None = None) -> None:
@@ -47,11 +49,7 @@ class DWER(Metric):
     def reference_transcript(self, audio: np.ndarray, language: str) -> str:
         """Transcript of the original audio, cached on disk by content and backend."""
         key = make_key(self.backend, language, array_digest(audio))
-        cached = self._refs.get(key)
-        if cached is None:
-            cached = self._transcript(audio, language)
-            self._refs.put(key, cached)
-        return cached
+        return self._refs.get_or_compute(key, lambda: self._transcript(audio, language))
 
     def compute(
         self, hyp: Sequence[np.ndarray], ref: Sequence[np.ndarray], meta: Sequence[Utterance]

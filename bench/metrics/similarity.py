@@ -9,7 +9,7 @@ Reference embeddings are cached on disk by content.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -96,11 +96,7 @@ class SpeakerSimilarity(Metric):
 
     def _reference(self, audio: np.ndarray) -> np.ndarray:
         key = make_key(self.backend, array_digest(audio))
-        cached = self._refs.get(key)
-        if cached is None:
-            cached = self._embedder.embed(audio)
-            self._refs.put(key, cached)
-        return cached
+        return self._refs.get_or_compute(key, lambda: self._embedder.embed(audio))
 
     def compute(
         self, hyp: Sequence[np.ndarray], ref: Sequence[np.ndarray], meta: Sequence[Utterance]

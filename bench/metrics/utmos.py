@@ -8,8 +8,8 @@ running offline.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -29,6 +29,8 @@ class UTMOS(Metric):
 
     name = "utmos"
     outputs = (MetricOutput("utmos", "UTMOS", True),)
+    dependencies = ("torch",)
+    extra = "paper"
     requires_reference = False
 
     def __init__(self, device: str = "cpu") -> None:
