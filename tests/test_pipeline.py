@@ -143,3 +143,23 @@ def test_run_with_real_offline_metrics_on_shared_clips(shared_data: Path, tmp_pa
     assert summary[("codec2-700c", "bitrate")] == pytest.approx(0.7, rel=0.01)  # kbps
     rows = list(ResultStore(tmp_path / "run").rows())
     assert all(r.backend for r in rows if r.metric in ("dwer", "sim", "dnsmos_p808"))
+
+
+def test_quickstart_cli_with_user_data(messy_dir: Path, tmp_path: Path, capsys) -> None:
+    """`bench quickstart --data DIR` on mixed real-world files: table printed and written."""
+    from bench.cli.main import main
+
+    out = tmp_path / "qs"
+    code = main(["quickstart", "--data", str(messy_dir), "--out", str(out), "--no-progress",
+                 "metrics=[]", "codecs=[reference, opus-6kbps]"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "| opus-6kbps" in printed and "Errors" in printed
+    assert (out / "tables" / "resynthesis.md").is_file() and (out / "tables" / "resynthesis.tex").is_file()
+
+
+def test_cli_reports_config_errors_with_exit_code_2(tmp_path: Path, capsys) -> None:
+    from bench.cli.main import main
+
+    assert main(["run", str(tmp_path / "missing.yaml")]) == 2
+    assert "not found" in capsys.readouterr().err

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from . import listing, report, run, speed
+from . import listing, parity, report, run, speed
 
 EPILOG = """examples:
   bench quickstart                           # synthetic corpus, offline codecs + metrics
@@ -16,6 +16,7 @@ EPILOG = """examples:
   bench table runs/ci                        # CSV / Markdown / LaTeX tables
   bench check runs/ci --baseline results/baselines/ci.csv
   bench list                                 # codecs, tasks, metrics, datasets
+  bench parity dycast ../shared/fixtures/dycast_parity
 """
 
 
@@ -24,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (run, report, listing, speed):
+    for module in (run, report, listing, parity, speed):
         module.add_parsers(sub)
     return parser
 
