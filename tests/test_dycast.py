@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from bench.codec import pad_batch
 from bench.codecs.dycast import DyCAST, DyCASTCodec
 from bench.codecs.dycast.boundary import HazardModel, absolute_length, boundaries_to_durations
 from bench.codecs.dycast.losses import hazard_nll, negbin_duration_loss, ssq_entropy_loss
 from bench.codecs.dycast.model import build_modules
 from bench.codecs.dycast.plugin import elias_gamma_bits
 from bench.codecs.dycast.presets import preset
+
+from bench.codec import pad_batch
 
 from .conftest import tone
 
@@ -45,9 +45,8 @@ def test_parity_with_official_fixtures(capsys) -> None:
 def test_parity_checker_fails_on_changed_weights(tmp_path: Path) -> None:
     if not (FIXTURES / "manifest.json").is_file():
         pytest.skip("../shared/fixtures/dycast_parity not found")
-    from safetensors.torch import load_file, save_file
-
     from bench.codecs.dycast.parity import check_folder
+    from safetensors.torch import load_file, save_file
 
     for item in FIXTURES.iterdir():
         (tmp_path / item.name).symlink_to(item)
