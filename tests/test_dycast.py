@@ -227,3 +227,31 @@ def test_bench_run_with_dycast_variants_end_to_end(audio_dir: Path, tmp_path: Pa
     assert rates["dycast-bp1-tiny †"] >= rates["dycast-bp3-tiny †"] >= rates["dycast-bp5-tiny †"]
     assert rates["dycast-bp5-tiny †"] <= 50 / 5 + 2 / 1.5  # min_gap 5: <= 10 Hz + the first and forced last chunk
     assert math.isfinite(rates["dycast-bp1-tiny †"])
+
+
+def test_rad_pool_index_and_decoding(audio_dir: Path, tmp_path: Path) -> None:
+    pytest.importorskip("faiss", reason="RAD needs faiss-cpu (extra 'dycast')")
+    from bench.codecs.dycast.rad import build_pool
+
+    from bench.cli.main import main
+
+    pool = tmp_path / "pool"
+    assert main(["rad", "pool", str(pool), "--root", str(audio_dir), "--random-preset", "tiny"]) == 0
+    assert main(["rad", "pool", str(pool), "--root", str(audio_dir), "--random-preset", "tiny"]) == 0
+    assert len(list(pool.glob("shard_*.npy"))) == 1  # the second call resumed: nothing new
+    assert main(["rad", "index", str(pool), "--nlist", "4", "--nprobe", "2", "--train-size", "100"]) == 0
+    torch.manual_seed(0)
+    plain = DyCASTCodec(random_preset="tiny", use_retriever=False)
+    wav = torch.from_numpy(tone(1.5))[None]
+    tokens = plain.encode(wav, torch.tensor([wav.shape[1]]))
+    outs = {}
+    for tau in (-1.0, 0.99, 2.0):
+        torch.manual_seed(0)
+        codec = DyCASTCodec(random_preset="tiny", use_retriever=True, sim_threshold=tau, index=str(pool / "index.faiss"))
+        assert torch.equal(codec.encode(wav, torch.tensor([wav.shape[1]])).codes, tokens.codes)
+        outs[tau] = codec.decode(tokens)[0]
+    assert torch.equal(outs[2.0], plain.decode(tokens)[0])  # nothing passes tau > 1: plain decoding
+    assert not torch.equal(outs[-1.0], outs[2.0])  # every frame replaced
+    assert build_pool(codec.model, [], pool, progress=False) == 0
+    with pytest.raises(FileNotFoundError, match="bench rad pool"):
+        DyCASTCodec(random_preset="tiny", use_retriever=True)

@@ -42,7 +42,7 @@ class DyCASTCodec(Codec):
     def __init__(self, checkpoint: str | None = None, boundary: str = "boundary_decode", min_gap: int = 1,
                  threshold: float = 0.5, max_gap: int | None = None, mode: str = "tokens+length",
                  use_retriever: bool = False, sim_threshold: float = 0.97, random_preset: str = "default",
-                 max_silence_s: float | None = None) -> None:
+                 max_silence_s: float | None = None, index: str | None = None) -> None:
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"DyCAST mode must be one of {MODES}, got {mode!r}")
@@ -66,11 +66,18 @@ class DyCASTCodec(Codec):
             self.model = DyCAST(**build_modules(config))
             random_weights = True
         self.model.eval()
+        if index is not None:
+            if self.model.retriever is None:
+                raise ValueError("index= given but this DyCAST has no retriever")
+            self.model.retriever.load_index(index)
+        if use_retriever and (self.model.retriever is None or self.model.retriever.index is None):
+            raise FileNotFoundError("use_retriever=True needs a FAISS index: the checkpoint's index.faiss or "
+                                    "index=PATH (build one with `bench rad pool` + `bench rad index`)")
         if boundary == "char_aligner":
             self.model.char_aligner._load()  # fail now (missing transformers / MMS weights), not per utterance
         self.codebook_sizes = [self.model.quantizer.n_levels] * self.model.quantizer.dim
         self.capabilities = dataclasses.replace(type(self).capabilities, random_weights=random_weights)
-        self._checkpoint = checkpoint or f"random:{random_preset}"
+        self._checkpoint = checkpoint or f"random:{random_preset}:seed={torch.initial_seed()}"
 
     # ---- contract ------------------------------------------------------------------------------
     def encode(self, wav: torch.Tensor, lengths: torch.Tensor) -> Tokens:
@@ -129,6 +136,7 @@ class DyCASTCodec(Codec):
         return [row[:, None].clone() for row in self.model.codebook]
 
     def cache_id(self) -> str:
+        """Tokens depend on weights and boundary settings, not on the decoding mode or RAD."""
         return (f"dycast:{self._checkpoint}:{self.boundary}:{sorted(self.boundary_kwargs.items())}:"
                 f"{sorted(self.aligner_kwargs.items())}")
 
