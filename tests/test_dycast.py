@@ -255,3 +255,26 @@ def test_rad_pool_index_and_decoding(audio_dir: Path, tmp_path: Path) -> None:
     assert build_pool(codec.model, [], pool, progress=False) == 0
     with pytest.raises(FileNotFoundError, match="bench rad pool"):
         DyCASTCodec(random_preset="tiny", use_retriever=True)
+
+
+def test_mms_aligner_forward_with_a_tiny_random_wav2vec2() -> None:
+    """The aligner's acoustic path (per-utterance normalisation, attention mask, CTC logits at
+    the WavLM frame rate) with a tiny random Wav2Vec2ForCTC; the real MMS needs a download."""
+    transformers = pytest.importorskip("transformers", reason="the MMS aligner needs transformers (extra 'paper')")
+    from bench.codecs.dycast.aligner import MMS
+
+    config = transformers.Wav2Vec2Config(vocab_size=10, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                         intermediate_size=32, conv_dim=(8,) * 7, num_conv_pos_embeddings=16,
+                                         num_conv_pos_embedding_groups=2, feat_extract_norm="layer",
+                                         do_stable_layer_norm=True)
+    torch.manual_seed(0)
+    aligner = MMS()
+    aligner.model = transformers.Wav2Vec2ForCTC(config).eval()
+    sig = torch.from_numpy(tone(1.5))[None].repeat(2, 1)
+    length = torch.tensor([1.0, 0.6])
+    logits = aligner.forward_sig(sig, length)
+    assert logits.shape == (2, 74, 10)  # same 50 Hz frames as WavLM for 24000 samples
+    durs, _ = aligner(sig, length)
+    assert int(durs[0].sum()) == 74 and int(durs[1].sum()) == math.ceil(0.6 * 74)
+    scaled = aligner.forward_sig(3.0 * sig[:1])  # per-utterance normalisation: gain-invariant
+    assert torch.allclose(scaled, aligner.forward_sig(sig[:1]), atol=1e-4)

@@ -92,3 +92,43 @@ def test_offline_sim_and_dnsmos_on_real_speech(clip: np.ndarray, shared_data: Pa
     clean, dirty = DNSMOS().compute([clip, np.clip(noisy, -1, 1)], [clip, clip], [utt, utt])
     assert clean["dnsmos_p808"].value > dirty["dnsmos_p808"].value
     assert 1.0 <= dirty["dnsmos_ovrl"].value <= 5.0
+
+
+def test_paper_sim_backend_loads_a_local_wavlm_sv_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The paper Sim path (transformers x-vectors from a local folder), with a tiny random model."""
+    transformers = pytest.importorskip("transformers", reason="paper profile (extra 'paper') not installed")
+    import torch
+
+    from bench.datasets import Utterance
+    from bench.metrics.similarity import SpeakerSimilarity
+
+    config = transformers.WavLMConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                                      conv_dim=(8,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
+                                      tdnn_dim=(8, 8, 8, 8, 16), xvector_output_dim=12, num_buckets=32,
+                                      initializer_range=1.0)
+    torch.manual_seed(0)
+    transformers.WavLMForXVector(config).save_pretrained(tmp_path / "wavlm-sv")
+    monkeypatch.setenv("BENCH_ASSET_WAVLM_BASE_SV", str(tmp_path / "wavlm-sv"))
+    metric = SpeakerSimilarity(backend="wavlm-base-sv")
+    rng = np.random.default_rng(0)
+    a, b = (0.1 * rng.standard_normal(16000).astype(np.float32) for _ in range(2))
+    utt = Utterance("u", Path("u.wav"))
+    same, other, padded = metric.compute([a, b, a[:8000]], [a, a, a], [utt] * 3)
+    assert same["sim"].value == pytest.approx(1.0, abs=1e-5) and other["sim"].value < 1.0
+    assert np.isfinite(padded["sim"].value)
+    with pytest.raises(ValueError, match="not finite"):  # 4880 samples leave one x-vector frame: no std
+        metric.compute([a[:1000]], [a], [utt])
+    assert metric.backend == "wavlm-base-sv:xvector-512"
+
+
+def test_paper_dwer_backend_uses_a_local_ctranslate2_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Asset resolution of the Whisper-small route (exercised with the Whisper-base files)."""
+    pytest.importorskip("faster_whisper")
+    from bench.metrics.asr import WhisperTranscriber, whisper_base_dir
+
+    monkeypatch.setenv("BENCH_ASSET_WHISPER_SMALL_CT2", str(whisper_base_dir()))
+    transcriber = WhisperTranscriber("small")
+    assert transcriber.id.startswith("faster-whisper:small@")
+    monkeypatch.delenv("BENCH_ASSET_WHISPER_SMALL_CT2")
+    with pytest.raises(assets.AssetNotFound, match="whisper-small-ct2"):
+        WhisperTranscriber("small")

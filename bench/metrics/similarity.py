@@ -70,7 +70,10 @@ class _WavLMSV:
         if len(wav) < WAVLM_MIN_SAMPLES:
             wav = match_length(wav, WAVLM_MIN_SAMPLES)
         x = torch.from_numpy(wav).unsqueeze(0).to(self._device)
-        return self._model(input_values=x).embeddings[0].double().cpu().numpy()
+        emb = self._model(input_values=x).embeddings[0].double().cpu().numpy()
+        if not np.all(np.isfinite(emb)):
+            raise ValueError(f"WavLM-SV embedding is not finite for {len(audio)} samples (audio too short?)")
+        return emb
 
 
 BACKENDS = {"resemblyzer": _Resemblyzer, "wavlm-base-sv": _WavLMSV}
@@ -104,6 +107,7 @@ class SpeakerSimilarity(Metric):
         scores = []
         for h, r in zip(hyp, ref):
             a, b = self._embedder.embed(h), self._reference(r)
-            cos = float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
+            # as torch.nn.functional.cosine_similarity (eps 1e-8 on each norm), the paper's call
+            cos = float(a @ b / (max(np.linalg.norm(a), 1e-8) * max(np.linalg.norm(b), 1e-8)))
             scores.append({"sim": Score(cos)})
         return scores

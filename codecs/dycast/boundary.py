@@ -7,7 +7,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .focal import FocalEncoder
+from .._blocks.focal import FocalEncoder
 
 
 def absolute_length(length: torch.Tensor | None, frames: int, batch: int, device: torch.device) -> torch.Tensor:

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .focal import FocalEncoder
+from .._blocks.focal import FocalEncoder
 
 
 def valid_mask(length: torch.Tensor | None, batch: int, chunks: int, device: torch.device) -> torch.Tensor:

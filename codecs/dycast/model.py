@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -13,15 +12,16 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .._blocks.checkpoint import apply_overrides
+from .._blocks.focal import FocalDecoder, FocalEncoder
+from .._blocks.vocos import Vocos
+from .._blocks.wavlm import WavLM
 from .aligner import MMS
 from .boundary import HazardModel
 from .duration import NegBinModel
-from .focal import FocalDecoder, FocalEncoder
 from .pooling import RepeatInterleaveUnpool, SelectLastPool
 from .quantizer import ScalarSphericalQuantizer
 from .retriever import LatentIVF
-from .vocos import Vocos
-from .wavlm import WavLM
 
 REGISTRY: dict[str, type[nn.Module]] = {
     cls.__name__: cls
@@ -31,20 +31,6 @@ REGISTRY: dict[str, type[nn.Module]] = {
 SLOTS = ("encoder", "compressor", "boundary_predictor", "downsampler", "quantizer", "duration_predictor",
          "upsampler", "decompressor", "decoder", "char_aligner", "retriever")
 OPTIONAL_SLOTS = ("char_aligner", "retriever")
-HUB_ID = re.compile(r"[\w\-]+/[\w\-.]+")
-
-
-def apply_overrides(config: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
-    """Set dotted paths (``"encoder_config.max_cached_steps": 0``) in a config dict."""
-    for path, value in (overrides or {}).items():
-        node = config
-        parts = path.split(".")
-        for part in parts[:-1]:
-            if not isinstance(node.get(part), dict):
-                node[part] = {}
-            node = node[part]
-        node[parts[-1]] = value
-    return config
 
 
 def build_modules(config: dict[str, Any]) -> dict[str, nn.Module | None]:
@@ -123,13 +109,13 @@ class DyCAST(nn.Module):
                     skip_char_aligner_state_dict: bool = True, overrides: dict[str, Any] | None = None,
                     **hf_kwargs: Any) -> "DyCAST":
         """Build from ``config.json`` (a file, a folder holding one, or a Hub id); optionally load weights."""
-        from .checkpoint import resolve_files
+        from .._blocks.checkpoint import resolve_files
 
         files = resolve_files(str(config), pretrained, **hf_kwargs)
         data = apply_overrides(json.loads(Path(files.config).read_text()), overrides)
         model = cls(**build_modules(data))
         if pretrained:
-            from .checkpoint import load_weights
+            from .._blocks.checkpoint import load_weights
 
             model.load_checked_state_dict(load_weights(files.weights), skip_char_aligner_state_dict)
             if model.retriever is not None and files.index is not None:
@@ -155,7 +141,7 @@ class DyCAST(nn.Module):
     def to_config(self, path: str | os.PathLike, pretrained: bool = False,
                   skip_char_aligner_state_dict: bool = True) -> Path:
         """Write ``config.json`` (and, with ``pretrained``, the weights and the FAISS index beside it)."""
-        from .checkpoint import module_config, save_weights
+        from .._blocks.checkpoint import module_config, save_weights
 
         path = Path(path)
         path = path if path.suffix == ".json" else Path(str(path) + ".json")
@@ -259,7 +245,7 @@ class DyCAST(nn.Module):
     @staticmethod
     def knn(input: torch.Tensor, matching_set: torch.Tensor, topk: int = 4, num_splits: int = 1) -> torch.Tensor:
         """The ``topk`` rows of ``matching_set [M, D]`` nearest (cosine) to each input frame: ``[..., k, D]``."""
-        from .knn import knn
+        from .._blocks.knn import knn
 
         return knn(input, matching_set, topk, num_splits)
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .focal import FocalDecoder, FocalEncoder
+from .._blocks.focal import FocalDecoder, FocalEncoder
 
 
 def import_faiss() -> Any:

@@ -1,4 +1,5 @@
-"""Config / weight files of DyCAST checkpoints: local folders, local files, Hugging Face ids."""
+"""Config / weight files of checkpoints in the official DyCAST / FocalCodec format: local folders, local
+files (`<stem>.json` + `<stem>.safetensors`), Hugging Face ids."""
 
 from __future__ import annotations
 
@@ -78,10 +79,23 @@ def _download(config: str, need_weights: bool, **hf_kwargs: Any) -> CheckpointFi
                 index = None
     except Exception as err:  # noqa: BLE001 - re-raised with what to do
         raise FileNotFoundError(
-            f"could not load DyCAST checkpoint {config!r} ({type(err).__name__}: {err}). Offline, download "
+            f"could not load checkpoint {config!r} ({type(err).__name__}: {err}). Offline, download "
             f"config.json + model.safetensors (+ index.faiss) of {repo} elsewhere and pass the local folder."
         ) from err
     return CheckpointFiles(cfg, weights, index)
+
+
+def apply_overrides(config: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """Set dotted paths (``"encoder_config.max_cached_steps": 0``) in a config dict."""
+    for path, value in (overrides or {}).items():
+        node = config
+        parts = path.split(".")
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[parts[-1]] = value
+    return config
 
 
 def load_weights(path: str | None) -> dict[str, torch.Tensor]:

@@ -16,8 +16,7 @@ def cosine_distance(query: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 def knn(input: torch.Tensor, matching_set: torch.Tensor, topk: int = 4, num_splits: int = 1) -> torch.Tensor:
     """The ``topk`` nearest rows of ``matching_set [M, D]`` per frame of ``input [..., N, D]``,
     in ascending distance: ``[..., N, topk, D]``. ``num_splits`` bounds memory for large sets."""
-    if topk > matching_set.shape[0]:
-        raise ValueError(f"topk={topk} exceeds the matching set size {matching_set.shape[0]}")
+    topk = min(topk, matching_set.shape[0])  # a larger k returns every row, sorted
     matching_set = matching_set.to(input.device, input.dtype)
     size = matching_set.shape[0] // max(num_splits, 1)
     chunks = [matching_set[i:i + size] for i in range(0, matching_set.shape[0], size)] if num_splits > 1 \
