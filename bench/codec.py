@@ -113,12 +113,24 @@ class Tokens:
 
 
 def pad_batch(items: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad 1-D waveforms with zeros into ``(wav[B, T], lengths[B])``."""
+    """Right-pad waveforms ``[T]`` (or frames ``[T, D]``) with zeros into ``(x[B, T, ...], lengths[B])``."""
     lengths = torch.tensor([len(x) for x in items], dtype=torch.long)
-    wav = torch.zeros(len(items), int(lengths.max()) if items else 0)
+    tail = tuple(items[0].shape[1:]) if items else ()
+    dtype = items[0].dtype if items else torch.float32
+    wav = torch.zeros(len(items), int(lengths.max()) if items else 0, *tail, dtype=dtype)
     for i, x in enumerate(items):
         wav[i, : len(x)] = x
     return wav, lengths
+
+
+def length_groups(lengths: torch.Tensor) -> list[list[int]]:
+    """Batch indices grouped by equal length: models whose padded items differ from single
+    items (convolutions see the padding) run each group unpadded, so results never depend on
+    how utterances were batched."""
+    groups: dict[int, list[int]] = {}
+    for i, n in enumerate(lengths.tolist()):
+        groups.setdefault(int(n), []).append(i)
+    return list(groups.values())
 
 
 def bits_per_token(codebook_sizes: list[int]) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-FAMILIES = ("dycast",)
+FAMILIES = ("dycast", "focalcodec")
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:

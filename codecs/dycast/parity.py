@@ -44,7 +44,7 @@ def compare(file: str, key: str, got: torch.Tensor, ref: torch.Tensor) -> Check:
     got = torch.as_tensor(got).detach().cpu()
     if ref.dtype.is_floating_point:
         last = key.split(".")[-1]
-        kind = "wave" if last.startswith("rec_sig") or last == "sig" else "float"
+        kind = "wave" if "rec" in last.split("_") or last == "sig" else "float"
         tol = WAVE_TOL if kind == "wave" else FLOAT_TOL
     else:
         kind, tol = "int", 0.0
