@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Hashable, Sequence
 
 import torch
 
@@ -123,13 +123,14 @@ def pad_batch(items: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     return wav, lengths
 
 
-def length_groups(lengths: torch.Tensor) -> list[list[int]]:
+def length_groups(lengths: torch.Tensor | Sequence[Hashable]) -> list[list[int]]:
     """Batch indices grouped by equal length: models whose padded items differ from single
     items (convolutions see the padding) run each group unpadded, so results never depend on
     how utterances were batched."""
-    groups: dict[int, list[int]] = {}
-    for i, n in enumerate(lengths.tolist()):
-        groups.setdefault(int(n), []).append(i)
+    groups: dict[Hashable, list[int]] = {}
+    keys = lengths.tolist() if isinstance(lengths, torch.Tensor) else list(lengths)
+    for i, key in enumerate(keys):
+        groups.setdefault(key, []).append(i)
     return list(groups.values())
 
 

@@ -278,3 +278,21 @@ def test_mms_aligner_forward_with_a_tiny_random_wav2vec2() -> None:
     assert int(durs[0].sum()) == 74 and int(durs[1].sum()) == math.ceil(0.6 * 74)
     scaled = aligner.forward_sig(3.0 * sig[:1])  # per-utterance normalisation: gain-invariant
     assert torch.allclose(scaled, aligner.forward_sig(sig[:1]), atol=1e-4)
+
+
+@pytest.mark.parametrize("mode", ["tokens+length", "tokens"])
+def test_plugin_batch_equals_one_at_a_time(mode: str) -> None:
+    """Items are never padded inside the model, so results do not depend on the batch."""
+    torch.manual_seed(0)
+    codec = DyCASTCodec(random_preset="tiny", min_gap=2, mode=mode)
+    clips = [torch.from_numpy(tone(s, freq=f)) for s, f in ((1.0, 200), (0.7, 300), (1.0, 250))]
+    wav, lengths = pad_batch(clips)
+    batch = codec.encode(wav, lengths)
+    out, out_lengths = codec.decode(batch)
+    for i, clip in enumerate(clips):
+        single = codec.encode(clip[None], torch.tensor([len(clip)]))
+        assert torch.equal(batch.item(i).codes, single.codes)
+        assert torch.equal(batch.item(i).durations, single.durations)
+        one, one_len = codec.decode(single)
+        assert int(out_lengths[i]) == int(one_len[0])
+        assert torch.allclose(out[i, : int(one_len[0])], one[0], atol=1e-6)

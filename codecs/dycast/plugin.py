@@ -11,10 +11,11 @@ import dataclasses
 import logging
 import os
 from functools import partial
+from typing import Iterator
 
 import torch
 
-from bench.codec import Capabilities, Codec, Tokens
+from bench.codec import Capabilities, Codec, Tokens, length_groups, pad_batch
 from bench.registry import CODECS
 
 from .model import DyCAST, build_modules
@@ -81,47 +82,68 @@ class DyCASTCodec(Codec):
 
     # ---- contract ------------------------------------------------------------------------------
     def encode(self, wav: torch.Tensor, lengths: torch.Tensor) -> Tokens:
+        """Equal-length groups run unpadded, so an item's tokens never depend on its batch."""
         m = self.model
-        rel = None if bool((lengths == wav.shape[1]).all()) else lengths.float() / wav.shape[1]
-        feats = m.sig_to_feats(wav, length=rel)
-        if self.boundary == "char_aligner":
-            durs = m.sig_to_durs(wav, length=rel, **self.aligner_kwargs)
-        else:
-            durs = m.feats_to_durs(feats, length=rel, **self.boundary_kwargs)
-        plats, _ = m.lats_to_plats(m.feats_to_lats(feats), durs)
-        toks = m.plats_to_toks(plats)
-        counts = (durs > 0).sum(dim=1)
-        return Tokens(codes=toks, lengths=counts.cpu(), num_samples=lengths.cpu(), durations=durs.cpu())
+        items: list[Tokens | None] = [None] * wav.shape[0]
+        for group in length_groups(lengths):
+            n = int(lengths[group[0]])
+            sig = wav[group, :n]
+            feats = m.sig_to_feats(sig)
+            if self.boundary == "char_aligner":
+                durs = m.sig_to_durs(sig, **self.aligner_kwargs)
+            else:
+                durs = m.feats_to_durs(feats, **self.boundary_kwargs)
+            toks = m.plats_to_toks(m.lats_to_plats(m.feats_to_lats(feats), durs)[0])
+            for j, i in enumerate(group):
+                count = int((durs[j] > 0).sum())
+                items[i] = Tokens(codes=toks[j:j + 1, :count].cpu(), lengths=torch.tensor([count]),
+                                  num_samples=torch.tensor([n]), durations=durs[j:j + 1, :count].cpu())
+        return Tokens.collate([t for t in items if t is not None])
 
     def _durations(self, tokens: Tokens, pcodes: torch.Tensor) -> torch.Tensor:
-        rel = tokens.lengths.to(pcodes.device).float() / pcodes.shape[1]
-        rel = None if bool((rel == 1).all()) else rel
+        """Decoder-side durations of unpadded items (``pcodes [B, N, L]`` with N valid tokens each)."""
         if self.mode == "tokens+durations":
             if tokens.durations is None:
                 raise ValueError("tokens+durations mode needs Tokens.durations")
-            return tokens.durations.to(pcodes.device)
+            return tokens.durations[:, : pcodes.shape[1]].to(pcodes.device)
         if self.mode == "tokens+length":
             frames = torch.tensor([self.model.encoder.num_frames(int(n)) for n in tokens.num_samples],
                                   device=pcodes.device)
-            return self.model.pcodes_to_durs(pcodes, length=rel, num_frames=frames)
-        return self.model.pcodes_to_durs(pcodes, length=rel)
+            return self.model.pcodes_to_durs(pcodes, num_frames=frames)
+        return self.model.pcodes_to_durs(pcodes)
+
+    def _qfeats_groups(self, tokens: Tokens) -> Iterator[tuple[list[int], torch.Tensor]]:
+        """Decoded features of items grouped so that nothing is ever padded: ``(indices, [G, T', D])``."""
+        device = self.model.quantizer.step.device
+        keys = [(int(n), int(s)) for n, s in zip(tokens.lengths, tokens.num_samples)]
+        for group in length_groups(keys):
+            n = keys[group[0]][0]
+            sub = Tokens(codes=tokens.codes[group, :n].to(device), lengths=tokens.lengths[group],
+                         num_samples=tokens.num_samples[group],
+                         durations=None if tokens.durations is None else tokens.durations[group, :n])
+            pcodes = self.model.toks_to_pcodes(sub.codes)
+            durs = self._durations(sub, pcodes)
+            for part in length_groups(durs.sum(dim=1).cpu()):
+                qfeats = self.model.codes_to_qfeats(self.model.pcodes_to_codes(pcodes[part], durs[part])[0])
+                if self.use_retriever:
+                    qfeats = self.model.qfeats_to_feats(qfeats, sim_threshold=self.sim_threshold)
+                yield [group[j] for j in part], qfeats
 
     def features(self, tokens: Tokens) -> torch.Tensor:
         """Continuous pre-decoder features ``[B, T', 1024]`` (decompressor output, after RAD if on)."""
-        pcodes = self.model.toks_to_pcodes(tokens.codes)
-        codes, _ = self.model.pcodes_to_codes(pcodes, self._durations(tokens, pcodes))
-        qfeats = self.model.codes_to_qfeats(codes)
-        if self.use_retriever:
-            qfeats = self.model.qfeats_to_feats(qfeats, sim_threshold=self.sim_threshold)
-        return qfeats
+        outs: list[torch.Tensor | None] = [None] * tokens.batch_size
+        for indices, qfeats in self._qfeats_groups(tokens):
+            for j, i in enumerate(indices):
+                outs[i] = qfeats[j]
+        return pad_batch([o for o in outs if o is not None])[0]
 
     def decode(self, tokens: Tokens) -> tuple[torch.Tensor, torch.Tensor]:
-        pcodes = self.model.toks_to_pcodes(tokens.codes)
-        durs = self._durations(tokens, pcodes)
-        qfeats = self.model.codes_to_qfeats(self.model.pcodes_to_codes(pcodes, durs)[0])
-        if self.use_retriever:
-            qfeats = self.model.qfeats_to_feats(qfeats, sim_threshold=self.sim_threshold)
-        return self.model.feats_to_sig(qfeats), durs.sum(dim=1).cpu() * self.model.decoder.upsample_factor
+        outs: list[torch.Tensor | None] = [None] * tokens.batch_size
+        for indices, qfeats in self._qfeats_groups(tokens):
+            sig = self.model.feats_to_sig(qfeats)
+            for j, i in enumerate(indices):
+                outs[i] = sig[j]
+        return pad_batch([o for o in outs if o is not None])
 
     def decode_features(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.model.feats_to_sig(features), lengths * self.model.decoder.upsample_factor
