@@ -163,3 +163,19 @@ def test_cli_reports_config_errors_with_exit_code_2(tmp_path: Path, capsys) -> N
 
     assert main(["run", str(tmp_path / "missing.yaml")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_table1_measures_rates_codebooks_and_parameters(audio_dir: Path, tmp_path: Path, capsys) -> None:
+    from bench.cli.main import main
+
+    out = tmp_path / "t1"
+    assert main(["table1", "--data", str(audio_dir), "--codecs", "mulaw-8bit", "codec2-700c", "focalcodec-50hz-2k-causal",
+                 "--out", str(out)]) == 0
+    import pandas as pd
+
+    table = pd.read_csv(out / "table1.csv").set_index("codec")
+    assert table.loc["mulaw-8bit", "frame_rate_hz"] == pytest.approx(16000)
+    assert table.loc["codec2-700c", "bitrate_kbps"] == pytest.approx(0.7, rel=0.05)
+    assert table.loc["codec2-700c", "codebooks"] == "4x256"
+    assert "NotImplementedError" in table.loc["focalcodec-50hz-2k-causal", "error"]
+    assert "| mulaw-8bit" in capsys.readouterr().out

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from . import listing, parity, rad, report, run, speed
+from . import listing, parity, rad, report, run, speed, table1
 
 EPILOG = """examples:
   bench quickstart                           # synthetic corpus, offline codecs + metrics
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (run, report, listing, parity, rad, speed):
+    for module in (run, report, listing, parity, rad, speed, table1):
         module.add_parsers(sub)
     return parser
 
