@@ -33,14 +33,17 @@ def test_parity_with_official_fixtures() -> None:
         pytest.skip("../shared/fixtures/focalcodec_parity not found")
     from bench.codecs.focalcodec.parity import check_folder
 
+    from bench.cli.main import main
+
     checks = check_folder(FIXTURES)
-    failing = [c for c in checks if not c.ok]
-    files = {c.file.split("/")[0] for c in checks if c.ok}
+    assert [c for c in checks if not c.ok] == []
+    files = {c.file.split("/")[0] for c in checks}
     assert {"b1_stages.safetensors", "batch3.safetensors", "units.safetensors", "variant_lowrate",
-            "legacy_v001"} <= files
-    assert len([c for c in checks if c.ok]) >= 100
-    # The streaming (causal) blocks are not implemented yet: the only failure, reported as such.
-    assert [(c.file, c.detail.split(":")[0]) for c in failing] == [("variant_causal", "not implemented")]
+            "variant_causal", "legacy_v001"} <= files
+    streamed = {c.key for c in checks if ".stream_" in c.key}
+    assert {"sig_pad.stream_rec", "speech_pad.stream_toks", "speech_pad.stream_dec1_rec"} <= streamed
+    assert len(checks) >= 140
+    assert main(["parity", "focalcodec", str(FIXTURES)]) == 0
 
 
 def test_default_50hz_architecture_matches_official_keys_and_paper_size() -> None:
@@ -105,6 +108,40 @@ def test_plugin_rates_features_embeddings(variant: str, rate: float, bits: int) 
     assert table.shape == (8192, 13)
 
 
-def test_streaming_variants_say_what_is_missing() -> None:
-    with pytest.raises(NotImplementedError, match="causal"):
-        FocalCodecCodec(variant="50hz-4k-causal", size="tiny")
+def test_streaming_code_defaults_match_official_keys() -> None:
+    path = REFERENCE / "focalcodec_stream_code_defaults_state_dict_keys.tsv"
+    if not path.is_file():
+        pytest.skip("../shared/reference/focalcodec not found")
+    with torch.device("meta"):
+        model = FocalCodec(**preset("50hz-4k-causal"))
+    assert [(k, tuple(v.shape)) for k, v in model.state_dict().items()] == _tsv(path)
+    assert model.info()["latency"] == 80.0 and model.sample_rate_output == 24000
+
+
+def test_streaming_equals_full_sequence_on_whole_chunks() -> None:
+    """Chunk-by-chunk encoding and decoding (80 ms chunks) equals one full call."""
+    torch.manual_seed(0)
+    model = FocalCodec(**preset("50hz-4k-causal", size="tiny")).eval()
+    model.encoder.encoder.window_size = model.encoder.window_size = 16  # let the key/value cache roll
+    x = torch.from_numpy(tone(1.6))[None]  # 25600 samples = 20 chunks of 1280
+    with torch.no_grad():
+        toks, _, rec = model(x)
+        state: list = []
+        parts_t, parts_r = [], []
+        for i in range(0, x.shape[1], model.chunk_size):
+            t, _, r, *state = model(x[:, i:i + model.chunk_size], *state, return_state=True)
+            parts_t.append(t)
+            parts_r.append(r)
+    assert torch.equal(torch.cat(parts_t, dim=1), toks)
+    assert torch.allclose(torch.cat(parts_r, dim=-1), rec, atol=1e-5)
+
+
+def test_streaming_plugin_variant_runs() -> None:
+    torch.manual_seed(0)
+    codec = FocalCodecCodec(variant="50hz-4k-causal", size="tiny")
+    assert codec.sample_rate == 16000 and codec.output_sample_rate == 24000
+    wav = torch.from_numpy(tone(1.0))[None]
+    tokens = codec.encode(wav, torch.tensor([wav.shape[1]]))
+    assert int(tokens.lengths[0]) == 50 and codec.codebook_sizes == [4096]
+    out, lengths = codec.decode(tokens)
+    assert int(lengths[0]) == 50 * 480

@@ -1,4 +1,8 @@
-"""Vocos decoder (non-causal) with its own ISTFT (irfft + periodic Hann + overlap-add)."""
+"""Vocos decoder with its own ISTFT (irfft + periodic Hann + overlap-add; causal: last hop of each frame).
+
+The ConvNeXt backbone is shared with WaveNeXt; causal backbones left-pad their convolutions
+(replicate for Vocos, zeros for WaveNeXt) and cache the left context between calls.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from .streaming import causal_context
 
 
 class ISTFT(nn.Module):
@@ -20,7 +26,10 @@ class ISTFT(nn.Module):
         self.register_buffer("window", window, persistent=False)
         self.register_buffer("window_sq", window.square(), persistent=False)
 
-    def forward(self, spec: torch.Tensor) -> torch.Tensor:  # [B, F, T] complex -> [B, T * hop]
+    def forward(self, spec: torch.Tensor, causal: bool = False) -> torch.Tensor:  # [B, F, T] complex -> [B, T * hop]
+        if causal:
+            frames = torch.fft.irfft(spec, n=self.n_fft, dim=1, norm="backward")[:, -self.hop_length:]
+            return frames.transpose(1, 2).reshape(spec.shape[0], -1)
         pad = (self.win_length - self.hop_length) // 2
         frames = spec.shape[-1]
         ifft = torch.fft.irfft(spec, n=self.n_fft, dim=1, norm="backward") * self.window[None, :, None]
@@ -33,47 +42,63 @@ class ISTFT(nn.Module):
 
 
 class ISTFTHead(nn.Module):
-    def __init__(self, dim: int, n_fft: int, hop_length: int) -> None:
+    def __init__(self, dim: int, n_fft: int, hop_length: int, causal: bool = False) -> None:
         super().__init__()
+        self.causal = causal
         self.proj = nn.Linear(dim, n_fft + 2)
         self.istft = ISTFT(n_fft, hop_length, n_fft)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mag, phase = self.proj(x).transpose(1, 2).chunk(2, dim=1)
         mag = torch.exp(mag).clamp(max=100.0)
-        return self.istft(mag * (torch.cos(phase) + 1j * torch.sin(phase)))
+        return self.istft(mag * (torch.cos(phase) + 1j * torch.sin(phase)), self.causal)
 
 
 class ConvNeXtBlock(nn.Module):
-    def __init__(self, dim: int, ffn_dim: int, kernel_size: int, layerscale_init: float) -> None:
+    def __init__(self, dim: int, ffn_dim: int, kernel_size: int, layerscale_init: float, causal: bool = False,
+                 pad_mode: str = "replicate") -> None:
         super().__init__()
-        self.dwconv = nn.Conv1d(dim, dim, kernel_size, groups=dim, padding="same")
+        self.causal, self.pad, self.pad_mode = causal, kernel_size - 1, pad_mode
+        self.dwconv = nn.Conv1d(dim, dim, kernel_size, groups=dim, padding=0 if causal else "same")
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.pwconv1 = nn.Linear(dim, ffn_dim)
         self.activation = nn.GELU()
         self.pwconv2 = nn.Linear(ffn_dim, dim)
         self.gamma = nn.Parameter(torch.full((dim,), layerscale_init))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, C, T]
-        y = self.norm(self.dwconv(x).transpose(1, 2))
+    def forward(self, x: torch.Tensor, cache: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:  # [B, C, T]
+        inp = x
+        if self.causal:
+            inp, cache = causal_context(x, cache, self.pad, self.pad_mode)
+        y = self.norm(self.dwconv(inp).transpose(1, 2))
         y = self.gamma * self.pwconv2(self.activation(self.pwconv1(y)))
-        return x + y.transpose(1, 2)
+        return x + y.transpose(1, 2), cache
 
 
 class VocosBackbone(nn.Module):
     def __init__(self, input_dim: int, dim: int, ffn_dim: int, num_layers: int, kernel_size: int,
-                 layerscale_init: float) -> None:
+                 layerscale_init: float, causal: bool = False, pad_mode: str = "replicate") -> None:
         super().__init__()
-        self.embedding = nn.Conv1d(input_dim, dim, kernel_size, padding="same")
+        self.causal, self.pad, self.pad_mode = causal, kernel_size - 1, pad_mode
+        self.embedding = nn.Conv1d(input_dim, dim, kernel_size, padding=0 if causal else "same")
         self.input_norm = nn.LayerNorm(dim, eps=1e-6)
-        self.layers = nn.ModuleList(ConvNeXtBlock(dim, ffn_dim, kernel_size, layerscale_init) for _ in range(num_layers))
+        self.layers = nn.ModuleList(ConvNeXtBlock(dim, ffn_dim, kernel_size, layerscale_init, causal, pad_mode)
+                                    for _ in range(num_layers))
         self.output_norm = nn.LayerNorm(dim, eps=1e-6)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, C_in] -> [B, T, dim]
-        x = self.input_norm(self.embedding(x.transpose(1, 2)).transpose(1, 2)).transpose(1, 2)
-        for layer in self.layers:
-            x = layer(x)
-        return self.output_norm(x.transpose(1, 2))
+    def forward(self, x: torch.Tensor, state: list | None = None) -> tuple[torch.Tensor, list]:
+        """``[B, T, C_in] -> [B, T, dim]``; ``state``: the causal convolutions' left contexts."""
+        x = x.transpose(1, 2)
+        caches = state or [None] * (len(self.layers) + 1)
+        new = [None]
+        if self.causal:
+            x, new[0] = causal_context(x, caches[0], self.pad, self.pad_mode)
+        x = self.input_norm(self.embedding(x).transpose(1, 2)).transpose(1, 2)
+        for layer, cache in zip(self.layers, caches[1:]):
+            x, cache = layer(x, cache)
+            new.append(cache)
+        return self.output_norm(x.transpose(1, 2)), new if self.causal else []
 
 
 class Vocos(nn.Module):
@@ -91,15 +116,14 @@ class Vocos(nn.Module):
             kwargs.pop("padding")
         if kwargs:
             raise TypeError(f"Vocos: unexpected arguments {sorted(kwargs)}")
-        if causal:
-            raise NotImplementedError("Vocos: the causal variant is not implemented yet")
         self.input_dim, self.num_layers, self.dim, self.ffn_dim = input_dim, num_layers, dim, ffn_dim
         self.kernel_size, self.layerscale_init = kernel_size, layerscale_init
         self.n_fft, self.hop_length, self.causal = n_fft, hop_length, causal
         self.upsample_factor, self.chunk_size = hop_length, 1
         scale = layerscale_init if layerscale_init is not None else 1.0 / num_layers
-        self.backbone = VocosBackbone(input_dim, dim, ffn_dim, num_layers, kernel_size, scale)
-        self.head = ISTFTHead(dim, n_fft, hop_length)
+        self.backbone = VocosBackbone(input_dim, dim, ffn_dim, num_layers, kernel_size, scale, causal, "replicate")
+        self.head = ISTFTHead(dim, n_fft, hop_length, causal)
 
-    def forward(self, feats: torch.Tensor, state: Sequence = ()) -> tuple[torch.Tensor, list]:
-        return self.head(self.backbone(feats)), []
+    def forward(self, feats: torch.Tensor, state: Sequence | None = ()) -> tuple[torch.Tensor, list]:
+        x, state = self.backbone(feats, list(state) if state else None)
+        return self.head(x), state

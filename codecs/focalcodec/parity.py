@@ -60,6 +60,8 @@ class Replayer:
                 got = values[key]()
             elif key in forward:
                 got = forward[key]
+            elif key.startswith("stream_"):
+                got = self.streamed(model, x, toks, key)
             elif key.startswith("rec_toks_len"):
                 got = model.toks_to_sig(toks, output_length=int(key.removeprefix("rec_toks_len")))
             elif key.startswith("knn_topk") and matching is not None:
@@ -72,6 +74,26 @@ class Replayer:
                 self.checks.append(Check(file, f"{prefix}.{key}", "int", float("inf"), 0, "no replay rule"))
                 continue
             self.checks.append(compare(file, f"{prefix}.{key}", got, ref[f"{prefix}.{key}"]))
+
+    @staticmethod
+    def streamed(model: FocalCodec, x: torch.Tensor, toks: torch.Tensor, key: str) -> torch.Tensor:
+        """Chunk-by-chunk calls with the returned state fed back, outputs concatenated in time."""
+        if key.startswith("stream_dec"):
+            step = 1 if key == "stream_dec1_rec" else model.decompressor.chunk_size
+            state: list = []
+            recs = []
+            for i in range(0, toks.shape[1], step):
+                rec, *state = model.toks_to_sig(toks[:, i:i + step], *state, return_state=True)
+                recs.append(rec)
+            return torch.cat(recs, dim=-1)
+        outputs: list[list[torch.Tensor]] = [[], [], []]
+        state = []
+        for i in range(0, x.shape[-1], model.chunk_size):
+            toks_i, codes_i, rec_i, *state = model(x[:, i:i + model.chunk_size], *state, return_state=True)
+            for store, value in zip(outputs, (toks_i, codes_i, rec_i)):
+                store.append(value)
+        index = {"stream_toks": 0, "stream_codes": 1, "stream_rec": 2}[key]
+        return torch.cat(outputs[index], dim=1 if index < 2 else -1)
 
     def batch(self, model: FocalCodec, file: str, ref: dict[str, torch.Tensor]) -> None:
         sig, length = self.inputs["sig_batch"], self.inputs["length_batch"]

@@ -1,4 +1,4 @@
-"""WaveNeXt decoder (non-causal path): a Vocos-style ConvNeXt backbone with a linear waveform head."""
+"""WaveNeXt decoder: a Vocos-style ConvNeXt backbone with a linear waveform head."""
 
 from __future__ import annotations
 
@@ -29,14 +29,14 @@ class WaveNeXt(nn.Module):
                  kernel_size: int = 7, layerscale_init: float | None = None, hop_length: int = 480,
                  causal: bool = False) -> None:
         super().__init__()
-        if causal:
-            raise NotImplementedError("WaveNeXt: the causal (streaming) variant is not implemented yet")
         self.input_dim, self.num_layers, self.dim, self.ffn_dim = input_dim, num_layers, dim, ffn_dim
         self.kernel_size, self.hop_length, self.causal = kernel_size, hop_length, causal
         self.layerscale_init = layerscale_init or 1.0 / num_layers
         self.upsample_factor, self.chunk_size = hop_length, 1
-        self.backbone = VocosBackbone(input_dim, dim, ffn_dim, num_layers, kernel_size, self.layerscale_init)
+        self.backbone = VocosBackbone(input_dim, dim, ffn_dim, num_layers, kernel_size, self.layerscale_init,
+                                      causal, "constant")
         self.head = WaveNeXtHead(dim, hop_length)
 
-    def forward(self, feats: torch.Tensor, state: Sequence = ()) -> tuple[torch.Tensor, list]:
-        return self.head(self.backbone(feats)), []
+    def forward(self, feats: torch.Tensor, state: Sequence | None = ()) -> tuple[torch.Tensor, list]:
+        x, state = self.backbone(feats, list(state) if state else None)
+        return self.head(x), state
