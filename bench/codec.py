@@ -178,6 +178,11 @@ class Codec(torch.nn.Module, ABC):
         """Decode continuous features ``[B, N, D]`` to a waveform."""
         raise NotImplementedError(f"{type(self).__name__} cannot decode features")
 
+    def encoder_features(self, wav: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Continuous features ``[B, N, D]`` of raw audio, in the space of :meth:`features`
+        (the kNN voice-conversion matching set)."""
+        raise NotImplementedError(f"{type(self).__name__} has no encoder features")
+
     @property
     def bits_per_token(self) -> float:
         """Bits of one frame; override when the stream packs fewer bits than its codes span."""

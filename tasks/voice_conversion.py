@@ -1,0 +1,139 @@
+"""Voice conversion (Table 2, VC columns; DyCAST paper appendix D.2).
+
+One protocol per declared capability: single-codebook codecs with continuous features use kNN
+(each pre-decoder frame of the source becomes the mean of its 4 cosine-nearest frames of the
+target reference's encoder features); multi-codebook codecs keep the source's first codebook
+and take the others from the reference (truncated, or circularly padded half before / half
+after). Metrics: quality on the output, dWER against the source's original audio, Sim against
+the target speaker's parallel utterance.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import soundfile as sf
+import torch
+from tqdm import tqdm
+
+from bench.audio import METRIC_SAMPLE_RATE, AudioError, load_audio, match_length, resample, validate
+from bench.codec import Codec, Tokens
+from bench.datasets import Utterance
+from bench.knn import knn
+from bench.registry import register_task
+from bench.store import ERROR_METRIC, Row
+from bench.task import Task, TaskContext, cached_encode, score_batch
+from bench.vc_pairs import VCSample, select_vc_samples
+
+PLUGIN_NAMES = ("vc",)
+TOPK = 4
+log = logging.getLogger(__name__)
+
+
+def circular_fit(codes: torch.Tensor, length: int) -> torch.Tensor:
+    """``codes [N, K]`` truncated to ``length``, or circularly padded (half before, rest after)."""
+    n = codes.shape[0]
+    if n >= length:
+        return codes[:length]
+    before = (length - n) // 2
+    index = (torch.arange(length) - before) % n
+    return codes[index]
+
+
+def convert(codec: Codec, source: np.ndarray, reference: np.ndarray, cache, codec_key: str, device: str
+            ) -> tuple[torch.Tensor, Tokens]:
+    """Converted waveform at the codec's output rate, and the source's tokens."""
+    if codec.capabilities.multi_codebook:
+        src, ref = cached_encode(codec, codec_key, [source, reference], cache, device)
+        n = int(src.lengths[0])
+        mixed = torch.cat([src.codes[0, :n, :1], circular_fit(ref.codes[0, : int(ref.lengths[0])], n)[:, 1:]], dim=-1)
+        tokens = Tokens(codes=mixed[None], lengths=src.lengths.clone(), num_samples=src.num_samples.clone())
+        with torch.inference_mode():
+            wav, lengths = codec.decode(tokens.to(device))
+        return wav[0, : int(lengths[0])].float().cpu(), src
+    if codec.capabilities.has_features:
+        (src,) = cached_encode(codec, codec_key, [source], cache, device)
+        with torch.inference_mode():
+            feats = codec.features(src.to(device))
+            ref = torch.from_numpy(reference)[None].to(device)
+            matching = codec.encoder_features(ref, torch.tensor([ref.shape[1]], device=device))[0]
+            converted = knn(feats, matching, topk=TOPK).mean(dim=-2)
+            wav, lengths = codec.decode_features(converted, torch.tensor([converted.shape[1]], device=device))
+        return wav[0, : int(lengths[0])].float().cpu(), src
+    raise ValueError(f"{type(codec).__name__} declares neither several codebooks nor continuous features: "
+                     "no voice-conversion method applies")
+
+
+def _duration(utt: Utterance) -> float:
+    try:
+        info = sf.info(str(utt.path))
+        return info.frames / info.samplerate
+    except Exception:  # noqa: BLE001 - unreadable files are never chosen as references
+        return -1.0
+
+
+@register_task("vc")
+class VoiceConversion(Task):
+    name = "vc"
+    version = "1"
+
+    def run(self, ctx: TaskContext) -> None:
+        samples = select_vc_samples(ctx.utterances, _duration)
+        if not samples:
+            log.warning("vc on %s: no source/parallel/reference triple (needs speakers and parallel_group)",
+                        ctx.dataset)
+            return
+        outputs = ["frame_rate", "bitrate"] + [o for outs in ctx.metric_outputs.values() for o in outs]
+        pending = [s for s in samples if self._missing(ctx, s.sample_id, outputs)]
+        if not pending:
+            return
+        codec, metrics = ctx.get_codec(), ctx.get_metrics()
+        for sample in tqdm(pending, desc=f"{ctx.codec_label} / {ctx.dataset} (vc)", unit="pair",
+                           disable=not ctx.progress, leave=False):
+            try:
+                self._one(ctx, codec, metrics, sample)
+            except (AudioError, ValueError, RuntimeError, NotImplementedError) as err:
+                ctx.store.add([ctx.row(self.name, sample.sample_id, ERROR_METRIC,
+                                       error=f"{type(err).__name__}: {err}", extra={"stage": "vc"})])
+
+    def _missing(self, ctx: TaskContext, sample_id: str, outputs: list[str]) -> bool:
+        key = (ctx.codec_label, self.name, ctx.dataset, sample_id)
+        if ctx.store.has((*key, ERROR_METRIC)):
+            return False
+        return any(not ctx.store.has((*key, o)) for o in outputs)
+
+    @staticmethod
+    def _load(utt: Utterance, rate: int, max_seconds: float) -> np.ndarray:
+        audio = validate(load_audio(utt.path), max_seconds=max_seconds)
+        return resample(audio.samples, audio.sample_rate, rate)
+
+    def _one(self, ctx: TaskContext, codec: Codec, metrics: dict, sample: VCSample) -> None:
+        source16 = self._load(sample.source, METRIC_SAMPLE_RATE, ctx.max_seconds)
+        target16 = self._load(sample.target_parallel, METRIC_SAMPLE_RATE, ctx.max_seconds)
+        source = self._load(sample.source, codec.sample_rate, ctx.max_seconds)
+        reference = self._load(sample.reference, codec.sample_rate, ctx.max_seconds)
+        wav, tokens = convert(codec, source, reference, ctx.token_cache, f"{ctx.codec_label}|{codec.cache_id()}",
+                              ctx.device)
+        hyp = match_length(resample(wav.numpy(), codec.output_sample_rate, METRIC_SAMPLE_RATE), len(source16))
+        seconds = len(source16) / METRIC_SAMPLE_RATE
+        frames, bits = float(codec.measured_frames(tokens)[0]), float(codec.measured_bits(tokens)[0])
+        sid = sample.sample_id
+        rows: list[Row] = [
+            ctx.row(self.name, sid, "frame_rate", value=frames / seconds, num=frames, den=seconds, backend="measured",
+                    extra={"reference": sample.reference.utt_id, "target": sample.target_parallel.utt_id,
+                           **({"random_weights": True} if codec.capabilities.random_weights else {})}),
+            ctx.row(self.name, sid, "bitrate", value=bits / seconds, num=bits, den=seconds, backend="measured"),
+        ]
+        for name, metric in metrics.items():
+            ref = target16 if name == "sim" else source16
+            (score,) = score_batch(metric, [hyp], [ref], [sample.source])
+            for out in ctx.metric_outputs[name]:
+                if isinstance(score, Exception):
+                    rows.append(ctx.row(self.name, sid, out, backend=metric.backend,
+                                        error=f"{type(score).__name__}: {score}"))
+                else:
+                    s = score[out]
+                    rows.append(ctx.row(self.name, sid, out, value=s.value, num=s.num, den=s.den,
+                                        backend=metric.backend, extra=s.extra))
+        ctx.store.add(rows)

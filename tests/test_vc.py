@@ -1,0 +1,82 @@
+"""Voice conversion: pair selection, both conversion methods, rows and tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from bench.tasks.voice_conversion import circular_fit
+
+from bench import runner
+from bench.config import from_dict
+from bench.datasets import Utterance
+from bench.tables import load_rows, render, summarize
+from bench.vc_pairs import select_vc_samples
+
+
+def _utt(speaker: str, group: str | None, n: int) -> Utterance:
+    return Utterance(f"{speaker}_{group or 'x'}{n}", Path(f"{speaker}_{n}.wav"), speaker=speaker, parallel_group=group)
+
+
+def test_pair_selection_is_the_papers_protocol() -> None:
+    utts = [_utt(s, g, i) for s in ("a", "b", "c") for i, g in enumerate(("g1", "g2", "g3"))]
+    utts.append(_utt("c", None, 9))  # a non-parallel utterance of c: its longest candidate
+    lengths = {u.utt_id: float(i) for i, u in enumerate(utts)}
+    samples = select_vc_samples(utts, lambda u: lengths[u.utt_id])
+    assert len(samples) == 9
+    for s in samples:
+        assert s.source.speaker != s.target_parallel.speaker == s.reference.speaker
+        assert s.target_parallel.parallel_group == s.source.parallel_group
+        assert s.reference.parallel_group != s.source.parallel_group
+    first = samples[0]
+    assert first.target_parallel.speaker == "b"  # "next" speaker reading the same sentence
+    assert [s.reference.utt_id for s in samples if s.target_parallel.speaker == "c"][0] == "c_x9"  # longest
+    assert select_vc_samples(utts, lambda u: 1.0, target="random", seed=3) == \
+        select_vc_samples(utts, lambda u: 1.0, target="random", seed=3)
+
+
+def test_circular_fit_truncates_or_pads_half_before() -> None:
+    codes = torch.arange(3)[:, None]
+    assert circular_fit(codes, 2)[:, 0].tolist() == [0, 1]
+    assert circular_fit(codes, 7)[:, 0].tolist() == [1, 2, 0, 1, 2, 0, 1]  # 2 frames before, 2 after
+
+
+@pytest.mark.parametrize("codec", [
+    {"name": "dycast-tiny", "codec": "dycast-bp3", "params": {"random_preset": "tiny"}},
+    {"name": "focal-tiny", "codec": "focalcodec-50hz", "params": {"size": "tiny"}},
+    "mulaw-8bit",
+])
+def test_vc_runs_on_shared_vctk(shared_data: Path, tmp_path: Path, codec) -> None:
+    config = from_dict({
+        "name": "vc", "output_dir": str(tmp_path / "run"), "metric_profile": "offline", "metrics": [],
+        "tasks": ["vc"], "codecs": [codec],
+        "datasets": {"vctk": {"format": "manifest", "root": str(shared_data),
+                              "ids": ["p225_003", "p225_008", "p226_003", "p226_008"]}},
+    })
+    runner.run(config, progress=False)
+    rows = list(load_rows([tmp_path / "run"]).itertuples())
+    errors = [r for r in rows if r.metric == "error"]
+    if codec == "mulaw-8bit":
+        assert len(errors) == 4 and "no voice-conversion method" in errors[0].error
+        return
+    assert not errors
+    assert {r.utt_id for r in rows} == {"p225_003->p226", "p225_008->p226", "p226_003->p225", "p226_008->p225"}
+    summary = summarize(load_rows([tmp_path / "run"]))
+    assert (summary["task"] == "vc").all()
+    assert "vc" in render([tmp_path / "run"])
+
+
+def test_vc_multi_codebook_swap_with_offline_metrics(shared_data: Path, tmp_path: Path) -> None:
+    pytest.importorskip("transformers", reason="EnCodec runs through transformers (extra 'paper')")
+    pytest.importorskip("resemblyzer")
+    config = from_dict({
+        "name": "vc", "output_dir": str(tmp_path / "run"), "metric_profile": "offline", "metrics": ["sim"],
+        "tasks": ["vc"], "codecs": ["encodec-24khz-1.5kbps"],
+        "datasets": {"vctk": {"format": "manifest", "root": str(shared_data), "ids": ["p225_003", "p226_003",
+                                                                                      "p225_011", "p226_011"]}},
+    })
+    runner.run(config, progress=False)
+    summary = summarize(load_rows([tmp_path / "run"])).set_index("metric")
+    assert summary.loc["bitrate", "value"] == pytest.approx(1.5, rel=0.01)
+    assert -1.0 <= summary.loc["sim", "value"] <= 1.0 and summary.loc["sim", "errors"] == 0
