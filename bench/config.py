@@ -13,7 +13,7 @@ from .datasets import DatasetSpec
 
 KNOWN_KEYS = {
     "name", "output_dir", "seed", "device", "batch_size", "max_seconds", "metric_profile",
-    "metrics", "tasks", "codecs", "datasets", "assets", "description",
+    "metrics", "tasks", "codecs", "datasets", "assets", "description", "task_options",
 }
 
 
@@ -40,6 +40,7 @@ class RunConfig:
     batch_size: int = 8
     max_seconds: float = 60.0
     assets: dict[str, str] = field(default_factory=dict)
+    task_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # task name -> its settings
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -111,6 +112,7 @@ def from_dict(data: dict[str, Any]) -> RunConfig:
         batch_size=batch_size,
         max_seconds=float(data.get("max_seconds", 60.0)),
         assets={str(k): str(v) for k, v in (data.get("assets") or {}).items()},
+        task_options={str(k): dict(v or {}) for k, v in (data.get("task_options") or {}).items()},
         raw=copy.deepcopy(data),
     )
 

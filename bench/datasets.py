@@ -8,6 +8,7 @@ Formats (registered in :data:`bench.registry.DATASETS`):
   ``clips/`` sub-folder); optional ``utt_id``, ``speaker_id``, ``transcript``,
   ``language``, ``condition``, ``parallel_group``, ``use`` (the ``../shared/data`` format).
 * ``librispeech``: the LibriSpeech layout (``speaker/chapter/*.flac`` + ``*.trans.txt``).
+* ``iemocap``: IEMOCAP (``Session{1..5}/dialog/EmoEvaluation`` + ``sentences/wav``), 4 emotions.
 * ``quickstart``: the synthetic eSpeak NG corpus, built on first use.
 """
 
@@ -121,6 +122,37 @@ def load_librispeech(root: str | Path) -> list[Utterance]:
             utts.append(
                 Utterance(utt_id=utt_id, path=audio, speaker=utt_id.split("-")[0], text=text.strip())
             )
+    return utts
+
+
+IEMOCAP_CLASSES = {"neu": "neu", "hap": "hap", "exc": "hap", "ang": "ang", "sad": "sad"}
+
+
+@register_dataset("iemocap")
+def load_iemocap(root: str | Path, merge_excited: bool = True) -> list[Utterance]:
+    """IEMOCAP, four classes (neu / hap(+exc) / ang / sad); split: sessions 1-4 train, session 5
+    female speaker valid, session 5 male speaker test (the paper's protocol)."""
+    root = Path(root)
+    utts = []
+    for session in range(1, 6):
+        for evaluation in sorted((root / f"Session{session}" / "dialog" / "EmoEvaluation").glob("*.txt")):
+            for line in evaluation.read_text(encoding="utf-8", errors="replace").splitlines():
+                if not line.startswith("["):
+                    continue
+                parts = line.split("\t")
+                if len(parts) < 3:
+                    continue
+                turn, emotion = parts[1].strip(), parts[2].strip()
+                if emotion == "exc" and not merge_excited:
+                    continue
+                label = IEMOCAP_CLASSES.get(emotion)
+                if label is None:
+                    continue
+                gender = turn.rsplit("_", 1)[-1][:1]
+                split = "train" if session < 5 else ("valid" if gender == "F" else "test")
+                wav = root / f"Session{session}" / "sentences" / "wav" / evaluation.stem / f"{turn}.wav"
+                utts.append(Utterance(utt_id=turn, path=wav, speaker=f"Ses{session:02d}{gender}",
+                                      labels={"emotion": label, "split": split}))
     return utts
 
 

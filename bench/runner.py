@@ -132,6 +132,7 @@ def run(config: RunConfig, progress: bool = True, retry_errors: bool = False) ->
             get_codec=get_codec, get_metrics=metrics, metric_outputs=outputs,
             token_cache=token_cache, device=config.device, batch_size=config.batch_size,
             max_seconds=config.max_seconds, progress=progress,
+            options=config.task_options.get(task_name, {}), seed=config.seed,
         )
         try:
             tasks[task_name].run(ctx)

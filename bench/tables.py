@@ -14,7 +14,7 @@ from .store import ERROR_METRIC, ResultStore
 log = logging.getLogger(__name__)
 
 #: Paper column order per dataset (those present are shown).
-PRIMARY = ("utmos", "dnsmos_p808", "dwer", "sim")
+PRIMARY = ("utmos", "dnsmos_p808", "dwer", "sim", "asr_wer", "si_er", "ser_er", "ctc_infeasible")
 RATES = ("frame_rate", "bitrate")
 UNRANKED_CODECS = ("reference",)
 SUMMARY_COLUMNS = ["codec", "task", "dataset", "metric", "value", "n", "errors", "backend", "random_weights"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -37,6 +37,8 @@ class TaskContext:
     batch_size: int = 8
     max_seconds: float = 60.0
     progress: bool = True
+    options: dict = field(default_factory=dict)  # this task's settings from the config's task_options
+    seed: int = 0
 
     def row(self, task: str, utt_id: str, metric: str, **fields: object) -> Row:
         return Row(codec=self.codec_label, task=task, dataset=self.dataset, utt_id=utt_id,

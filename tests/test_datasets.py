@@ -53,3 +53,19 @@ def test_quickstart_corpus_is_deterministic(tmp_path: Path) -> None:
     assert len(first) == 4 and len({u.speaker for u in first}) == 4
     assert all(a.path.read_bytes() == b.path.read_bytes() for a, b in zip(first, second))
     assert first[0].text and sf.info(str(first[0].path)).samplerate == 16000
+
+
+def test_iemocap_layout_and_split(tmp_path: Path) -> None:
+    for session, turns in ((1, ["Ses01F_impro01_F000", "Ses01F_impro01_M001"]), (5, ["Ses05F_script01_F002",
+                                                                                       "Ses05F_script01_M003"])):
+        dialog = turns[0].rsplit("_", 1)[0]
+        evald = tmp_path / f"Session{session}" / "dialog" / "EmoEvaluation"
+        evald.mkdir(parents=True)
+        lines = [f"[1.0 - 2.0]\t{turns[0]}\texc\t[2.5, 2.5, 2.5]", f"[3.0 - 4.0]\t{turns[1]}\tfru\t[2, 2, 2]",
+                 f"[5.0 - 6.0]\t{dialog}_M009\tsad\t[2, 2, 2]"]
+        (evald / f"{dialog}.txt").write_text("% header\n" + "\n".join(lines) + "\n")
+    utts = {u.utt_id: u for u in load_dataset(DatasetSpec("i", "iemocap", str(tmp_path)))}
+    assert "Ses01F_impro01_M001" not in utts  # frustration is not one of the four classes
+    assert utts["Ses01F_impro01_F000"].labels == {"emotion": "hap", "split": "train"}  # exc merged into hap
+    assert utts["Ses05F_script01_F002"].labels["split"] == "valid"
+    assert utts["Ses05F_script01_M009"].labels == {"emotion": "sad", "split": "test"}

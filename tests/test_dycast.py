@@ -187,7 +187,10 @@ def test_plugin_modes_rates_and_shapes(mode: str) -> None:
     assert out.shape[0] == 2 and torch.isfinite(out).all()
     feats = codec.features(tokens)
     assert feats.shape[0] == 2 and feats.shape[2] == 32
-    assert [tuple(e.shape) for e in codec.embeddings()] == [(4, 1)] * 8
+    tables = codec.embeddings()
+    assert [tuple(e.shape) for e in tables] == [(4, 8)] * 8
+    summed = sum(t[tokens.codes[0, 0, k]] for k, t in enumerate(tables))
+    assert torch.allclose(torch.nn.functional.normalize(summed, dim=-1), codec.model.toks_to_pcodes(tokens.codes[0, :1])[0])
 
 
 def test_official_bitrate_accounting() -> None:

@@ -81,4 +81,9 @@ def output_specs() -> dict[str, MetricOutput]:
 RATE_OUTPUTS = {
     "frame_rate": MetricOutput("frame_rate", "Frame Rate (Hz)", None, "ratio", 1.0, 1),
     "bitrate": MetricOutput("bitrate", "Bitrate (kbps)", None, "ratio", 1e-3, 2),
+    # probe tasks (Table 4): corpus WER, error rates in %, and the share of CTC-infeasible utterances
+    "asr_wer": MetricOutput("asr_wer", "ASR WER", False, "ratio", 100.0, 2),
+    "si_er": MetricOutput("si_er", "SI ER", False, "mean", 100.0, 2),
+    "ser_er": MetricOutput("ser_er", "SER ER", False, "mean", 100.0, 2),
+    "ctc_infeasible": MetricOutput("ctc_infeasible", "CTC infeasible (%)", None, "mean", 100.0, 1),
 }

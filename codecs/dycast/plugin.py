@@ -154,8 +154,11 @@ class DyCASTCodec(Codec):
         return self.model.sig_to_feats(wav, length=rel)
 
     def embeddings(self) -> list[torch.Tensor]:
-        """One ``[4, 1]`` table per stream: the SSQ levels of that dimension."""
-        return [row[:, None].clone() for row in self.model.codebook]
+        """One ``[levels, dim]`` table per stream k: row v is level v on axis k (zeros elsewhere), so
+        summing the streams' embeddings rebuilds the (unnormalised) SSQ code vector."""
+        codebook = self.model.codebook  # [dim, levels]
+        dim = codebook.shape[0]
+        return [codebook[k][:, None] * torch.eye(dim, device=codebook.device)[k][None] for k in range(dim)]
 
     def cache_id(self) -> str:
         """Tokens depend on weights and boundary settings, not on the decoding mode or RAD."""

@@ -1,0 +1,204 @@
+"""Probes on frozen tokens (DyCAST paper, appendix D.3-D.5): model, batching and a resumable trainer.
+
+Model: one embedding table per codebook (initialised from the codec's codebook embeddings),
+a learned softmax-weighted sum over codebooks, a 2-layer BiLSTM (512 hidden units, dropout 0.1),
+then a CTC head (ASR) or statistics pooling + linear classifier (speaker ID, emotion).
+Training: AdamW (lr 1e-4, betas 0.8/0.99, weight decay 0.01), batch 16, gradient-norm clip
+0.01, learning rate x0.9 when the validation loss improves by less than 0.0025, early stopping,
+a checkpoint after every epoch so an interrupted training resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ProbeItem:
+    """One utterance: tokens ``[N, K]`` and its target (char ids for ASR, a class index otherwise)."""
+
+    utt_id: str
+    codes: torch.Tensor
+    target: torch.Tensor | int
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.8, 0.99)
+    weight_decay: float = 0.01
+    batch_size: int = 16
+    grad_clip: float = 0.01
+    lr_factor: float = 0.9
+    improvement: float = 0.0025
+    patience: int = 5
+    max_epochs: int = 100
+    max_steps: int | None = None
+    seed: int = 0
+    device: str = "cpu"
+
+
+class TokenProbe(nn.Module):
+    """Frozen-token probe: embeddings -> weighted sum over codebooks -> BiLSTM -> head."""
+
+    def __init__(self, codebook_sizes: Sequence[int], num_outputs: int, task: str,
+                 embeddings: Sequence[torch.Tensor] | None = None, embedding_dim: int = 128,
+                 hidden: int = 512, layers: int = 2, dropout: float = 0.1) -> None:
+        super().__init__()
+        if task not in ("ctc", "classify"):
+            raise ValueError(f"task must be 'ctc' or 'classify', got {task!r}")
+        self.task = task
+        dims = {int(t.shape[1]) for t in embeddings} if embeddings else {embedding_dim}
+        if len(dims) != 1:
+            raise ValueError(f"codebook embeddings must share one width, got {sorted(dims)}")
+        dim = dims.pop()
+        self.embeddings = nn.ModuleList(nn.Embedding(v, dim) for v in codebook_sizes)
+        if embeddings:
+            for table, init in zip(self.embeddings, embeddings):
+                table.weight.data.copy_(init.float())
+        self.codebook_weights = nn.Parameter(torch.zeros(len(codebook_sizes)))
+        self.lstm = nn.LSTM(dim, hidden, num_layers=layers, dropout=dropout, bidirectional=True, batch_first=True)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(2 * hidden * (1 if task == "ctc" else 2), num_outputs)
+
+    def forward(self, codes: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``codes [B, N, K]`` -> CTC log-probs ``[B, N, C]`` or class logits ``[B, C]``."""
+        emb = torch.stack([table(codes[..., k]) for k, table in enumerate(self.embeddings)], dim=-1)
+        x = (emb * torch.softmax(self.codebook_weights, dim=0)).sum(dim=-1)
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = self.lstm(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=codes.shape[1])
+        out = self.dropout(out)
+        if self.task == "ctc":
+            return F.log_softmax(self.head(out), dim=-1)
+        mask = (torch.arange(out.shape[1], device=out.device)[None] < lengths.to(out.device)[:, None])[..., None]
+        n = mask.sum(dim=1).clamp_min(1)
+        mean = (out * mask).sum(dim=1) / n
+        std = (((out - mean[:, None]) * mask).pow(2).sum(dim=1) / n).clamp_min(1e-8).sqrt()
+        return self.head(torch.cat([mean, std], dim=-1))
+
+
+def collate(items: Sequence[ProbeItem]) -> tuple[torch.Tensor, torch.Tensor, list]:
+    lengths = torch.tensor([len(i.codes) for i in items])
+    codes = torch.zeros(len(items), int(lengths.max()), items[0].codes.shape[1], dtype=torch.long)
+    for j, item in enumerate(items):
+        codes[j, : len(item.codes)] = item.codes
+    return codes, lengths, [i.target for i in items]
+
+
+def ctc_feasible(n_tokens: int, target: torch.Tensor) -> bool:
+    """CTC needs as many frames as labels plus one blank between each repeated pair."""
+    repeats = int((target[1:] == target[:-1]).sum()) if len(target) > 1 else 0
+    return n_tokens >= len(target) + repeats
+
+
+def loss_of(model: TokenProbe, codes: torch.Tensor, lengths: torch.Tensor, targets: list) -> torch.Tensor:
+    out = model(codes, lengths)
+    if model.task == "classify":
+        return F.cross_entropy(out, torch.tensor(targets, device=out.device))
+    flat = torch.cat([t for t in targets]).to(out.device)
+    target_lengths = torch.tensor([len(t) for t in targets], device=out.device)
+    return F.ctc_loss(out.transpose(0, 1), flat, lengths.to(out.device), target_lengths, blank=0,
+                      zero_infinity=True)
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0
+    step: int = 0
+    best: float = math.inf
+    bad_epochs: int = 0
+    history: list[dict] = field(default_factory=list)
+
+
+def _batches(items: Sequence[ProbeItem], size: int, rng: random.Random | None) -> list[list[ProbeItem]]:
+    order = list(items)
+    if rng is not None:
+        rng.shuffle(order)
+    return [order[i:i + size] for i in range(0, len(order), size)]
+
+
+@torch.no_grad()
+def evaluate_loss(model: TokenProbe, items: Sequence[ProbeItem], cfg: TrainConfig) -> float:
+    model.eval()
+    total, count = 0.0, 0
+    for batch in _batches(items, cfg.batch_size, None):
+        codes, lengths, targets = collate(batch)
+        total += float(loss_of(model, codes.to(cfg.device), lengths, targets)) * len(batch)
+        count += len(batch)
+    return total / max(count, 1)
+
+
+def train(model: TokenProbe, train_items: Sequence[ProbeItem], valid_items: Sequence[ProbeItem],
+          cfg: TrainConfig, checkpoint: Path | None = None, progress: bool = False) -> TrainState:
+    """Train with early stopping; resumes from ``checkpoint`` when it exists. Best weights restored."""
+    model.to(cfg.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    state, best_weights = TrainState(), None
+    if checkpoint is not None and checkpoint.is_file():
+        saved = torch.load(checkpoint, map_location=cfg.device, weights_only=False)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        state, best_weights = saved["state"], saved["best_weights"]
+        log.info("resumed probe training at epoch %d", state.epoch)
+    while state.epoch < cfg.max_epochs and state.bad_epochs < cfg.patience:
+        if cfg.max_steps is not None and state.step >= cfg.max_steps:
+            break
+        rng = random.Random(cfg.seed * 1000 + state.epoch)
+        torch.manual_seed(cfg.seed * 1000 + state.epoch)
+        model.train()
+        for batch in _batches(train_items, cfg.batch_size, rng):
+            codes, lengths, targets = collate(batch)
+            loss = loss_of(model, codes.to(cfg.device), lengths, targets)
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            state.step += 1
+            if cfg.max_steps is not None and state.step >= cfg.max_steps:
+                break
+        valid = evaluate_loss(model, valid_items, cfg)
+        if state.best - valid < cfg.improvement:
+            for group in optimizer.param_groups:
+                group["lr"] *= cfg.lr_factor
+        if valid < state.best:
+            state.best, state.bad_epochs = valid, 0
+            best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            state.bad_epochs += 1
+        state.epoch += 1
+        state.history.append({"epoch": state.epoch, "step": state.step, "valid_loss": valid,
+                              "lr": optimizer.param_groups[0]["lr"]})
+        if progress:
+            print(f"  epoch {state.epoch}: valid loss {valid:.4f}")
+        if checkpoint is not None:
+            checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            tmp = checkpoint.with_suffix(".tmp")
+            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "state": state,
+                        "best_weights": best_weights}, tmp)
+            tmp.replace(checkpoint)
+    if best_weights is not None:
+        model.load_state_dict(best_weights)
+    return state
+
+
+def greedy_ctc(log_probs: torch.Tensor, length: int) -> list[int]:
+    """Collapse repeats and drop blanks (id 0) of the argmax path."""
+    path = log_probs[:length].argmax(dim=-1).tolist()
+    out, prev = [], None
+    for p in path:
+        if p != prev and p != 0:
+            out.append(p)
+        prev = p
+    return out

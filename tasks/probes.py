@@ -1,0 +1,185 @@
+"""Probes on frozen tokens (Table 4): ASR (CTC over characters), speaker ID and emotion recognition.
+
+Each task encodes its dataset once (token cache), splits it (``labels["split"]`` when the
+adapter provides one, otherwise a seeded 80/10/10 split, per speaker for speaker ID), trains a
+:class:`bench.probe.TokenProbe` with the paper's recipe (resumable checkpoints under the run
+directory), and writes one row per test utterance. Settings come from ``task_options`` in the
+config (``max_epochs``, ``max_steps``, ``batch_size``, ``lr``, ``patience``).
+
+Variable-rate codecs can produce fewer tokens than CTC needs for a transcript; such utterances
+are counted (``ctc_infeasible`` rows), left out of the CTC loss, and still scored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import re
+
+import torch
+
+from bench.audio import AudioError, load_audio, resample, validate
+from bench.codec import Codec
+from bench.datasets import Utterance
+from bench.metrics.text import word_errors
+from bench.probe import ProbeItem, TokenProbe, TrainConfig, ctc_feasible, greedy_ctc, train
+from bench.registry import register_task
+from bench.store import ERROR_METRIC, Row
+from bench.task import Task, TaskContext, cached_encode
+
+PLUGIN_NAMES = ("asr_probe", "si_probe", "ser_probe")
+CHARS = " 'abcdefghijklmnopqrstuvwxyz"  # ids 1..28; 0 is the CTC blank
+log = logging.getLogger(__name__)
+
+
+def encode_text(text: str) -> torch.Tensor:
+    clean = re.sub(r"\s+", " ", "".join(c for c in text.lower() if c in CHARS)).strip()
+    return torch.tensor([CHARS.index(c) + 1 for c in clean], dtype=torch.long)
+
+
+def decode_text(ids: list[int]) -> str:
+    return "".join(CHARS[i - 1] for i in ids if 0 < i <= len(CHARS))
+
+
+def default_split(utt: Utterance, seed: int, group: str = "") -> str:
+    """Seeded 80/10/10 split by hashing the utterance id (stable across runs and machines)."""
+    if utt.labels.get("split") in ("train", "valid", "test"):
+        return utt.labels["split"]
+    h = int(hashlib.sha256(f"{seed}:{group}:{utt.utt_id}".encode()).hexdigest(), 16) % 10
+    return "train" if h < 8 else ("valid" if h == 8 else "test")
+
+
+class _Probe(Task):
+    """Shared flow: select -> encode -> split -> train -> score the test split."""
+
+    kind = "classify"
+    metric = ""
+
+    def target_of(self, utt: Utterance) -> str | None:
+        raise NotImplementedError
+
+    def run(self, ctx: TaskContext) -> None:
+        usable = [u for u in ctx.utterances if self.target_of(u)]
+        if not usable:
+            log.warning("%s on %s: no utterance has the labels it needs", self.name, ctx.dataset)
+            return
+        splits = {u.utt_id: default_split(u, ctx.seed, self.target_of(u) if self.name == "si_probe" else "")
+                  for u in usable}
+        tests = [u for u in usable if splits[u.utt_id] == "test"]
+        if tests and all(ctx.store.has((ctx.codec_label, self.name, ctx.dataset, u.utt_id, self.metric))
+                         or ctx.store.has((ctx.codec_label, self.name, ctx.dataset, u.utt_id, ERROR_METRIC))
+                         for u in tests):
+            return
+        codec = ctx.get_codec()
+        items = self._encode(ctx, codec, usable)
+        classes = sorted({self.target_of(u) for u in usable if u.utt_id in items})
+        by_split = {name: [items[u.utt_id] for u in usable if u.utt_id in items and splits[u.utt_id] == name]
+                    for name in ("train", "valid", "test")}
+        if not by_split["train"] or not by_split["test"]:
+            raise ValueError(f"{self.name} on {ctx.dataset}: need train and test utterances "
+                             f"(got {len(by_split['train'])} / {len(by_split['test'])})")
+        for split_items in by_split.values():
+            for item in split_items:
+                label = item.target
+                item.target = encode_text(label) if self.kind == "ctc" else classes.index(label)
+        infeasible = {i.utt_id for s in by_split.values() for i in s
+                      if self.kind == "ctc" and not ctc_feasible(len(i.codes), i.target)}
+        train_items = [i for i in by_split["train"] if i.utt_id not in infeasible]
+        valid_items = [i for i in by_split["valid"] if i.utt_id not in infeasible] or train_items
+        cfg = self._config(ctx)
+        torch.manual_seed(ctx.seed)
+        model = TokenProbe(codec.codebook_sizes, len(CHARS) + 1 if self.kind == "ctc" else len(classes),
+                           "ctc" if self.kind == "ctc" else "classify", self._embeddings(codec))
+        ckpt = ctx.store.run_dir / "probes" / _safe(ctx.codec_label) / self.name / _safe(ctx.dataset) / "ckpt.pt"
+        state = train(model, train_items, valid_items, cfg, ckpt)
+        self._score(ctx, model, by_split["test"], infeasible, classes, cfg, state.epoch)
+
+    def _config(self, ctx: TaskContext) -> TrainConfig:
+        fields = {f.name for f in dataclasses.fields(TrainConfig)}
+        unknown = set(ctx.options) - fields
+        if unknown:
+            raise ValueError(f"task_options.{self.name}: unknown keys {sorted(unknown)}; allowed: {sorted(fields)}")
+        return TrainConfig(**{"seed": ctx.seed, "device": ctx.device, **ctx.options})
+
+    @staticmethod
+    def _embeddings(codec: Codec) -> list[torch.Tensor] | None:
+        if not codec.capabilities.has_embeddings:
+            return None
+        tables = [t.detach().float().cpu() for t in codec.embeddings()]
+        return tables if len(tables) == len(codec.codebook_sizes) else None
+
+    def _encode(self, ctx: TaskContext, codec: Codec, utts: list[Utterance]) -> dict[str, ProbeItem]:
+        items = {}
+        key = f"{ctx.codec_label}|{codec.cache_id()}"
+        for utt in utts:
+            try:
+                audio = validate(load_audio(utt.path), max_seconds=ctx.max_seconds)
+                wav = resample(audio.samples, audio.sample_rate, codec.sample_rate)
+                (tokens,) = cached_encode(codec, key, [wav], ctx.token_cache, ctx.device)
+            except (AudioError, RuntimeError, ValueError) as err:
+                ctx.store.add([ctx.row(self.name, utt.utt_id, ERROR_METRIC, error=f"{type(err).__name__}: {err}",
+                                       extra={"stage": "encode"})])
+                continue
+            codes = tokens.codes[0, : int(tokens.lengths[0])].long()
+            items[utt.utt_id] = ProbeItem(utt.utt_id, codes, self.target_of(utt))
+        return items
+
+    @torch.no_grad()
+    def _score(self, ctx: TaskContext, model: TokenProbe, tests: list[ProbeItem], infeasible: set[str],
+               classes: list[str], cfg: TrainConfig, epochs: int) -> None:
+        model.eval()
+        rows: list[Row] = []
+        backend = f"bilstm2x512:epochs={epochs}:seed={cfg.seed}"
+        for item in tests:
+            codes = item.codes[None].to(cfg.device)
+            out = model(codes, torch.tensor([len(item.codes)]))
+            if self.kind == "ctc":
+                hyp = decode_text(greedy_ctc(out[0], len(item.codes))).split()
+                ref = decode_text(item.target.tolist()).split()
+                errors = word_errors(ref, hyp)
+                rows.append(ctx.row(self.name, item.utt_id, self.metric, value=100.0 * errors / max(len(ref), 1),
+                                    num=errors, den=max(len(ref), 1), backend=backend,
+                                    extra={"hyp": " ".join(hyp), "ref": " ".join(ref)}))
+                rows.append(ctx.row(self.name, item.utt_id, "ctc_infeasible",
+                                    value=float(item.utt_id in infeasible), backend=backend))
+            else:
+                predicted = int(out[0].argmax())
+                rows.append(ctx.row(self.name, item.utt_id, self.metric, value=float(predicted != item.target),
+                                    backend=backend, extra={"predicted": classes[predicted],
+                                                            "label": classes[int(item.target)]}))
+        ctx.store.add(rows)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+@register_task("asr_probe")
+class ASRProbe(_Probe):
+    """CTC over characters on frozen tokens; corpus WER on the test split."""
+
+    name, kind, metric = "asr_probe", "ctc", "asr_wer"
+
+    def target_of(self, utt: Utterance) -> str | None:
+        return utt.text if utt.text and len(encode_text(utt.text)) else None
+
+
+@register_task("si_probe")
+class SpeakerIDProbe(_Probe):
+    """Speaker identification (statistics pooling + linear); error rate on the test split."""
+
+    name, kind, metric = "si_probe", "classify", "si_er"
+
+    def target_of(self, utt: Utterance) -> str | None:
+        return utt.speaker
+
+
+@register_task("ser_probe")
+class EmotionProbe(_Probe):
+    """Emotion recognition from ``labels["emotion"]`` (IEMOCAP: neu/hap/ang/sad); error rate."""
+
+    name, kind, metric = "ser_probe", "classify", "ser_er"
+
+    def target_of(self, utt: Utterance) -> str | None:
+        return utt.labels.get("emotion")

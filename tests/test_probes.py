@@ -1,0 +1,96 @@
+"""Probes: model, CTC feasibility, a resumable training loop whose loss goes down, task rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench import runner
+from bench.config import from_dict
+from bench.probe import (
+    ProbeItem,
+    TokenProbe,
+    TrainConfig,
+    collate,
+    ctc_feasible,
+    evaluate_loss,
+    loss_of,
+    train,
+)
+from bench.tables import load_rows, render, summarize
+
+
+def _items(n: int, classes: int, seed: int = 0) -> list[ProbeItem]:
+    gen = torch.Generator().manual_seed(seed)
+    items = []
+    for i in range(n):
+        label = i % classes
+        codes = torch.randint(0, 8, (12 + i % 5, 2), generator=gen)
+        codes[:, 0] = label  # a learnable cue in the first codebook
+        items.append(ProbeItem(f"u{i}", codes, label))
+    return items
+
+
+def test_ctc_feasibility_counts_repeats() -> None:
+    assert ctc_feasible(3, torch.tensor([1, 2, 3])) and not ctc_feasible(3, torch.tensor([1, 1, 2]))
+    assert ctc_feasible(4, torch.tensor([1, 1, 2]))
+
+
+def test_loss_goes_down_on_a_fixed_batch() -> None:
+    torch.manual_seed(0)
+    model = TokenProbe([8, 8], 3, "classify", embedding_dim=16, hidden=32)
+    codes, lengths, targets = collate(_items(12, 3))
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    first = float(loss_of(model, codes, lengths, targets).detach())
+    for _ in range(40):
+        opt.zero_grad()
+        loss_of(model, codes, lengths, targets).backward()
+        opt.step()
+    assert float(loss_of(model, codes, lengths, targets).detach()) < 0.5 * first
+
+
+def test_ctc_probe_trains_and_embeddings_are_copied() -> None:
+    tables = [torch.randn(8, 16), torch.randn(8, 16)]
+    model = TokenProbe([8, 8], 5, "ctc", embeddings=tables, hidden=32)
+    assert torch.equal(model.embeddings[1].weight.data, tables[1])
+    items = [ProbeItem(f"u{i}", torch.randint(0, 8, (20, 2)), torch.tensor([1, 2, 3])) for i in range(4)]
+    codes, lengths, targets = collate(items)
+    assert torch.isfinite(loss_of(model, codes, lengths, targets))
+
+
+def test_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    cfg = TrainConfig(batch_size=4, max_epochs=2, lr=3e-3, grad_clip=1.0)
+    ckpt = tmp_path / "ckpt.pt"
+    torch.manual_seed(0)
+    model = TokenProbe([8, 8], 3, "classify", embedding_dim=16, hidden=32)
+    state = train(model, _items(16, 3), _items(6, 3, seed=1), cfg, ckpt)
+    assert state.epoch == 2 and ckpt.is_file()
+    more = train(TokenProbe([8, 8], 3, "classify", embedding_dim=16, hidden=32), _items(16, 3), _items(6, 3, 1),
+                 TrainConfig(batch_size=4, max_epochs=4, lr=3e-3, grad_clip=1.0), ckpt)
+    assert more.epoch == 4 and [h["epoch"] for h in more.history] == [1, 2, 3, 4]
+    assert evaluate_loss(model, _items(6, 3, 1), cfg) > 0
+
+
+@pytest.mark.parametrize("task, metric", [("si_probe", "si_er"), ("asr_probe", "asr_wer")])
+def test_probe_tasks_end_to_end_on_shared_clips(shared_data: Path, tmp_path: Path, task: str, metric: str) -> None:
+    config = from_dict({
+        "name": "p", "output_dir": str(tmp_path / "run"), "metric_profile": "offline", "metrics": [],
+        "tasks": [task], "task_options": {task: {"max_epochs": 1, "max_steps": 2, "batch_size": 8}},
+        "codecs": ["codec2-700c", {"name": "dycast-tiny", "codec": "dycast-bp3", "params": {"random_preset": "tiny"}}],
+        "datasets": {"vctk": {"format": "manifest", "root": str(shared_data), "limit": 24}},
+    })
+    runner.run(config, progress=False)
+    summary = summarize(load_rows([tmp_path / "run"]))
+    values = summary[summary["metric"] == metric].set_index("codec")["value"]
+    assert set(values.index) == {"codec2-700c", "dycast-tiny"}
+    assert all(0 <= v <= 100 or metric == "asr_wer" for v in values)
+    assert task in render([tmp_path / "run"])
+    if task == "asr_probe":
+        infeasible = summary[summary["metric"] == "ctc_infeasible"].set_index("codec")["value"]
+        assert infeasible["codec2-700c"] == 0  # 25 frames/s always cover the characters
+    # re-running finds every test row and trains nothing
+    before = (tmp_path / "run" / "rows.jsonl").read_text()
+    runner.run(config, progress=False)
+    assert (tmp_path / "run" / "rows.jsonl").read_text() == before
