@@ -23,6 +23,7 @@ class Capabilities:
     batched: bool = True  # encode/decode accept B > 1
     deterministic: bool = True  # same input -> same tokens (token cache is safe)
     random_weights: bool = False  # numbers from this codec are not the real model's
+    identity: bool = False  # reproduces its input: in VC its row is the target utterance (the paper's Reference row)
 
 
 @dataclass

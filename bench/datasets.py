@@ -119,8 +119,10 @@ def load_librispeech(root: str | Path) -> list[Utterance]:
                 continue
             utt_id, _, text = line.partition(" ")
             audio = trans.parent / f"{utt_id}.flac"
+            subset = next((p.name for p in trans.parents if p.name.split("-")[0] in ("train", "dev", "test")), "")
             utts.append(
-                Utterance(utt_id=utt_id, path=audio, speaker=utt_id.split("-")[0], text=text.strip())
+                Utterance(utt_id=utt_id, path=audio, speaker=utt_id.split("-")[0], text=text.strip(),
+                          labels={"subset": subset} if subset else {})
             )
     return utts
 

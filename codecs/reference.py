@@ -15,7 +15,7 @@ class ReferenceCodec(Codec):
     """Identity codec: codes are the 16-bit PCM samples (65536 levels, 16 bits per sample)."""
 
     codebook_sizes = [65536]
-    capabilities = Capabilities()
+    capabilities = Capabilities(identity=True)
 
     def __init__(self, sample_rate: int = 16000) -> None:
         super().__init__()

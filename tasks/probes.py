@@ -59,14 +59,18 @@ class _Probe(Task):
     def target_of(self, utt: Utterance) -> str | None:
         raise NotImplementedError
 
+    def split_of(self, utt: Utterance, seed: int) -> str:
+        return default_split(utt, seed)
+
     def run(self, ctx: TaskContext) -> None:
         usable = [u for u in ctx.utterances if self.target_of(u)]
         if not usable:
             log.warning("%s on %s: no utterance has the labels it needs", self.name, ctx.dataset)
             return
-        splits = {u.utt_id: default_split(u, ctx.seed, self.target_of(u) if self.name == "si_probe" else "")
-                  for u in usable}
+        splits = {u.utt_id: self.split_of(u, ctx.seed) for u in usable}
         tests = [u for u in usable if splits[u.utt_id] == "test"]
+        if ctx.store.has((ctx.codec_label, self.name, ctx.dataset, "*", ERROR_METRIC)):
+            return
         if tests and all(ctx.store.has((ctx.codec_label, self.name, ctx.dataset, u.utt_id, self.metric))
                          or ctx.store.has((ctx.codec_label, self.name, ctx.dataset, u.utt_id, ERROR_METRIC))
                          for u in tests):
@@ -77,8 +81,11 @@ class _Probe(Task):
         by_split = {name: [items[u.utt_id] for u in usable if u.utt_id in items and splits[u.utt_id] == name]
                     for name in ("train", "valid", "test")}
         if not by_split["train"] or not by_split["test"]:
-            raise ValueError(f"{self.name} on {ctx.dataset}: need train and test utterances "
-                             f"(got {len(by_split['train'])} / {len(by_split['test'])})")
+            message = (f"{self.name} on {ctx.dataset}: need train and test utterances "
+                       f"(got {len(by_split['train'])} / {len(by_split['test'])})")
+            log.error(message)
+            ctx.store.add([ctx.row(self.name, "*", ERROR_METRIC, error=message, extra={"stage": "split"})])
+            return
         for split_items in by_split.values():
             for item in split_items:
                 label = item.target
@@ -161,6 +168,14 @@ class ASRProbe(_Probe):
 
     name, kind, metric = "asr_probe", "ctc", "asr_wer"
 
+    def split_of(self, utt: Utterance, seed: int) -> str:
+        """LibriSpeech folders decide (train-* / dev-* / test-*); otherwise a seeded 80/10/10 split."""
+        subset = utt.labels.get("subset", "")
+        prefix = subset.split("-")[0]
+        if prefix in ("train", "dev", "test"):
+            return {"train": "train", "dev": "valid", "test": "test"}[prefix]
+        return default_split(utt, seed)
+
     def target_of(self, utt: Utterance) -> str | None:
         return utt.text if utt.text and len(encode_text(utt.text)) else None
 
@@ -170,6 +185,10 @@ class SpeakerIDProbe(_Probe):
     """Speaker identification (statistics pooling + linear); error rate on the test split."""
 
     name, kind, metric = "si_probe", "classify", "si_er"
+
+    def split_of(self, utt: Utterance, seed: int) -> str:
+        """Utterances of every speaker split 80/10/10 (seeded), whatever folder they come from."""
+        return default_split(dataclasses.replace(utt, labels={}), seed, utt.speaker or "")
 
     def target_of(self, utt: Utterance) -> str | None:
         return utt.speaker

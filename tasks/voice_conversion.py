@@ -5,7 +5,8 @@ One protocol per declared capability: single-codebook codecs with continuous fea
 target reference's encoder features); multi-codebook codecs keep the source's first codebook
 and take the others from the reference (truncated, or circularly padded half before / half
 after). Metrics: quality on the output, dWER against the source's original audio, Sim against
-the target speaker's parallel utterance.
+the target speaker's parallel utterance. An identity codec (``reference``) yields the target's
+parallel utterance itself: the paper's Reference row.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def circular_fit(codes: torch.Tensor, length: int) -> torch.Tensor:
 def convert(codec: Codec, source: np.ndarray, reference: np.ndarray, cache, codec_key: str, device: str
             ) -> tuple[torch.Tensor, Tokens]:
     """Converted waveform at the codec's output rate, and the source's tokens."""
-    if codec.capabilities.multi_codebook:
+    if codec.capabilities.multi_codebook and not codec.capabilities.identity:
         src, ref = cached_encode(codec, codec_key, [source, reference], cache, device)
         n = int(src.lengths[0])
         mixed = torch.cat([src.codes[0, :n, :1], circular_fit(ref.codes[0, : int(ref.lengths[0])], n)[:, 1:]], dim=-1)
@@ -112,9 +113,13 @@ class VoiceConversion(Task):
         source16 = self._load(sample.source, METRIC_SAMPLE_RATE, ctx.max_seconds)
         target16 = self._load(sample.target_parallel, METRIC_SAMPLE_RATE, ctx.max_seconds)
         source = self._load(sample.source, codec.sample_rate, ctx.max_seconds)
-        reference = self._load(sample.reference, codec.sample_rate, ctx.max_seconds)
-        wav, tokens = convert(codec, source, reference, ctx.token_cache, f"{ctx.codec_label}|{codec.cache_id()}",
-                              ctx.device)
+        key = f"{ctx.codec_label}|{codec.cache_id()}"
+        if codec.capabilities.identity:  # the ideal conversion: the target speaker saying the sentence
+            (tokens,) = cached_encode(codec, key, [source], ctx.token_cache, ctx.device)
+            wav = torch.from_numpy(resample(target16, METRIC_SAMPLE_RATE, codec.output_sample_rate))
+        else:
+            reference = self._load(sample.reference, codec.sample_rate, ctx.max_seconds)
+            wav, tokens = convert(codec, source, reference, ctx.token_cache, key, ctx.device)
         hyp = match_length(resample(wav.numpy(), codec.output_sample_rate, METRIC_SAMPLE_RATE), len(source16))
         seconds = len(source16) / METRIC_SAMPLE_RATE
         frames, bits = float(codec.measured_frames(tokens)[0]), float(codec.measured_bits(tokens)[0])

@@ -72,3 +72,13 @@ def test_config_validation_errors_are_clear() -> None:
 def test_shipped_configs_validate(name: str) -> None:
     config = load_config(Path(__file__).parents[1] / "configs" / name)
     assert config.codecs and config.datasets
+
+
+@pytest.mark.parametrize("name", ["vc_vctk.yaml", "probes_librispeech_asr.yaml", "probes_librispeech_si.yaml",
+                                  "probes_iemocap.yaml", "dycast_rad_table3.yaml"])
+def test_full_scale_configs_name_the_missing_dataset_root(name: str, tmp_path: Path) -> None:
+    from bench import runner
+
+    config = load_config(Path(__file__).parents[1] / "configs" / name, [f"output_dir={tmp_path}"])
+    with pytest.raises(FileNotFoundError, match=r"datasets\.\w+\.root"):
+        runner.run(config, progress=False)
