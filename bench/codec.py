@@ -203,3 +203,39 @@ class Codec(torch.nn.Module, ABC):
     def cache_id(self) -> str:
         """A string identifying this codec's behaviour for the token cache."""
         return f"{type(self).__module__}.{type(self).__qualname__}"
+
+
+class GroupedCodec(Codec):
+    """A codec whose padded batch items would differ from single items (convolutions see the
+    padding): equal-length groups run unpadded through ``_encode`` / ``_decode``, so results never
+    depend on batching. Subclasses implement the two hooks on ``[G, T]`` / ``[G, N, K]``."""
+
+    def _encode(self, wav: torch.Tensor) -> torch.Tensor:
+        """``[G, T]`` -> codes ``[G, N, K]``."""
+        raise NotImplementedError
+
+    def _decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes ``[G, N, K]`` -> waveform ``[G, T']``."""
+        raise NotImplementedError
+
+    def _device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def encode(self, wav: torch.Tensor, lengths: torch.Tensor) -> Tokens:
+        items: list[Tokens | None] = [None] * wav.shape[0]
+        for group in length_groups(lengths):
+            n = int(lengths[group[0]])
+            codes = self._encode(wav[group, :n]).long().cpu()
+            for j, i in enumerate(group):
+                items[i] = Tokens(codes=codes[j:j + 1], lengths=torch.tensor([codes.shape[1]]),
+                                  num_samples=torch.tensor([n]))
+        return Tokens.collate([t for t in items if t is not None])
+
+    def decode(self, tokens: Tokens) -> tuple[torch.Tensor, torch.Tensor]:
+        outs: list[torch.Tensor | None] = [None] * tokens.batch_size
+        for group in length_groups(tokens.lengths):
+            n = int(tokens.lengths[group[0]])
+            result = self._decode(tokens.codes[group, :n].to(self._device()))
+            for j, i in enumerate(group):
+                outs[i] = result[j]
+        return pad_batch([o for o in outs if o is not None])

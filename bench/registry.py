@@ -33,9 +33,12 @@ class Unavailable:
     module: str
     missing: str
     extra: str | None
+    install: str | None = None  # a custom install instruction (PLUGIN_HINT)
 
     @property
     def hint(self) -> str:
+        if self.install:
+            return self.install
         if self.extra:
             return f"pip install 'speech-tokenizer-bench[{self.extra}]'"
         return f"install the missing package '{self.missing}'"
@@ -124,9 +127,9 @@ def _import_plugin_module(module: str, registry: Registry) -> None:
         missing = err.name or str(err)
         # A plugin module declares what it provides and which extra installs it, in
         # PLUGIN_NAMES / PLUGIN_EXTRA, read without importing the module's dependencies.
-        names, extra = _declared_plugins(module)
+        names, extra, install = _declared_plugins(module)
         for name in names:
-            registry.mark_unavailable(name, Unavailable(module, missing, extra))
+            registry.mark_unavailable(name, Unavailable(module, missing, extra, install))
         log.debug("plugin module %s not importable: %s", module, err)
         return
     for name in getattr(mod, "PLUGIN_NAMES", ()):
@@ -134,26 +137,22 @@ def _import_plugin_module(module: str, registry: Registry) -> None:
             log.debug("module %s declares %s but did not register it", module, name)
 
 
-def _declared_plugins(module: str) -> tuple[list[str], str | None]:
-    """Read ``PLUGIN_NAMES`` and ``PLUGIN_EXTRA`` literals from a module's source."""
+def _declared_plugins(module: str) -> tuple[list[str], str | None, str | None]:
+    """Read ``PLUGIN_NAMES``, ``PLUGIN_EXTRA`` and ``PLUGIN_HINT`` literals from a module's source."""
 
     spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None:
-        return [], None
+        return [], None, None
     with open(spec.origin, encoding="utf-8") as handle:
         tree = ast.parse(handle.read())
-    names: list[str] = []
-    extra: str | None = None
+    found: dict[str, object] = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
-            if isinstance(target, ast.Name) and target.id in {"PLUGIN_NAMES", "PLUGIN_EXTRA"}:
-                value = ast.literal_eval(node.value)
-                if target.id == "PLUGIN_NAMES":
-                    names = list(value)
-                else:
-                    extra = value
-    return names, extra
+            if isinstance(target, ast.Name) and target.id in {"PLUGIN_NAMES", "PLUGIN_EXTRA", "PLUGIN_HINT"}:
+                found[target.id] = ast.literal_eval(node.value)
+    names = list(found.get("PLUGIN_NAMES", ()))  # type: ignore[call-overload]
+    return names, found.get("PLUGIN_EXTRA"), found.get("PLUGIN_HINT")  # type: ignore[return-value]
 
 
 def discover() -> None:

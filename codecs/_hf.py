@@ -2,7 +2,7 @@
 
 Weights come from a local folder or Hub id (``checkpoint=`` or ``BENCH_ASSET_<NAME>``); without
 one the real architecture is built from its config with seeded random weights (flagged).
-Equal-length groups run unpadded, so results never depend on batching.
+Equal-length groups run unpadded (:class:`bench.codec.GroupedCodec`).
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import dataclasses
 import importlib.util
 import logging
 import os
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from bench import assets
-from bench.codec import Capabilities, Codec, Tokens, length_groups, pad_batch
+from bench.codec import Capabilities, GroupedCodec
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def import_transformers() -> Any:
     return transformers
 
 
-class HFCodec(Codec):
+class HFCodec(GroupedCodec):
     """Base of the transformers-backed codecs. Subclasses implement ``_encode`` / ``_decode`` on
     unpadded ``[G, T]`` groups and set ``hub_id``, ``model_class``, ``make_config``."""
 
@@ -66,37 +66,6 @@ class HFCodec(Codec):
 
     def make_config(self, transformers: Any) -> Any:
         raise NotImplementedError
-
-    def _encode(self, wav: torch.Tensor) -> torch.Tensor:
-        """``[G, T]`` -> codes ``[G, N, K]``."""
-        raise NotImplementedError
-
-    def _decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """codes ``[G, N, K]`` -> waveform ``[G, T']``."""
-        raise NotImplementedError
-
-    def encode(self, wav: torch.Tensor, lengths: torch.Tensor) -> Tokens:
-        items: list[Tokens | None] = [None] * wav.shape[0]
-        for group in length_groups(lengths):
-            n = int(lengths[group[0]])
-            codes = self._encode(wav[group, :n]).long().cpu()
-            for j, i in enumerate(group):
-                items[i] = Tokens(codes=codes[j:j + 1], lengths=torch.tensor([codes.shape[1]]),
-                                  num_samples=torch.tensor([n]))
-        return Tokens.collate([t for t in items if t is not None])
-
-    def _grouped(self, tokens: Tokens, fn: Callable[[torch.Tensor], torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        outs: list[torch.Tensor | None] = [None] * tokens.batch_size
-        device = next(self.model.parameters()).device
-        for group in length_groups(tokens.lengths):
-            n = int(tokens.lengths[group[0]])
-            result = fn(tokens.codes[group, :n].to(device))
-            for j, i in enumerate(group):
-                outs[i] = result[j]
-        return pad_batch([o for o in outs if o is not None])
-
-    def decode(self, tokens: Tokens) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._grouped(tokens, self._decode)
 
     def cache_id(self) -> str:
         return f"{type(self).__name__}:{self._id}"
