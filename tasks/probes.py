@@ -34,12 +34,57 @@ log = logging.getLogger(__name__)
 
 
 def encode_text(text: str) -> torch.Tensor:
-    clean = re.sub(r"\s+", " ", "".join(c for c in text.lower() if c in CHARS)).strip()
-    return torch.tensor([CHARS.index(c) + 1 for c in clean], dtype=torch.long)
+    return torch.tensor([CHARS.index(c) + 1 for c in normalise(text)], dtype=torch.long)
 
 
 def decode_text(ids: list[int]) -> str:
     return "".join(CHARS[i - 1] for i in ids if 0 < i <= len(CHARS))
+
+
+def normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", "".join(c for c in text.lower() if c in CHARS)).strip()
+
+
+class CharText:
+    """Characters (a-z, apostrophe, space) as CTC targets; id 0 is the blank."""
+
+    name = "chars"
+    size = len(CHARS) + 1
+
+    def encode(self, text: str) -> torch.Tensor:
+        return encode_text(text)
+
+    def decode(self, ids: list[int]) -> str:
+        return decode_text(ids)
+
+
+class BPEText:
+    """A SentencePiece BPE vocabulary trained on the training transcripts (id 0 is the blank)."""
+
+    def __init__(self, transcripts: list[str], folder, vocab_size: int = 1000) -> None:
+        try:
+            import sentencepiece as spm
+        except ModuleNotFoundError as err:
+            raise ModuleNotFoundError("BPE targets need sentencepiece: pip install "
+                                      "'speech-tokenizer-bench[probes]'") from err
+        folder.mkdir(parents=True, exist_ok=True)
+        prefix = folder / f"bpe{vocab_size}"
+        if not prefix.with_suffix(".model").is_file():
+            corpus = folder / "train_text.txt"
+            corpus.write_text("\n".join(normalise(t) for t in transcripts) + "\n")
+            spm.SentencePieceTrainer.train(input=str(corpus), model_prefix=str(prefix), vocab_size=vocab_size,
+                                           model_type="bpe", character_coverage=1.0, hard_vocab_limit=False,
+                                           bos_id=-1, eos_id=-1, unk_id=0, num_threads=1,
+                                           minloglevel=2)
+        self._sp = spm.SentencePieceProcessor(model_file=str(prefix.with_suffix(".model")))
+        self.size = self._sp.get_piece_size() + 1
+        self.name = f"bpe{self._sp.get_piece_size()}"
+
+    def encode(self, text: str) -> torch.Tensor:
+        return torch.tensor([i + 1 for i in self._sp.encode(normalise(text))], dtype=torch.long)
+
+    def decode(self, ids: list[int]) -> str:
+        return self._sp.decode([i - 1 for i in ids if i > 0])
 
 
 def default_split(utt: Utterance, seed: int, group: str = "") -> str:
@@ -86,28 +131,36 @@ class _Probe(Task):
             log.error(message)
             ctx.store.add([ctx.row(self.name, "*", ERROR_METRIC, error=message, extra={"stage": "split"})])
             return
+        cfg = self._config(ctx)
+        ckpt = ctx.store.run_dir / "probes" / _safe(ctx.codec_label) / self.name / _safe(ctx.dataset) / "ckpt.pt"
+        text = self.text_codec(ctx, [str(i.target) for i in by_split["train"]], ckpt.parent)
         for split_items in by_split.values():
             for item in split_items:
                 label = item.target
-                item.target = encode_text(label) if self.kind == "ctc" else classes.index(label)
+                item.target = text.encode(label) if self.kind == "ctc" else classes.index(label)
         infeasible = {i.utt_id for s in by_split.values() for i in s
                       if self.kind == "ctc" and not ctc_feasible(len(i.codes), i.target)}
         train_items = [i for i in by_split["train"] if i.utt_id not in infeasible]
         valid_items = [i for i in by_split["valid"] if i.utt_id not in infeasible] or train_items
-        cfg = self._config(ctx)
         torch.manual_seed(ctx.seed)
-        model = TokenProbe(codec.codebook_sizes, len(CHARS) + 1 if self.kind == "ctc" else len(classes),
+        model = TokenProbe(codec.codebook_sizes, text.size if self.kind == "ctc" else len(classes),
                            "ctc" if self.kind == "ctc" else "classify", self._embeddings(codec))
-        ckpt = ctx.store.run_dir / "probes" / _safe(ctx.codec_label) / self.name / _safe(ctx.dataset) / "ckpt.pt"
         state = train(model, train_items, valid_items, cfg, ckpt)
-        self._score(ctx, model, by_split["test"], infeasible, classes, cfg, state.epoch)
+        self._score(ctx, model, by_split["test"], infeasible, classes, cfg, state.epoch, text)
+
+    def text_codec(self, ctx: TaskContext, transcripts: list[str], folder) -> "CharText | BPEText":
+        return CharText()
+
+    task_keys: tuple[str, ...] = ()
 
     def _config(self, ctx: TaskContext) -> TrainConfig:
         fields = {f.name for f in dataclasses.fields(TrainConfig)}
-        unknown = set(ctx.options) - fields
+        unknown = set(ctx.options) - fields - set(self.task_keys)
         if unknown:
-            raise ValueError(f"task_options.{self.name}: unknown keys {sorted(unknown)}; allowed: {sorted(fields)}")
-        return TrainConfig(**{"seed": ctx.seed, "device": ctx.device, **ctx.options})
+            raise ValueError(f"task_options.{self.name}: unknown keys {sorted(unknown)}; "
+                             f"allowed: {sorted(fields | set(self.task_keys))}")
+        train_opts = {k: v for k, v in ctx.options.items() if k in fields}
+        return TrainConfig(**{"seed": ctx.seed, "device": ctx.device, **train_opts})
 
     @staticmethod
     def _embeddings(codec: Codec) -> list[torch.Tensor] | None:
@@ -134,16 +187,16 @@ class _Probe(Task):
 
     @torch.no_grad()
     def _score(self, ctx: TaskContext, model: TokenProbe, tests: list[ProbeItem], infeasible: set[str],
-               classes: list[str], cfg: TrainConfig, epochs: int) -> None:
+               classes: list[str], cfg: TrainConfig, epochs: int, text: "CharText | BPEText") -> None:
         model.eval()
         rows: list[Row] = []
-        backend = f"bilstm2x512:epochs={epochs}:seed={cfg.seed}"
+        backend = f"bilstm2x512:{text.name}:epochs={epochs}:seed={cfg.seed}"
         for item in tests:
             codes = item.codes[None].to(cfg.device)
             out = model(codes, torch.tensor([len(item.codes)]))
             if self.kind == "ctc":
-                hyp = decode_text(greedy_ctc(out[0], len(item.codes))).split()
-                ref = decode_text(item.target.tolist()).split()
+                hyp = text.decode(greedy_ctc(out[0], len(item.codes))).split()
+                ref = text.decode(item.target.tolist()).split()
                 errors = word_errors(ref, hyp)
                 rows.append(ctx.row(self.name, item.utt_id, self.metric, value=100.0 * errors / max(len(ref), 1),
                                     num=errors, den=max(len(ref), 1), backend=backend,
@@ -167,6 +220,16 @@ class ASRProbe(_Probe):
     """CTC over characters on frozen tokens; corpus WER on the test split."""
 
     name, kind, metric = "asr_probe", "ctc", "asr_wer"
+    task_keys = ("tokenizer", "vocab_size")
+
+    def text_codec(self, ctx: TaskContext, transcripts: list[str], folder) -> CharText | BPEText:
+        """``task_options.asr_probe.tokenizer``: ``chars`` (default) or ``bpe`` (``vocab_size``, 1000)."""
+        kind = ctx.options.get("tokenizer", "chars")
+        if kind == "chars":
+            return CharText()
+        if kind == "bpe":
+            return BPEText(transcripts, folder, int(ctx.options.get("vocab_size", 1000)))
+        raise ValueError(f"task_options.asr_probe.tokenizer must be 'chars' or 'bpe', got {kind!r}")
 
     def split_of(self, utt: Utterance, seed: int) -> str:
         """LibriSpeech folders decide (train-* / dev-* / test-*); otherwise a seeded 80/10/10 split."""

@@ -94,3 +94,28 @@ def test_probe_tasks_end_to_end_on_shared_clips(shared_data: Path, tmp_path: Pat
     before = (tmp_path / "run" / "rows.jsonl").read_text()
     runner.run(config, progress=False)
     assert (tmp_path / "run" / "rows.jsonl").read_text() == before
+
+
+def test_asr_probe_with_bpe_targets(shared_data: Path, tmp_path: Path) -> None:
+    pytest.importorskip("sentencepiece", reason="BPE targets need sentencepiece (extra 'probes')")
+    config = from_dict({
+        "name": "p", "output_dir": str(tmp_path / "run"), "metric_profile": "offline", "metrics": [],
+        "tasks": ["asr_probe"], "codecs": ["codec2-700c"],
+        "task_options": {"asr_probe": {"max_epochs": 1, "max_steps": 2, "tokenizer": "bpe", "vocab_size": 60}},
+        "datasets": {"s": {"format": "manifest", "root": str(shared_data), "limit": 30}},
+    })
+    runner.run(config, progress=False)
+    summary = summarize(load_rows([tmp_path / "run"]))
+    row = summary[summary["metric"] == "asr_wer"].iloc[0]
+    assert row["backend"].startswith("bilstm2x512:bpe") and row["n"] > 0
+    assert list((tmp_path / "run" / "probes").rglob("bpe60.model"))
+
+
+def test_probe_options_are_validated(shared_data: Path, tmp_path: Path) -> None:
+    config = from_dict({
+        "name": "p", "output_dir": str(tmp_path / "run"), "metric_profile": "offline", "metrics": [],
+        "tasks": ["si_probe"], "codecs": ["codec2-700c"], "task_options": {"si_probe": {"max_epoch": 1}},
+        "datasets": {"s": {"format": "manifest", "root": str(shared_data), "limit": 24}},
+    })
+    with pytest.raises(ValueError, match="unknown keys"):
+        runner.run(config, progress=False)
