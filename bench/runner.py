@@ -114,6 +114,7 @@ def run(config: RunConfig, progress: bool = True, retry_errors: bool = False) ->
     write_run_info(config, profile)
     metrics = _Lazy(settings, config.device)
     token_cache = DiskCache(cache_dir(), "tokens")
+    score_cache = DiskCache(cache_dir(), "scores")
     plan = [(t, c, d) for t in tasks for c in config.codecs for d in data]
     for task_name, spec, dataset in tqdm(plan, desc=config.name, unit="job", disable=not progress):
         codec_holder: dict[str, Codec] = {}
@@ -130,7 +131,7 @@ def run(config: RunConfig, progress: bool = True, retry_errors: bool = False) ->
         ctx = TaskContext(
             codec_label=spec.label, dataset=dataset, utterances=data[dataset], store=store,
             get_codec=get_codec, get_metrics=metrics, metric_outputs=outputs,
-            token_cache=token_cache, device=config.device, batch_size=config.batch_size,
+            token_cache=token_cache, score_cache=score_cache, device=config.device, batch_size=config.batch_size,
             max_seconds=config.max_seconds, progress=progress,
             options=config.task_options.get(task_name, {}), seed=config.seed,
         )

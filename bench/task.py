@@ -33,6 +33,7 @@ class TaskContext:
     get_metrics: Callable[[], dict[str, Metric]]
     metric_outputs: dict[str, tuple[str, ...]]  # metric name -> its output names
     token_cache: DiskCache
+    score_cache: DiskCache | None = None  # metric scores by content (re-runs over the same audio are free)
     device: str = "cpu"
     batch_size: int = 8
     max_seconds: float = 60.0
@@ -76,8 +77,29 @@ def cached_encode(codec: Codec, codec_key: str, wav: list[np.ndarray], cache: Di
 
 
 def score_batch(metric: Metric, hyp: list[np.ndarray], ref: list[np.ndarray],
-                meta: list[Utterance]) -> list[dict[str, Score] | Exception]:
-    """Scores per utterance; a failing batch is retried one by one so one bad item fails alone."""
+                meta: list[Utterance], cache: DiskCache | None = None) -> list[dict[str, Score] | Exception]:
+    """Scores per utterance; a failing batch is retried one by one so one bad item fails alone.
+
+    With ``cache``, scores are looked up by (metric backend, hypothesis, reference, language), so a
+    new run over the same audio and codecs recomputes nothing (failures are never cached).
+    """
+    if cache is None:
+        return _score_uncached(metric, hyp, ref, meta)
+    keys = [make_key("score", metric.backend, array_digest(h), array_digest(r), m.language)
+            for h, r, m in zip(hyp, ref, meta)]
+    found: list[dict[str, Score] | Exception | None] = [cache.get(k) for k in keys]
+    todo = [i for i, f in enumerate(found) if f is None]
+    if todo:
+        fresh = _score_uncached(metric, [hyp[i] for i in todo], [ref[i] for i in todo], [meta[i] for i in todo])
+        for i, score in zip(todo, fresh):
+            found[i] = score
+            if not isinstance(score, Exception):
+                cache.put(keys[i], score)
+    return [f for f in found if f is not None]
+
+
+def _score_uncached(metric: Metric, hyp: list[np.ndarray], ref: list[np.ndarray],
+                    meta: list[Utterance]) -> list[dict[str, Score] | Exception]:
     try:
         return list(metric.compute(hyp, ref, meta))
     except Exception as batch_error:  # noqa: BLE001 - isolate the failing utterance below

@@ -144,7 +144,7 @@ class Resynthesis(Task):
             if not todo:
                 continue
             scores = score_batch(metric, [a for _, a in todo], [i.original for i, _ in todo],
-                                 [i.utt for i, _ in todo])
+                                 [i.utt for i, _ in todo], ctx.score_cache)
             rows: list[Row] = []
             for (item, _), score in zip(todo, scores):
                 for out in ctx.metric_outputs[name]:

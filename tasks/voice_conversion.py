@@ -132,7 +132,7 @@ class VoiceConversion(Task):
         ]
         for name, metric in metrics.items():
             ref = target16 if name == "sim" else source16
-            (score,) = score_batch(metric, [hyp], [ref], [sample.source])
+            (score,) = score_batch(metric, [hyp], [ref], [sample.source], ctx.score_cache)
             for out in ctx.metric_outputs[name]:
                 if isinstance(score, Exception):
                     rows.append(ctx.row(self.name, sid, out, backend=metric.backend,

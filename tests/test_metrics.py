@@ -132,3 +132,35 @@ def test_paper_dwer_backend_uses_a_local_ctranslate2_folder(monkeypatch: pytest.
     monkeypatch.delenv("BENCH_ASSET_WHISPER_SMALL_CT2")
     with pytest.raises(assets.AssetNotFound, match="whisper-small-ct2"):
         WhisperTranscriber("small")
+
+
+def test_scores_are_cached_by_content_and_failures_are_not(tmp_path: Path) -> None:
+    from bench.datasets import Utterance
+    from bench.diskcache import DiskCache
+    from bench.metrics.base import Metric, MetricOutput, Score
+    from bench.task import score_batch
+
+    class Energy(Metric):
+        name = "energy"
+        outputs = (MetricOutput("energy", "Energy", True),)
+        requires_reference = False
+        calls = 0
+
+        @property
+        def backend(self) -> str:
+            return "energy:v1"
+
+        def compute(self, hyp, ref, meta):
+            Energy.calls += len(hyp)
+            if any(len(h) == 0 for h in hyp):
+                raise ValueError("empty")
+            return [{"energy": Score(float(np.mean(h ** 2)))} for h in hyp]
+
+    cache = DiskCache(tmp_path, "scores")
+    utt = Utterance("u", Path("u.wav"))
+    a, b, empty = np.ones(10, np.float32), np.full(10, 2.0, np.float32), np.zeros(0, np.float32)
+    first = score_batch(Energy(), [a, b, empty], [a, a, a], [utt] * 3, cache)
+    assert isinstance(first[2], ValueError) and first[1]["energy"].value == 4.0
+    Energy.calls = 0
+    second = score_batch(Energy(), [a, b, empty], [a, a, a], [utt] * 3, cache)
+    assert Energy.calls == 1 and second[0]["energy"].value == 1.0  # only the failure is recomputed
