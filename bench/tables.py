@@ -105,10 +105,32 @@ def paper_table(df: pd.DataFrame, summary: pd.DataFrame, task: str, order: list[
     return wide.loc[codecs], direction
 
 
+PAPER_SUFFIX = " (paper)"
+
+
+def add_published(table: pd.DataFrame, published: str | Path, task: str) -> pd.DataFrame:
+    """Append the paper's numbers (long CSV: codec, task, dataset, metric, value) as ``<codec> (paper)``
+    rows under the columns this table already has; datasets are matched by the run's names."""
+    specs = output_specs()
+    data = pd.read_csv(published)
+    data = data[data["task"] == task]
+    rows: dict[str, dict[str, float]] = {}
+    for _, r in data.iterrows():
+        spec = specs.get(r["metric"])
+        if spec is None:
+            continue
+        column = f"{r['dataset']} {spec.label} {'↑' if spec.higher_is_better else '↓'}"
+        if column in table.columns:
+            rows.setdefault(f"{r['codec']}{PAPER_SUFFIX}", {})[column] = float(r["value"])
+    if not rows:
+        return table
+    return pd.concat([table, pd.DataFrame.from_dict(rows, orient="index")])
+
+
 def _marks(table: pd.DataFrame, direction: dict[str, bool | None]) -> dict[tuple[str, str], int]:
-    """(codec, column) -> 1 for best, 2 for second best (reference row not ranked)."""
+    """(codec, column) -> 1 for best, 2 for second best (reference and published rows not ranked)."""
     marks = {}
-    ranked = [c for c in table.index if c not in UNRANKED_CODECS]
+    ranked = [c for c in table.index if c not in UNRANKED_CODECS and not str(c).endswith(PAPER_SUFFIX)]
     for column, higher in direction.items():
         if higher is None:
             continue
@@ -178,8 +200,12 @@ def run_order(run_dir: Path) -> list[str]:
     return [c if isinstance(c, str) else c.get("name", c.get("codec")) for c in codecs]
 
 
-def render(run_dirs: list[str | Path], out_dir: str | Path | None = None) -> dict[str, str]:
-    """Write ``summary.csv`` and per-task CSV / Markdown / LaTeX tables; returns Markdown per task."""
+def render(run_dirs: list[str | Path], out_dir: str | Path | None = None,
+           published: str | Path | None = None) -> dict[str, str]:
+    """Write ``summary.csv`` and per-task CSV / Markdown / LaTeX tables; returns Markdown per task.
+
+    ``published``: a CSV of the paper's numbers (``results/published/table2.csv``) shown beside ours.
+    """
     run_dirs = [Path(r) for r in run_dirs]
     df = load_rows(run_dirs)
     summary = summarize(df)
@@ -191,8 +217,13 @@ def render(run_dirs: list[str | Path], out_dir: str | Path | None = None) -> dic
     rendered = {}
     for task in sorted(summary["task"].unique()):
         table, direction = paper_table(df, summary, task, order)
+        if published is not None:
+            table = add_published(table, published, task)
         table.to_csv(target / f"{task}.csv", float_format="%.6g")
         notes = footnotes(summary, task, flagged)
+        if published is not None and any(str(c).endswith(PAPER_SUFFIX) for c in table.index):
+            notes.append(f"(paper) rows: published values from {Path(published).name} (Sim as cosine, not %), "
+                         "for the datasets of this run with the same names; not ranked.")
         md = _format(table, direction, "md", flagged).to_markdown()
         md += "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
         (target / f"{task}.md").write_text(f"## {task}\n\n{md}")

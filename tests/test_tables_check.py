@@ -93,3 +93,12 @@ def test_render_writes_csv_markdown_latex(tmp_path: Path) -> None:
     tex = (tmp_path / "tables" / "resynthesis.tex").read_text()
     assert r"\textbf{0.90}" in tex and r"a\_b" in tex and r"$^\dagger$" in tex
     assert (tmp_path / "tables" / "resynthesis.csv").is_file() and (tmp_path / "tables" / "summary.csv").is_file()
+
+
+def test_published_numbers_beside_ours(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+    store.add([Row("focalcodec-50hz", "resynthesis", "librispeech", "u", "sim", value=0.5, backend="spk"),
+               Row("mine", "resynthesis", "librispeech", "u", "sim", value=0.4, backend="spk")])
+    md = render([tmp_path], published=ROOT / "results" / "published" / "table2.csv")["resynthesis"]
+    assert "| focalcodec-50hz (paper)" in md and "0.97" in md and "(paper) rows" in md
+    assert "**0.50**" in md  # published rows are not ranked

@@ -12,6 +12,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser("table", help="render tables of one or more run directories")
     t.add_argument("run_dirs", nargs="+", help="run directories (several are combined)")
     t.add_argument("--out", help="output folder (default FIRST_RUN/tables)")
+    t.add_argument("--published", help="paper numbers to show beside ours, e.g. results/published/table2.csv")
     t.set_defaults(handler=cmd_table)
 
     c = sub.add_parser("check", help="compare a run with a baseline; exit 1 past tolerance")
@@ -25,7 +26,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def cmd_table(args: argparse.Namespace) -> int:
     from bench.tables import render
 
-    for task, markdown in render(args.run_dirs, args.out).items():
+    for task, markdown in render(args.run_dirs, args.out, args.published).items():
         print(f"## {task}\n\n{markdown}")
     return 0
 
