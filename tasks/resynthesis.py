@@ -36,6 +36,8 @@ class _Item:
 
 @register_task("resynthesis")
 class Resynthesis(Task):
+    """Encode -> decode -> metrics against the original; measured frame rate and bitrate."""
+
     name = "resynthesis"
     version = "1"
 

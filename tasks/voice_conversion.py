@@ -76,6 +76,8 @@ def _duration(utt: Utterance) -> float:
 
 @register_task("vc")
 class VoiceConversion(Task):
+    """Voice conversion: kNN on continuous features or codebook swap; dWER vs source, Sim vs target."""
+
     name = "vc"
     version = "1"
 

@@ -21,6 +21,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     discover()
     kinds = {"codecs": CODECS, "tasks": TASKS, "metrics": METRICS, "datasets": DATASETS}
+    width = max(len(n) for r in kinds.values() for n in list(r.names()) + list(r.unavailable())) + 2
     for kind, registry in kinds.items():
         if args.kind and args.kind != kind:
             continue
@@ -31,11 +32,11 @@ def cmd_list(args: argparse.Namespace) -> int:
             if missing:
                 extra = getattr(obj, "extra", None)
                 hint = f"pip install 'speech-tokenizer-bench[{extra}]'" if extra else "install them"
-                print(f"  {name:<22} NOT INSTALLED  missing {', '.join(missing)}: {hint}")
+                print(f"  {name:<{width}} NOT INSTALLED  missing {', '.join(missing)}: {hint}")
                 continue
             params = getattr(obj, "keywords", None)
             detail = f" ({', '.join(f'{k}={v}' for k, v in params.items())})" if params else ""
-            print(f"  {name:<22} installed      {_summary(getattr(obj, 'func', obj))}{detail}")
+            print(f"  {name:<{width}} installed      {_summary(getattr(obj, 'func', obj))}{detail}")
         for name, info in registry.unavailable().items():
-            print(f"  {name:<22} NOT INSTALLED  missing {info.missing}: {info.hint}")
+            print(f"  {name:<{width}} NOT INSTALLED  missing {info.missing}: {info.hint}")
     return 0

@@ -28,7 +28,7 @@ def env_var(name: str) -> str:
 
 
 class FocalCodecCodec(Codec):
-    """FocalCodec at 50 / 25 / 12.5 Hz, 1 x 8192 (13 bits per token)."""
+    """FocalCodec: 50 / 25 / 12.5 Hz x 8192 codes; streaming variants 50 Hz x 65536 / 4096 / 2048, 24 kHz out."""
 
     capabilities = Capabilities(has_features=True, has_embeddings=True)
 
