@@ -10,9 +10,9 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from .._blocks.checkpoint import apply_overrides
+from .._blocks.codec_model import WavLMCodecMixin
 from .._blocks.focal import FocalDecoder, FocalEncoder
 from .._blocks.vocos import Vocos
 from .._blocks.wavlm import WavLM
@@ -48,7 +48,7 @@ def build_modules(config: dict[str, Any]) -> dict[str, nn.Module | None]:
     return modules
 
 
-class DyCAST(nn.Module):
+class DyCAST(WavLMCodecMixin, nn.Module):
     """Variable-frame-rate speech codec: WavLM features -> chunks -> SSQ tokens -> durations -> Vocos."""
 
     __version__ = "0.0.1"
@@ -66,20 +66,6 @@ class DyCAST(nn.Module):
 
     # ---- properties -------------------------------------------------------------------------
     @property
-    def sample_rate_input(self) -> int:
-        return int(self.encoder.sample_rate)
-
-    @property
-    def sample_rate_output(self) -> int:
-        return int(self.sample_rate_input * self.decoder.upsample_factor / self.encoder.downsample_factor)
-
-    @property
-    def sample_rate(self) -> int:
-        if self.sample_rate_input != self.sample_rate_output:
-            raise RuntimeError("input and output sample rates differ")
-        return self.sample_rate_input
-
-    @property
     def causal(self) -> bool:
         parts = [self.encoder, self.compressor, self.boundary_predictor, self.duration_predictor,
                  self.decompressor, self.decoder]
@@ -87,23 +73,9 @@ class DyCAST(nn.Module):
         return all(bool(getattr(m, "causal", False)) for m in parts + extra)
 
     @property
-    def chunk_size(self) -> int:
-        return int(self.encoder.chunk_size)
-
-    @property
-    def latency(self) -> float | None:
-        return 1000 * self.chunk_size / self.sample_rate_input if self.causal else None
-
-    @property
     def codebook(self) -> torch.Tensor:
         return self.quantizer.codebook
 
-    def info(self) -> dict[str, Any]:
-        return {"model_id": self.model_id, "version": self.__version__, "sample_rate_input": self.sample_rate_input,
-                "sample_rate_output": self.sample_rate_output, "causal": self.causal, "chunk_size": self.chunk_size,
-                "latency": self.latency, "num_total_params": sum(v.numel() for v in self.state_dict().values())}
-
-    # ---- construction -----------------------------------------------------------------------
     @classmethod
     def from_config(cls, config: str | os.PathLike, pretrained: bool = False,
                     skip_char_aligner_state_dict: bool = True, overrides: dict[str, Any] | None = None,
@@ -165,11 +137,6 @@ class DyCAST(nn.Module):
         return self.to_config(path, pretrained=True)
 
     # ---- component methods --------------------------------------------------------------------
-    def sig_to_feats(self, sig: torch.Tensor, encoder_state: Any = (), length: torch.Tensor | None = None,
-                     return_state: bool = False) -> Any:
-        feats, state = self.encoder(sig, encoder_state, length=length)
-        return (feats, state) if return_state else feats
-
     def sig_to_durs(self, sig: torch.Tensor, aligner_state: Any = (), length: torch.Tensor | None = None,
                     return_transcript: bool = False, return_state: bool = False, **aligner_kwargs: Any) -> Any:
         if self.char_aligner is None:
@@ -184,11 +151,6 @@ class DyCAST(nn.Module):
         decode = self.boundary_predictor.sample if sample else self.boundary_predictor.decode
         durs = decode(logits, length, **kwargs)
         return (durs, state) if return_state else durs
-
-    def feats_to_lats(self, feats: torch.Tensor, compressor_state: Any = (), return_state: bool = False) -> Any:
-        lats, state = self.compressor(feats, compressor_state)
-        lats = F.normalize(lats, dim=-1)
-        return (lats, state) if return_state else lats
 
     def lats_to_plats(self, lats: torch.Tensor, durs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         plats = self.downsampler(lats, durs)
@@ -228,26 +190,6 @@ class DyCAST(nn.Module):
             raise RuntimeError("this DyCAST has no retriever (use_retriever=True needs one)")
         feats, c_state, d_state = self.retriever(qfeats, sim_threshold=sim_threshold, blend=blend)
         return (feats, [c_state, d_state]) if return_state else feats
-
-    def feats_to_sig(self, feats: torch.Tensor, decoder_state: Any = (), matching_set: torch.Tensor | None = None,
-                     topk: int = 4, num_splits: int = 1, output_length: int | None = None,
-                     return_state: bool = False) -> Any:
-        if matching_set is not None:
-            feats = self.knn(feats, matching_set, topk, num_splits).mean(dim=-2)
-        sig, state = self.decoder(feats, decoder_state)
-        if output_length is not None:
-            if sig.shape[-1] >= output_length:
-                sig = sig[..., :output_length]
-            else:
-                sig = F.pad(sig[:, None], (0, output_length - sig.shape[-1]), mode="replicate")[:, 0]
-        return (sig, state) if return_state else sig
-
-    @staticmethod
-    def knn(input: torch.Tensor, matching_set: torch.Tensor, topk: int = 4, num_splits: int = 1) -> torch.Tensor:
-        """The ``topk`` rows of ``matching_set [M, D]`` nearest (cosine) to each input frame: ``[..., k, D]``."""
-        from .._blocks.knn import knn
-
-        return knn(input, matching_set, topk, num_splits)
 
     def forward(self, sig: torch.Tensor, encoder_state: Any = (), compressor_state: Any = (),
                 boundary_predictor_state: Any = (), duration_predictor_state: Any = (), decompressor_state: Any = (),

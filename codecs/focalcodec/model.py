@@ -13,11 +13,10 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from .._blocks.checkpoint import apply_overrides, load_weights, resolve_files, save_weights
+from .._blocks.codec_model import WavLMCodecMixin
 from .._blocks.focal import FocalDecoder, FocalEncoder
-from .._blocks.knn import knn
 from .._blocks.vocos import Vocos
 from .._blocks.wavlm import WavLM
 from .bsq import BinarySphericalQuantizer
@@ -37,7 +36,7 @@ DEFAULT_CONFIGS = ("lucadellalib/focalcodec_50hz", "lucadellalib/focalcodec_50hz
                    "lucadellalib/focalcodec_25hz", "lucadellalib/focalcodec_12_5hz")
 
 
-class FocalCodec(nn.Module):
+class FocalCodec(WavLMCodecMixin, nn.Module):
     """Low-bitrate single-codebook speech codec (FocalCodec, FocalCodec-Stream)."""
 
     __version__ = "0.0.2"
@@ -63,43 +62,14 @@ class FocalCodec(nn.Module):
 
     # ---- properties ---------------------------------------------------------------------------
     @property
-    def sample_rate_input(self) -> int:
-        return int(self.encoder.sample_rate)
-
-    @property
-    def sample_rate_output(self) -> int:
-        return int(self.sample_rate_input * self.decoder.upsample_factor / self.encoder.downsample_factor)
-
-    @property
-    def sample_rate(self) -> int:
-        if self.sample_rate_input != self.sample_rate_output:
-            raise RuntimeError(f"input ({self.sample_rate_input} Hz) and output ({self.sample_rate_output} Hz) "
-                               "sample rates differ: use sample_rate_input / sample_rate_output")
-        return self.sample_rate_input
-
-    @property
     def causal(self) -> bool:
         return all(bool(getattr(m, "causal", False)) for m in (self.encoder, self.compressor, self.decompressor,
                                                                self.decoder))
 
     @property
-    def chunk_size(self) -> int:
-        return int(self.encoder.chunk_size)
-
-    @property
-    def latency(self) -> float | None:
-        return 1000 * self.chunk_size / self.sample_rate_input if self.causal else None
-
-    @property
     def codebook(self) -> torch.Tensor:
         return self.quantizer.codebook.clone()
 
-    def info(self) -> dict[str, Any]:
-        return {"model_id": self.model_id, "version": self.__version__, "sample_rate_input": self.sample_rate_input,
-                "sample_rate_output": self.sample_rate_output, "causal": self.causal, "chunk_size": self.chunk_size,
-                "latency": self.latency, "num_total_params": sum(v.numel() for v in self.state_dict().values())}
-
-    # ---- files --------------------------------------------------------------------------------
     @classmethod
     def from_config(cls, config: str | os.PathLike, pretrained: bool = False, overrides: dict | None = None,
                     **hf_kwargs: Any) -> "FocalCodec":
@@ -136,16 +106,6 @@ class FocalCodec(nn.Module):
         return self.to_config(path, pretrained=True)
 
     # ---- stages -------------------------------------------------------------------------------
-    def sig_to_feats(self, sig: torch.Tensor, encoder_state: Any = (), length: torch.Tensor | None = None,
-                     return_state: bool = False) -> Any:
-        feats, state = self.encoder(sig, encoder_state, length=length)
-        return (feats, state) if return_state else feats
-
-    def feats_to_lats(self, feats: torch.Tensor, compressor_state: Any = (), return_state: bool = False) -> Any:
-        lats, state = self.compressor(feats, compressor_state)
-        lats = F.normalize(lats, dim=-1)
-        return (lats, state) if return_state else lats
-
     def lats_to_toks(self, lats: torch.Tensor) -> torch.Tensor:
         return self.quantizer.lats_to_toks(lats)
 
@@ -162,24 +122,6 @@ class FocalCodec(nn.Module):
         qfeats, state = self.decompressor(codes, decompressor_state)
         return (qfeats, state) if return_state else qfeats
 
-    def feats_to_sig(self, feats: torch.Tensor, decoder_state: Any = (), matching_set: torch.Tensor | None = None,
-                     topk: int = 4, num_splits: int = 1, output_length: int | None = None,
-                     return_state: bool = False) -> Any:
-        if matching_set is not None:
-            feats = self.knn(feats, matching_set, topk, num_splits).mean(dim=-2)
-        sig, state = self.decoder(feats, decoder_state)
-        if output_length is not None:
-            if sig.shape[-1] >= output_length:
-                sig = sig[..., :output_length]
-            else:
-                sig = F.pad(sig[:, None], (0, output_length - sig.shape[-1]), mode="replicate")[:, 0]
-        return (sig, state) if return_state else sig
-
-    @staticmethod
-    def knn(input: torch.Tensor, matching_set: torch.Tensor, topk: int = 4, num_splits: int = 1) -> torch.Tensor:
-        return knn(input, matching_set, topk, num_splits)
-
-    # ---- composites ---------------------------------------------------------------------------
     def sig_to_lats(self, sig: torch.Tensor, encoder_state: Any = (), compressor_state: Any = (),
                     length: torch.Tensor | None = None, return_state: bool = False) -> Any:
         feats, enc = self.sig_to_feats(sig, encoder_state, length, return_state=True)
