@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +74,7 @@ class CountingMuLaw(MuLawCodec):
         return super().encode(wav, lengths)
 
     def cache_id(self) -> str:
-        return f"counting-{id(self)}"  # never served from the token cache
+        return f"counting-{uuid.uuid4()}"  # never served from the token cache
 
 
 @pytest.fixture
