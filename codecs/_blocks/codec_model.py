@@ -79,3 +79,19 @@ class WavLMCodecMixin:
     def knn(input: torch.Tensor, matching_set: torch.Tensor, topk: int = 4, num_splits: int = 1) -> torch.Tensor:
         """The ``topk`` rows of ``matching_set [M, D]`` nearest (cosine) to each input frame: ``[..., k, D]``."""
         return knn(input, matching_set, topk, num_splits)
+
+
+class WavLMFeaturesPlugin:
+    """kNN voice-conversion hooks of a harness codec wrapping a WavLM-based model (``self.model``):
+    WavLM features of raw audio are the matching set; continuous features decode through the
+    model's decoder."""
+
+    model: WavLMCodecMixin
+
+    def encoder_features(self, wav: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """WavLM features ``[B, T, D]`` of raw audio (the kNN-VC matching set)."""
+        rel = None if bool((lengths == wav.shape[1]).all()) else lengths.float() / wav.shape[1]
+        return self.model.sig_to_feats(wav, length=rel)
+
+    def decode_features(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model.feats_to_sig(features), lengths * self.model.decoder.upsample_factor

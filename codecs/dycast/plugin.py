@@ -18,6 +18,7 @@ import torch
 from bench.codec import Capabilities, Codec, Tokens, length_groups, pad_batch
 from bench.registry import CODECS
 
+from .._blocks.codec_model import WavLMFeaturesPlugin
 from .model import DyCAST, build_modules
 from .presets import preset
 
@@ -33,7 +34,7 @@ def elias_gamma_bits(durations: torch.Tensor) -> torch.Tensor:
     return 2 * torch.floor(torch.log2(d)) + 1
 
 
-class DyCASTCodec(Codec):
+class DyCASTCodec(WavLMFeaturesPlugin, Codec):
     """Variable-rate tokens: one 32-stream token (4 levels each, 64 bits) per character-like chunk."""
 
     sample_rate = output_sample_rate = 16000
@@ -144,14 +145,6 @@ class DyCASTCodec(Codec):
             for j, i in enumerate(indices):
                 outs[i] = sig[j]
         return pad_batch([o for o in outs if o is not None])
-
-    def decode_features(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.model.feats_to_sig(features), lengths * self.model.decoder.upsample_factor
-
-    def encoder_features(self, wav: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """WavLM features ``[B, T, 1024]`` of raw audio (the kNN-VC matching set)."""
-        rel = None if bool((lengths == wav.shape[1]).all()) else lengths.float() / wav.shape[1]
-        return self.model.sig_to_feats(wav, length=rel)
 
     def embeddings(self) -> list[torch.Tensor]:
         """One ``[levels, dim]`` table per stream k: row v is level v on axis k (zeros elsewhere), so

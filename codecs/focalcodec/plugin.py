@@ -17,6 +17,7 @@ import torch
 
 from bench.codec import Capabilities, Codec, Tokens, length_groups, pad_batch
 
+from .._blocks.codec_model import WavLMFeaturesPlugin
 from .model import FocalCodec
 from .presets import HUB_IDS, preset
 
@@ -27,7 +28,7 @@ def env_var(name: str) -> str:
     return "BENCH_ASSET_FOCALCODEC_" + name.upper().replace(".", "_").replace("-", "_")
 
 
-class FocalCodecCodec(Codec):
+class FocalCodecCodec(WavLMFeaturesPlugin, Codec):
     """FocalCodec: 50 / 25 / 12.5 Hz x 8192 codes; streaming variants 50 Hz x 65536 / 4096 / 2048, 24 kHz out."""
 
     capabilities = Capabilities(has_features=True, has_embeddings=True)
@@ -80,14 +81,6 @@ class FocalCodecCodec(Codec):
 
     def decode(self, tokens: Tokens) -> tuple[torch.Tensor, torch.Tensor]:
         return self._per_group(tokens, self.model.toks_to_sig)
-
-    def decode_features(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.model.feats_to_sig(features), lengths * self.model.decoder.upsample_factor
-
-    def encoder_features(self, wav: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """WavLM features of raw audio (the kNN-VC matching set)."""
-        rel = None if bool((lengths == wav.shape[1]).all()) else lengths.float() / wav.shape[1]
-        return self.model.sig_to_feats(wav, length=rel)
 
     def embeddings(self) -> list[torch.Tensor]:
         """The BSQ codebook ``[2^d, d]`` (rows = bits of the token, MSB first, as +-1/sqrt(d))."""
