@@ -312,3 +312,19 @@ class FocalDecoder(nn.Module):
             x, layer_state = layer(x, layer_state)
             new_state.append(layer_state)
         return self.refiner(x), new_state if self.causal else []
+
+
+def scalar_head(owner: nn.Module, input_dim: int, hidden_dims: Sequence[int], downscale_factors: Sequence[int],
+                focal_window: int, focal_level: int, focal_factor: int, dropout: float, use_post_norm: bool,
+                use_layerscale: bool, layerscale_init: float, tanhscale_init: float, normalize_modulator: bool,
+                causal: bool, window_size: int) -> FocalEncoder:
+    """A one-output FocalEncoder head (hazard logits, NegBin means); its settings are also stored on
+    ``owner`` under the constructor names, so configs can be written back from the module."""
+    settings = dict(input_dim=input_dim, hidden_dims=list(hidden_dims), downscale_factors=list(downscale_factors),
+                    focal_window=focal_window, focal_level=focal_level, focal_factor=focal_factor, dropout=dropout,
+                    use_post_norm=use_post_norm, use_layerscale=use_layerscale, layerscale_init=layerscale_init,
+                    tanhscale_init=tanhscale_init, normalize_modulator=normalize_modulator, causal=causal,
+                    window_size=window_size)
+    for name, value in settings.items():
+        setattr(owner, name, value)
+    return FocalEncoder(output_dim=1, **settings)

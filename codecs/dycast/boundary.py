@@ -7,7 +7,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .._blocks.focal import FocalEncoder
+from .._blocks.focal import scalar_head
 
 
 def absolute_length(length: torch.Tensor | None, frames: int, batch: int, device: torch.device) -> torch.Tensor:
@@ -43,15 +43,9 @@ class HazardModel(nn.Module):
                  use_layerscale: bool = False, layerscale_init: float = 1e-4, tanhscale_init: float = 0.5,
                  normalize_modulator: bool = False, causal: bool = False, window_size: int = 512) -> None:
         super().__init__()
-        self.input_dim, self.hidden_dims, self.downscale_factors = input_dim, list(hidden_dims), list(downscale_factors)
-        self.focal_window, self.focal_level, self.focal_factor = focal_window, focal_level, focal_factor
-        self.dropout = dropout
-        self.use_post_norm, self.use_layerscale, self.layerscale_init = use_post_norm, use_layerscale, layerscale_init
-        self.tanhscale_init, self.normalize_modulator = tanhscale_init, normalize_modulator
-        self.causal, self.window_size = causal, window_size
-        self.head = FocalEncoder(input_dim, 1, hidden_dims, downscale_factors, focal_window, focal_level,
-                                 focal_factor, dropout, use_post_norm, use_layerscale, layerscale_init,
-                                 tanhscale_init, normalize_modulator, causal, window_size)
+        self.head = scalar_head(self, input_dim, hidden_dims, downscale_factors, focal_window, focal_level,
+                                focal_factor, dropout, use_post_norm, use_layerscale, layerscale_init, tanhscale_init,
+                                normalize_modulator, causal, window_size)
 
     def forward(self, feats: torch.Tensor, state: Sequence = ()) -> tuple[torch.Tensor, list]:
         logits, state = self.head(feats, state)

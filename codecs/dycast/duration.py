@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .._blocks.focal import FocalEncoder
+from .._blocks.focal import scalar_head
 
 
 def valid_mask(length: torch.Tensor | None, batch: int, chunks: int, device: torch.device) -> torch.Tensor:
@@ -57,17 +57,11 @@ class NegBinModel(nn.Module):
                  normalize_modulator: bool = False, causal: bool = False, window_size: int = 512,
                  min_duration: int = 1, eps: float = 1e-4) -> None:
         super().__init__()
-        self.input_dim, self.hidden_dims, self.downscale_factors = input_dim, list(hidden_dims), list(downscale_factors)
-        self.focal_window, self.focal_level, self.focal_factor = focal_window, focal_level, focal_factor
-        self.dropout = dropout
-        self.use_post_norm, self.use_layerscale, self.layerscale_init = use_post_norm, use_layerscale, layerscale_init
-        self.tanhscale_init, self.normalize_modulator = tanhscale_init, normalize_modulator
-        self.causal, self.window_size = causal, window_size
         self.min_duration, self.eps = min_duration, eps
         self._alpha_unconstrained = nn.Parameter(torch.tensor(0.0))
-        self.mu_head = FocalEncoder(input_dim, 1, hidden_dims, downscale_factors, focal_window, focal_level,
-                                    focal_factor, dropout, use_post_norm, use_layerscale, layerscale_init,
-                                    tanhscale_init, normalize_modulator, causal, window_size)
+        self.mu_head = scalar_head(self, input_dim, hidden_dims, downscale_factors, focal_window, focal_level,
+                                focal_factor, dropout, use_post_norm, use_layerscale, layerscale_init, tanhscale_init,
+                                normalize_modulator, causal, window_size)
 
     def alpha(self) -> torch.Tensor:
         return F.softplus(self._alpha_unconstrained) + self.eps
