@@ -128,3 +128,29 @@ def module_config(module: nn.Module) -> dict[str, Any]:
             value = getattr(module, attr)
             config[name] = list(value) if isinstance(value, tuple) else value
     return config
+
+
+def fetch_file(source: str, filename: str, what: str) -> str:
+    """One weights file from a local file, a local folder holding ``filename``, or a Hub repo id.
+
+    Raises :class:`bench.assets.AssetNotFound` naming ``what`` and how to provide it.
+    """
+    from bench import assets
+
+    path = Path(source).expanduser()
+    if path.is_file():
+        return str(path)
+    if path.is_dir():
+        if (path / filename).is_file():
+            return str(path / filename)
+        raise assets.AssetNotFound(f"{what}: {path} has no {filename}")
+    if not HUB_ID.fullmatch(source):
+        raise assets.AssetNotFound(f"{what}: {source!r} is neither a local file, a folder nor a Hub id")
+    try:
+        from huggingface_hub import hf_hub_download
+
+        return hf_hub_download(source, filename, local_files_only=assets.offline())
+    except Exception as err:  # noqa: BLE001 - re-raised with what to do
+        raise assets.AssetNotFound(
+            f"{what}: could not get {filename} from the Hub repo {source} ({type(err).__name__}). Download it "
+            f"where you have network and pass the local file or folder instead") from err

@@ -3,7 +3,7 @@
 
 Importing the package registers ``focalcodec-50hz`` (the paper's baseline), ``focalcodec-25hz``,
 ``focalcodec-12.5hz`` and the streaming variants (whose causal blocks are not implemented yet:
-building them raises NotImplementedError).
+parity-checked against the official fixtures, streaming included).
 """
 
 from .model import FocalCodec

@@ -1,0 +1,74 @@
+"""Weight-normalised layers whose state_dict keys match ``torch.nn.utils.weight_norm``
+(``weight_g`` / ``weight_v``), the form official checkpoints of BigCodec, WavTokenizer, DAC and
+SpeechTokenizer were saved in, without the deprecated hook."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _norm_weight(v: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """``g * v / ||v||`` with the norm over every dimension but the first (weight_norm, dim=0)."""
+    norm = v.flatten(1).norm(dim=1).view(-1, *([1] * (v.dim() - 1)))
+    return v * (g / norm)
+
+
+class _WeightNorm:
+    """Replace ``self.weight`` by the parameters ``weight_g`` [C, 1, ...] and ``weight_v``."""
+
+    def _split_weight(self) -> None:
+        weight = self.weight.detach()  # type: ignore[has-type]
+        del self.weight  # type: ignore[has-type]
+        self.weight_g = nn.Parameter(weight.flatten(1).norm(dim=1).view(-1, *([1] * (weight.dim() - 1))))
+        self.weight_v = nn.Parameter(weight.clone())
+
+    @property
+    def normed_weight(self) -> torch.Tensor:
+        return _norm_weight(self.weight_v, self.weight_g)
+
+
+class WNConv1d(_WeightNorm, nn.Conv1d):
+    """``weight_norm(nn.Conv1d(...))``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._split_weight()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._conv_forward(x, self.normed_weight, self.bias)
+
+
+class WNConvTranspose1d(_WeightNorm, nn.ConvTranspose1d):
+    """``weight_norm(nn.ConvTranspose1d(...))`` (norm over input channels, as dim=0 gives)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._split_weight()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return F.conv_transpose1d(x, self.normed_weight, self.bias, self.stride, self.padding,
+                                  self.output_padding, self.groups, self.dilation)
+
+
+class WNLinear(_WeightNorm, nn.Linear):
+    """``weight_norm(nn.Linear(...))``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._split_weight()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.normed_weight, self.bias)
+
+
+def legacy_weight_norm_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename ``parametrizations.weight.original0/1`` (the newer weight_norm) to ``weight_g/_v``."""
+    out = {}
+    for key, value in state.items():
+        key = key.replace("parametrizations.weight.original0", "weight_g")
+        out[key.replace("parametrizations.weight.original1", "weight_v")] = value
+    return out

@@ -1,0 +1,84 @@
+"""BigCodec as a harness codec: one 8192-way token per 200 samples (80 Hz, 1.04 kbps at 16 kHz).
+
+Weights: ``checkpoint=`` (``bigcodec.pt``, a folder holding it, or the Hub id ``Alethia/BigCodec``)
+or ``BENCH_ASSET_BIGCODEC``. Without one the real architecture runs with seeded random weights
+and every row is flagged. Inputs are zero-padded to a whole number of frames; the official
+``inference.py`` pads ``200 - T % 200`` samples, i.e. one extra frame when T is already a multiple.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+
+import torch
+import torch.nn.functional as F
+
+from bench.codec import Capabilities, GroupedCodec, Tokens, length_groups, pad_batch
+
+from .._blocks.checkpoint import fetch_file
+from .model import BigCodec
+
+HUB_ID = "Alethia/BigCodec"
+ENV = "BENCH_ASSET_BIGCODEC"
+log = logging.getLogger(__name__)
+
+
+class BigCodecCodec(GroupedCodec):
+    """BigCodec (Alethia/BigCodec): 16 kHz, 80 Hz, 1 codebook x 8192 (factorized 8-d VQ); kNN-VC on latents."""
+
+    sample_rate = output_sample_rate = 16000
+    nominal_frame_rate = 80.0
+    codebook_sizes = [8192]
+    nominal_bitrate = 80.0 * 13
+    capabilities = Capabilities(has_features=True, has_embeddings=True)
+
+    def __init__(self, checkpoint: str | None = None) -> None:
+        super().__init__()
+        checkpoint = checkpoint or os.environ.get(ENV)
+        path = fetch_file(checkpoint, "bigcodec.pt", "bigcodec") if checkpoint else None
+        self.model = BigCodec()
+        if path:
+            self.model.load_official(torch.load(path, map_location="cpu", weights_only=True))
+            random_weights = False
+        else:
+            log.warning("bigcodec: no checkpoint (%s or params.checkpoint; official: %s bigcodec.pt): RANDOM weights",
+                        ENV, HUB_ID)
+            random_weights = True
+        self.model.eval()
+        self.hop = self.model.hop_length
+        self.capabilities = dataclasses.replace(type(self).capabilities, random_weights=random_weights)
+        self._id = checkpoint or f"random:seed={torch.initial_seed()}"
+
+    def _pad(self, wav: torch.Tensor) -> torch.Tensor:
+        return F.pad(wav, (0, -wav.shape[-1] % self.hop))
+
+    def _encode(self, wav: torch.Tensor) -> torch.Tensor:
+        return self.model.sig_to_toks(self._pad(wav.to(self._device())))
+
+    def _decode(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.model.feats_to_sig(self.model.toks_to_qfeats(codes))
+
+    def embeddings(self) -> list[torch.Tensor]:
+        """The raw 8-d code vectors ``[8192, 8]`` (the paper's probe / TTS embedding width)."""
+        return [layer._codebook.weight.detach().clone() for layer in self.model.decoder.quantizer.layers]
+
+    def features(self, tokens: Tokens) -> torch.Tensor:
+        """Quantized latents ``[B, N, 1024]`` (after the VQ's output projection)."""
+        return self.model.toks_to_qfeats(tokens.codes.to(self._device()))
+
+    def encoder_features(self, wav: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Pre-quantizer latents ``[B, N, 1024]``; equal-length groups run unpadded."""
+        outs: list[torch.Tensor | None] = [None] * wav.shape[0]
+        for group in length_groups(lengths):
+            feats = self.model.sig_to_feats(self._pad(wav[group, : int(lengths[group[0]])]))
+            for j, i in enumerate(group):
+                outs[i] = feats[j]
+        return pad_batch([o for o in outs if o is not None])[0]
+
+    def decode_features(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model.feats_to_sig(features), lengths * self.hop
+
+    def cache_id(self) -> str:
+        return f"bigcodec:{self._id}"
