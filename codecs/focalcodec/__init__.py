@@ -2,8 +2,7 @@
 (lucadellalib/focalcodec, v0.0.2 API; v0.0.1 checkpoints are remapped on load).
 
 Importing the package registers ``focalcodec-50hz`` (the paper's baseline), ``focalcodec-25hz``,
-``focalcodec-12.5hz`` and the streaming variants (whose causal blocks are not implemented yet:
-parity-checked against the official fixtures, streaming included).
+``focalcodec-12.5hz`` and the causal streaming variants (all parity-checked against the official fixtures).
 """
 
 from .model import FocalCodec
