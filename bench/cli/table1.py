@@ -43,9 +43,11 @@ def measure(name: str, utts: list, progress: bool = False) -> dict:
             bits += float(codec.measured_bits(tokens).sum())
             seconds += audio.duration
     params = sum(p.numel() for p in codec.parameters())
+    state = sum(t.numel() for t in codec.state_dict().values())  # + buffers (e.g. VQ codebooks kept as buffers)
     return {"codec": name, "frame_rate_hz": frames / seconds, "bitrate_kbps": bits / seconds / 1000,
             "sample_rate_khz": codec.sample_rate / 1000, "output_sample_rate_khz": codec.output_sample_rate / 1000,
             "codebooks": _codebooks(list(codec.codebook_sizes)), "params_m": params / 1e6 if params else None,
+            "state_m": state / 1e6 if state else None,
             "random_weights": codec.capabilities.random_weights, "error": ""}
 
 
@@ -74,13 +76,14 @@ def cmd_table1(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "table1.csv", index=False, float_format="%.4g")
     shown = table[["codec", "frame_rate_hz", "paper_frame_rate_hz", "bitrate_kbps", "paper_bitrate_kbps",
-                   "sample_rate_khz", "codebooks", "paper_codebooks", "params_m", "paper_params_m",
+                   "sample_rate_khz", "codebooks", "paper_codebooks", "params_m", "state_m", "paper_params_m",
                    "random_weights", "error"]]
     shown = shown.assign(random_weights=shown["random_weights"].map({True: "yes", False: "no"}))
     markdown = shown.to_markdown(index=False, floatfmt=".2f", missingval="-")
     note = (f"\nMeasured on {len(utts)} utterances; frame rate and bitrate = "
             "total frames or bits / total seconds. random_weights=True: real architecture, random weights "
-            "(rates and parameter counts are exact for fixed-rate codecs; DyCAST's rate depends on its weights).")
+            "(rates and parameter counts are exact for fixed-rate codecs; DyCAST's rate depends on its weights). "
+            "state_m counts parameters and buffers (some codecs keep their codebooks in buffers).")
     (out / "table1.md").write_text(markdown + "\n" + note + "\n")
     print(markdown + "\n" + note)
     return 0
