@@ -45,6 +45,7 @@ def test_circular_fit_truncates_or_pads_half_before() -> None:
 @pytest.mark.parametrize("codec", [
     {"name": "dycast-tiny", "codec": "dycast-bp3", "params": {"random_preset": "tiny"}},
     {"name": "focal-tiny", "codec": "focalcodec-50hz", "params": {"size": "tiny"}},
+    "wavtokenizer-40hz",  # kNN on encoder latents, 24 kHz codec on 16 kHz data
     "mulaw-8bit",
     "reference",
 ])
