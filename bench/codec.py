@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Sequence
+from typing import Any, Callable, Hashable, Sequence
 
 import torch
 
@@ -118,7 +118,8 @@ def pad_batch(items: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     lengths = torch.tensor([len(x) for x in items], dtype=torch.long)
     tail = tuple(items[0].shape[1:]) if items else ()
     dtype = items[0].dtype if items else torch.float32
-    wav = torch.zeros(len(items), int(lengths.max()) if items else 0, *tail, dtype=dtype)
+    device = items[0].device if items else None
+    wav = torch.zeros(len(items), int(lengths.max()) if items else 0, *tail, dtype=dtype, device=device)
     for i, x in enumerate(items):
         wav[i, : len(x)] = x
     return wav, lengths
@@ -133,6 +134,18 @@ def length_groups(lengths: torch.Tensor | Sequence[Hashable]) -> list[list[int]]
     for i, key in enumerate(keys):
         groups.setdefault(key, []).append(i)
     return list(groups.values())
+
+
+def map_length_groups(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                      lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``fn`` on each equal-length group of ``x[B, T, ...]`` cut to its length (``[G, n, ...]`` ->
+    ``[G, N, ...]``); the per-item results right-padded into ``(out[B, N_max, ...], N[B])``."""
+    outs: list[torch.Tensor | None] = [None] * x.shape[0]
+    for group in length_groups(lengths):
+        result = fn(x[group, : int(lengths[group[0]])])
+        for j, i in enumerate(group):
+            outs[i] = result[j]
+    return pad_batch([o for o in outs if o is not None])
 
 
 def bits_per_token(codebook_sizes: list[int]) -> float:
@@ -232,10 +245,4 @@ class GroupedCodec(Codec):
         return Tokens.collate([t for t in items if t is not None])
 
     def decode(self, tokens: Tokens) -> tuple[torch.Tensor, torch.Tensor]:
-        outs: list[torch.Tensor | None] = [None] * tokens.batch_size
-        for group in length_groups(tokens.lengths):
-            n = int(tokens.lengths[group[0]])
-            result = self._decode(tokens.codes[group, :n].to(self._device()))
-            for j, i in enumerate(group):
-                outs[i] = result[j]
-        return pad_batch([o for o in outs if o is not None])
+        return map_length_groups(lambda codes: self._decode(codes.to(self._device())), tokens.codes, tokens.lengths)

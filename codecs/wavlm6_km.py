@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from bench import assets
-from bench.codec import Capabilities, GroupedCodec, Tokens, length_groups, pad_batch
+from bench.codec import Capabilities, GroupedCodec, Tokens, map_length_groups
 from bench.registry import CODECS
 
 PLUGIN_NAMES = ("wavlm6-km",)
@@ -83,12 +83,8 @@ class WavLM6KM(GroupedCodec):
 
     def encoder_features(self, wav: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """WavLM features ``[B, N, 1024]`` (averaged over layers): the kNN-VC matching set."""
-        outs: list[torch.Tensor | None] = [None] * wav.shape[0]
-        for group in length_groups(lengths):
-            feats = self.model.sig_to_feats(wav[group, : int(lengths[group[0]])].to(self._device())).mean(dim=-1)
-            for j, i in enumerate(group):
-                outs[i] = feats[j]
-        return pad_batch([o for o in outs if o is not None])[0]
+        return map_length_groups(lambda w: self.model.sig_to_feats(w.to(self._device())).mean(dim=-1),
+                                 wav, lengths)[0]
 
     def decode_features(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The vocoder on continuous features (the dequantizer is skipped, as in the paper's kNN-VC)."""

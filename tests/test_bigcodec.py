@@ -10,8 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 from bench.codecs._blocks.antialias import Activation1d, kaiser_sinc_filter
-from bench.codecs._blocks.weightnorm import WNConv1d, WNConvTranspose1d, WNLinear, legacy_weight_norm_keys
+from bench.codecs._blocks.weightnorm import (
+    WNConv1d,
+    WNConvTranspose1d,
+    WNLinear,
+    legacy_weight_norm_keys,
+)
 from bench.codecs.bigcodec import BigCodec, BigCodecCodec
+
 from bench.assets import AssetNotFound
 
 SMALL = {"encoder": {"ngf": 4}, "decoder": {"upsample_initial_channel": 64}}

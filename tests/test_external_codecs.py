@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+
 from bench.assets import AssetNotFound
 from bench.registry import CODECS
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from bench.assets import AssetNotFound
 from bench.codecs._blocks.seanet import SConv1d, SEANetEncoder
 from bench.codecs.wavtokenizer import WavTokenizer, WavTokenizerCodec
 from bench.codecs.wavtokenizer.plugin import load_lightning_state
+
+from bench.assets import AssetNotFound
 
 SMALL = {"ratios": (2, 3), "codebook_size": 64, "dim": 64, "intermediate_dim": 96, "num_layers": 2,
          "adanorm_num_embeddings": 4, "n_fft": 24, "hop_length": 6}

@@ -15,9 +15,8 @@ import os
 import torch
 import torch.nn.functional as F
 
-from bench.codec import Capabilities, GroupedCodec, Tokens, length_groups, pad_batch
-
 from .._blocks.checkpoint import fetch_file
+from .._blocks.latent_codec import LatentVQCodec
 from .model import BigCodec
 
 HUB_ID = "Alethia/BigCodec"
@@ -25,14 +24,13 @@ ENV = "BENCH_ASSET_BIGCODEC"
 log = logging.getLogger(__name__)
 
 
-class BigCodecCodec(GroupedCodec):
+class BigCodecCodec(LatentVQCodec):
     """BigCodec (Alethia/BigCodec): 16 kHz, 80 Hz, 1 codebook x 8192 (factorized 8-d VQ); kNN-VC on latents."""
 
     sample_rate = output_sample_rate = 16000
     nominal_frame_rate = 80.0
     codebook_sizes = [8192]
     nominal_bitrate = 80.0 * 13
-    capabilities = Capabilities(has_features=True, has_embeddings=True)
 
     def __init__(self, checkpoint: str | None = None) -> None:
         super().__init__()
@@ -51,34 +49,13 @@ class BigCodecCodec(GroupedCodec):
         self.capabilities = dataclasses.replace(type(self).capabilities, random_weights=random_weights)
         self._id = checkpoint or f"random:seed={torch.initial_seed()}"
 
-    def _pad(self, wav: torch.Tensor) -> torch.Tensor:
+    def _prepare(self, wav: torch.Tensor) -> torch.Tensor:
+        """Zero-padded to whole frames."""
         return F.pad(wav, (0, -wav.shape[-1] % self.hop))
-
-    def _encode(self, wav: torch.Tensor) -> torch.Tensor:
-        return self.model.sig_to_toks(self._pad(wav.to(self._device())))
-
-    def _decode(self, codes: torch.Tensor) -> torch.Tensor:
-        return self.model.feats_to_sig(self.model.toks_to_qfeats(codes))
 
     def embeddings(self) -> list[torch.Tensor]:
         """The raw 8-d code vectors ``[8192, 8]`` (the paper's probe / TTS embedding width)."""
         return [layer._codebook.weight.detach().clone() for layer in self.model.decoder.quantizer.layers]
-
-    def features(self, tokens: Tokens) -> torch.Tensor:
-        """Quantized latents ``[B, N, 1024]`` (after the VQ's output projection)."""
-        return self.model.toks_to_qfeats(tokens.codes.to(self._device()))
-
-    def encoder_features(self, wav: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Pre-quantizer latents ``[B, N, 1024]``; equal-length groups run unpadded."""
-        outs: list[torch.Tensor | None] = [None] * wav.shape[0]
-        for group in length_groups(lengths):
-            feats = self.model.sig_to_feats(self._pad(wav[group, : int(lengths[group[0]])]))
-            for j, i in enumerate(group):
-                outs[i] = feats[j]
-        return pad_batch([o for o in outs if o is not None])[0]
-
-    def decode_features(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.model.feats_to_sig(features), lengths * self.hop
 
     def cache_id(self) -> str:
         return f"bigcodec:{self._id}"

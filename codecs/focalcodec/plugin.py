@@ -15,7 +15,7 @@ from functools import partial
 
 import torch
 
-from bench.codec import Capabilities, Codec, Tokens, length_groups, pad_batch
+from bench.codec import Capabilities, Codec, Tokens, length_groups, map_length_groups
 
 from .._blocks.codec_model import WavLMFeaturesPlugin
 from .model import FocalCodec
@@ -67,13 +67,8 @@ class FocalCodecCodec(WavLMFeaturesPlugin, Codec):
         return Tokens.collate([t for t in items if t is not None])
 
     def _per_group(self, tokens: Tokens, fn) -> tuple[torch.Tensor, torch.Tensor]:
-        outs: list[torch.Tensor | None] = [None] * tokens.batch_size
-        for group in length_groups(tokens.lengths):
-            n = int(tokens.lengths[group[0]])
-            result = fn(tokens.codes[group, :n, 0].to(self.model.quantizer.mask.device))
-            for j, i in enumerate(group):
-                outs[i] = result[j]
-        return pad_batch([o for o in outs if o is not None])
+        device = self.model.quantizer.mask.device
+        return map_length_groups(lambda codes: fn(codes[..., 0].to(device)), tokens.codes, tokens.lengths)
 
     def features(self, tokens: Tokens) -> torch.Tensor:
         feats, _ = self._per_group(tokens, self.model.toks_to_qfeats)

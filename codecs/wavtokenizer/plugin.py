@@ -18,9 +18,9 @@ import pickle
 import torch
 
 from bench import assets
-from bench.codec import Capabilities, GroupedCodec, Tokens, length_groups, pad_batch
 
 from .._blocks.checkpoint import fetch_file
+from .._blocks.latent_codec import LatentVQCodec
 from .model import LARGE_40HZ, WavTokenizer
 
 HUB_ID = "novateur/WavTokenizer-large-unify-40token"
@@ -40,14 +40,13 @@ def load_lightning_state(path: str, trust_checkpoint: bool) -> dict[str, torch.T
     return ckpt.get("state_dict", ckpt)
 
 
-class WavTokenizerCodec(GroupedCodec):
+class WavTokenizerCodec(LatentVQCodec):
     """WavTokenizer large-unify (novateur/WavTokenizer-large-unify-40token): 24 kHz, 40 Hz, 1 x 4096; kNN-VC on latents."""
 
     sample_rate = output_sample_rate = 24000
     nominal_frame_rate = 40.0
     codebook_sizes = [4096]
     nominal_bitrate = 40.0 * 12
-    capabilities = Capabilities(has_features=True, has_embeddings=True)
 
     def __init__(self, checkpoint: str | None = None, trust_checkpoint: bool = False, bandwidth_id: int = 0) -> None:
         super().__init__()
@@ -66,31 +65,9 @@ class WavTokenizerCodec(GroupedCodec):
         self.capabilities = dataclasses.replace(type(self).capabilities, random_weights=random_weights)
         self._id = f"{checkpoint or 'random:seed=%d' % torch.initial_seed()}:bw={bandwidth_id}"
 
-    def _encode(self, wav: torch.Tensor) -> torch.Tensor:
-        return self.model.sig_to_toks(wav.to(self._device()))
-
-    def _decode(self, codes: torch.Tensor) -> torch.Tensor:
-        return self.model.feats_to_sig(self.model.toks_to_qfeats(codes))
-
     def embeddings(self) -> list[torch.Tensor]:
         """The 512-d codebook ``[4096, 512]``."""
         return [layer._codebook.embed.detach().clone() for layer in self.model.quantizer.vq.layers]
-
-    def features(self, tokens: Tokens) -> torch.Tensor:
-        """Quantized latents ``[B, N, 512]`` (the backbone's input)."""
-        return self.model.toks_to_qfeats(tokens.codes.to(self._device()))
-
-    def encoder_features(self, wav: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Pre-quantizer latents ``[B, N, 512]``; equal-length groups run unpadded."""
-        outs: list[torch.Tensor | None] = [None] * wav.shape[0]
-        for group in length_groups(lengths):
-            feats = self.model.sig_to_feats(wav[group, : int(lengths[group[0]])])
-            for j, i in enumerate(group):
-                outs[i] = feats[j]
-        return pad_batch([o for o in outs if o is not None])[0]
-
-    def decode_features(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.model.feats_to_sig(features), lengths * self.hop
 
     def cache_id(self) -> str:
         return f"wavtokenizer:{self._id}"
