@@ -62,9 +62,6 @@ class WavLM6KM(GroupedCodec):
         self.nominal_bitrate = 50.0 * 9 * len(self.layer_ids)
         self._id = f"{HUB_REPO}:{'-'.join(map(str, self.layer_ids))}"
 
-    def _device(self) -> torch.device:
-        return next(iter(self.model.state_dict().values())).device
-
     def _encode(self, wav: torch.Tensor) -> torch.Tensor:
         return self.model.feats_to_toks(self.model.sig_to_feats(wav.to(self._device())))  # [B, N, K]
 

@@ -35,18 +35,14 @@ def _import_with_fake(monkeypatch: pytest.MonkeyPatch, module: str, package: str
     return importlib.import_module(name)
 
 
-class FakeDiscreteWavLM:
+class FakeDiscreteWavLM(torch.nn.Module):
     """The official discrete_wavlm_large surface: feats [B, N, H, K], toks [B, N, K], 320 samples/frame."""
 
     def __init__(self, dim: int = 4) -> None:
-        self.centroids = torch.randn(512, dim, generator=torch.Generator().manual_seed(0))
+        super().__init__()
+        centroids = torch.randn(512, dim, generator=torch.Generator().manual_seed(0))
+        self.centroids = torch.nn.Parameter(centroids, requires_grad=False)
         self.dim = dim
-
-    def state_dict(self) -> dict:
-        return {"c": self.centroids}
-
-    def eval(self) -> FakeDiscreteWavLM:
-        return self
 
     def sig_to_feats(self, sig: torch.Tensor) -> torch.Tensor:
         frames = sig[:, : sig.shape[1] // 320 * 320].reshape(sig.shape[0], -1, 320)

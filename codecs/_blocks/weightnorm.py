@@ -11,10 +11,9 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def _norm_weight(v: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """``g * v / ||v||`` with the norm over every dimension but the first (weight_norm, dim=0)."""
-    norm = v.flatten(1).norm(dim=1).view(-1, *([1] * (v.dim() - 1)))
-    return v * (g / norm)
+def _norm_except_first(v: torch.Tensor) -> torch.Tensor:
+    """The norm over every dimension but the first, shaped to broadcast (weight_norm, dim=0)."""
+    return v.flatten(1).norm(dim=1).view(-1, *([1] * (v.dim() - 1)))
 
 
 class _WeightNorm:
@@ -23,12 +22,13 @@ class _WeightNorm:
     def _split_weight(self) -> None:
         weight = self.weight.detach()  # type: ignore[has-type]
         del self.weight  # type: ignore[has-type]
-        self.weight_g = nn.Parameter(weight.flatten(1).norm(dim=1).view(-1, *([1] * (weight.dim() - 1))))
+        self.weight_g = nn.Parameter(_norm_except_first(weight))
         self.weight_v = nn.Parameter(weight.clone())
 
     @property
     def normed_weight(self) -> torch.Tensor:
-        return _norm_weight(self.weight_v, self.weight_g)
+        """``g * v / ||v||``."""
+        return self.weight_v * (self.weight_g / _norm_except_first(self.weight_v))
 
 
 class WNConv1d(_WeightNorm, nn.Conv1d):

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._blocks.antialias import Activation1d
-from .._blocks.weightnorm import WNConv1d, WNConvTranspose1d, WNLinear
+from .._blocks.weightnorm import WNConv1d, WNConvTranspose1d, WNLinear, legacy_weight_norm_keys
 
 
 class ResidualUnit(nn.Module):
@@ -182,8 +182,6 @@ class BigCodec(nn.Module):
 
     def load_official(self, state: dict) -> None:
         """Load ``bigcodec.pt`` (``{"CodecEnc": ..., "generator": ...}``), strict."""
-        from .._blocks.weightnorm import legacy_weight_norm_keys
-
         missing = [k for k in ("CodecEnc", "generator") if k not in state]
         if missing:
             raise KeyError(f"not a BigCodec checkpoint: keys {missing} missing (found {sorted(state)[:5]})")

@@ -15,7 +15,7 @@ from functools import partial
 
 import torch
 
-from bench.codec import Capabilities, Codec, Tokens, length_groups, map_length_groups
+from bench.codec import Capabilities, GroupedCodec, Tokens, map_length_groups
 
 from .._blocks.codec_model import WavLMFeaturesPlugin
 from .model import FocalCodec
@@ -28,7 +28,7 @@ def env_var(name: str) -> str:
     return "BENCH_ASSET_FOCALCODEC_" + name.upper().replace(".", "_").replace("-", "_")
 
 
-class FocalCodecCodec(WavLMFeaturesPlugin, Codec):
+class FocalCodecCodec(WavLMFeaturesPlugin, GroupedCodec):
     """FocalCodec: 50 / 25 / 12.5 Hz x 8192 codes; streaming variants 50 Hz x 65536 / 4096 / 2048, 24 kHz out."""
 
     capabilities = Capabilities(has_features=True, has_embeddings=True)
@@ -55,27 +55,15 @@ class FocalCodecCodec(WavLMFeaturesPlugin, Codec):
         self.capabilities = dataclasses.replace(type(self).capabilities, random_weights=random_weights)
         self._id = checkpoint or f"random:{variant}:{size}:seed={torch.initial_seed()}"
 
-    def encode(self, wav: torch.Tensor, lengths: torch.Tensor) -> Tokens:
-        """Equal-length groups run unpadded, so an item's tokens never depend on its batch."""
-        items: list[Tokens | None] = [None] * wav.shape[0]
-        for group in length_groups(lengths):
-            n = int(lengths[group[0]])
-            toks = self.model.sig_to_toks(wav[group, :n])
-            for j, i in enumerate(group):
-                items[i] = Tokens(codes=toks[j:j + 1, :, None].cpu(), lengths=torch.tensor([toks.shape[1]]),
-                                  num_samples=torch.tensor([n]))
-        return Tokens.collate([t for t in items if t is not None])
+    def _encode(self, wav: torch.Tensor) -> torch.Tensor:
+        return self.model.sig_to_toks(wav)[..., None]
 
-    def _per_group(self, tokens: Tokens, fn) -> tuple[torch.Tensor, torch.Tensor]:
-        device = self.model.quantizer.mask.device
-        return map_length_groups(lambda codes: fn(codes[..., 0].to(device)), tokens.codes, tokens.lengths)
+    def _decode(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.model.toks_to_sig(codes[..., 0])
 
     def features(self, tokens: Tokens) -> torch.Tensor:
-        feats, _ = self._per_group(tokens, self.model.toks_to_qfeats)
-        return feats
-
-    def decode(self, tokens: Tokens) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._per_group(tokens, self.model.toks_to_sig)
+        return map_length_groups(lambda codes: self.model.toks_to_qfeats(codes[..., 0].to(self._device())),
+                                 tokens.codes, tokens.lengths)[0]
 
     def embeddings(self) -> list[torch.Tensor]:
         """The BSQ codebook ``[2^d, d]`` (rows = bits of the token, MSB first, as +-1/sqrt(d))."""

@@ -63,7 +63,8 @@ class WavTokenizerCodec(LatentVQCodec):
         self.model.eval()
         self.hop = self.model.hop_length
         self.capabilities = dataclasses.replace(type(self).capabilities, random_weights=random_weights)
-        self._id = f"{checkpoint or 'random:seed=%d' % torch.initial_seed()}:bw={bandwidth_id}"
+        weights_id = checkpoint or f"random:seed={torch.initial_seed()}"
+        self._id = f"{weights_id}:bw={bandwidth_id}"
 
     def embeddings(self) -> list[torch.Tensor]:
         """The 512-d codebook ``[4096, 512]``."""
