@@ -1,17 +1,29 @@
-"""One place that resolves pretrained weights: a local path, a Hugging Face id, or a package.
+"""One asset layer for every pretrained thing: codec checkpoints and metric models.
 
-Every asset has a name. A user points the harness at a local copy with the config key
-``assets: {<name>: /path}`` or the environment variable ``BENCH_ASSET_<NAME>`` (upper case,
-``-`` -> ``_``). Hub downloads are attempted only when ``HF_HUB_OFFLINE`` is not set; a
-missing asset raises :class:`AssetNotFound` naming the asset, where it comes from and how
-to provide it.
+Plugins declare their assets (``assets = (Asset(...),)`` on the class); the registry collects
+them. :func:`locate` resolves an asset, first match wins:
+
+1. an explicit location (a codec's ``params.checkpoint``),
+2. the run config's ``assets: {<name>: /path}``,
+3. the environment variable ``BENCH_ASSET_<NAME>`` (upper case; ``-`` and ``.`` -> ``_``),
+4. the asset's Hub id, when downloads are allowed (``HF_HUB_OFFLINE`` unset) and it has one.
+
+The answer says where the files are (a local path or a Hub id) or that the asset is absent.
+:meth:`Asset.weights_or_random`'s caller builds the real architecture with seeded random
+weights when absent: the warning and the table flag live here, once. :func:`require` raises
+:class:`AssetNotFound` naming the asset, where it comes from and how to provide it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+HUB_ID = re.compile(r"[\w\-]+/[\w\-.]+")
 
 
 class AssetNotFound(FileNotFoundError):
@@ -20,74 +32,164 @@ class AssetNotFound(FileNotFoundError):
 
 @dataclass(frozen=True)
 class Asset:
+    """A pretrained file or folder a plugin may load."""
+
     name: str
-    source: str  # Hub id, URL or package the weights come from
     description: str
-    files: tuple[str, ...] = ()  # files a local folder must contain
+    source: str  # where it comes from, in words: Hub id + files, URL, package
+    hub_id: str | None = None  # handed to the loader when online and nothing local is configured
+    files: tuple[str, ...] = ()  # what a local folder must hold
+    licence: str = ""
+    size: str = ""  # approximate download size, e.g. "1.1 GB"
+    sha256: str | None = None  # of the main file, where known
 
 
-ASSETS = {
-    a.name: a
-    for a in (
-        Asset("whisper-small-ct2", "Systran/faster-whisper-small",
-              "Whisper-small in CTranslate2 form (paper dWER)", ("model.bin", "config.json")),
-        Asset("wavlm-base-sv", "microsoft/wavlm-base-sv",
-              "WavLM-base x-vector speaker model (paper Sim)", ("config.json",)),
-        Asset("utmos22-strong", "tarepan/SpeechMOS v1.2.0 (torch.hub) + utmos22_strong_step7459_v1.pt",
-              "UTMOS22 strong learner (paper UTMOS): a local clone of the SpeechMOS repo "
-              "with hubconf.py; its checkpoint in the torch hub cache", ("hubconf.py",)),
-    )
-}
+@dataclass(frozen=True)
+class Resolved:
+    """Where an asset was found: ``location`` (local path or Hub id) and by which route."""
 
+    asset: str
+    location: str | None
+    origin: str  # "params", "config", "env", "hub" or "absent"
+
+    @property
+    def absent(self) -> bool:
+        return self.location is None
+
+    def weights_id(self, random_detail: str = "") -> str:
+        """Identifies the weights behind the numbers: the location, or the random-weights recipe."""
+        if self.location is not None:
+            return self.location
+        return f"random:{self.asset}{':' + random_detail if random_detail else ''}"
+
+
+_CATALOGUE: dict[str, Asset] = {}
 _overrides: dict[str, str] = {}
+_warned: set[str] = set()
+
+
+def declare(*items: Asset) -> None:
+    """Add plugin assets to the catalogue (the registry calls this for every plugin class)."""
+    for asset in items:
+        known = _CATALOGUE.get(asset.name)
+        if known is not None and known != asset:
+            raise ValueError(f"asset {asset.name!r} is declared twice, differently: {known} vs {asset}")
+        _CATALOGUE[asset.name] = asset
+
+
+def catalogue() -> dict[str, Asset]:
+    """Every declared asset (plugins are discovered first)."""
+    from .registry import discover
+
+    discover()
+    return dict(sorted(_CATALOGUE.items()))
+
+
+def get(name: str) -> Asset:
+    if name not in _CATALOGUE:
+        catalogue()
+    if name not in _CATALOGUE:
+        raise KeyError(f"unknown asset {name!r}; known: {', '.join(sorted(_CATALOGUE))}")
+    return _CATALOGUE[name]
 
 
 def set_overrides(paths: dict[str, str] | None) -> None:
-    """Local paths from a run config (``assets:`` section)."""
+    """Local paths from a run config (``assets:`` section); unknown names are errors."""
+    known = catalogue()
     _overrides.clear()
     for name, path in (paths or {}).items():
-        if name not in ASSETS:
-            raise KeyError(f"unknown asset {name!r} in config; known: {', '.join(ASSETS)}")
+        if name not in known:
+            raise KeyError(f"unknown asset {name!r} in config; known: {', '.join(known)}")
         _overrides[name] = str(path)
 
 
 def env_var(name: str) -> str:
-    return "BENCH_ASSET_" + name.upper().replace("-", "_")
+    """``BENCH_ASSET_<NAME>``: upper case, ``-`` and ``.`` become ``_``."""
+    return "BENCH_ASSET_" + re.sub(r"[-.]", "_", name.upper())
 
 
 def offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false", "False")
 
 
+def _checked(asset: Asset, value: str, origin: str) -> str:
+    """A configured location: an existing local path (folders must hold the asset's files) or a Hub id."""
+    path = Path(value).expanduser()
+    if path.exists():
+        missing = [f for f in asset.files if not (path / f).exists()] if path.is_dir() else []
+        if missing:
+            raise AssetNotFound(f"asset {asset.name!r} ({asset.description}) configured at {path} ({origin}) "
+                                f"is incomplete: missing {missing}")
+        return str(path)
+    if HUB_ID.fullmatch(value) and not value.startswith((".", "/", "~")):
+        return value
+    raise AssetNotFound(f"asset {asset.name!r} ({asset.description}) configured at {path} ({origin}), "
+                        "which does not exist")
+
+
+def locate(name: str, explicit: str | None = None) -> Resolved:
+    """Resolve an asset by the routes of the module docstring; never downloads by itself."""
+    asset = get(name)
+    for value, origin in ((explicit, "params"), (_overrides.get(name), "config"),
+                          (os.environ.get(env_var(name)), "env")):
+        if value:
+            return Resolved(name, _checked(asset, str(value), origin), origin)
+    if asset.hub_id and not offline():
+        return Resolved(name, asset.hub_id, "hub")
+    return Resolved(name, None, "absent")
+
+
 def local_path(name: str) -> Path | None:
-    """The configured local folder of an asset, validated, or None when none is configured."""
-    asset = ASSETS[name]
-    configured = _overrides.get(name) or os.environ.get(env_var(name))
-    if not configured:
+    """The configured local copy of an asset, or None when none is configured (Hub ids excluded)."""
+    found = locate(name)
+    if found.location is None or found.origin == "hub" or not Path(found.location).exists():
         return None
-    path = Path(configured).expanduser()
-    missing = [f for f in asset.files if not (path / f).exists()]
-    if not path.is_dir() or missing:
-        raise AssetNotFound(
-            f"asset {name!r} ({asset.description}) configured at {path} is incomplete: "
-            f"missing {missing or ['the folder itself']}"
-        )
-    return path
+    return Path(found.location)
 
 
 def missing_message(name: str, detail: str = "") -> str:
-    asset = ASSETS[name]
+    asset = get(name)
     return (
         f"asset {name!r} ({asset.description}) is not available{': ' + detail if detail else ''}. "
         f"It comes from {asset.source}. Download it where you have network, then point the "
-        f"harness at the folder with `assets: {{{name}: /path}}` in the config or "
-        f"{env_var(name)}=/path; or use `metric_profile: offline`."
+        f"harness at it with `assets: {{{name}: /path}}` in the config or {env_var(name)}=/path"
+        f"{'; or use `metric_profile: offline`' if asset.name in _metric_assets() else ''}."
     )
 
 
-def resolve(name: str) -> str:
-    """A local folder, or the Hub id when downloads (or the Hub cache) may serve it."""
-    path = local_path(name)
-    if path is not None:
-        return str(path)
-    return ASSETS[name].source
+def _metric_assets() -> set[str]:
+    from .registry import METRICS
+
+    return {a.name for _, cls in METRICS.items() for a in getattr(cls, "assets", ())}
+
+
+def require(name: str, explicit: str | None = None) -> str:
+    """The asset's location; offline, its Hub id still (the loader, told ``local_files_only``, may
+    find it in the Hugging Face cache); :class:`AssetNotFound` saying how to provide it otherwise."""
+    found = locate(name, explicit)
+    if found.location is not None:
+        return found.location
+    hub_id = get(name).hub_id
+    if hub_id:
+        return hub_id
+    raise AssetNotFound(missing_message(name, "nothing configured"))
+
+
+def reachable(name: str) -> bool:
+    """Whether :func:`require` would give a location (a configured copy, or the Hub when online)."""
+    try:
+        return locate(name).location is not None
+    except AssetNotFound:
+        return False
+
+
+def weights_or_random(name: str, explicit: str | None, owner: str) -> Resolved:
+    """The asset's location, or absent with one warning: the caller then builds random weights."""
+    found = locate(name, explicit)
+    if found.absent and owner + "\0" + name not in _warned:
+        _warned.add(owner + "\0" + name)
+        asset = get(name)
+        log.warning("%s: no weights (params.checkpoint, `assets: {%s: ...}` or %s; official: %s): "
+                    "RANDOM weights of the real architecture, flagged in every table",
+                    owner, name, env_var(name), asset.source)
+    return found

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable, Sequence
+from typing import Any, Callable, ClassVar, Hashable, Sequence
 
 import torch
+
+from . import assets as asset_layer
 
 
 @dataclass(frozen=True)
@@ -159,7 +162,9 @@ class Codec(torch.nn.Module, ABC):
     Class attributes a plugin sets: ``sample_rate`` (input rate, Hz),
     ``output_sample_rate``, ``codebook_sizes`` (vocabulary of each parallel stream),
     ``nominal_frame_rate`` (frames/s, None when variable), ``nominal_bitrate`` (bits/s,
-    None when variable), ``capabilities``, and ``min_samples`` (shortest input accepted).
+    None when variable), ``capabilities``, ``min_samples`` (shortest input accepted),
+    ``assets`` (the pretrained weights it can load) and ``test_params`` (params of a small
+    random-weight instance of the real architecture, for contract tests).
     """
 
     sample_rate: int = 16000
@@ -169,6 +174,9 @@ class Codec(torch.nn.Module, ABC):
     nominal_bitrate: float | None = None
     capabilities: Capabilities = Capabilities()
     min_samples: int = 1
+    assets: ClassVar[tuple[asset_layer.Asset, ...]] = ()
+    test_params: ClassVar[dict[str, Any]] = {}
+    weights_id: str = ""  # the weights behind the numbers (set by resolve_weights)
 
     @abstractmethod
     def encode(self, wav: torch.Tensor, lengths: torch.Tensor) -> Tokens:
@@ -216,6 +224,14 @@ class Codec(torch.nn.Module, ABC):
     def cache_id(self) -> str:
         """A string identifying this codec's behaviour for the token cache."""
         return f"{type(self).__module__}.{type(self).__qualname__}"
+
+    def resolve_weights(self, asset: str, explicit: str | None = None) -> asset_layer.Resolved:
+        """Locate this codec's weights through :mod:`bench.assets`. When absent the caller builds the
+        real architecture with random weights: flagged here (capabilities, ``weights_id``, one warning)."""
+        found = asset_layer.weights_or_random(asset, explicit, owner=asset)
+        self.capabilities = dataclasses.replace(self.capabilities, random_weights=found.absent)
+        self.weights_id = found.weights_id(f"seed={torch.initial_seed()}")
+        return found
 
 
 class GroupedCodec(Codec):

@@ -32,7 +32,7 @@ class RunConfig:
     output_dir: Path
     codecs: tuple[CodecSpec, ...]
     datasets: tuple[DatasetSpec, ...]
-    tasks: tuple[str, ...] = ("resynthesis",)
+    tasks: tuple[str, ...] = ()  # empty: the tasks that declare themselves default
     metrics: tuple[str, ...] | None = None  # None: every metric of the profile
     metric_profile: str = "auto"
     seed: int = 0
@@ -104,7 +104,7 @@ def from_dict(data: dict[str, Any]) -> RunConfig:
         output_dir=Path(data.get("output_dir") or f"runs/{data['name']}"),
         codecs=tuple(_codec_spec(c) for c in data["codecs"]),
         datasets=tuple(_dataset_spec(n, e) for n, e in datasets.items()),
-        tasks=tuple(data.get("tasks") or ("resynthesis",)),
+        tasks=tuple(data.get("tasks") or ()),
         metrics=None if metrics is None else tuple(metrics),
         metric_profile=str(data.get("metric_profile", "auto")),
         seed=int(data.get("seed", 0)),

@@ -1,25 +1,34 @@
-"""Plugin registries: codecs, tasks, metrics and datasets.
+"""Plugin registries: codecs, tasks, metrics, datasets, and the commands and parity checkers plugins add.
 
-Each kind has one :class:`Registry`. Built-in plugins register themselves with a
-decorator when their module is imported; :func:`discover` imports every module of
-``bench.codecs`` / ``bench.tasks`` / ``bench.metrics`` and the ``bench.<kind>`` entry
-points of installed packages. A plugin whose module fails to import because an optional
-dependency is missing is kept as *known but not installed*, with the extra that installs
-it, so ``bench list`` can show it and a lookup can say how to get it.
+One idiom registers every plugin: a decorator on the class (or function) with its name, or with a
+literal table of named variants and their params::
+
+    VARIANTS = {"opus-6kbps": {"compression_level": 1.0}, "opus-12kbps": {"compression_level": 0.98}}
+
+    @register_codec(VARIANTS)
+    class OpusCodec(Codec): ...
+
+:func:`discover` imports every module of ``bench.codecs`` / ``bench.tasks`` / ``bench.metrics`` and
+the ``bench.<kind>`` entry points of installed packages. A module that fails to import because an
+optional dependency is missing is kept as *known but not installed*: its names are read from the
+decorators' literal arguments without importing it, with ``PLUGIN_EXTRA`` (the pip extra) or
+``PLUGIN_HINT`` (a custom install instruction), so ``bench list`` can show how to get it.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import difflib
 import importlib
 import importlib.metadata
 import importlib.util
 import logging
 import pkgutil
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +53,51 @@ class Unavailable:
         return f"install the missing package '{self.missing}'"
 
 
-class Registry(Generic[T]):
-    """Name -> object table with aliases, close-match errors and no silent ``None``."""
+@dataclass(frozen=True)
+class Variant:
+    """A named variant of a plugin class: the class and the params its name stands for."""
 
-    def __init__(self, kind: str) -> None:
+    name: str
+    cls: type
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __call__(self, **params: Any) -> Any:
+        """An instance with the variant's params, overridden by ``params``."""
+        return self.cls(**{**self.params, **params})
+
+    @property
+    def __doc__(self) -> str | None:  # type: ignore[override]
+        return self.cls.__doc__
+
+
+Names = str | Mapping[str, Mapping[str, Any]]
+
+
+class Registry(Generic[T]):
+    """Name -> plugin table with base-class checks, close-match errors and no silent ``None``."""
+
+    def __init__(self, kind: str, base: type | None = None, variants: bool = False) -> None:
         self.kind = kind
-        self._items: dict[str, T] = {}
+        self.base = base
+        self.variants = variants  # entries are Variant(cls, params), built by calling them
+        self._items: dict[str, Any] = {}
         self._unavailable: dict[str, Unavailable] = {}
 
-    def register(self, name: str, obj: T) -> T:
-        if name in self._items and self._items[name] is not obj:
+    def _check(self, name: str, obj: Any) -> None:
+        target = obj.cls if isinstance(obj, Variant) else obj
+        if self.base is not None and not (isinstance(target, type) and issubclass(target, self.base)):
+            raise TypeError(f"{self.kind} {name!r}: {target!r} is not a subclass of {self.base.__qualname__}")
+        if self.base is None and not callable(target):
+            raise TypeError(f"{self.kind} {name!r}: {target!r} is not callable")
+
+    def register(self, name: str, obj: Any) -> Any:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"{self.kind} names are non-empty strings, got {name!r}")
+        if self.variants and not isinstance(obj, Variant):
+            obj = Variant(name, obj)
+        self._check(name, obj)
+        self._declare_assets(obj.cls if isinstance(obj, Variant) else obj)
+        if name in self._items and self._items[name] != obj:
             raise ValueError(
                 f"{self.kind} {name!r} is already registered to {self._items[name]!r}; "
                 f"cannot register {obj!r} under the same name"
@@ -62,10 +106,27 @@ class Registry(Generic[T]):
         self._unavailable.pop(name, None)
         return obj
 
-    def decorator(self, *names: str) -> Callable[[T], T]:
+    @staticmethod
+    def _declare_assets(target: Any) -> None:
+        from .assets import Asset, declare
+
+        declared = getattr(target, "assets", ())
+        if isinstance(declared, tuple) and all(isinstance(a, Asset) for a in declared):
+            declare(*declared)
+
+    def decorator(self, *names: Names) -> Callable[[T], T]:
+        """``@register_x("name", ...)`` or ``@register_x({"name": {params}, ...})``."""
+
         def wrap(obj: T) -> T:
-            for name in names:
-                self.register(name, obj)
+            for entry in names:
+                table = {entry: {}} if isinstance(entry, str) else entry
+                for name, params in table.items():
+                    if self.variants:
+                        self.register(name, Variant(name, obj, dict(params)))  # type: ignore[arg-type]
+                    elif params:
+                        raise TypeError(f"{self.kind} {name!r}: only codecs take variant params")
+                    else:
+                        self.register(name, obj)
             return obj
 
         return wrap
@@ -74,7 +135,7 @@ class Registry(Generic[T]):
         if name not in self._items:
             self._unavailable[name] = info
 
-    def get(self, name: str) -> T:
+    def get(self, name: str) -> Any:
         if name in self._items:
             return self._items[name]
         if name in self._unavailable:
@@ -97,62 +158,131 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         return sorted(self._items)
 
+    def items(self) -> list[tuple[str, Any]]:
+        return sorted(self._items.items())
+
     def unavailable(self) -> dict[str, Unavailable]:
         return dict(sorted(self._unavailable.items()))
 
+    def snapshot(self) -> tuple[dict[str, Any], dict[str, Unavailable]]:
+        return dict(self._items), dict(self._unavailable)
 
-CODECS: Registry = Registry("codec")
-TASKS: Registry = Registry("task")
-METRICS: Registry = Registry("metric")
+    def restore(self, state: tuple[dict[str, Any], dict[str, Unavailable]]) -> None:
+        self._items, self._unavailable = dict(state[0]), dict(state[1])
+
+
+def _bases() -> dict[str, type | None]:
+    from .codec import Codec
+    from .metric import Metric
+    from .task import Task
+
+    return {"codec": Codec, "task": Task, "metric": Metric}
+
+
+class _LazyBase(Registry[T]):
+    """A registry whose base class is imported on first registration (no import cycle)."""
+
+    def _check(self, name: str, obj: Any) -> None:
+        if self.base is None and self.kind in ("codec", "task", "metric"):
+            self.base = _bases()[self.kind]
+        super()._check(name, obj)
+
+
+CODECS: Registry = _LazyBase("codec", variants=True)
+TASKS: Registry = _LazyBase("task")
+METRICS: Registry = _LazyBase("metric")
 DATASETS: Registry = Registry("dataset")
+#: ``bench <command>``: functions ``add_parser(subparsers)`` contributed by plugins
+COMMANDS: Registry = Registry("command")
+#: ``bench parity <family> DIR``: functions ``check_folder(folder) -> list[parity.Check]``
+PARITY: Registry = Registry("parity family")
 
 register_codec = CODECS.decorator
 register_task = TASKS.decorator
 register_metric = METRICS.decorator
 register_dataset = DATASETS.decorator
+register_command = COMMANDS.decorator
+register_parity = PARITY.decorator
 
-_PACKAGES = {
-    "codecs": ("bench.codecs", CODECS),
-    "tasks": ("bench.tasks", TASKS),
-    "metrics": ("bench.metrics", METRICS),
-    "datasets": ("bench.datasets", DATASETS),
-}
+ALL = {"codecs": CODECS, "tasks": TASKS, "metrics": METRICS, "datasets": DATASETS,
+       "commands": COMMANDS, "parity": PARITY}
+#: packages whose modules are imported by :func:`discover`, and the registry their import fills
+_PACKAGES = {"codecs": ("bench.codecs", CODECS), "tasks": ("bench.tasks", TASKS),
+             "metrics": ("bench.metrics", METRICS), "datasets": ("bench.datasets", DATASETS)}
+_DECORATORS = {f"register_{kind}": kind for kind in
+               ("codec", "task", "metric", "dataset", "command", "parity")}
 _discovered = False
 
 
 def _import_plugin_module(module: str, registry: Registry) -> None:
     try:
-        mod = importlib.import_module(module)
+        importlib.import_module(module)
     except ModuleNotFoundError as err:
         missing = err.name or str(err)
-        # A plugin module declares what it provides and which extra installs it, in
-        # PLUGIN_NAMES / PLUGIN_EXTRA, read without importing the module's dependencies.
-        names, extra, install = _declared_plugins(module)
+        names, extra, install = declared_plugins(module, registry.kind)
         for name in names:
             registry.mark_unavailable(name, Unavailable(module, missing, extra, install))
         log.debug("plugin module %s not importable: %s", module, err)
-        return
-    for name in getattr(mod, "PLUGIN_NAMES", ()):
-        if name not in registry:
-            log.debug("module %s declares %s but did not register it", module, name)
 
 
-def _declared_plugins(module: str) -> tuple[list[str], str | None, str | None]:
-    """Read ``PLUGIN_NAMES``, ``PLUGIN_EXTRA`` and ``PLUGIN_HINT`` literals from a module's source."""
-
+def _source_files(module: str) -> list[Path]:
     spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None:
-        return [], None, None
-    with open(spec.origin, encoding="utf-8") as handle:
-        tree = ast.parse(handle.read())
-    found: dict[str, object] = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target = node.targets[0]
-            if isinstance(target, ast.Name) and target.id in {"PLUGIN_NAMES", "PLUGIN_EXTRA", "PLUGIN_HINT"}:
-                found[target.id] = ast.literal_eval(node.value)
-    names = list(found.get("PLUGIN_NAMES", ()))  # type: ignore[call-overload]
-    return names, found.get("PLUGIN_EXTRA"), found.get("PLUGIN_HINT")  # type: ignore[return-value]
+        return []
+    origin = Path(spec.origin)
+    if spec.submodule_search_locations:  # a package: its top-level modules hold the decorators
+        return sorted(origin.parent.glob("*.py"))
+    return [origin]
+
+
+def _literal_names(node: ast.expr, constants: dict[str, Any]) -> list[str]:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    value = constants.get(node.id) if isinstance(node, ast.Name) else None
+    if value is None:
+        with contextlib.suppress(ValueError, TypeError, SyntaxError):
+            value = ast.literal_eval(node)
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [str(k) for k in value]
+    return []
+
+
+def declared_plugins(module: str, kind: str) -> tuple[list[str], str | None, str | None]:
+    """Names a module registers (literal decorator arguments), its ``PLUGIN_EXTRA`` and
+    ``PLUGIN_HINT``, read from its source without importing it or its dependencies."""
+    names: list[str] = []
+    found: dict[str, Any] = {}
+    for path in _source_files(module):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        constants: dict[str, Any] = {}
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                with contextlib.suppress(ValueError, TypeError, SyntaxError):
+                    constants[node.targets[0].id] = ast.literal_eval(node.value)
+        found.update({k: v for k, v in constants.items() if k in ("PLUGIN_EXTRA", "PLUGIN_HINT")})
+        for node in tree.body:
+            if not isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+                continue
+            for deco in node.decorator_list:
+                func = deco.func if isinstance(deco, ast.Call) else None
+                name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+                if isinstance(deco, ast.Call) and _DECORATORS.get(str(name)) == kind:
+                    names += [n for arg in deco.args for n in _literal_names(arg, constants)]
+    return names, found.get("PLUGIN_EXTRA"), found.get("PLUGIN_HINT")
+
+
+def _load_entry_points(kind: str, registry: Registry) -> None:
+    for entry in importlib.metadata.entry_points(group=f"bench.{kind}"):
+        try:
+            obj = entry.load()
+        except ModuleNotFoundError as err:
+            registry.mark_unavailable(entry.name, Unavailable(entry.value, err.name or str(err), None))
+            continue
+        # a module (or class) that registered itself on import needs nothing more
+        if entry.name not in registry and (isinstance(obj, type) or callable(obj)):
+            registry.register(entry.name, obj)
 
 
 def discover() -> None:
@@ -161,19 +291,11 @@ def discover() -> None:
     if _discovered:
         return
     _discovered = True
-    for kind, (package, registry) in _PACKAGES.items():
+    for package, registry in _PACKAGES.values():
         pkg = importlib.import_module(package)
         if hasattr(pkg, "__path__"):
             for info in pkgutil.iter_modules(pkg.__path__):
                 if not info.name.startswith("_"):
                     _import_plugin_module(f"{package}.{info.name}", registry)
-        for entry in importlib.metadata.entry_points(group=f"bench.{kind}"):
-            try:
-                obj = entry.load()
-            except ModuleNotFoundError as err:
-                registry.mark_unavailable(
-                    entry.name, Unavailable(entry.value, err.name or str(err), None)
-                )
-                continue
-            if entry.name not in registry:
-                registry.register(entry.name, obj)
+    for kind, registry in ALL.items():  # entry points of every kind, commands and parity included
+        _load_entry_points(kind, registry)

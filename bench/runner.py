@@ -22,9 +22,9 @@ from .codec import Codec
 from .config import CodecSpec, RunConfig
 from .datasets import Utterance, load_dataset
 from .diskcache import DiskCache
-from .metrics.base import Metric
-from .metrics.profiles import metric_settings, resolve_profile
+from .metric import Metric
 from .paths import cache_dir
+from .profiles import metric_settings, resolve_profile
 from .registry import CODECS, METRICS, TASKS, discover
 from .store import ERROR_METRIC, ResultStore
 from .task import TaskContext
@@ -104,7 +104,8 @@ def run(config: RunConfig, progress: bool = True, retry_errors: bool = False) ->
     profile = resolve_profile(config.metric_profile)
     settings = metric_settings(profile, list(config.metrics) if config.metrics is not None else None)
     outputs = {name: tuple(o.name for o in METRICS.get(name).outputs) for name in settings}
-    tasks = {name: TASKS.get(name)() for name in config.tasks}
+    task_names = config.tasks or tuple(name for name, cls in TASKS.items() if cls.default)
+    tasks = {name: TASKS.get(name)() for name in task_names}
     for spec in config.codecs:
         CODECS.get(spec.name)  # unknown names fail before any work
     data: dict[str, list[Utterance]] = {d.name: load_dataset(d) for d in config.datasets}

@@ -8,15 +8,12 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .metrics.base import MetricOutput, output_specs
+from .columns import output_specs, table_columns
+from .metric import MetricOutput
 from .store import ERROR_METRIC, ResultStore
 
 log = logging.getLogger(__name__)
 
-#: Paper column order per dataset (those present are shown).
-PRIMARY = ("utmos", "dnsmos_p808", "dwer", "sim", "asr_wer", "si_er", "ser_er", "ctc_infeasible")
-RATES = ("frame_rate", "bitrate")
-UNRANKED_CODECS = ("reference",)
 SUMMARY_COLUMNS = ["codec", "task", "dataset", "metric", "value", "n", "errors", "backend", "random_weights"]
 
 
@@ -45,14 +42,16 @@ def _aggregate_group(group: pd.DataFrame, spec: MetricOutput | None) -> float:
     return float(valid["value"].astype(float).mean() * (spec.scale if spec else 1.0))
 
 
+def flagged_codecs(df: pd.DataFrame, flag: str) -> set[str]:
+    """Codec labels whose rows carry ``extra[flag]`` (``random_weights``, ``identity``)."""
+    return {c for c, extra in zip(df["codec"], df["extra"], strict=True) if isinstance(extra, dict) and extra.get(flag)}
+
+
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
     """One row per (codec, task, dataset, metric): value, utterances used, errors, backend."""
     specs = output_specs()
     utt_errors = df[df["metric"] == ERROR_METRIC].groupby(["codec", "task", "dataset"]).size()
-    random_codecs = {
-        c for c, extra in zip(df["codec"], df["extra"])
-        if isinstance(extra, dict) and extra.get("random_weights")
-    }
+    random_codecs = flagged_codecs(df, "random_weights")
     out = []
     metrics = df[df["metric"] != ERROR_METRIC]
     for (codec, task, dataset, metric), group in metrics.groupby(["codec", "task", "dataset", "metric"], sort=True):
@@ -69,13 +68,15 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=SUMMARY_COLUMNS)
 
 
-def _overall_rates(df: pd.DataFrame, task: str) -> pd.DataFrame:
-    specs = output_specs()
-    rows = df[(df["task"] == task) & df["metric"].isin(RATES)]
-    table = {}
+def _overall(df: pd.DataFrame, task: str, columns: list[MetricOutput]) -> pd.DataFrame:
+    """Columns aggregated over every dataset of the task (measured rates)."""
+    rows = df[(df["task"] == task) & df["metric"].isin([c.name for c in columns])]
+    table: dict[str, dict[str, float]] = {}
     for (codec, metric), group in rows.groupby(["codec", "metric"]):
-        table.setdefault(codec, {})[specs[metric].label] = _aggregate_group(group, specs[metric])
-    return pd.DataFrame.from_dict(table, orient="index")
+        spec = next(c for c in columns if c.name == metric)
+        table.setdefault(codec, {})[spec.label] = _aggregate_group(group, spec)
+    wide = pd.DataFrame.from_dict(table, orient="index")
+    return wide[[c.label for c in columns if c.label in wide.columns]]
 
 
 def paper_table(df: pd.DataFrame, summary: pd.DataFrame, task: str, order: list[str] | None = None
@@ -84,19 +85,18 @@ def paper_table(df: pd.DataFrame, summary: pd.DataFrame, task: str, order: list[
 
     Returns the table (numbers) and, per column, whether higher is better (None: unranked).
     """
-    specs = output_specs()
     sub = summary[summary["task"] == task]
-    wide = _overall_rates(df, task)
-    wide = wide[[c for c in (specs[m].label for m in RATES) if c in wide.columns]]
+    overall = table_columns(per_dataset=False)
+    wide = _overall(df, task, overall)
     direction: dict[str, bool | None] = {c: None for c in wide.columns}
     for dataset in sorted(sub["dataset"].unique()):
-        for metric in PRIMARY:
-            part = sub[(sub["dataset"] == dataset) & (sub["metric"] == metric)]
+        for spec in table_columns(per_dataset=True):
+            part = sub[(sub["dataset"] == dataset) & (sub["metric"] == spec.name)]
             if part.empty:
                 continue
-            column = f"{dataset} {specs[metric].label} {'↑' if specs[metric].higher_is_better else '↓'}"
+            column = f"{dataset} {spec.label} {'↑' if spec.higher_is_better else '↓'}"
             wide[column] = part.set_index("codec")["value"]
-            direction[column] = specs[metric].higher_is_better
+            direction[column] = spec.higher_is_better
     errors = summary[summary["task"] == task].groupby("codec")["errors"].max()
     if errors.any():
         wide["Errors"] = errors
@@ -127,10 +127,11 @@ def add_published(table: pd.DataFrame, published: str | Path, task: str) -> pd.D
     return pd.concat([table, pd.DataFrame.from_dict(rows, orient="index")])
 
 
-def _marks(table: pd.DataFrame, direction: dict[str, bool | None]) -> dict[tuple[str, str], int]:
-    """(codec, column) -> 1 for best, 2 for second best (reference and published rows not ranked)."""
+def _marks(table: pd.DataFrame, direction: dict[str, bool | None], unranked: set[str]
+           ) -> dict[tuple[str, str], int]:
+    """(codec, column) -> 1 for best, 2 for second best (identity codecs and published rows not ranked)."""
     marks = {}
-    ranked = [c for c in table.index if c not in UNRANKED_CODECS and not str(c).endswith(PAPER_SUFFIX)]
+    ranked = [c for c in table.index if c not in unranked and not str(c).endswith(PAPER_SUFFIX)]
     for column, higher in direction.items():
         if higher is None:
             continue
@@ -143,9 +144,9 @@ def _marks(table: pd.DataFrame, direction: dict[str, bool | None]) -> dict[tuple
 
 
 def _format(table: pd.DataFrame, direction: dict[str, bool | None], style: str,
-            flagged: set[str]) -> pd.DataFrame:
+            flagged: set[str], unranked: set[str] = frozenset()) -> pd.DataFrame:  # type: ignore[assignment]
     specs = {s.label: s for s in output_specs().values()}
-    marks = _marks(table, direction)
+    marks = _marks(table, direction, unranked)
     out = pd.DataFrame(index=[f"{c}{' †' if c in flagged else ''}" for c in table.index])
     for column in table.columns:
         label = column.split(" ", 1)[-1].rstrip(" ↑↓") if " " in column else column
@@ -175,16 +176,16 @@ def _tex(text: str) -> str:
 
 
 def footnotes(summary: pd.DataFrame, task: str, flagged: set[str]) -> list[str]:
-    specs = output_specs()
     notes = []
     sub = summary[summary["task"] == task]
-    for metric in PRIMARY + RATES:
-        backends = sorted(set(" + ".join(sorted(set(b.split(" + ")))) for b in sub[sub["metric"] == metric]["backend"] if b))
+    for spec in table_columns(per_dataset=True) + table_columns(per_dataset=False):
+        backends = sorted({" + ".join(sorted(set(b.split(" + ")))) for b in sub[sub["metric"] == spec.name]["backend"] if b})
         if backends:
             mixed = " (MIXED BACKENDS: not comparable)" if len(backends) > 1 else ""
-            notes.append(f"{specs[metric].label}: {'; '.join(backends)}{mixed}")
+            notes.append(f"{spec.label}: {'; '.join(backends)}{mixed}")
     notes.append("Frame rate and bitrate are measured from the tokens produced (frames or bits / second of audio).")
-    notes.append("Best in bold, second best underlined (reference row not ranked); dWER is corpus-level.")
+    notes.append("Best in bold, second best underlined (identity codecs, e.g. the reference row, not ranked); "
+                 "ratio columns (dWER, rates) are corpus-level.")
     if flagged:
         notes.append("† RANDOM WEIGHTS: these rows come from the real architecture with random weights; "
                      "they are NOT the codec's numbers: " + ", ".join(sorted(flagged)))
@@ -214,6 +215,7 @@ def render(run_dirs: list[str | Path], out_dir: str | Path | None = None,
     summary.to_csv(target / "summary.csv", index=False, float_format="%.6g")
     order = [c for r in run_dirs for c in run_order(r)]
     flagged = set(summary.loc[summary["random_weights"], "codec"])
+    unranked = flagged_codecs(df, "identity")
     rendered = {}
     for task in sorted(summary["task"].unique()):
         table, direction = paper_table(df, summary, task, order)
@@ -224,10 +226,10 @@ def render(run_dirs: list[str | Path], out_dir: str | Path | None = None,
         if published is not None and any(str(c).endswith(PAPER_SUFFIX) for c in table.index):
             notes.append(f"(paper) rows: published values from {Path(published).name} (Sim as cosine, not %), "
                          "for the datasets of this run with the same names; not ranked.")
-        md = _format(table, direction, "md", flagged).to_markdown()
+        md = _format(table, direction, "md", flagged, unranked).to_markdown()
         md += "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
         (target / f"{task}.md").write_text(f"## {task}\n\n{md}")
-        tex = _format(table, direction, "tex", flagged).to_latex(escape=False)
+        tex = _format(table, direction, "tex", flagged, unranked).to_latex(escape=False)
         tex += "".join(f"% {n}\n" for n in notes)
         (target / f"{task}.tex").write_text(tex)
         rendered[task] = md

@@ -1,4 +1,5 @@
-"""The Task contract and the context a task runs in (one codec variant x one dataset)."""
+"""The Task contract, the context a task runs in (one codec variant x one dataset), and the
+plumbing every task shares: missing rows, rate / score / error rows, the token-cache key."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -15,10 +16,26 @@ from .audio import array_digest
 from .codec import Codec, Tokens, pad_batch
 from .datasets import Utterance
 from .diskcache import DiskCache, make_key
-from .metrics.base import Metric, Score
-from .store import ResultStore, Row
+from .metric import Metric, MetricOutput, Score
+from .store import ERROR_METRIC, ResultStore, Row
 
 log = logging.getLogger(__name__)
+
+#: measured from the tokens produced (frames or bits per second of audio), over every dataset
+RATE_OUTPUTS = (
+    MetricOutput("frame_rate", "Frame Rate (Hz)", None, "ratio", 1.0, 1, order=0, per_dataset=False),
+    MetricOutput("bitrate", "Bitrate (kbps)", None, "ratio", 1e-3, 2, order=1, per_dataset=False),
+)
+
+
+def codec_flags(codec: Codec) -> dict[str, Any]:
+    """What tables need to know about the codec behind a row: random weights, identity, weights id."""
+    flags: dict[str, Any] = {}
+    if codec.capabilities.random_weights:
+        flags["random_weights"] = True
+    if codec.capabilities.identity:
+        flags["identity"] = True
+    return flags
 
 
 @dataclass
@@ -41,16 +58,72 @@ class TaskContext:
     options: dict = field(default_factory=dict)  # this task's settings from the config's task_options
     seed: int = 0
 
-    def row(self, task: str, utt_id: str, metric: str, **fields: object) -> Row:
+    def row(self, task: str, utt_id: str, metric: str, **fields: Any) -> Row:
         return Row(codec=self.codec_label, task=task, dataset=self.dataset, utt_id=utt_id,
-                   metric=metric, **fields)  # type: ignore[arg-type]
+                   metric=metric, **fields)
+
+    def has(self, task: str, utt_id: str, metric: str) -> bool:
+        return self.store.has((self.codec_label, task, self.dataset, utt_id, metric))
+
+    def missing(self, task: str, utt_id: str, outputs: Sequence[str]) -> bool:
+        """Whether an item still needs work: no error row and some of ``outputs`` absent."""
+        if self.has(task, utt_id, ERROR_METRIC):
+            return False
+        return any(not self.has(task, utt_id, o) for o in outputs)
+
+    def scored_outputs(self) -> list[str]:
+        """Measured rates plus every output of the run's metrics (what a scoring task writes)."""
+        return [o.name for o in RATE_OUTPUTS] + [o for outs in self.metric_outputs.values() for o in outs]
+
+    def codec_key(self, codec: Codec) -> str:
+        """The token-cache key of this codec variant."""
+        return f"{self.codec_label}|{codec.cache_id()}"
+
+    def error_row(self, task: str, utt_id: str, stage: str, err: BaseException | str) -> Row:
+        """An error row for one item (logged); the run goes on."""
+        text = err if isinstance(err, str) else f"{type(err).__name__}: {err}"
+        log.warning("%s / %s / %s: %s failed: %s", self.codec_label, self.dataset, utt_id, stage, text)
+        return self.row(task, utt_id, ERROR_METRIC, error=f"{stage}: {text}", extra={"stage": stage})
+
+    def rate_rows(self, task: str, utt_id: str, codec: Codec, tokens: Tokens, seconds: float,
+                  extra: dict[str, Any] | None = None) -> list[Row]:
+        """Measured frame rate and bitrate of one item's tokens (the frame-rate row carries the codec flags)."""
+        frames = float(codec.measured_frames(tokens)[0])
+        bits = float(codec.measured_bits(tokens)[0])
+        return [
+            self.row(task, utt_id, "frame_rate", value=frames / seconds, num=frames, den=seconds,
+                     backend="measured", extra={**(extra or {}), **codec_flags(codec)}),
+            self.row(task, utt_id, "bitrate", value=bits / seconds, num=bits, den=seconds, backend="measured"),
+        ]
+
+    def score_rows(self, task: str, utt_id: str, metric: Metric,
+                   score: dict[str, Score] | BaseException) -> list[Row]:
+        """One row per output of ``metric`` for one item: its values, or the error for each."""
+        rows = []
+        for out in self.metric_outputs[metric.name]:
+            if isinstance(score, BaseException):
+                rows.append(self.row(task, utt_id, out, backend=metric.backend,
+                                     error=f"{type(score).__name__}: {score}"))
+            else:
+                s = score[out]
+                rows.append(self.row(task, utt_id, out, value=s.value, num=s.num, den=s.den,
+                                     backend=metric.backend, extra=s.extra))
+        return rows
 
 
 class Task(ABC):
-    """A task plugin: runs one codec variant over one dataset and writes rows as it goes."""
+    """A task plugin: runs one codec variant over one dataset and writes rows as it goes.
+
+    Declarations: ``outputs`` (the columns the task itself writes, beside the run's metrics);
+    ``uses_metrics`` (whether the run's metrics score its outputs); ``default`` (run when a
+    config names no tasks).
+    """
 
     name: ClassVar[str]
     version: ClassVar[str] = "1"
+    outputs: ClassVar[tuple[MetricOutput, ...]] = ()
+    uses_metrics: ClassVar[bool] = False
+    default: ClassVar[bool] = False
 
     @abstractmethod
     def run(self, ctx: TaskContext) -> None:
@@ -86,12 +159,12 @@ def score_batch(metric: Metric, hyp: list[np.ndarray], ref: list[np.ndarray],
     if cache is None:
         return _score_uncached(metric, hyp, ref, meta)
     keys = [make_key("score", metric.backend, array_digest(h), array_digest(r), m.language)
-            for h, r, m in zip(hyp, ref, meta)]
+            for h, r, m in zip(hyp, ref, meta, strict=True)]
     found: list[dict[str, Score] | Exception | None] = [cache.get(k) for k in keys]
     todo = [i for i, f in enumerate(found) if f is None]
     if todo:
         fresh = _score_uncached(metric, [hyp[i] for i in todo], [ref[i] for i in todo], [meta[i] for i in todo])
-        for i, score in zip(todo, fresh):
+        for i, score in zip(todo, fresh, strict=True):
             found[i] = score
             if not isinstance(score, Exception):
                 cache.put(keys[i], score)
@@ -106,7 +179,7 @@ def _score_uncached(metric: Metric, hyp: list[np.ndarray], ref: list[np.ndarray]
         if len(hyp) == 1:
             return [batch_error]
     results: list[dict[str, Score] | Exception] = []
-    for h, r, m in zip(hyp, ref, meta):
+    for h, r, m in zip(hyp, ref, meta, strict=True):
         try:
             results.append(metric.compute([h], [r], [m])[0])
         except Exception as err:  # noqa: BLE001 - recorded as an error row

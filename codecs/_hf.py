@@ -1,19 +1,16 @@
 """Shared adapter for transformers' neural codecs (EncodecModel, DacModel, MimiModel).
 
-Weights come from a local folder or Hub id (``checkpoint=`` or ``BENCH_ASSET_<NAME>``); without
-one the real architecture is built from its config with seeded random weights (flagged).
+Weights are the codec's asset (its registry name; :mod:`bench.assets`: ``checkpoint=``, config
+``assets:``, ``BENCH_ASSET_<NAME>``, the Hub when online); without them the real architecture is
+built from its config with seeded random weights (flagged).
 Equal-length groups run unpadded (:class:`bench.codec.GroupedCodec`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import logging
-import os
 from typing import Any
-
-import torch
 
 from bench import assets
 from bench.codec import Capabilities, GroupedCodec
@@ -35,9 +32,9 @@ def import_transformers() -> Any:
 
 class HFCodec(GroupedCodec):
     """Base of the transformers-backed codecs. Subclasses implement ``_encode`` / ``_decode`` on
-    unpadded ``[G, T]`` groups and set ``hub_id``, ``model_class``, ``make_config``."""
+    unpadded ``[G, T]`` groups and set ``assets`` (one, named like the codec), ``model_class``,
+    ``make_config``."""
 
-    hub_id: str = ""
     model_class: str = ""
     capabilities = Capabilities(multi_codebook=True, has_embeddings=True)
 
@@ -45,24 +42,16 @@ class HFCodec(GroupedCodec):
         super().__init__()
         transformers = import_transformers()
         cls = getattr(transformers, self.model_class)
-        env = "BENCH_ASSET_" + name.upper().replace("-", "_").replace(".", "_")
-        checkpoint = checkpoint or os.environ.get(env)
-        if checkpoint:
+        found = self.resolve_weights(name, checkpoint)
+        if found.location is not None:
             try:
-                self.model = cls.from_pretrained(checkpoint, local_files_only=assets.offline())
+                self.model = cls.from_pretrained(found.location, local_files_only=assets.offline())
             except OSError as err:
-                raise assets.AssetNotFound(
-                    f"{name}: weights {checkpoint!r} not available ({err}); download {self.hub_id} where you "
-                    f"have network and set {env}=/path or params.checkpoint") from err
-            random_weights = False
+                raise assets.AssetNotFound(assets.missing_message(name, f"{found.location!r}: {err}")) from err
         else:
-            log.warning("%s: no checkpoint (%s or params.checkpoint; official: %s): RANDOM weights", name, env,
-                        self.hub_id)
             self.model = cls(self.make_config(transformers))
-            random_weights = True
         self.model.eval()
-        self.capabilities = dataclasses.replace(type(self).capabilities, random_weights=random_weights)
-        self._id = checkpoint or f"random:{name}:seed={torch.initial_seed()}"
+        self._id = self.weights_id
 
     def make_config(self, transformers: Any) -> Any:
         raise NotImplementedError

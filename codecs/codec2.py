@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from functools import partial
 
 import numpy as np
 import pycodec2
 import torch
 
 from bench.codec import Capabilities, Codec, Tokens, pad_batch
-from bench.registry import CODECS
+from bench.registry import register_codec
 
-PLUGIN_NAMES = ("codec2-700c", "codec2-1200", "codec2-3200")
 PLUGIN_EXTRA = "codec2"
-MODES = {"codec2-700c": 700, "codec2-1200": 1200, "codec2-3200": 3200}
+VARIANTS = {"codec2-700c": {"mode": 700}, "codec2-1200": {"mode": 1200}, "codec2-3200": {"mode": 3200}}
+MODES = (700, 1200, 3200)
 
 
+@register_codec(VARIANTS)
 class Codec2Codec(Codec):
     """One frame of packed bits per 20/40 ms at 8 kHz; codes are the frame's bytes.
 
@@ -34,8 +34,8 @@ class Codec2Codec(Codec):
 
     def __init__(self, mode: int = 3200) -> None:
         super().__init__()
-        if mode not in MODES.values():
-            raise ValueError(f"Codec2 mode must be one of {sorted(MODES.values())}, got {mode}")
+        if mode not in MODES:
+            raise ValueError(f"Codec2 mode must be one of {list(MODES)}, got {mode}")
         self.mode = mode
         engine = pycodec2.Codec2(mode)
         self.samples_per_frame = int(engine.samples_per_frame())
@@ -77,9 +77,6 @@ class Codec2Codec(Codec):
     def cache_id(self) -> str:
         return f"{super().cache_id()}:mode={self.mode}"
 
-
-for _name, _mode in MODES.items():
-    CODECS.register(_name, partial(Codec2Codec, mode=_mode))
 
 
 def _decode_in_fresh_process(mode: int, data: bytes) -> np.ndarray:

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import torch
 
-from bench.registry import CODECS
+from bench.assets import Asset
+from bench.registry import register_codec
 
 from ._hf import HFCodec
 
-PLUGIN_NAMES = ("dac-16khz-2cb",)
 PLUGIN_EXTRA = "paper"
 
 
+@register_codec("dac-16khz-2cb")
 class DAC16kHz(HFCodec):
     """Descript Audio Codec (descript/dac_16khz), 50 Hz, first 2 codebooks x 1024."""
 
-    hub_id = "descript/dac_16khz"
+    assets = (Asset("dac-16khz-2cb", "DAC 16 kHz (transformers DacModel weights)", "descript/dac_16khz", hub_id="descript/dac_16khz", licence="MIT"),)
     model_class = "DacModel"
     sample_rate = output_sample_rate = 16000
     nominal_frame_rate = 50.0
@@ -47,6 +47,3 @@ class DAC16kHz(HFCodec):
             codebook = q.codebook.weight.detach()
             tables.append(q.out_proj(codebook[..., None]).squeeze(-1).detach())
         return tables
-
-
-CODECS.register("dac-16khz-2cb", partial(DAC16kHz))

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import torch
 
-from bench.registry import CODECS
+from bench.assets import Asset
+from bench.registry import register_codec
 
 from ._hf import HFCodec
 
-PLUGIN_NAMES = ("encodec-24khz-1.5kbps",)
 PLUGIN_EXTRA = "paper"
 
 
+@register_codec("encodec-24khz-1.5kbps")
 class EnCodec24kHz(HFCodec):
     """EnCodec (facebook/encodec_24khz), 75 Hz, first 2 codebooks (bandwidth 1.5 kbps)."""
 
-    hub_id = "facebook/encodec_24khz"
+    assets = (Asset("encodec-24khz-1.5kbps", "EnCodec 24 kHz (transformers EncodecModel weights)", "facebook/encodec_24khz", hub_id="facebook/encodec_24khz", licence="CC-BY-NC-4.0"),)
     model_class = "EncodecModel"
     sample_rate = output_sample_rate = 24000
     codebook_sizes = [1024, 1024]
@@ -44,6 +44,3 @@ class EnCodec24kHz(HFCodec):
 
     def embeddings(self) -> list[torch.Tensor]:
         return [layer.codebook.embed.detach().clone() for layer in self.model.quantizer.layers[: len(self.codebook_sizes)]]
-
-
-CODECS.register("encodec-24khz-1.5kbps", partial(EnCodec24kHz))

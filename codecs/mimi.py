@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import torch
 
-from bench.registry import CODECS
+from bench.assets import Asset
+from bench.registry import register_codec
 
 from ._hf import HFCodec
 
-PLUGIN_NAMES = ("mimi-5cb",)
 PLUGIN_EXTRA = "paper"
 
 
+@register_codec("mimi-5cb")
 class Mimi(HFCodec):
     """Mimi (kyutai/mimi), 24 kHz, 12.5 Hz, 5 codebooks (the first one semantic)."""
 
-    hub_id = "kyutai/mimi"
+    assets = (Asset("mimi-5cb", "Mimi (transformers MimiModel weights)", "kyutai/mimi", hub_id="kyutai/mimi", licence="CC-BY-4.0"),)
     model_class = "MimiModel"
     sample_rate = output_sample_rate = 24000
     nominal_frame_rate = 12.5
@@ -42,6 +42,3 @@ class Mimi(HFCodec):
         q = self.model.quantizer
         layers = list(q.semantic_residual_vector_quantizer.layers) + list(q.acoustic_residual_vector_quantizer.layers)
         return [layer.codebook.embed.detach().clone() for layer in layers[: self.num_quantizers]]
-
-
-CODECS.register("mimi-5cb", partial(Mimi))

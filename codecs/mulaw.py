@@ -9,8 +9,6 @@ import torch
 from bench.codec import Capabilities, Codec, Tokens
 from bench.registry import register_codec
 
-PLUGIN_NAMES = ("mulaw-8bit",)
-
 
 @register_codec("mulaw-8bit")
 class MuLawCodec(Codec):

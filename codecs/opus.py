@@ -10,21 +10,20 @@ from __future__ import annotations
 
 import io
 import math
-from functools import partial
 
 import numpy as np
 import soundfile as sf
 import torch
 
 from bench.codec import Capabilities, Codec, Tokens, pad_batch
-from bench.registry import CODECS
+from bench.registry import register_codec
 
-PLUGIN_NAMES = ("opus-6kbps", "opus-12kbps")
 #: libsndfile 1.2 at 16 kHz: level 1.0 -> ~7 kbps, 0.98 -> ~12 kbps (measured on LibriSpeech).
-PRESETS = {"opus-6kbps": 1.0, "opus-12kbps": 0.98}
+VARIANTS = {"opus-6kbps": {"compression_level": 1.0}, "opus-12kbps": {"compression_level": 0.98}}
 OPUS_FRAME_SECONDS = 0.02  # libsndfile writes 20 ms Opus packets
 
 
+@register_codec(VARIANTS)
 class OpusCodec(Codec):
     """Ogg/Opus via libsndfile; codes ``[1, num_bytes, 1]`` (vocabulary 256)."""
 
@@ -72,9 +71,6 @@ class OpusCodec(Codec):
     def cache_id(self) -> str:
         return f"{super().cache_id()}:level={self.compression_level}:sr={self.sample_rate}"
 
-
-for _name, _level in PRESETS.items():
-    CODECS.register(_name, partial(OpusCodec, compression_level=_level))
 
 
 def _ogg_crc_table() -> list[int]:

@@ -7,8 +7,6 @@ import torch
 from bench.codec import Capabilities, Codec, Tokens
 from bench.registry import register_codec
 
-PLUGIN_NAMES = ("reference",)
-
 
 @register_codec("reference")
 class ReferenceCodec(Codec):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import tempfile
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,8 @@ import torch
 
 from bench import assets
 from bench.codec import Capabilities, GroupedCodec
-from bench.registry import CODECS
+from bench.registry import register_codec
 
-PLUGIN_NAMES = ("semanticodec-0.65kbps",)
 PLUGIN_HINT = ("tox -e semanticodec (git-only package with torchaudio: "
                "pip install git+https://github.com/haoheliu/SemantiCodec-inference@8dc464c; a GPU in practice)")
 
@@ -42,6 +40,7 @@ def load_model(token_rate: int, semantic_vocab_size: int, ddim_sample_step: int,
                         ddim_sample_step=ddim_sample_step, cfg_scale=cfg_scale)
 
 
+@register_codec("semanticodec-0.65kbps")
 class SemantiCodec2cb(GroupedCodec):
     """SemantiCodec: 16 kHz, 25 Hz x (semantic 8192 + acoustic 8192) = 0.65 kbps; diffusion decoder."""
 
@@ -84,6 +83,3 @@ class SemantiCodec2cb(GroupedCodec):
 
     def cache_id(self) -> str:
         return self._id
-
-
-CODECS.register("semanticodec-0.65kbps", partial(SemantiCodec2cb))

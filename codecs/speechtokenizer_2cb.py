@@ -7,11 +7,8 @@ tensorboard, torchaudio): install it without dependencies and only the model's n
 from __future__ import annotations
 
 import importlib.util
-import logging
-import os
 import sys
 import types
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +16,8 @@ import torch
 
 from bench import assets
 from bench.codec import Capabilities, GroupedCodec
-from bench.registry import CODECS
+from bench.registry import register_codec
 
-PLUGIN_NAMES = ("speechtokenizer-2cb",)
 PLUGIN_HINT = "pip install --no-deps speechtokenizer==1.0.1 einops scipy"
 HUB_ID = "fnlp/SpeechTokenizer (speechtokenizer_hubert_avg/{config.json, SpeechTokenizer.pt})"
 #: config/spt_base_cfg.json of the official repository (model keys only)
@@ -29,7 +25,6 @@ BASE_CONFIG: dict[str, Any] = {"n_filters": 64, "strides": [8, 5, 4, 2], "dimens
                                "bidirectional": True, "dilation_base": 2, "residual_kernel_size": 3,
                                "n_residual_layers": 1, "lstm_layers": 2, "activation": "ELU", "sample_rate": 16000,
                                "codebook_size": 1024, "n_q": 8}
-log = logging.getLogger(__name__)
 
 if importlib.util.find_spec("speechtokenizer") is None or importlib.util.find_spec("einops") is None:
     raise ModuleNotFoundError("speechtokenizer is not installed", name="speechtokenizer")
@@ -46,35 +41,33 @@ def _model_class() -> Any:
     return SpeechTokenizer
 
 
+@register_codec("speechtokenizer-2cb")
 class SpeechTokenizer2cb(GroupedCodec):
     """SpeechTokenizer: 16 kHz, 50 Hz, first 2 codebooks x 1024 (the first one distilled from HuBERT)."""
 
     sample_rate = output_sample_rate = 16000
     nominal_frame_rate = 50.0
     capabilities = Capabilities(multi_codebook=True, has_embeddings=True)
+    assets = (assets.Asset("speechtokenizer-2cb", "SpeechTokenizer hubert_avg: a folder with config.json + "
+                           "SpeechTokenizer.pt", HUB_ID, files=("config.json", "SpeechTokenizer.pt"),
+                           licence="Apache-2.0"),)
 
     def __init__(self, checkpoint: str | None = None, n_q: int = 2) -> None:
         super().__init__()
         cls = _model_class()
-        checkpoint = checkpoint or os.environ.get("BENCH_ASSET_SPEECHTOKENIZER_2CB")
-        if checkpoint:
-            folder = Path(checkpoint)
-            if not (folder / "config.json").is_file() or not (folder / "SpeechTokenizer.pt").is_file():
-                raise assets.AssetNotFound(f"speechtokenizer-2cb: {folder} lacks config.json / SpeechTokenizer.pt "
-                                           f"(from {HUB_ID})")
+        found = self.resolve_weights("speechtokenizer-2cb", checkpoint)
+        if found.location is not None:
+            folder = Path(found.location)
+            if not folder.is_dir():
+                raise assets.AssetNotFound(assets.missing_message("speechtokenizer-2cb", f"{folder} is not a folder"))
             self.model = cls.load_from_checkpoint(str(folder / "config.json"), str(folder / "SpeechTokenizer.pt"))
-            random_weights = False
         else:
-            log.warning("speechtokenizer-2cb: no checkpoint (BENCH_ASSET_SPEECHTOKENIZER_2CB or params.checkpoint; "
-                        "official: %s): RANDOM weights", HUB_ID)
             self.model = cls(BASE_CONFIG)
-            random_weights = True
         self.model.eval()
         self.n_q = n_q
         self.codebook_sizes = [1024] * n_q
         self.nominal_bitrate = 50.0 * 10 * n_q
-        self.capabilities = Capabilities(multi_codebook=True, has_embeddings=True, random_weights=random_weights)
-        self._id = checkpoint or f"random:seed={torch.initial_seed()}"
+        self._id = self.weights_id
 
     def _encode(self, wav: torch.Tensor) -> torch.Tensor:
         return self.model.encode(wav[:, None], n_q=self.n_q).permute(1, 2, 0)  # [K, B, N] -> [B, N, K]
@@ -87,6 +80,3 @@ class SpeechTokenizer2cb(GroupedCodec):
 
     def cache_id(self) -> str:
         return f"speechtokenizer:{self._id}:nq={self.n_q}"
-
-
-CODECS.register("speechtokenizer-2cb", partial(SpeechTokenizer2cb))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,8 @@ import torch.nn.functional as F
 
 from bench import assets
 from bench.codec import Capabilities, GroupedCodec
-from bench.registry import CODECS
+from bench.registry import register_codec
 
-PLUGIN_NAMES = ("stablecodec-2x15625",)
 PLUGIN_HINT = "tox -e stablecodec (stable-codec==0.1.2 pins torch 2.4; needs a CUDA GPU with flash-attn)"
 HUB_ID = "stabilityai/stable-codec-speech-16k"
 PRESETS = {(1, 46656): "1x46656_400bps", (2, 15625): "2x15625_700bps", (4, 729): "4x729_1000bps"}
@@ -56,6 +54,7 @@ def load_model(checkpoint: str | None, preset: str) -> Any:
     return model
 
 
+@register_codec("stablecodec-2x15625")
 class StableCodec2x15625(GroupedCodec):
     """Stable Codec: 16 kHz, 25 Hz, 2 x 15625 residual FSQ (0.70 kbps)."""
 
@@ -92,6 +91,3 @@ class StableCodec2x15625(GroupedCodec):
 
     def cache_id(self) -> str:
         return self._id
-
-
-CODECS.register("stablecodec-2x15625", partial(StableCodec2x15625))

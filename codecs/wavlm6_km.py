@@ -3,15 +3,14 @@
 
 The official code needs SpeechBrain (which imports torchaudio, unusable beside the CPU torch 2.13
 wheel): it runs in the ``wavlmkm`` tox environment (torch 2.9.1 + torchaudio 2.9.1 + speechbrain).
-Offline, point ``BENCH_ASSET_WAVLM6_KM_REPO`` (or ``params.repo``) at a clone of the repository
+Offline, point asset ``wavlm6-km-repo`` (``params.repo``, ``BENCH_ASSET_WAVLM6_KM_REPO`` or config
+``assets:``) at a clone of the repository
 and have ``microsoft/wavlm-large`` and ``lucadellalib/discrete-wavlm-codec`` in the Hugging Face cache.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,11 @@ import torch
 
 from bench import assets
 from bench.codec import Capabilities, GroupedCodec, Tokens, map_length_groups
-from bench.registry import CODECS
+from bench.registry import register_codec
 
-PLUGIN_NAMES = ("wavlm6-km",)
 PLUGIN_HINT = ("tox -e wavlmkm (torch 2.9.1 + torchaudio + speechbrain; the official code is torch.hub-only: "
                "github.com/lucadellalib/discrete-wavlm-codec)")
 HUB_REPO = "lucadellalib/discrete-wavlm-codec"
-ENV = "BENCH_ASSET_WAVLM6_KM_REPO"
 
 if importlib.util.find_spec("speechbrain") is None:
     raise ModuleNotFoundError("speechbrain is not installed", name="speechbrain")
@@ -37,7 +34,7 @@ def load_hub_model(repo: str | None, layer_ids: tuple[int, ...]) -> Any:
     if not local and assets.offline():
         raise assets.AssetNotFound(
             f"wavlm6-km: the model code lives only on GitHub ({HUB_REPO}, torch.hub). Offline, clone it "
-            f"elsewhere and set {ENV}=/path/to/clone or params.repo")
+            f"elsewhere and set {assets.env_var('wavlm6-km-repo')}=/path/to/clone or params.repo")
     try:
         return torch.hub.load(str(Path(repo).expanduser()) if local else HUB_REPO, "discrete_wavlm_large",
                               source="local" if local else "github", layer_ids=layer_ids, trust_repo=True)
@@ -47,17 +44,20 @@ def load_hub_model(repo: str | None, layer_ids: tuple[int, ...]) -> Any:
             "microsoft/wavlm-large and quantizer/dequantizer/vocoder_6.safetensors from the Hub") from err
 
 
+@register_codec("wavlm6-km")
 class WavLM6KM(GroupedCodec):
     """WavLM-large layer 6 + k-means (512 centroids), 16 kHz, 50 Hz; kNN-VC on WavLM features."""
 
     sample_rate = output_sample_rate = 16000
     nominal_frame_rate = 50.0
     capabilities = Capabilities(has_features=True, has_embeddings=True)
+    assets = (assets.Asset("wavlm6-km-repo", "a clone of the discrete-wavlm-codec repository (torch.hub code)",
+                           f"github.com/{HUB_REPO}", files=("hubconf.py",), licence="Apache-2.0"),)
 
     def __init__(self, repo: str | None = None, layer_ids: tuple[int, ...] = (6,)) -> None:
         super().__init__()
         self.layer_ids = tuple(layer_ids)
-        self.model = load_hub_model(repo or os.environ.get(ENV), self.layer_ids).eval()
+        self.model = load_hub_model(assets.locate("wavlm6-km-repo", repo).location, self.layer_ids).eval()
         self.codebook_sizes = [512] * len(self.layer_ids)
         self.nominal_bitrate = 50.0 * 9 * len(self.layer_ids)
         self._id = f"{HUB_REPO}:{'-'.join(map(str, self.layer_ids))}"
@@ -90,6 +90,3 @@ class WavLM6KM(GroupedCodec):
 
     def cache_id(self) -> str:
         return f"wavlm6-km:{self._id}"
-
-
-CODECS.register("wavlm6-km", partial(WavLM6KM))

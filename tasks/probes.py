@@ -2,7 +2,7 @@
 
 Each task encodes its dataset once (token cache), splits it (``labels["split"]`` when the
 adapter provides one, otherwise a seeded 80/10/10 split, per speaker for speaker ID), trains a
-:class:`bench.probe.TokenProbe` with the paper's recipe (resumable checkpoints under the run
+:class:`bench.tasks._probe_model.TokenProbe` with the paper's recipe (resumable checkpoints under the run
 directory), and writes one row per test utterance. Settings come from ``task_options`` in the
 config (``max_epochs``, ``max_steps``, ``batch_size``, ``lr``, ``patience``).
 
@@ -22,13 +22,14 @@ import torch
 from bench.audio import AudioError, load_audio, resample, validate
 from bench.codec import Codec
 from bench.datasets import Utterance
-from bench.metrics.text import word_errors
-from bench.probe import ProbeItem, TokenProbe, TrainConfig, ctc_feasible, greedy_ctc, train
+from bench.metric import MetricOutput
 from bench.registry import register_task
-from bench.store import ERROR_METRIC, Row
-from bench.task import Task, TaskContext, cached_encode
+from bench.store import Row
+from bench.task import Task, TaskContext, cached_encode, codec_flags
+from bench.text import word_errors
 
-PLUGIN_NAMES = ("asr_probe", "si_probe", "ser_probe")
+from ._probe_model import ProbeItem, TokenProbe, TrainConfig, ctc_feasible, greedy_ctc, train
+
 CHARS = " 'abcdefghijklmnopqrstuvwxyz"  # ids 1..28; 0 is the CTC blank
 log = logging.getLogger(__name__)
 
@@ -114,11 +115,9 @@ class _Probe(Task):
             return
         splits = {u.utt_id: self.split_of(u, ctx.seed) for u in usable}
         tests = [u for u in usable if splits[u.utt_id] == "test"]
-        if ctx.store.has((ctx.codec_label, self.name, ctx.dataset, "*", ERROR_METRIC)):
+        if not ctx.missing(self.name, "*", [self.metric]):  # a dataset-level error row
             return
-        if tests and all(ctx.store.has((ctx.codec_label, self.name, ctx.dataset, u.utt_id, self.metric))
-                         or ctx.store.has((ctx.codec_label, self.name, ctx.dataset, u.utt_id, ERROR_METRIC))
-                         for u in tests):
+        if tests and not any(ctx.missing(self.name, u.utt_id, [self.metric]) for u in tests):
             return
         codec = ctx.get_codec()
         items = self._encode(ctx, codec, usable)
@@ -128,8 +127,7 @@ class _Probe(Task):
         if not by_split["train"] or not by_split["test"]:
             message = (f"{self.name} on {ctx.dataset}: need train and test utterances "
                        f"(got {len(by_split['train'])} / {len(by_split['test'])})")
-            log.error(message)
-            ctx.store.add([ctx.row(self.name, "*", ERROR_METRIC, error=message, extra={"stage": "split"})])
+            ctx.store.add([ctx.error_row(self.name, "*", "split", message)])
             return
         cfg = self._config(ctx)
         ckpt = ctx.store.run_dir / "probes" / _safe(ctx.codec_label) / self.name / _safe(ctx.dataset) / "ckpt.pt"
@@ -146,7 +144,7 @@ class _Probe(Task):
         model = TokenProbe(codec.codebook_sizes, text.size if self.kind == "ctc" else len(classes),
                            "ctc" if self.kind == "ctc" else "classify", self._embeddings(codec))
         state = train(model, train_items, valid_items, cfg, ckpt)
-        self._score(ctx, model, by_split["test"], infeasible, classes, cfg, state.epoch, text)
+        self._score(ctx, model, by_split["test"], infeasible, classes, cfg, state.epoch, text, codec_flags(codec))
 
     def text_codec(self, ctx: TaskContext, transcripts: list[str], folder) -> "CharText | BPEText":
         return CharText()
@@ -171,15 +169,14 @@ class _Probe(Task):
 
     def _encode(self, ctx: TaskContext, codec: Codec, utts: list[Utterance]) -> dict[str, ProbeItem]:
         items = {}
-        key = f"{ctx.codec_label}|{codec.cache_id()}"
+        key = ctx.codec_key(codec)
         for utt in utts:
             try:
                 audio = validate(load_audio(utt.path), max_seconds=ctx.max_seconds)
                 wav = resample(audio.samples, audio.sample_rate, codec.sample_rate)
                 (tokens,) = cached_encode(codec, key, [wav], ctx.token_cache, ctx.device)
             except (AudioError, RuntimeError, ValueError) as err:
-                ctx.store.add([ctx.row(self.name, utt.utt_id, ERROR_METRIC, error=f"{type(err).__name__}: {err}",
-                                       extra={"stage": "encode"})])
+                ctx.store.add([ctx.error_row(self.name, utt.utt_id, "encode", err)])
                 continue
             codes = tokens.codes[0, : int(tokens.lengths[0])].long()
             items[utt.utt_id] = ProbeItem(utt.utt_id, codes, self.target_of(utt))
@@ -187,7 +184,8 @@ class _Probe(Task):
 
     @torch.no_grad()
     def _score(self, ctx: TaskContext, model: TokenProbe, tests: list[ProbeItem], infeasible: set[str],
-               classes: list[str], cfg: TrainConfig, epochs: int, text: "CharText | BPEText") -> None:
+               classes: list[str], cfg: TrainConfig, epochs: int, text: "CharText | BPEText",
+               flags: dict) -> None:
         model.eval()
         rows: list[Row] = []
         backend = f"bilstm2x512:{text.name}:epochs={epochs}:seed={cfg.seed}"
@@ -200,14 +198,14 @@ class _Probe(Task):
                 errors = word_errors(ref, hyp)
                 rows.append(ctx.row(self.name, item.utt_id, self.metric, value=100.0 * errors / max(len(ref), 1),
                                     num=errors, den=max(len(ref), 1), backend=backend,
-                                    extra={"hyp": " ".join(hyp), "ref": " ".join(ref)}))
+                                    extra={"hyp": " ".join(hyp), "ref": " ".join(ref), **flags}))
                 rows.append(ctx.row(self.name, item.utt_id, "ctc_infeasible",
                                     value=float(item.utt_id in infeasible), backend=backend))
             else:
                 predicted = int(out[0].argmax())
                 rows.append(ctx.row(self.name, item.utt_id, self.metric, value=float(predicted != item.target),
                                     backend=backend, extra={"predicted": classes[predicted],
-                                                            "label": classes[int(item.target)]}))
+                                                            "label": classes[int(item.target)], **flags}))
         ctx.store.add(rows)
 
 
@@ -220,6 +218,8 @@ class ASRProbe(_Probe):
     """CTC over characters on frozen tokens; corpus WER on the test split."""
 
     name, kind, metric = "asr_probe", "ctc", "asr_wer"
+    outputs = (MetricOutput("asr_wer", "ASR WER", False, "ratio", 100.0, 2, order=50),
+               MetricOutput("ctc_infeasible", "CTC infeasible (%)", None, "mean", 100.0, 1, order=80))
     task_keys = ("tokenizer", "vocab_size")
 
     def text_codec(self, ctx: TaskContext, transcripts: list[str], folder) -> CharText | BPEText:
@@ -248,6 +248,7 @@ class SpeakerIDProbe(_Probe):
     """Speaker identification (statistics pooling + linear); error rate on the test split."""
 
     name, kind, metric = "si_probe", "classify", "si_er"
+    outputs = (MetricOutput("si_er", "SI ER", False, "mean", 100.0, 2, order=60),)
 
     def split_of(self, utt: Utterance, seed: int) -> str:
         """Utterances of every speaker split 80/10/10 (seeded), whatever folder they come from."""
@@ -262,6 +263,7 @@ class EmotionProbe(_Probe):
     """Emotion recognition from ``labels["emotion"]`` (IEMOCAP: neu/hap/ang/sad); error rate."""
 
     name, kind, metric = "ser_probe", "classify", "ser_er"
+    outputs = (MetricOutput("ser_er", "SER ER", False, "mean", 100.0, 2, order=70),)
 
     def target_of(self, utt: Utterance) -> str | None:
         return utt.labels.get("emotion")

@@ -19,10 +19,9 @@ from bench.audio import METRIC_SAMPLE_RATE, AudioError, load_audio, match_length
 from bench.codec import Codec, Tokens
 from bench.datasets import Utterance
 from bench.registry import register_task
-from bench.store import ERROR_METRIC, Row
-from bench.task import Task, TaskContext, cached_encode, score_batch
+from bench.store import Row
+from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, score_batch
 
-PLUGIN_NAMES = ("resynthesis",)
 log = logging.getLogger(__name__)
 
 
@@ -40,10 +39,13 @@ class Resynthesis(Task):
 
     name = "resynthesis"
     version = "1"
+    outputs = RATE_OUTPUTS
+    uses_metrics = True
+    default = True
 
     def run(self, ctx: TaskContext) -> None:
-        outputs = ["frame_rate", "bitrate"] + [o for outs in ctx.metric_outputs.values() for o in outs]
-        pending = [u for u in ctx.utterances if self._missing(ctx, u, outputs)]
+        outputs = ctx.scored_outputs()
+        pending = [u for u in ctx.utterances if ctx.missing(self.name, u.utt_id, outputs)]
         if not pending:
             return
         codec = ctx.get_codec()
@@ -59,16 +61,8 @@ class Resynthesis(Task):
             bar.update(len(chunk))
         bar.close()
 
-    def _missing(self, ctx: TaskContext, utt: Utterance, outputs: list[str]) -> bool:
-        if ctx.store.has((ctx.codec_label, self.name, ctx.dataset, utt.utt_id, ERROR_METRIC)):
-            return False
-        return any(not ctx.store.has((ctx.codec_label, self.name, ctx.dataset, utt.utt_id, o))
-                   for o in outputs)
-
     def _error(self, ctx: TaskContext, utt: Utterance, stage: str, err: Exception) -> None:
-        log.warning("%s / %s / %s: %s failed: %s", ctx.codec_label, ctx.dataset, utt.utt_id, stage, err)
-        ctx.store.add([ctx.row(self.name, utt.utt_id, ERROR_METRIC,
-                               error=f"{stage}: {type(err).__name__}: {err}", extra={"stage": stage})])
+        ctx.store.add([ctx.error_row(self.name, utt.utt_id, stage, err)])
 
     def _prepare(self, ctx: TaskContext, codec: Codec, utt: Utterance) -> _Item | None:
         try:
@@ -104,7 +98,7 @@ class Resynthesis(Task):
 
     def _roundtrip_batch(self, ctx: TaskContext, codec: Codec, items: list[_Item]
                          ) -> list[tuple[Tokens, np.ndarray]]:
-        tokens = cached_encode(codec, _codec_key(ctx, codec), [i.codec_input for i in items],
+        tokens = cached_encode(codec, ctx.codec_key(codec), [i.codec_input for i in items],
                                ctx.token_cache, ctx.device)
         with torch.inference_mode():
             wav, lengths = codec.decode(Tokens.collate(tokens).to(ctx.device))
@@ -128,38 +122,16 @@ class Resynthesis(Task):
             tokens, decoded = result
             aligned = match_length(decoded, len(item.original))
             length_info = {"decoded_samples": len(decoded), "pad_or_trim": len(item.original) - len(decoded)}
-            if codec.capabilities.random_weights:
-                length_info["random_weights"] = True
-            frames = float(codec.measured_frames(tokens)[0])
-            bits = float(codec.measured_bits(tokens)[0])
-            ctx.store.add([
-                ctx.row(self.name, item.utt.utt_id, "frame_rate", value=frames / item.duration,
-                        num=frames, den=item.duration, backend="measured", extra=length_info),
-                ctx.row(self.name, item.utt.utt_id, "bitrate", value=bits / item.duration,
-                        num=bits, den=item.duration, backend="measured"),
-            ])
+            ctx.store.add(ctx.rate_rows(self.name, item.utt.utt_id, codec, tokens, item.duration, length_info))
             ok.append((item, aligned))
         for name, metric in metrics.items():
-            todo = [(i, a) for i, a in ok if any(
-                not ctx.store.has((ctx.codec_label, self.name, ctx.dataset, i.utt.utt_id, o))
-                for o in ctx.metric_outputs[name])]
+            todo = [(i, a) for i, a in ok if ctx.missing(self.name, i.utt.utt_id, ctx.metric_outputs[name])]
             if not todo:
                 continue
             scores = score_batch(metric, [a for _, a in todo], [i.original for i, _ in todo],
                                  [i.utt for i, _ in todo], ctx.score_cache)
             rows: list[Row] = []
-            for (item, _), score in zip(todo, scores):
-                for out in ctx.metric_outputs[name]:
-                    if isinstance(score, Exception):
-                        rows.append(ctx.row(self.name, item.utt.utt_id, out, backend=metric.backend,
-                                            error=f"{type(score).__name__}: {score}"))
-                    else:
-                        s = score[out]
-                        rows.append(ctx.row(self.name, item.utt.utt_id, out, value=s.value, num=s.num,
-                                            den=s.den, backend=metric.backend, extra=s.extra))
+            for (item, _), score in zip(todo, scores, strict=True):
+                rows += ctx.score_rows(self.name, item.utt.utt_id, metric, score)
             ctx.store.add(rows)
-
-
-def _codec_key(ctx: TaskContext, codec: Codec) -> str:
-    return f"{ctx.codec_label}|{codec.cache_id()}"
 

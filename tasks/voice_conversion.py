@@ -23,11 +23,11 @@ from bench.codec import Codec, Tokens
 from bench.datasets import Utterance
 from bench.knn import knn
 from bench.registry import register_task
-from bench.store import ERROR_METRIC, Row
-from bench.task import Task, TaskContext, cached_encode, score_batch
-from bench.vc_pairs import VCSample, select_vc_samples
+from bench.store import Row
+from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, score_batch
 
-PLUGIN_NAMES = ("vc",)
+from ._vc_pairs import VCSample, select_vc_samples
+
 TOPK = 4
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,8 @@ class VoiceConversion(Task):
 
     name = "vc"
     version = "1"
+    outputs = RATE_OUTPUTS
+    uses_metrics = True
 
     def run(self, ctx: TaskContext) -> None:
         samples = select_vc_samples(ctx.utterances, _duration)
@@ -87,8 +89,8 @@ class VoiceConversion(Task):
             log.warning("vc on %s: no source/parallel/reference triple (needs speakers and parallel_group)",
                         ctx.dataset)
             return
-        outputs = ["frame_rate", "bitrate"] + [o for outs in ctx.metric_outputs.values() for o in outs]
-        pending = [s for s in samples if self._missing(ctx, s.sample_id, outputs)]
+        outputs = ctx.scored_outputs()
+        pending = [s for s in samples if ctx.missing(self.name, s.sample_id, outputs)]
         if not pending:
             return
         codec, metrics = ctx.get_codec(), ctx.get_metrics()
@@ -97,14 +99,7 @@ class VoiceConversion(Task):
             try:
                 self._one(ctx, codec, metrics, sample)
             except (AudioError, ValueError, RuntimeError, NotImplementedError) as err:
-                ctx.store.add([ctx.row(self.name, sample.sample_id, ERROR_METRIC,
-                                       error=f"{type(err).__name__}: {err}", extra={"stage": "vc"})])
-
-    def _missing(self, ctx: TaskContext, sample_id: str, outputs: list[str]) -> bool:
-        key = (ctx.codec_label, self.name, ctx.dataset, sample_id)
-        if ctx.store.has((*key, ERROR_METRIC)):
-            return False
-        return any(not ctx.store.has((*key, o)) for o in outputs)
+                ctx.store.add([ctx.error_row(self.name, sample.sample_id, "vc", err)])
 
     @staticmethod
     def _load(utt: Utterance, rate: int, max_seconds: float) -> np.ndarray:
@@ -115,7 +110,7 @@ class VoiceConversion(Task):
         source16 = self._load(sample.source, METRIC_SAMPLE_RATE, ctx.max_seconds)
         target16 = self._load(sample.target_parallel, METRIC_SAMPLE_RATE, ctx.max_seconds)
         source = self._load(sample.source, codec.sample_rate, ctx.max_seconds)
-        key = f"{ctx.codec_label}|{codec.cache_id()}"
+        key = ctx.codec_key(codec)
         if codec.capabilities.identity:  # the ideal conversion: the target speaker saying the sentence
             (tokens,) = cached_encode(codec, key, [source], ctx.token_cache, ctx.device)
             wav = torch.from_numpy(resample(target16, METRIC_SAMPLE_RATE, codec.output_sample_rate))
@@ -124,23 +119,12 @@ class VoiceConversion(Task):
             wav, tokens = convert(codec, source, reference, ctx.token_cache, key, ctx.device)
         hyp = match_length(resample(wav.numpy(), codec.output_sample_rate, METRIC_SAMPLE_RATE), len(source16))
         seconds = len(source16) / METRIC_SAMPLE_RATE
-        frames, bits = float(codec.measured_frames(tokens)[0]), float(codec.measured_bits(tokens)[0])
         sid = sample.sample_id
-        rows: list[Row] = [
-            ctx.row(self.name, sid, "frame_rate", value=frames / seconds, num=frames, den=seconds, backend="measured",
-                    extra={"reference": sample.reference.utt_id, "target": sample.target_parallel.utt_id,
-                           **({"random_weights": True} if codec.capabilities.random_weights else {})}),
-            ctx.row(self.name, sid, "bitrate", value=bits / seconds, num=bits, den=seconds, backend="measured"),
-        ]
-        for name, metric in metrics.items():
-            ref = target16 if name == "sim" else source16
+        rows: list[Row] = ctx.rate_rows(self.name, sid, codec, tokens, seconds,
+                                        {"reference": sample.reference.utt_id, "target": sample.target_parallel.utt_id})
+        for metric in metrics.values():
+            # content metrics compare with the source utterance, speaker metrics with the target speaker
+            ref = target16 if metric.reference == "target" else source16
             (score,) = score_batch(metric, [hyp], [ref], [sample.source], ctx.score_cache)
-            for out in ctx.metric_outputs[name]:
-                if isinstance(score, Exception):
-                    rows.append(ctx.row(self.name, sid, out, backend=metric.backend,
-                                        error=f"{type(score).__name__}: {score}"))
-                else:
-                    s = score[out]
-                    rows.append(ctx.row(self.name, sid, out, value=s.value, num=s.num, den=s.den,
-                                        backend=metric.backend, extra=s.extra))
+            rows += ctx.score_rows(self.name, sid, metric, score)
         ctx.store.add(rows)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,25 @@ import pytest
 import soundfile as sf
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_registries() -> Iterator[None]:
+    """Every test sees the registries, asset catalogue and config overrides as discovery left them:
+    what a test registers (or a plugin it imports) is gone after it."""
+    from bench import assets, registry
+
+    registry.discover()
+    saved = {kind: reg.snapshot() for kind, reg in registry.ALL.items()}
+    catalogue, overrides = dict(assets._CATALOGUE), dict(assets._overrides)
+    yield
+    for kind, reg in registry.ALL.items():
+        reg.restore(saved[kind])
+    registry._discovered = True
+    assets._CATALOGUE.clear()
+    assets._CATALOGUE.update(catalogue)
+    assets._overrides.clear()
+    assets._overrides.update(overrides)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -17,7 +17,7 @@ discover()
 
 def _fixed_rate(name: str) -> bool:
     factory = CODECS.get(name)
-    cls = getattr(factory, "func", factory)
+    cls = factory.cls
     return not cls.capabilities.variable_rate
 
 

@@ -9,10 +9,10 @@ import pytest
 
 from bench import assets
 from bench.audio import load_audio
-from bench.metrics.base import output_specs
-from bench.metrics.profiles import metric_settings, resolve_profile
-from bench.metrics.text import word_errors, words
+from bench.columns import output_specs
+from bench.profiles import metric_settings, resolve_profile
 from bench.registry import METRICS, discover
+from bench.text import word_errors, words
 
 discover()
 
@@ -20,7 +20,7 @@ discover()
 @pytest.mark.parametrize("name", METRICS.names())
 def test_every_metric_declares_its_contract(name: str) -> None:
     cls = METRICS.get(name)
-    assert cls.outputs and isinstance(cls.requires_reference, bool)
+    assert cls.outputs and cls.reference in ("none", "source", "target") and cls.profiles
     for out in cls.outputs:
         assert out.higher_is_better in (True, False) and out.aggregation in ("mean", "ratio")
     assert set(o.name for o in cls.outputs) <= set(output_specs())
@@ -35,7 +35,7 @@ def test_word_errors_and_empty_transcripts() -> None:
 
 def test_whisper_english_normaliser() -> None:
     pytest.importorskip("whisper_normalizer")
-    from bench.metrics.text import english_normalizer
+    from bench.text import english_normalizer
 
     norm = english_normalizer()
     assert norm("D'AVRIGNY rushed, Mr. Smith!") == "d avrigny rushed mister smith"
@@ -63,8 +63,9 @@ def clip(shared_data: Path) -> np.ndarray:
 
 def test_offline_dwer_on_real_speech(clip: np.ndarray) -> None:
     pytest.importorskip("faster_whisper")
-    from bench.datasets import Utterance
     from bench.metrics.dwer import DWER
+
+    from bench.datasets import Utterance
 
     metric = DWER(asr="base")
     utt = Utterance("u", Path("u.flac"))
@@ -79,9 +80,10 @@ def test_offline_dwer_on_real_speech(clip: np.ndarray) -> None:
 def test_offline_sim_and_dnsmos_on_real_speech(clip: np.ndarray, shared_data: Path) -> None:
     pytest.importorskip("resemblyzer")
     pytest.importorskip("speechmos")
-    from bench.datasets import Utterance
     from bench.metrics.dnsmos import DNSMOS
     from bench.metrics.similarity import SpeakerSimilarity
+
+    from bench.datasets import Utterance
 
     other = load_audio(shared_data / "clips" / "vctk" / "p226_003.flac").samples
     utt = Utterance("u", Path("u.flac"))
@@ -98,9 +100,9 @@ def test_paper_sim_backend_loads_a_local_wavlm_sv_folder(tmp_path: Path, monkeyp
     """The paper Sim path (transformers x-vectors from a local folder), with a tiny random model."""
     transformers = pytest.importorskip("transformers", reason="paper profile (extra 'paper') not installed")
     import torch
+    from bench.metrics.similarity import SpeakerSimilarity
 
     from bench.datasets import Utterance
-    from bench.metrics.similarity import SpeakerSimilarity
 
     config = transformers.WavLMConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
                                       conv_dim=(8,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
@@ -124,7 +126,7 @@ def test_paper_sim_backend_loads_a_local_wavlm_sv_folder(tmp_path: Path, monkeyp
 def test_paper_dwer_backend_uses_a_local_ctranslate2_folder(monkeypatch: pytest.MonkeyPatch) -> None:
     """Asset resolution of the Whisper-small route (exercised with the Whisper-base files)."""
     pytest.importorskip("faster_whisper")
-    from bench.metrics.asr import WhisperTranscriber, whisper_base_dir
+    from bench.metrics._whisper import WhisperTranscriber, whisper_base_dir
 
     monkeypatch.setenv("BENCH_ASSET_WHISPER_SMALL_CT2", str(whisper_base_dir()))
     transcriber = WhisperTranscriber("small")
@@ -137,13 +139,13 @@ def test_paper_dwer_backend_uses_a_local_ctranslate2_folder(monkeypatch: pytest.
 def test_scores_are_cached_by_content_and_failures_are_not(tmp_path: Path) -> None:
     from bench.datasets import Utterance
     from bench.diskcache import DiskCache
-    from bench.metrics.base import Metric, MetricOutput, Score
+    from bench.metric import Metric, MetricOutput, Score
     from bench.task import score_batch
 
     class Energy(Metric):
         name = "energy"
         outputs = (MetricOutput("energy", "Energy", True),)
-        requires_reference = False
+        reference = "none"
         calls = 0
 
         @property

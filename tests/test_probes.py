@@ -6,10 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from bench import runner
-from bench.config import from_dict
-from bench.probe import (
+from bench.tasks._probe_model import (
     ProbeItem,
     TokenProbe,
     TrainConfig,
@@ -19,6 +16,9 @@ from bench.probe import (
     loss_of,
     train,
 )
+
+from bench import runner
+from bench.config import from_dict
 from bench.tables import load_rows, render, summarize
 
 

@@ -1,12 +1,19 @@
+"""The registry: one decorator idiom, base-class checks, known-but-missing plugins, third-party
+plugins through entry points (each one file, nothing else), and a core that names no plugin."""
+
 from __future__ import annotations
 
-import importlib
+import ast
+import textwrap
 from pathlib import Path
 
 import pytest
 
 from bench import registry
-from bench.registry import CODECS, Registry, Unavailable, discover
+from bench.codec import Codec
+from bench.registry import CODECS, Registry, Unavailable, Variant, declared_plugins, discover
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_register_get_and_duplicates() -> None:
@@ -15,6 +22,23 @@ def test_register_get_and_duplicates() -> None:
     assert reg.get("a") is int and reg.get("alias") is int
     with pytest.raises(ValueError, match="already registered"):
         reg.register("a", str)
+
+
+def test_variant_table_registers_each_name_with_its_params() -> None:
+    reg: Registry = Registry("codec", base=Codec, variants=True)
+    from bench.codecs.opus import OpusCodec
+
+    reg.decorator({"o-low": {"compression_level": 1.0}, "o-high": {"compression_level": 0.5}})(OpusCodec)
+    assert isinstance(reg.get("o-low"), Variant) and reg.get("o-high").params == {"compression_level": 0.5}
+    assert reg.get("o-high")().compression_level == 0.5
+    assert reg.get("o-high")(compression_level=0.9).compression_level == 0.9  # config params override
+
+
+def test_registry_checks_the_base_class() -> None:
+    with pytest.raises(TypeError, match="not a subclass of Codec"):
+        CODECS.register("not-a-codec", dict)
+    with pytest.raises(TypeError, match="not a subclass of Task"):
+        registry.register_task("not-a-task")(int)
 
 
 def test_unknown_name_suggests_close_matches() -> None:
@@ -41,36 +65,70 @@ def test_builtin_plugins_are_discovered() -> None:
     assert {"folder", "manifest", "librispeech", "quickstart"} <= set(registry.DATASETS.names())
 
 
-def test_missing_dependency_module_is_listed_with_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_dependency_module_is_listed_from_its_decorators(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     pkg = tmp_path / "plugpkg"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
-    (pkg / "needs_missing.py").write_text(
-        "import not_a_real_module_xyz\nPLUGIN_NAMES = ('ghost-codec',)\nPLUGIN_EXTRA = 'ghost'\n")
+    (pkg / "needs_missing.py").write_text(textwrap.dedent("""
+        import not_a_real_module_xyz
+        from bench.registry import register_codec
+
+        PLUGIN_EXTRA = "ghost"
+        VARIANTS = {"ghost-a": {"x": 1}, "ghost-b": {"x": 2}}
+
+
+        @register_codec(VARIANTS)
+        class Ghost:
+            pass
+
+
+        @register_codec("ghost-c")
+        class Other:
+            pass
+    """))
     monkeypatch.syspath_prepend(str(tmp_path))
+    assert declared_plugins("plugpkg.needs_missing", "codec") == (["ghost-a", "ghost-b", "ghost-c"], "ghost", None)
     reg: Registry = Registry("codec")
     registry._import_plugin_module("plugpkg.needs_missing", reg)
-    info = reg.unavailable()["ghost-codec"]
+    info = reg.unavailable()["ghost-b"]
     assert info.missing == "not_a_real_module_xyz" and info.extra == "ghost"
 
 
-def test_dropping_a_module_into_codecs_registers_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A new codec is one file in codecs/ and nothing else."""
-    import bench.codecs as codecs_pkg
+def test_plugin_packages_are_read_from_all_their_modules() -> None:
+    names, extra, _ = declared_plugins("bench.codecs.dycast", "codec")
+    assert set(names) == {"dycast-ca", "dycast-bp1", "dycast-bp3", "dycast-bp5"} and extra == "dycast"
 
-    target = Path(codecs_pkg.__path__[0]) / "zz_dropin_test_codec.py"
-    target.write_text(
-        "from bench.registry import register_codec\n"
-        "from bench.codecs.mulaw import MuLawCodec\n\n"
-        "PLUGIN_NAMES = ('dropin-mulaw',)\n\n"
-        "@register_codec('dropin-mulaw')\n"
-        "class DropIn(MuLawCodec):\n    '''A codec added by dropping one file.'''\n"
-    )
-    try:
-        monkeypatch.setattr(registry, "_discovered", False)
-        importlib.invalidate_caches()
-        discover()
-        assert "dropin-mulaw" in CODECS
-    finally:
-        target.unlink()
-        CODECS._items.pop("dropin-mulaw", None)
+
+# ---- the core names no plugin -----------------------------------------------------------------
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    ids = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                ids.add(id(body[0].value))
+    return ids
+
+
+def test_no_core_module_names_a_codec_task_or_metric_plugin() -> None:
+    discover()
+    plugin_names = set()
+    for reg in (registry.CODECS, registry.TASKS, registry.METRICS):
+        plugin_names |= set(reg.names()) | set(reg.unavailable())
+    plugin_packages = ("bench.codecs.", "bench.tasks.", "bench.metrics.")
+    offences = []
+    for path in sorted((ROOT / "bench").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docs = _docstrings(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
+                if node.value in plugin_names or node.value.startswith(plugin_packages):
+                    offences.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value!r}")
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(plugin_packages):
+                offences.append(f"{path.relative_to(ROOT)}:{node.lineno}: imports {node.module}")
+            if isinstance(node, ast.Import):
+                offences += [f"{path.relative_to(ROOT)}:{node.lineno}: imports {a.name}" for a in node.names
+                             if a.name.startswith(plugin_packages)]
+    assert not offences, "core modules name plugins:\n" + "\n".join(offences)

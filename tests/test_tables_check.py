@@ -30,10 +30,10 @@ def test_dwer_is_corpus_level_not_mean_of_utterances(tmp_path: Path) -> None:
     assert summary.loc["sim", "value"] == pytest.approx(0.6)
 
 
-def test_best_and_second_best_skip_reference_and_respect_direction() -> None:
+def test_best_and_second_best_skip_identity_rows_and_respect_direction() -> None:
     table = pd.DataFrame({"dWER ↓": [0.0, 5.0, 3.0, 9.0], "Sim ↑": [1.0, 0.8, 0.9, 0.7]},
                          index=["reference", "a", "b", "c"])
-    marks = _marks(table, {"dWER ↓": False, "Sim ↑": True})
+    marks = _marks(table, {"dWER ↓": False, "Sim ↑": True}, unranked={"reference"})
     assert marks[("b", "dWER ↓")] == 1 and marks[("a", "dWER ↓")] == 2
     assert marks[("b", "Sim ↑")] == 1 and marks[("a", "Sim ↑")] == 2
     assert ("reference", "dWER ↓") not in marks
@@ -87,7 +87,7 @@ def test_render_writes_csv_markdown_latex(tmp_path: Path) -> None:
     for codec, sim in (("reference", 1.0), ("a_b", 0.8), ("c", 0.9)):
         store.add([Row(codec, "resynthesis", "ds", "u", "sim", value=sim, backend="spk"),
                    Row(codec, "resynthesis", "ds", "u", "bitrate", value=1000, num=1000, den=1, backend="measured",
-                       extra={"random_weights": codec == "c"})])
+                       extra={"random_weights": codec == "c", "identity": codec == "reference"})])
     md = render([tmp_path])["resynthesis"]
     assert "**0.90**" in md and "_0.80_" in md and "RANDOM WEIGHTS" in md and "c †" in md
     tex = (tmp_path / "tables" / "resynthesis.tex").read_text()

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from bench.tasks._vc_pairs import select_vc_samples
 from bench.tasks.voice_conversion import circular_fit
 
 from bench import runner
 from bench.config import from_dict
 from bench.datasets import Utterance
 from bench.tables import load_rows, render, summarize
-from bench.vc_pairs import select_vc_samples
 
 
 def _utt(speaker: str, group: str | None, n: int) -> Utterance:

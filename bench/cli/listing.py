@@ -34,9 +34,9 @@ def cmd_list(args: argparse.Namespace) -> int:
                 hint = f"pip install 'speech-tokenizer-bench[{extra}]'" if extra else "install them"
                 print(f"  {name:<{width}} NOT INSTALLED  missing {', '.join(missing)}: {hint}")
                 continue
-            params = getattr(obj, "keywords", None)
+            params = getattr(obj, "params", None)
             detail = f" ({', '.join(f'{k}={v}' for k, v in params.items())})" if params else ""
-            print(f"  {name:<{width}} installed      {_summary(getattr(obj, 'func', obj))}{detail}")
+            print(f"  {name:<{width}} installed      {_summary(getattr(obj, 'cls', obj))}{detail}")
         for name, info in registry.unavailable().items():
             print(f"  {name:<{width}} NOT INSTALLED  missing {info.missing}: {info.hint}")
     return 0

@@ -7,7 +7,9 @@ import logging
 import os
 import sys
 
-from . import listing, parity, rad, report, run, speed, table1
+from bench.registry import COMMANDS, discover
+
+from . import listing, parity, report, run, speed, table1
 
 EPILOG = """examples:
   bench quickstart                           # synthetic corpus, offline codecs + metrics
@@ -16,7 +18,7 @@ EPILOG = """examples:
   bench table runs/ci                        # CSV / Markdown / LaTeX tables
   bench check runs/ci --baseline results/baselines/ci.csv
   bench list                                 # codecs, tasks, metrics, datasets
-  bench parity dycast ../shared/fixtures/dycast_parity
+  bench parity FAMILY FIXTURE_DIR              # replay official-code fixtures (bench parity -h)
 """
 
 
@@ -25,8 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (run, report, listing, parity, rad, speed, table1):
+    for module in (run, report, listing, parity, speed, table1):
         module.add_parsers(sub)
+    discover()
+    for _, add_parser in COMMANDS.items():  # commands contributed by plugins (e.g. `bench rad`)
+        add_parser(sub)
     return parser
 
 

@@ -1,16 +1,19 @@
-"""``bench parity CODEC FIXTURE_DIR``: replay fixtures recorded from an official implementation."""
+"""``bench parity FAMILY FIXTURE_DIR``: replay fixtures recorded from an official implementation.
+
+The families are whatever plugins registered with :func:`bench.registry.register_parity`.
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 
-FAMILIES = ("dycast", "focalcodec")
+from bench.registry import PARITY, discover
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
+    discover()
     p = sub.add_parser("parity", help="replay a parity fixture folder; exit 0 only if every output agrees")
-    p.add_argument("codec", choices=FAMILIES, help="codec family whose implementation to check")
+    p.add_argument("codec", choices=PARITY.names(), help="implementation family to check")
     p.add_argument("folder", help="fixture folder (config.json, model.safetensors, manifest.json, ...)")
     p.add_argument("--all", action="store_true", help="print every check, not only a per-file summary")
     p.set_defaults(handler=cmd_parity)
@@ -22,8 +25,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
     import pandas as pd
 
     warnings.filterwarnings("ignore", message="Using padding='same'")
-    module = importlib.import_module(f"bench.codecs.{args.codec}.parity")
-    checks = module.check_folder(args.folder)
+    checks = PARITY.get(args.codec)(args.folder)
     table = pd.DataFrame([{"file": c.file, "output": c.key, "kind": c.kind, "max_abs_diff": c.diff,
                            "tolerance": c.tol, "ok": c.ok, "detail": c.detail} for c in checks])
     if args.all:

@@ -33,7 +33,7 @@ def cmd_speed(args: argparse.Namespace) -> int:
     from bench.audio import load_audio, resample
     from bench.codec import pad_batch
     from bench.config import CodecSpec, load_config
-    from bench.metrics.profiles import metric_settings
+    from bench.profiles import metric_settings
     from bench.registry import METRICS, discover
     from bench.runner import build_codec
 

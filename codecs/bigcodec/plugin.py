@@ -1,29 +1,27 @@
 """BigCodec as a harness codec: one 8192-way token per 200 samples (80 Hz, 1.04 kbps at 16 kHz).
 
-Weights: ``checkpoint=`` (``bigcodec.pt``, a folder holding it, or the Hub id ``Alethia/BigCodec``)
-or ``BENCH_ASSET_BIGCODEC``. Without one the real architecture runs with seeded random weights
+Weights: asset ``bigcodec`` (``checkpoint=``: ``bigcodec.pt``, a folder holding it, or the Hub id
+``Alethia/BigCodec``; or ``BENCH_ASSET_BIGCODEC``, config ``assets:``). Without one the real architecture runs with seeded random weights
 and every row is flagged. Inputs are zero-padded to a whole number of frames; the official
 ``inference.py`` pads ``200 - T % 200`` samples, i.e. one extra frame when T is already a multiple.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import logging
-import os
-
 import torch
 import torch.nn.functional as F
+
+from bench.assets import Asset
+from bench.registry import register_codec
 
 from .._blocks.checkpoint import fetch_file
 from .._blocks.latent_codec import LatentVQCodec
 from .model import BigCodec
 
 HUB_ID = "Alethia/BigCodec"
-ENV = "BENCH_ASSET_BIGCODEC"
-log = logging.getLogger(__name__)
 
 
+@register_codec("bigcodec")
 class BigCodecCodec(LatentVQCodec):
     """BigCodec (Alethia/BigCodec): 16 kHz, 80 Hz, 1 codebook x 8192 (factorized 8-d VQ); kNN-VC on latents."""
 
@@ -31,23 +29,19 @@ class BigCodecCodec(LatentVQCodec):
     nominal_frame_rate = 80.0
     codebook_sizes = [8192]
     nominal_bitrate = 80.0 * 13
+    assets = (Asset("bigcodec", "BigCodec generator + encoder (bigcodec.pt)", f"{HUB_ID} (bigcodec.pt)",
+                    hub_id=HUB_ID, licence="MIT", size="0.6 GB"),)
 
     def __init__(self, checkpoint: str | None = None) -> None:
         super().__init__()
-        checkpoint = checkpoint or os.environ.get(ENV)
-        path = fetch_file(checkpoint, "bigcodec.pt", "bigcodec") if checkpoint else None
+        found = self.resolve_weights("bigcodec", checkpoint)
         self.model = BigCodec()
-        if path:
+        if found.location is not None:
+            path = fetch_file(found.location, "bigcodec.pt", "bigcodec")
             self.model.load_official(torch.load(path, map_location="cpu", weights_only=True))
-            random_weights = False
-        else:
-            log.warning("bigcodec: no checkpoint (%s or params.checkpoint; official: %s bigcodec.pt): RANDOM weights",
-                        ENV, HUB_ID)
-            random_weights = True
         self.model.eval()
         self.hop = self.model.hop_length
-        self.capabilities = dataclasses.replace(type(self).capabilities, random_weights=random_weights)
-        self._id = checkpoint or f"random:seed={torch.initial_seed()}"
+        self._id = self.weights_id
 
     def _prepare(self, wav: torch.Tensor) -> torch.Tensor:
         """Zero-padded to whole frames."""

@@ -4,10 +4,10 @@ Importing the package registers the harness variants ``dycast-ca``, ``dycast-bp1
 ``dycast-bp3`` and ``dycast-bp5`` (see :mod:`.plugin`).
 """
 
+from . import cli, parity  # noqa: F401 - register `bench rad` and `bench parity dycast`
 from .model import DyCAST
 from .plugin import DyCASTCodec
 
-PLUGIN_NAMES = ("dycast-ca", "dycast-bp1", "dycast-bp3", "dycast-bp5")
 PLUGIN_EXTRA = "dycast"
 
 __all__ = ["DyCAST", "DyCASTCodec"]

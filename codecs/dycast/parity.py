@@ -9,12 +9,14 @@ seeds. Each known output file has a replayer below; floats must agree within 1e-
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 from safetensors.torch import load_file
+
+from bench.parity import Check, compare
+from bench.registry import register_parity
 
 from .aligner import MMS, ctc_durations
 from .boundary import boundaries_to_durations
@@ -22,38 +24,6 @@ from .duration import exact_sum_rounding, renormalize_mu_to_budget
 from .model import DyCAST
 from .pooling import RepeatInterleaveUnpool, SelectLastPool
 from .quantizer import ScalarSphericalQuantizer
-
-FLOAT_TOL, WAVE_TOL = 1e-4, 1e-5
-
-
-@dataclass(frozen=True)
-class Check:
-    file: str
-    key: str
-    kind: str  # "int" (exact), "float", "wave"
-    diff: float  # max |difference| (ints: number of differing entries); inf on shape mismatch
-    tol: float
-    detail: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.diff <= self.tol
-
-
-def compare(file: str, key: str, got: torch.Tensor, ref: torch.Tensor) -> Check:
-    got = torch.as_tensor(got).detach().cpu()
-    if ref.dtype.is_floating_point:
-        last = key.split(".")[-1]
-        kind = "wave" if "rec" in last.split("_") or last == "sig" else "float"
-        tol = WAVE_TOL if kind == "wave" else FLOAT_TOL
-    else:
-        kind, tol = "int", 0.0
-    if tuple(got.shape) != tuple(ref.shape):
-        return Check(file, key, kind, float("inf"), tol, f"shape {tuple(got.shape)} != {tuple(ref.shape)}")
-    if kind == "int":
-        return Check(file, key, kind, float((got.long() != ref.long()).sum()), tol)
-    diff = (got.double() - ref.double()).abs().max() if ref.numel() else torch.tensor(0.0)
-    return Check(file, key, kind, float(diff), tol)
 
 
 class _StubAligner(MMS):
@@ -306,6 +276,7 @@ class Replayer:
         return self.checks
 
 
+@register_parity("dycast")
 def check_folder(folder: str | Path) -> list[Check]:
     """Replay every recorded call of a DyCAST fixture folder; one :class:`Check` per output tensor."""
     return Replayer(folder).run()

@@ -1,31 +1,28 @@
 """DyCAST as a harness codec: variants, decoding modes, measured rates, features, embeddings.
 
-Weights: a local folder or Hub id (``checkpoint=`` or asset ``dycast``: ``BENCH_ASSET_DYCAST``).
+Weights: asset ``dycast`` (``checkpoint=``: a local folder or Hub id; or ``BENCH_ASSET_DYCAST``,
+config ``assets:``).
 Without one, the real architecture is built with seeded random weights and every row is
 flagged: random-weight numbers are not DyCAST numbers.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import logging
-import os
-from functools import partial
 from typing import Iterator
 
 import torch
 
+from bench.assets import Asset
 from bench.codec import Capabilities, Codec, Tokens, length_groups, pad_batch
-from bench.registry import CODECS
+from bench.registry import register_codec
 
 from .._blocks.codec_model import WavLMFeaturesPlugin
 from .model import DyCAST, build_modules
 from .presets import preset
 
-log = logging.getLogger(__name__)
 MODES = ("tokens+length", "tokens+durations", "tokens")
-VARIANTS = {"dycast-ca": dict(boundary="char_aligner"), "dycast-bp1": dict(min_gap=1),
-            "dycast-bp3": dict(min_gap=3), "dycast-bp5": dict(min_gap=5)}
+VARIANTS = {"dycast-ca": {"boundary": "char_aligner"}, "dycast-bp1": {"min_gap": 1},
+            "dycast-bp3": {"min_gap": 3}, "dycast-bp5": {"min_gap": 5}}
 
 
 def elias_gamma_bits(durations: torch.Tensor) -> torch.Tensor:
@@ -34,12 +31,16 @@ def elias_gamma_bits(durations: torch.Tensor) -> torch.Tensor:
     return 2 * torch.floor(torch.log2(d)) + 1
 
 
+@register_codec(VARIANTS)
 class DyCASTCodec(WavLMFeaturesPlugin, Codec):
     """Variable-rate tokens: one 32-stream token (4 levels each, 64 bits) per character-like chunk."""
 
     sample_rate = output_sample_rate = 16000
     nominal_frame_rate = None
     capabilities = Capabilities(variable_rate=True, character_aligned=True, has_features=True, has_embeddings=True)
+    assets = (Asset("dycast", "DyCAST (config.json + model.safetensors [+ index.faiss])", "lucadellalib/dycast",
+                    hub_id="lucadellalib/dycast", files=("config.json",), licence="Apache-2.0"),)
+    test_params = {"random_preset": "tiny"}
 
     def __init__(self, checkpoint: str | None = None, boundary: str = "boundary_decode", min_gap: int = 1,
                  threshold: float = 0.5, max_gap: int | None = None, mode: str = "tokens+length",
@@ -54,19 +55,15 @@ class DyCASTCodec(WavLMFeaturesPlugin, Codec):
         self.boundary_kwargs = {"threshold": threshold, "min_gap": min_gap, "max_gap": max_gap}
         self.aligner_kwargs = {"max_silence_s": max_silence_s}
         self.use_retriever, self.sim_threshold = use_retriever, sim_threshold
-        checkpoint = checkpoint or os.environ.get("BENCH_ASSET_DYCAST")
+        found = self.resolve_weights("dycast", checkpoint)
         overrides = None if boundary == "char_aligner" else {"char_aligner_name": None}
-        if checkpoint:
-            self.model = DyCAST.from_pretrained(checkpoint, overrides=overrides)
-            random_weights = False
+        if found.location is not None:
+            self.model = DyCAST.from_pretrained(found.location, overrides=overrides)
         else:
             config = preset(random_preset, retriever=use_retriever)
             if boundary == "char_aligner":
                 config.update(char_aligner_name="MMS", char_aligner_config={})
-            log.warning("DyCAST: no checkpoint (checkpoint= or BENCH_ASSET_DYCAST); using RANDOM weights of "
-                        "the %s architecture: numbers are not DyCAST's", random_preset)
             self.model = DyCAST(**build_modules(config))
-            random_weights = True
         self.model.eval()
         if index is not None:
             if self.model.retriever is None:
@@ -78,8 +75,7 @@ class DyCASTCodec(WavLMFeaturesPlugin, Codec):
         if boundary == "char_aligner":
             self.model.char_aligner._load()  # fail now (missing transformers / MMS weights), not per utterance
         self.codebook_sizes = [self.model.quantizer.n_levels] * self.model.quantizer.dim
-        self.capabilities = dataclasses.replace(type(self).capabilities, random_weights=random_weights)
-        self._checkpoint = checkpoint or f"random:{random_preset}:seed={torch.initial_seed()}"
+        self._checkpoint = self.weights_id + ("" if found.location else f":{random_preset}")
 
     # ---- contract ------------------------------------------------------------------------------
     def encode(self, wav: torch.Tensor, lengths: torch.Tensor) -> Tokens:
@@ -165,6 +161,3 @@ class DyCASTCodec(WavLMFeaturesPlugin, Codec):
             bits = bits + elias_gamma_bits(tokens.durations).mul(tokens.durations > 0).sum(dim=1)
         return bits
 
-
-for _name, _kwargs in VARIANTS.items():
-    CODECS.register(_name, partial(DyCASTCodec, **_kwargs))

@@ -5,13 +5,10 @@ Importing the package registers ``focalcodec-50hz`` (the paper's baseline), ``fo
 ``focalcodec-12.5hz`` and the causal streaming variants (all parity-checked against the official fixtures).
 """
 
+from . import parity  # noqa: F401 - registers `bench parity focalcodec`
 from .model import FocalCodec
-from .plugin import FocalCodecCodec, register
+from .plugin import FocalCodecCodec
 
-PLUGIN_NAMES = ("focalcodec-50hz", "focalcodec-25hz", "focalcodec-12.5hz", "focalcodec-50hz-65k-causal",
-                "focalcodec-50hz-4k-causal", "focalcodec-50hz-2k-causal")
 PLUGIN_EXTRA = "dycast"
-
-register()
 
 __all__ = ["FocalCodec", "FocalCodecCodec"]

@@ -13,8 +13,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from bench.parity import Check, compare
+from bench.registry import register_parity
+
 from .._blocks.knn import cosine_distance, knn
-from ..dycast.parity import Check, compare
 from .bsq import BinarySphericalQuantizer
 from .model import FocalCodec
 
@@ -178,6 +180,7 @@ class Replayer:
         return self.checks
 
 
+@register_parity("focalcodec")
 def check_folder(folder: str | Path) -> list[Check]:
     """Replay every recorded call of a FocalCodec fixture folder and its model sub-folders."""
     return Replayer(folder).run()

@@ -1,49 +1,46 @@
 """FocalCodec as a harness codec: one 2^d-way token per frame, kNN-VC features, embeddings.
 
-Weights: ``checkpoint=`` (local folder or Hub id) or ``BENCH_ASSET_FOCALCODEC_<RATE>``
-(e.g. ``BENCH_ASSET_FOCALCODEC_50HZ``). Without one, the real architecture runs with seeded
+Weights: asset ``focalcodec-<variant>`` (``checkpoint=``: a local folder or Hub id; or
+``BENCH_ASSET_FOCALCODEC_<VARIANT>``, e.g. ``BENCH_ASSET_FOCALCODEC_50HZ``; config ``assets:``). Without one, the real architecture runs with seeded
 random weights and every row is flagged.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import logging
 import math
-import os
-from functools import partial
 
 import torch
 
+from bench.assets import Asset
 from bench.codec import Capabilities, GroupedCodec, Tokens, map_length_groups
+from bench.registry import register_codec
 
 from .._blocks.codec_model import WavLMFeaturesPlugin
 from .model import FocalCodec
 from .presets import HUB_IDS, preset
 
-log = logging.getLogger(__name__)
+VARIANTS = {"focalcodec-50hz": {"variant": "50hz"}, "focalcodec-25hz": {"variant": "25hz"},
+            "focalcodec-12.5hz": {"variant": "12.5hz"}, "focalcodec-50hz-65k-causal": {"variant": "50hz-65k-causal"},
+            "focalcodec-50hz-4k-causal": {"variant": "50hz-4k-causal"},
+            "focalcodec-50hz-2k-causal": {"variant": "50hz-2k-causal"}}
 
 
-def env_var(name: str) -> str:
-    return "BENCH_ASSET_FOCALCODEC_" + name.upper().replace(".", "_").replace("-", "_")
-
-
+@register_codec(VARIANTS)
 class FocalCodecCodec(WavLMFeaturesPlugin, GroupedCodec):
     """FocalCodec: 50 / 25 / 12.5 Hz x 8192 codes; streaming variants 50 Hz x 65536 / 4096 / 2048, 24 kHz out."""
 
     capabilities = Capabilities(has_features=True, has_embeddings=True)
+    assets = tuple(Asset(f"focalcodec-{v}", f"FocalCodec {v} (config.json + model.safetensors)", hub, hub_id=hub,
+                         files=("config.json",), licence="Apache-2.0") for v, hub in HUB_IDS.items())
+    test_params = {"size": "tiny"}
 
     def __init__(self, variant: str = "50hz", checkpoint: str | None = None, size: str = "default") -> None:
         super().__init__()
-        checkpoint = checkpoint or os.environ.get(env_var(variant))
-        if checkpoint:
-            self.model = FocalCodec.from_pretrained(checkpoint)
-            random_weights = False
+        found = self.resolve_weights(f"focalcodec-{variant}", checkpoint)
+        if found.location is not None:
+            self.model = FocalCodec.from_pretrained(found.location)
         else:
-            log.warning("FocalCodec %s: no checkpoint (checkpoint= or %s; official: %s); using RANDOM weights",
-                        variant, env_var(variant), HUB_IDS.get(variant))
             self.model = FocalCodec(**preset(variant, size))
-            random_weights = True
         self.model.eval()
         self.variant = variant
         self.sample_rate = self.model.sample_rate_input
@@ -52,8 +49,7 @@ class FocalCodecCodec(WavLMFeaturesPlugin, GroupedCodec):
         self.frames_per_token = math.prod(self.model.compressor.downscale_factors)
         self.nominal_frame_rate = 50.0 / self.frames_per_token
         self.nominal_bitrate = self.nominal_frame_rate * self.model.quantizer.dim
-        self.capabilities = dataclasses.replace(type(self).capabilities, random_weights=random_weights)
-        self._id = checkpoint or f"random:{variant}:{size}:seed={torch.initial_seed()}"
+        self._id = self.weights_id + ("" if found.location else f":{size}")
 
     def _encode(self, wav: torch.Tensor) -> torch.Tensor:
         return self.model.sig_to_toks(wav)[..., None]
@@ -72,9 +68,3 @@ class FocalCodecCodec(WavLMFeaturesPlugin, GroupedCodec):
     def cache_id(self) -> str:
         return f"focalcodec:{self._id}"
 
-
-def register() -> None:
-    from bench.registry import CODECS
-
-    for name in ("50hz", "25hz", "12.5hz", "50hz-65k-causal", "50hz-4k-causal", "50hz-2k-causal"):
-        CODECS.register(f"focalcodec-{name}", partial(FocalCodecCodec, variant=name))

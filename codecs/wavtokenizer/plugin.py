@@ -1,8 +1,8 @@
 """WavTokenizer as a harness codec: 24 kHz, one 4096-way token per 600 samples (40 Hz, 0.48 kbps).
 
-Weights: ``checkpoint=`` (the Lightning ``.ckpt``, a folder holding
-``wavtokenizer_large_unify_600_24k.ckpt``, or the Hub id ``novateur/WavTokenizer-large-unify-40token``)
-or ``BENCH_ASSET_WAVTOKENIZER_40HZ``. Lightning checkpoints pickle training objects beside the
+Weights: asset ``wavtokenizer-40hz`` (``checkpoint=``: the Lightning ``.ckpt``, a folder holding
+``wavtokenizer_large_unify_600_24k.ckpt``, or the Hub id ``novateur/WavTokenizer-large-unify-40token``;
+or ``BENCH_ASSET_WAVTOKENIZER_40HZ``, config ``assets:``). Lightning checkpoints pickle training objects beside the
 tensors: they load with ``torch.load(weights_only=True)`` when possible, else only with
 ``trust_checkpoint=True`` (full unpickling; use it for files you trust). Without weights the real
 architecture runs with seeded random weights and every row is flagged.
@@ -10,14 +10,12 @@ architecture runs with seeded random weights and every row is flagged.
 
 from __future__ import annotations
 
-import dataclasses
-import logging
-import os
 import pickle
 
 import torch
 
 from bench import assets
+from bench.registry import register_codec
 
 from .._blocks.checkpoint import fetch_file
 from .._blocks.latent_codec import LatentVQCodec
@@ -25,8 +23,6 @@ from .model import LARGE_40HZ, WavTokenizer
 
 HUB_ID = "novateur/WavTokenizer-large-unify-40token"
 CKPT = "wavtokenizer_large_unify_600_24k.ckpt"
-ENV = "BENCH_ASSET_WAVTOKENIZER_40HZ"
-log = logging.getLogger(__name__)
 
 
 def load_lightning_state(path: str, trust_checkpoint: bool) -> dict[str, torch.Tensor]:
@@ -40,6 +36,7 @@ def load_lightning_state(path: str, trust_checkpoint: bool) -> dict[str, torch.T
     return ckpt.get("state_dict", ckpt)
 
 
+@register_codec("wavtokenizer-40hz")
 class WavTokenizerCodec(LatentVQCodec):
     """WavTokenizer large-unify (novateur/WavTokenizer-large-unify-40token): 24 kHz, 40 Hz, 1 x 4096; kNN-VC on latents."""
 
@@ -47,24 +44,19 @@ class WavTokenizerCodec(LatentVQCodec):
     nominal_frame_rate = 40.0
     codebook_sizes = [4096]
     nominal_bitrate = 40.0 * 12
+    assets = (assets.Asset("wavtokenizer-40hz", "WavTokenizer large-unify 40 Hz (Lightning checkpoint)",
+                           f"{HUB_ID} ({CKPT})", hub_id=HUB_ID, licence="MIT", size="1.7 GB"),)
 
     def __init__(self, checkpoint: str | None = None, trust_checkpoint: bool = False, bandwidth_id: int = 0) -> None:
         super().__init__()
-        checkpoint = checkpoint or os.environ.get(ENV)
-        path = fetch_file(checkpoint, CKPT, "wavtokenizer-40hz") if checkpoint else None
+        found = self.resolve_weights("wavtokenizer-40hz", checkpoint)
         self.model = WavTokenizer(**{**LARGE_40HZ, "bandwidth_id": bandwidth_id})
-        if path:
+        if found.location is not None:
+            path = fetch_file(found.location, CKPT, "wavtokenizer-40hz")
             self.model.load_official(load_lightning_state(path, trust_checkpoint))
-            random_weights = False
-        else:
-            log.warning("wavtokenizer-40hz: no checkpoint (%s or params.checkpoint; official: %s %s): RANDOM weights",
-                        ENV, HUB_ID, CKPT)
-            random_weights = True
         self.model.eval()
         self.hop = self.model.hop_length
-        self.capabilities = dataclasses.replace(type(self).capabilities, random_weights=random_weights)
-        weights_id = checkpoint or f"random:seed={torch.initial_seed()}"
-        self._id = f"{weights_id}:bw={bandwidth_id}"
+        self._id = f"{self.weights_id}:bw={bandwidth_id}"
 
     def embeddings(self) -> list[torch.Tensor]:
         """The 512-d codebook ``[4096, 512]``."""

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 
+from bench import assets
+from bench.registry import register_command
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:
+
+@register_command("rad")
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("rad", help="retrieval-augmented decoding: build pools and FAISS indexes")
     rad = p.add_subparsers(dest="rad_command", required=True)
     pool = rad.add_parser("pool", help="append retriever latents of a dataset to a pool (resumable)")
     pool.add_argument("out", help="pool folder (shard_*.npy + progress.jsonl)")
     pool.add_argument("--root", required=True, help="dataset root")
     pool.add_argument("--format", default="folder", help="dataset format (folder, manifest, librispeech)")
-    pool.add_argument("--checkpoint", help="DyCAST checkpoint folder or Hub id (default BENCH_ASSET_DYCAST)")
+    pool.add_argument("--checkpoint", help="DyCAST checkpoint folder or Hub id (default: asset dycast, BENCH_ASSET_DYCAST)")
     pool.add_argument("--random-preset", default=None, help="random weights (default/tiny) for smoke runs")
     pool.add_argument("--device", default="cpu")
     pool.add_argument("--limit", type=int, default=None)
@@ -28,15 +32,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _model(args: argparse.Namespace):
-    import os
-
     import torch
 
-    from bench.codecs.dycast import DyCAST
-    from bench.codecs.dycast.model import build_modules
-    from bench.codecs.dycast.presets import preset
+    from .model import DyCAST, build_modules
+    from .presets import preset
 
-    checkpoint = args.checkpoint or os.environ.get("BENCH_ASSET_DYCAST")
+    checkpoint = assets.locate("dycast", args.checkpoint).location
     if checkpoint:
         return DyCAST.from_pretrained(checkpoint, overrides={"char_aligner_name": None}).to(args.device).eval()
     if not args.random_preset:
@@ -48,8 +49,9 @@ def _model(args: argparse.Namespace):
 
 
 def cmd_pool(args: argparse.Namespace) -> int:
-    from bench.codecs.dycast.rad import build_pool
     from bench.datasets import DatasetSpec, load_dataset
+
+    from .rad import build_pool
 
     utts = load_dataset(DatasetSpec("pool", args.format, args.root, limit=args.limit))
     added = build_pool(_model(args), utts, args.out, device=args.device)
@@ -58,7 +60,7 @@ def cmd_pool(args: argparse.Namespace) -> int:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from bench.codecs.dycast.rad import build_index
+    from .rad import build_index
 
     stats = build_index(args.pool, args.nlist, args.nprobe, args.train_size, args.seed, args.out)
     print(f"indexed {stats.vectors:,} vectors (trained on {stats.train_vectors:,}) in "

@@ -14,11 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.datasets import Utterance
+from bench.metric import Backend, Metric, MetricOutput, Score
 from bench.registry import register_metric
-
-from .base import Metric, MetricOutput, Score
-
-PLUGIN_NAMES = ("dnsmos",)
 
 
 @register_metric("dnsmos")
@@ -27,14 +24,14 @@ class DNSMOS(Metric):
 
     name = "dnsmos"
     outputs = (
-        MetricOutput("dnsmos_p808", "DNSMOS", True),
-        MetricOutput("dnsmos_ovrl", "DNSMOS OVRL", True),
-        MetricOutput("dnsmos_sig", "DNSMOS SIG", True),
-        MetricOutput("dnsmos_bak", "DNSMOS BAK", True),
+        MetricOutput("dnsmos_p808", "DNSMOS", True, order=20),
+        MetricOutput("dnsmos_ovrl", "DNSMOS OVRL", True, in_table=False),
+        MetricOutput("dnsmos_sig", "DNSMOS SIG", True, in_table=False),
+        MetricOutput("dnsmos_bak", "DNSMOS BAK", True, in_table=False),
     )
+    profiles = {"paper": Backend(), "offline": Backend()}
     dependencies = ("speechmos", "onnxruntime", "librosa")
     extra = "offline"
-    requires_reference = False
 
     def __init__(self) -> None:
         try:

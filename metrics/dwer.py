@@ -14,14 +14,12 @@ import numpy as np
 from bench.audio import array_digest
 from bench.datasets import Utterance
 from bench.diskcache import DiskCache, make_key
+from bench.metric import Backend, Metric, MetricOutput, Score
 from bench.paths import cache_dir
 from bench.registry import register_metric
+from bench.text import english_normalizer, word_errors, words
 
-from .asr import get_transcriber
-from .base import Metric, MetricOutput, Score
-from .text import english_normalizer, word_errors, words
-
-PLUGIN_NAMES = ("dwer",)
+from ._whisper import WHISPER_SMALL, get_transcriber
 
 
 @register_metric("dwer")
@@ -29,10 +27,12 @@ class DWER(Metric):
     """Corpus-level dWER (%) with Whisper-small (paper) or Whisper-base (offline)."""
 
     name = "dwer"
-    outputs = (MetricOutput("dwer", "dWER", False, "ratio", 100.0, 2),)
+    outputs = (MetricOutput("dwer", "dWER", False, "ratio", 100.0, 2, order=30),)
+    profiles = {"paper": Backend({"asr": "small"}, ("whisper-small-ct2",)), "offline": Backend({"asr": "base"})}
+    reference = "source"
+    assets = (WHISPER_SMALL,)
     dependencies = ("faster_whisper", "whisper_normalizer")
     extra = "offline"
-    requires_reference = True
 
     def __init__(self, asr: str = "small", device: str = "cpu", compute_type: str | None = None) -> None:
         self.transcriber = get_transcriber(asr, device, compute_type)

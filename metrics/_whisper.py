@@ -22,6 +22,9 @@ from bench import assets
 from bench.paths import cache_dir
 
 WHISPER_BASE_BYTES = 145_217_532
+WHISPER_SMALL = assets.Asset(
+    "whisper-small-ct2", "Whisper-small in CTranslate2 form (paper dWER)", "Systran/faster-whisper-small",
+    hub_id="Systran/faster-whisper-small", files=("model.bin", "config.json"), licence="MIT", size="0.5 GB")
 DECODE_OPTIONS = dict(beam_size=1, temperature=0.0, without_timestamps=True, vad_filter=False)
 
 
@@ -77,7 +80,7 @@ class WhisperTranscriber:
         if size == "base":
             location = str(whisper_base_dir())
         elif size == "small":
-            location = assets.resolve("whisper-small-ct2")
+            location = assets.require("whisper-small-ct2")
         else:
             raise ValueError(f"Whisper size must be 'small' (paper) or 'base' (offline), got {size!r}")
         self.size = size

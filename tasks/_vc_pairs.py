@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from .datasets import Utterance
+from bench.datasets import Utterance
 
 
 @dataclass(frozen=True)

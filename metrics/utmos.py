@@ -16,11 +16,14 @@ import torch
 
 from bench import assets
 from bench.datasets import Utterance
+from bench.metric import Backend, Metric, MetricOutput, Score
 from bench.registry import register_metric
 
-from .base import Metric, MetricOutput, Score
-
-PLUGIN_NAMES = ("utmos",)
+ASSET = assets.Asset(
+    "utmos22-strong", "UTMOS22 strong learner (paper UTMOS): a local clone of the SpeechMOS repo with hubconf.py; "
+    "its checkpoint in the torch hub cache",
+    "tarepan/SpeechMOS v1.2.0 (torch.hub) + utmos22_strong_step7459_v1.pt", files=("hubconf.py",),
+    licence="MIT")
 
 
 @register_metric("utmos")
@@ -28,10 +31,11 @@ class UTMOS(Metric):
     """UTMOS22-strong MOS of the decoded audio (reference-free)."""
 
     name = "utmos"
-    outputs = (MetricOutput("utmos", "UTMOS", True),)
+    outputs = (MetricOutput("utmos", "UTMOS", True, order=10),)
+    profiles = {"paper": Backend(assets=("utmos22-strong",))}
+    assets = (ASSET,)
     dependencies = ("torch",)
     extra = "paper"
-    requires_reference = False
 
     def __init__(self, device: str = "cpu") -> None:
         repo = assets.local_path("utmos22-strong")

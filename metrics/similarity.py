@@ -18,12 +18,12 @@ from bench import assets
 from bench.audio import array_digest, match_length
 from bench.datasets import Utterance
 from bench.diskcache import DiskCache, make_key
+from bench.metric import Backend, Metric, MetricOutput, Score
 from bench.paths import cache_dir
 from bench.registry import register_metric
 
-from .base import Metric, MetricOutput, Score
-
-PLUGIN_NAMES = ("sim",)
+WAVLM_SV = assets.Asset("wavlm-base-sv", "WavLM-base x-vector speaker model (paper Sim)", "microsoft/wavlm-base-sv",
+                        hub_id="microsoft/wavlm-base-sv", files=("config.json",), licence="MIT", size="0.4 GB")
 WAVLM_MIN_SAMPLES = 4880
 
 
@@ -55,7 +55,7 @@ class _WavLMSV:
             raise ModuleNotFoundError(
                 "Sim (paper) needs transformers: pip install 'speech-tokenizer-bench[paper]'"
             ) from err
-        location = assets.resolve("wavlm-base-sv")
+        location = assets.require("wavlm-base-sv")
         try:
             self._model = AutoModelForAudioXVector.from_pretrained(
                 location, local_files_only=assets.offline()).to(device).eval()
@@ -84,8 +84,11 @@ class SpeakerSimilarity(Metric):
     """Cosine similarity of speaker embeddings, decoded vs reference audio."""
 
     name = "sim"
-    outputs = (MetricOutput("sim", "Sim", True),)
-    requires_reference = True
+    outputs = (MetricOutput("sim", "Sim", True, order=40),)
+    profiles = {"paper": Backend({"backend": "wavlm-base-sv"}, ("wavlm-base-sv",)),
+                "offline": Backend({"backend": "resemblyzer"})}
+    reference = "target"
+    assets = (WAVLM_SV,)
 
     def __init__(self, backend: str = "wavlm-base-sv", device: str = "cpu") -> None:
         if backend not in BACKENDS:

@@ -1,0 +1,92 @@
+"""The Metric contract: batched per-utterance scores with declared columns, backends and references."""
+
+from __future__ import annotations
+
+import importlib.util
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+
+from .datasets import Utterance
+
+if TYPE_CHECKING:
+    from .assets import Asset
+
+
+@dataclass(frozen=True)
+class MetricOutput:
+    """One column a metric or a task produces, as tables show it.
+
+    ``aggregation="mean"`` averages per-utterance values; ``"ratio"`` is
+    ``scale * sum(num) / sum(den)`` (corpus-level dWER, measured rates). ``order`` places the
+    column in tables (lower first); ``in_table=False`` keeps it in ``summary.csv`` only;
+    ``per_dataset=False`` aggregates it over every dataset of the task (measured rates).
+    """
+
+    name: str
+    label: str
+    higher_is_better: bool | None  # None: not ranked (rates, counts)
+    aggregation: Literal["mean", "ratio"] = "mean"
+    scale: float = 1.0
+    decimals: int = 2
+    order: int = 100
+    in_table: bool = True
+    per_dataset: bool = True
+
+
+@dataclass(frozen=True)
+class Score:
+    value: float
+    num: float | None = None
+    den: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Backend:
+    """How a metric runs under one profile: constructor params and the assets it needs."""
+
+    params: dict[str, Any] = field(default_factory=dict)
+    assets: tuple[str, ...] = ()
+
+
+Reference = Literal["none", "source", "target"]
+
+
+class Metric(ABC):
+    """A metric plugin. Inputs are mono float32 waveforms at :attr:`sample_rate` (16 kHz).
+
+    Declarations a plugin sets: ``outputs`` (its columns), ``profiles`` (its backend under each
+    metric profile it takes part in), ``reference`` (``"source"``: the audio whose content the
+    hypothesis must keep; ``"target"``: audio of the speaker it must sound like; ``"none"``),
+    ``requires_text``, ``assets`` (pretrained files it may load), ``dependencies`` and ``extra``.
+    """
+
+    name: ClassVar[str]
+    outputs: ClassVar[tuple[MetricOutput, ...]]
+    profiles: ClassVar[dict[str, Backend]] = {}
+    reference: ClassVar[Reference] = "none"
+    requires_text: ClassVar[bool] = False
+    assets: ClassVar[tuple[Asset, ...]] = ()
+    sample_rate: ClassVar[int] = 16000
+    #: importable modules the metric needs, and the pip extra that installs them
+    dependencies: ClassVar[tuple[str, ...]] = ()
+    extra: ClassVar[str | None] = None
+
+    @classmethod
+    def missing_dependencies(cls) -> list[str]:
+        return [m for m in cls.dependencies if importlib.util.find_spec(m) is None]
+
+    @property
+    @abstractmethod
+    def backend(self) -> str:
+        """Identifier of the model and settings behind the numbers (stored with every row)."""
+
+    @abstractmethod
+    def compute(
+        self, hyp: Sequence[np.ndarray], ref: Sequence[np.ndarray], meta: Sequence[Utterance]
+    ) -> list[dict[str, Score]]:
+        """Scores per utterance: one ``{output name: Score}`` per input."""

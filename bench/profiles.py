@@ -1,0 +1,55 @@
+"""Metric profiles, built from what each metric declares (``Metric.profiles``).
+
+``paper`` is the papers' stack, ``offline`` needs no download; ``auto`` picks ``paper`` when
+every asset its backends need is reachable (configured locally, or the Hub when online) and
+``offline`` otherwise, and says so.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from . import assets
+from .metric import Backend
+from .registry import METRICS, discover
+
+log = logging.getLogger(__name__)
+AUTO_ORDER = ("paper", "offline")  # auto takes the first whose assets are all reachable
+
+
+def profiles() -> dict[str, dict[str, Backend]]:
+    """``{profile: {metric name: backend}}`` over every registered metric."""
+    discover()
+    table: dict[str, dict[str, Backend]] = {}
+    for name, cls in METRICS.items():
+        for profile, backend in cls.profiles.items():
+            table.setdefault(profile, {})[name] = backend
+    return dict(sorted(table.items()))
+
+
+def resolve_profile(name: str) -> str:
+    """``auto`` -> the first profile of :data:`AUTO_ORDER` whose assets are all reachable."""
+    table = profiles()
+    if name in table:
+        return name
+    if name != "auto":
+        raise ValueError(f"metric_profile must be auto, {', '.join(table)}; got {name!r}")
+    fallback = ""
+    for candidate in [p for p in AUTO_ORDER if p in table] + [p for p in table if p not in AUTO_ORDER]:
+        missing = sorted({a for b in table[candidate].values() for a in b.assets if not assets.reachable(a)})
+        if not missing:
+            if fallback:
+                log.warning("metric_profile auto -> %s (%s)", candidate, fallback)
+            return candidate
+        fallback = fallback or f"{candidate} weights not available: {', '.join(missing)}"
+    raise ValueError(f"metric_profile auto: no profile has all its assets ({fallback})")
+
+
+def metric_settings(profile: str, metrics: list[str] | None) -> dict[str, dict]:
+    """``{metric name: constructor kwargs}`` for the requested metrics under a profile."""
+    table = profiles()[resolve_profile(profile)]
+    names = list(table) if metrics is None else metrics
+    unknown = [m for m in names if m not in table]
+    if unknown:
+        raise ValueError(f"metrics {unknown} have no backend in profile {profile!r} (it has {list(table)})")
+    return {m: dict(table[m].params) for m in names}
