@@ -179,7 +179,8 @@ def footnotes(summary: pd.DataFrame, task: str, flagged: set[str]) -> list[str]:
     notes = []
     sub = summary[summary["task"] == task]
     for spec in table_columns(per_dataset=True) + table_columns(per_dataset=False):
-        backends = sorted({" + ".join(sorted(set(b.split(" + ")))) for b in sub[sub["metric"] == spec.name]["backend"] if b})
+        used = sub[sub["metric"] == spec.name]["backend"]
+        backends = sorted({" + ".join(sorted(set(b.split(" + ")))) for b in used if b})
         if backends:
             mixed = " (MIXED BACKENDS: not comparable)" if len(backends) > 1 else ""
             notes.append(f"{spec.label}: {'; '.join(backends)}{mixed}")

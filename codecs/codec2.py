@@ -53,7 +53,7 @@ class Codec2Codec(Codec):
     def encode(self, wav: torch.Tensor, lengths: torch.Tensor) -> Tokens:
         items = []
         spf = self.samples_per_frame
-        for row, n in zip(wav, lengths.tolist()):
+        for row, n in zip(wav, lengths.tolist(), strict=True):
             engine = pycodec2.Codec2(self.mode)  # fresh state per utterance: deterministic
             pcm = np.round(row[:n].clamp(-1, 1).cpu().numpy() * 32767).astype(np.int16)
             frames = -(-n // spf)

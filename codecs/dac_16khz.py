@@ -18,7 +18,8 @@ PLUGIN_EXTRA = "paper"
 class DAC16kHz(HFCodec):
     """Descript Audio Codec (descript/dac_16khz), 50 Hz, first 2 codebooks x 1024."""
 
-    assets = (Asset("dac-16khz-2cb", "DAC 16 kHz (transformers DacModel weights)", "descript/dac_16khz", hub_id="descript/dac_16khz", licence="MIT"),)
+    assets = (Asset("dac-16khz-2cb", "DAC 16 kHz (transformers DacModel weights)", "descript/dac_16khz",
+                    hub_id="descript/dac_16khz", licence="MIT"),)
     model_class = "DacModel"
     sample_rate = output_sample_rate = 16000
     nominal_frame_rate = 50.0

@@ -18,7 +18,9 @@ PLUGIN_EXTRA = "paper"
 class EnCodec24kHz(HFCodec):
     """EnCodec (facebook/encodec_24khz), 75 Hz, first 2 codebooks (bandwidth 1.5 kbps)."""
 
-    assets = (Asset("encodec-24khz-1.5kbps", "EnCodec 24 kHz (transformers EncodecModel weights)", "facebook/encodec_24khz", hub_id="facebook/encodec_24khz", licence="CC-BY-NC-4.0"),)
+    assets = (Asset("encodec-24khz-1.5kbps", "EnCodec 24 kHz (transformers EncodecModel weights)",
+                    "facebook/encodec_24khz",
+                    hub_id="facebook/encodec_24khz", licence="CC-BY-NC-4.0"),)
     model_class = "EncodecModel"
     sample_rate = output_sample_rate = 24000
     codebook_sizes = [1024, 1024]
@@ -43,4 +45,5 @@ class EnCodec24kHz(HFCodec):
         return self.model.decode(codes.transpose(1, 2)[None], [None]).audio_values[:, 0]
 
     def embeddings(self) -> list[torch.Tensor]:
-        return [layer.codebook.embed.detach().clone() for layer in self.model.quantizer.layers[: len(self.codebook_sizes)]]
+        layers = self.model.quantizer.layers[: len(self.codebook_sizes)]
+        return [layer.codebook.embed.detach().clone() for layer in layers]

@@ -18,7 +18,8 @@ PLUGIN_EXTRA = "paper"
 class Mimi(HFCodec):
     """Mimi (kyutai/mimi), 24 kHz, 12.5 Hz, 5 codebooks (the first one semantic)."""
 
-    assets = (Asset("mimi-5cb", "Mimi (transformers MimiModel weights)", "kyutai/mimi", hub_id="kyutai/mimi", licence="CC-BY-4.0"),)
+    assets = (Asset("mimi-5cb", "Mimi (transformers MimiModel weights)", "kyutai/mimi",
+                    hub_id="kyutai/mimi", licence="CC-BY-4.0"),)
     model_class = "MimiModel"
     sample_rate = output_sample_rate = 24000
     nominal_frame_rate = 12.5

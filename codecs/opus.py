@@ -42,7 +42,7 @@ class OpusCodec(Codec):
 
     def encode(self, wav: torch.Tensor, lengths: torch.Tensor) -> Tokens:
         items = []
-        for row, n in zip(wav, lengths.tolist()):
+        for row, n in zip(wav, lengths.tolist(), strict=True):
             buffer = io.BytesIO()
             samples = row[:n].clamp(-1, 1).cpu().numpy().astype(np.float32)
             sf.write(buffer, samples, self.sample_rate, format="OGG", subtype="OPUS",

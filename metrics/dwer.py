@@ -55,7 +55,7 @@ class DWER(Metric):
         self, hyp: Sequence[np.ndarray], ref: Sequence[np.ndarray], meta: Sequence[Utterance]
     ) -> list[dict[str, Score]]:
         scores = []
-        for h, r, utt in zip(hyp, ref, meta):
+        for h, r, utt in zip(hyp, ref, meta, strict=True):
             ref_text = self.reference_transcript(r, utt.language)
             hyp_text = self._transcript(h, utt.language)
             ref_words = words(ref_text)

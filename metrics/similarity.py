@@ -108,7 +108,7 @@ class SpeakerSimilarity(Metric):
         self, hyp: Sequence[np.ndarray], ref: Sequence[np.ndarray], meta: Sequence[Utterance]
     ) -> list[dict[str, Score]]:
         scores = []
-        for h, r in zip(hyp, ref):
+        for h, r in zip(hyp, ref, strict=True):
             a, b = self._embedder.embed(h), self._reference(r)
             # as torch.nn.functional.cosine_similarity (eps 1e-8 on each norm), the paper's call
             cos = float(a @ b / (max(np.linalg.norm(a), 1e-8) * max(np.linalg.norm(b), 1e-8)))

@@ -65,7 +65,7 @@ class TokenProbe(nn.Module):
         dim = dims.pop()
         self.embeddings = nn.ModuleList(nn.Embedding(v, dim) for v in codebook_sizes)
         if embeddings:
-            for table, init in zip(self.embeddings, embeddings):
+            for table, init in zip(self.embeddings, embeddings, strict=True):
                 table.weight.data.copy_(init.float())
         self.codebook_weights = nn.Parameter(torch.zeros(len(codebook_sizes)))
         self.lstm = nn.LSTM(dim, hidden, num_layers=layers, dropout=dropout, bidirectional=True, batch_first=True)

@@ -109,13 +109,13 @@ class Resynthesis(Task):
             if not np.all(np.isfinite(out)):
                 raise ValueError(f"decoder produced NaN/inf for {item.utt.utt_id}")
             decoded.append(out)
-        return list(zip(tokens, decoded))
+        return list(zip(tokens, decoded, strict=True))
 
     def _process(self, ctx: TaskContext, codec: Codec, metrics: dict, items: list[_Item],
                  outputs: list[str]) -> None:
         results = self._codec_roundtrip(ctx, codec, items)
         ok: list[tuple[_Item, np.ndarray]] = []
-        for item, result in zip(items, results):
+        for item, result in zip(items, results, strict=True):
             if isinstance(result, Exception):
                 self._error(ctx, item.utt, "codec", result)
                 continue

@@ -31,8 +31,9 @@ def cmd_parity(args: argparse.Namespace) -> int:
     if args.all:
         print(table.to_markdown(index=False, floatfmt=".3g"))
     else:
-        summary = table.groupby(["file", "kind"]).agg(outputs=("output", "size"), max_abs_diff=("max_abs_diff", "max"),
-                                                     tolerance=("tolerance", "max"), failing=("ok", lambda s: int((~s).sum())))
+        summary = table.groupby(["file", "kind"]).agg(
+            outputs=("output", "size"), max_abs_diff=("max_abs_diff", "max"), tolerance=("tolerance", "max"),
+            failing=("ok", lambda s: int((~s).sum())))
         print(summary.reset_index().to_markdown(index=False, floatfmt=".3g"))
     failed = table[~table["ok"]]
     if not failed.empty:

@@ -262,7 +262,7 @@ class FocalEncoder(nn.Module):
     def forward(self, x: torch.Tensor, state: Sequence | None = ()) -> tuple[torch.Tensor, list]:
         states = list(state) if state else [None] * len(self.layers)
         new_state = []
-        for layer, layer_state in zip(self.layers, states):
+        for layer, layer_state in zip(self.layers, states, strict=True):
             x, layer_state = layer(x, layer_state)
             new_state.append(layer_state)
         return self.out_proj(self.dropout(x)), new_state if self.causal else []
@@ -298,7 +298,7 @@ class FocalDecoder(nn.Module):
             FocalUpScale(d, e, f, **_block_kwargs(
                 focal_window, focal_level, focal_factor, dropout, use_post_norm, use_layerscale, layerscale_init,
                 normalize_modulator, causal, window_size if i < last else last_window_size, tanhscale_init))
-            for i, (d, e, f) in enumerate(zip(self.hidden_dims, outs, self.upscale_factors))
+            for i, (d, e, f) in enumerate(zip(self.hidden_dims, outs, self.upscale_factors, strict=True))
         )
         self.refiner: nn.Module = nn.Identity()
         if causal and lookahead_size > 0:
@@ -308,7 +308,7 @@ class FocalDecoder(nn.Module):
         x = self.dropout(self.in_proj(x))
         states = list(state) if state else [None] * len(self.layers)
         new_state = []
-        for layer, layer_state in zip(self.layers, states):
+        for layer, layer_state in zip(self.layers, states, strict=True):
             x, layer_state = layer(x, layer_state)
             new_state.append(layer_state)
         return self.refiner(x), new_state if self.causal else []

@@ -95,7 +95,7 @@ class VocosBackbone(nn.Module):
         if self.causal:
             x, new[0] = causal_context(x, caches[0], self.pad, self.pad_mode)
         x = self.input_norm(self.embedding(x).transpose(1, 2)).transpose(1, 2)
-        for layer, cache in zip(self.layers, caches[1:]):
+        for layer, cache in zip(self.layers, caches[1:], strict=True):
             x, cache = layer(x, cache)
             new.append(cache)
         return self.output_norm(x.transpose(1, 2)), new if self.causal else []

@@ -45,7 +45,7 @@ class FeatureExtractor(nn.Module):
         dims = [1] + list(hidden_dims)
         self.layers = nn.ModuleList(
             ConvBlock(dims[i], dims[i + 1], k, s, dropout, causal)
-            for i, (k, s) in enumerate(zip(kernel_sizes, strides))
+            for i, (k, s) in enumerate(zip(kernel_sizes, strides, strict=True))
         )
 
     def forward(self, sig: torch.Tensor, caches: list | None = None) -> tuple[torch.Tensor, list]:
@@ -215,7 +215,7 @@ class TransformerEncoder(nn.Module):
         layer_pos = min(curr_pos, self.window_size - self.chunk)
         shift = max(next_pos - self.window_size + self.chunk, 0)
         new_caches = []
-        for layer, cache in zip(self.layers, kv_caches):
+        for layer, cache in zip(self.layers, kv_caches, strict=True):
             x, cache = layer(x, bias, mask, layer_pos, cache)
             cache = torch.cat([cache[:, shift:], cache[:, :shift]], dim=1)[:, : self.window_size]
             new_caches.append(cache)
@@ -260,7 +260,7 @@ class WavLM(nn.Module):
                 length = (length - 1) // s + 1
             return length
         length = max(num_samples, self.kernel_sizes[0])
-        for k, s in zip(self.kernel_sizes, self.strides):
+        for k, s in zip(self.kernel_sizes, self.strides, strict=True):
             length = (max(length, k) - k) // s + 1
         return length
 

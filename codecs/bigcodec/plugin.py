@@ -1,7 +1,8 @@
 """BigCodec as a harness codec: one 8192-way token per 200 samples (80 Hz, 1.04 kbps at 16 kHz).
 
 Weights: asset ``bigcodec`` (``checkpoint=``: ``bigcodec.pt``, a folder holding it, or the Hub id
-``Alethia/BigCodec``; or ``BENCH_ASSET_BIGCODEC``, config ``assets:``). Without one the real architecture runs with seeded random weights
+``Alethia/BigCodec``; or ``BENCH_ASSET_BIGCODEC``, config ``assets:``). Without one the real architecture
+runs with seeded random weights
 and every row is flagged. Inputs are zero-padded to a whole number of frames; the official
 ``inference.py`` pads ``200 - T % 200`` samples, i.e. one extra frame when T is already a multiple.
 """

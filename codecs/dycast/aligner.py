@@ -116,7 +116,8 @@ class MMS(nn.Module):
         try:
             from transformers import AutoProcessor, Wav2Vec2ForCTC
         except ModuleNotFoundError as err:
-            raise ModuleNotFoundError("the MMS aligner needs transformers: pip install 'speech-tokenizer-bench[paper]'") from err
+            raise ModuleNotFoundError(
+                "the MMS aligner needs transformers: pip install 'speech-tokenizer-bench[paper]'") from err
         try:
             self.processor = AutoProcessor.from_pretrained(self.checkpoint, local_files_only=assets.offline())
             self.model = Wav2Vec2ForCTC.from_pretrained(self.checkpoint, local_files_only=assets.offline()).eval()

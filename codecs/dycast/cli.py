@@ -16,7 +16,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pool.add_argument("out", help="pool folder (shard_*.npy + progress.jsonl)")
     pool.add_argument("--root", required=True, help="dataset root")
     pool.add_argument("--format", default="folder", help="dataset format (folder, manifest, librispeech)")
-    pool.add_argument("--checkpoint", help="DyCAST checkpoint folder or Hub id (default: asset dycast, BENCH_ASSET_DYCAST)")
+    pool.add_argument("--checkpoint",
+                      help="DyCAST checkpoint folder or Hub id (default: asset dycast, BENCH_ASSET_DYCAST)")
     pool.add_argument("--random-preset", default=None, help="random weights (default/tiny) for smoke runs")
     pool.add_argument("--device", default="cpu")
     pool.add_argument("--limit", type=int, default=None)

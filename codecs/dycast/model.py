@@ -142,7 +142,8 @@ class DyCAST(WavLMCodecMixin, nn.Module):
         if self.char_aligner is None:
             raise RuntimeError("this DyCAST has no char_aligner (boundary_source='char_aligner' needs MMS)")
         durs, transcripts = self.char_aligner(sig, length=length, **aligner_kwargs)
-        out: tuple = (durs,) + ((transcripts,) if return_transcript else ()) + ((aligner_state,) if return_state else ())
+        out: tuple = ((durs,) + ((transcripts,) if return_transcript else ())
+                      + ((aligner_state,) if return_state else ()))
         return out if len(out) > 1 else durs
 
     def feats_to_durs(self, feats: torch.Tensor, boundary_predictor_state: Any = (), length: torch.Tensor | None = None,

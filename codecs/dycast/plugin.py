@@ -112,7 +112,7 @@ class DyCASTCodec(WavLMFeaturesPlugin, Codec):
     def _qfeats_groups(self, tokens: Tokens) -> Iterator[tuple[list[int], torch.Tensor]]:
         """Decoded features of items grouped so that nothing is ever padded: ``(indices, [G, T', D])``."""
         device = self.model.quantizer.step.device
-        keys = [(int(n), int(s)) for n, s in zip(tokens.lengths, tokens.num_samples)]
+        keys = [(int(n), int(s)) for n, s in zip(tokens.lengths, tokens.num_samples, strict=True)]
         for group in length_groups(keys):
             n = keys[group[0]][0]
             sub = Tokens(codes=tokens.codes[group, :n].to(device), lengths=tokens.lengths[group],

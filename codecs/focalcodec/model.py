@@ -47,9 +47,10 @@ class FocalCodec(WavLMCodecMixin, nn.Module):
                  decompressor_name: str = "FocalDecoder", decompressor_config: dict | None = None,
                  decoder_name: str = "WaveNeXt", decoder_config: dict | None = None) -> None:
         super().__init__()
-        names = dict(zip(SLOTS, (encoder_name, compressor_name, quantizer_name, decompressor_name, decoder_name)))
+        names = dict(zip(SLOTS, (encoder_name, compressor_name, quantizer_name, decompressor_name, decoder_name),
+                         strict=True))
         configs = dict(zip(SLOTS, (encoder_config, compressor_config, quantizer_config, decompressor_config,
-                                   decoder_config)))
+                                   decoder_config), strict=True))
         for slot in SLOTS:
             name, config = names[slot], configs[slot] or {}
             if name not in REGISTRY:

@@ -55,7 +55,7 @@ class Replayer:
                   "rec_qfeats": lambda: model.feats_to_sig(qfeats)}
         forward = {}
         if keys & {"fwd_toks", "fwd_codes", "fwd_rec"}:
-            forward = dict(zip(("fwd_toks", "fwd_codes", "fwd_rec"), model(x)))
+            forward = dict(zip(("fwd_toks", "fwd_codes", "fwd_rec"), model(x), strict=True))
         matching = ref.get("matching_set")
         for key in sorted(keys):
             if key in values:
@@ -92,7 +92,7 @@ class Replayer:
         state = []
         for i in range(0, x.shape[-1], model.chunk_size):
             toks_i, codes_i, rec_i, *state = model(x[:, i:i + model.chunk_size], *state, return_state=True)
-            for store, value in zip(outputs, (toks_i, codes_i, rec_i)):
+            for store, value in zip(outputs, (toks_i, codes_i, rec_i), strict=True):
                 store.append(value)
         index = {"stream_toks": 0, "stream_codes": 1, "stream_rec": 2}[key]
         return torch.cat(outputs[index], dim=1 if index < 2 else -1)
@@ -118,8 +118,9 @@ class Replayer:
         ref = load_file(self.folder / file)
         for prefix in sorted({k.split(".")[0] for k in ref if k.startswith("bsq")}):
             q = BinarySphericalQuantizer(int(prefix.removeprefix("bsq")))
-            self.checks.append(compare(file, f"{prefix}.toks", q.lats_to_toks(ref[f"{prefix}.lats"]), ref[f"{prefix}.toks"]))
-            self.checks.append(compare(file, f"{prefix}.codes", q.lats_to_codes(ref[f"{prefix}.lats"]), ref[f"{prefix}.codes"]))
+            lats = ref[f"{prefix}.lats"]
+            self.checks.append(compare(file, f"{prefix}.toks", q.lats_to_toks(lats), ref[f"{prefix}.toks"]))
+            self.checks.append(compare(file, f"{prefix}.codes", q.lats_to_codes(lats), ref[f"{prefix}.codes"]))
             self.checks.append(compare(file, f"{prefix}.rand_toks_codes", q.toks_to_codes(ref[f"{prefix}.rand_toks"]),
                                        ref[f"{prefix}.rand_toks_codes"]))
             roundtrip = q.codes_to_toks(q.codebook)
@@ -159,7 +160,8 @@ class Replayer:
             for prefix in ("sig", "speech"):
                 x = self.inputs[prefix]
                 toks = model.sig_to_toks(x)
-                self.checks.append(compare(f"{label}/v001_outputs", f"{prefix}.feats", model.sig_to_feats(x), ref[f"{prefix}.feats"]))
+                self.checks.append(compare(f"{label}/v001_outputs", f"{prefix}.feats", model.sig_to_feats(x),
+                                           ref[f"{prefix}.feats"]))
                 self.checks.append(compare(f"{label}/v001_outputs", f"{prefix}.toks", toks, ref[f"{prefix}.toks"]))
                 self.checks.append(compare(f"{label}/v001_outputs", f"{prefix}.rec_toks", model.toks_to_sig(toks),
                                            ref[f"{prefix}.rec_toks"]))

@@ -1,7 +1,8 @@
 """FocalCodec as a harness codec: one 2^d-way token per frame, kNN-VC features, embeddings.
 
 Weights: asset ``focalcodec-<variant>`` (``checkpoint=``: a local folder or Hub id; or
-``BENCH_ASSET_FOCALCODEC_<VARIANT>``, e.g. ``BENCH_ASSET_FOCALCODEC_50HZ``; config ``assets:``). Without one, the real architecture runs with seeded
+``BENCH_ASSET_FOCALCODEC_<VARIANT>``, e.g. ``BENCH_ASSET_FOCALCODEC_50HZ``; config ``assets:``). Without one,
+the real architecture runs with seeded
 random weights and every row is flagged.
 """
 

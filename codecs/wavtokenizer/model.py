@@ -207,7 +207,8 @@ class WavTokenizer(nn.Module):
         self.head = ISTFTHead(dim, n_fft, hop_length)
         self.hop_length = hop_length
         if self.feature_extractor.encodec.encoder.hop_length != hop_length:
-            raise ValueError(f"encoder hop {self.feature_extractor.encodec.encoder.hop_length} != ISTFT hop {hop_length}")
+            encoder_hop = self.feature_extractor.encodec.encoder.hop_length
+            raise ValueError(f"encoder hop {encoder_hop} != ISTFT hop {hop_length}")
         self.register_buffer("bandwidth_id", torch.tensor([bandwidth_id]), persistent=False)
 
     @property

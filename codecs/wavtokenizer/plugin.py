@@ -38,7 +38,8 @@ def load_lightning_state(path: str, trust_checkpoint: bool) -> dict[str, torch.T
 
 @register_codec("wavtokenizer-40hz")
 class WavTokenizerCodec(LatentVQCodec):
-    """WavTokenizer large-unify (novateur/WavTokenizer-large-unify-40token): 24 kHz, 40 Hz, 1 x 4096; kNN-VC on latents."""
+    """WavTokenizer large-unify (novateur/WavTokenizer-large-unify-40token): 24 kHz, 40 Hz, 1 x 4096; kNN-VC on
+    latents."""
 
     sample_rate = output_sample_rate = 24000
     nominal_frame_rate = 40.0

@@ -16,8 +16,7 @@ from bench.config import from_dict
 from bench.registry import CODECS
 from bench.store import ResultStore
 from bench.tables import load_rows, render, summarize
-
-from .conftest import tone
+from tests.conftest import tone
 
 
 def _config(root: Path, out: Path, codecs: list, metrics: list | None = None, **extra: object):
@@ -127,6 +126,7 @@ def test_identical_reruns_give_identical_tables(audio_dir: Path, tmp_path: Path)
     assert "Frame Rate" in md and "Bitrate" in md and "| reference" in md
 
 
+@pytest.mark.slow
 def test_run_with_real_offline_metrics_on_shared_clips(shared_data: Path, tmp_path: Path) -> None:
     """Real clips, real offline metric models: numbers in sane ranges, ordering as expected."""
     pytest.importorskip("faster_whisper", reason="offline metric profile not installed")
@@ -166,6 +166,7 @@ def test_cli_reports_config_errors_with_exit_code_2(tmp_path: Path, capsys) -> N
     assert "not found" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_table1_measures_rates_codebooks_and_parameters(audio_dir: Path, tmp_path: Path, capsys) -> None:
     from bench.cli.main import main
 

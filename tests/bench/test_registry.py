@@ -13,7 +13,7 @@ from bench import registry
 from bench.codec import Codec
 from bench.registry import CODECS, Registry, Unavailable, Variant, declared_plugins, discover
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_register_get_and_duplicates() -> None:

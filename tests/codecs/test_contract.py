@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+
 import pytest
 import torch
 
+from bench.assets import AssetNotFound
 from bench.audio import resample
 from bench.codec import Codec, Tokens, pad_batch
 from bench.config import CodecSpec
 from bench.registry import CODECS, discover
 from bench.runner import build_codec
+from tests.conftest import tone
 
-from .conftest import tone
+pytestmark = pytest.mark.slow  # builds every codec's real architecture
 
 discover()
-
-def _fixed_rate(name: str) -> bool:
-    factory = CODECS.get(name)
-    cls = factory.cls
-    return not cls.capabilities.variable_rate
-
-
-# Variable-rate codecs (DyCAST) have their own tests: their rate is not nominal and padded
-# batch items legitimately differ from single items (as in the reference implementation).
-NAMES = [n for n in CODECS.names() if not n.startswith("dropin") and _fixed_rate(n)]
+#: every installed codec, DyCAST included; each built from its declared ``test_params`` (a small
+#: random-weight instance of the real architecture where the plugin offers one)
+NAMES = CODECS.names()
 
 
 def _clip(codec: Codec, seconds: float, seed: int = 0) -> torch.Tensor:
@@ -31,15 +29,22 @@ def _clip(codec: Codec, seconds: float, seed: int = 0) -> torch.Tensor:
 
 
 @pytest.fixture(params=NAMES, scope="module")
-def codec(request: pytest.FixtureRequest) -> Codec:
-    """Each codec built once (random weights where no checkpoint is configured)."""
+def codec(request: pytest.FixtureRequest) -> Iterator[Codec]:
+    """Each codec built once, with random weights where no checkpoint is configured."""
     torch.manual_seed(0)
+    params = dict(CODECS.get(request.param).cls.test_params)
     try:
-        return build_codec(CodecSpec(request.param, request.param))
+        built = build_codec(CodecSpec(request.param, request.param, params))
     except NotImplementedError as err:
         pytest.skip(f"{request.param} cannot be built here: {err}")
+    except AssetNotFound as err:  # dycast-ca: its MMS aligner has no random-weight fallback yet
+        pytest.skip(f"{request.param} needs pretrained weights that are absent offline: {str(err)[:120]}")
+    yield built
+    del built
+    gc.collect()
 
 
+@torch.inference_mode()
 def test_roundtrip_shapes_range_and_length(codec: Codec) -> None:
     x = _clip(codec, 3.0)
     tokens = codec.encode(x[None], torch.tensor([len(x)]))
@@ -48,22 +53,29 @@ def test_roundtrip_shapes_range_and_length(codec: Codec) -> None:
         stream = tokens.codes[0, : int(tokens.lengths[0]), k]
         assert int(stream.min()) >= 0 and int(stream.max()) < vocab
     wav, lengths = codec.decode(tokens)
-    hop = codec.output_sample_rate / (codec.nominal_frame_rate or codec.output_sample_rate)
+    # one frame of slack (variable-rate codecs: one frame of their underlying grid, 20 ms)
+    hop = codec.output_sample_rate / (codec.nominal_frame_rate or 50.0)
     expected = len(x) * codec.output_sample_rate / codec.sample_rate
     assert abs(int(lengths[0]) - expected) <= hop
     assert torch.isfinite(wav).all()
 
 
+@torch.inference_mode()
 def test_measured_frame_rate_matches_nominal(codec: Codec) -> None:
     x = _clip(codec, 3.0)
     tokens = codec.encode(x[None], torch.tensor([len(x)]))
     rate = float(codec.measured_frames(tokens)[0]) / 3.0
+    if codec.capabilities.variable_rate:  # no nominal rate: frames are counted, one per token
+        assert codec.nominal_frame_rate is None and tokens.durations is not None
+        assert rate == pytest.approx(int(tokens.lengths[0]) / 3.0)
+        return
     assert codec.nominal_frame_rate is not None
     assert rate == pytest.approx(codec.nominal_frame_rate, rel=0.02)
     if codec.nominal_bitrate is not None:
         assert float(codec.measured_bits(tokens)[0]) / 3.0 == pytest.approx(codec.nominal_bitrate, rel=0.02)
 
 
+@torch.inference_mode()
 def test_batch_equals_one_at_a_time(codec: Codec) -> None:
     clips = [_clip(codec, s, i) for i, s in enumerate((1.0, 1.7, 0.6))]
     x, lengths = pad_batch(clips)

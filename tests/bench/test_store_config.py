@@ -63,14 +63,15 @@ def test_config_validation_errors_are_clear() -> None:
         from_dict({**BASE, "codecs": []})
     with pytest.raises(ValueError, match="batch_size"):
         from_dict({**BASE, "batch_size": 0})
-    config = from_dict({**BASE, "codecs": ["reference", {"name": "o", "codec": "opus-6kbps", "params": {"sample_rate": 8000}}]})
+    opus8k = {"name": "o", "codec": "opus-6kbps", "params": {"sample_rate": 8000}}
+    config = from_dict({**BASE, "codecs": ["reference", opus8k]})
     assert config.codecs[1].label == "o" and config.codecs[1].params == {"sample_rate": 8000}
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parents[1] / "configs").glob("*.yaml")
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parents[2] / "configs").glob("*.yaml")
                                         if p.name != "tolerances.yaml"))
 def test_shipped_configs_validate(name: str) -> None:
-    config = load_config(Path(__file__).parents[1] / "configs" / name)
+    config = load_config(Path(__file__).parents[2] / "configs" / name)
     assert config.codecs and config.datasets
 
 
@@ -79,6 +80,6 @@ def test_shipped_configs_validate(name: str) -> None:
 def test_full_scale_configs_name_the_missing_dataset_root(name: str, tmp_path: Path) -> None:
     from bench import runner
 
-    config = load_config(Path(__file__).parents[1] / "configs" / name, [f"output_dir={tmp_path}"])
+    config = load_config(Path(__file__).parents[2] / "configs" / name, [f"output_dir={tmp_path}"])
     with pytest.raises(FileNotFoundError, match=r"datasets\.\w+\.root"):
         runner.run(config, progress=False)

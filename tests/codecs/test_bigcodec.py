@@ -20,6 +20,8 @@ from bench.codecs.bigcodec import BigCodec, BigCodecCodec
 
 from bench.assets import AssetNotFound
 
+pytestmark = pytest.mark.slow  # builds the real architecture
+
 SMALL = {"encoder": {"ngf": 4}, "decoder": {"upsample_initial_channel": 64}}
 
 

@@ -49,6 +49,7 @@ def test_circular_fit_truncates_or_pads_half_before() -> None:
     "mulaw-8bit",
     "reference",
 ])
+@pytest.mark.slow
 def test_vc_runs_on_shared_vctk(shared_data: Path, tmp_path: Path, codec) -> None:
     config = from_dict({
         "name": "vc", "output_dir": str(tmp_path / "run"), "metric_profile": "offline", "metrics": [],
@@ -72,6 +73,7 @@ def test_vc_runs_on_shared_vctk(shared_data: Path, tmp_path: Path, codec) -> Non
     assert "vc" in render([tmp_path / "run"])
 
 
+@pytest.mark.slow
 def test_vc_multi_codebook_swap_with_offline_metrics(shared_data: Path, tmp_path: Path) -> None:
     pytest.importorskip("transformers", reason="EnCodec runs through transformers (extra 'paper')")
     pytest.importorskip("resemblyzer")

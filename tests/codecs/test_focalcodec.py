@@ -11,11 +11,13 @@ from bench.codecs.focalcodec import FocalCodec, FocalCodecCodec
 from bench.codecs.focalcodec.legacy import remap_state_dict
 from bench.codecs.focalcodec.presets import preset
 
-from .conftest import tone
+from tests.conftest import tone
+
+pytestmark = pytest.mark.slow  # builds the real architecture
 
 warnings.filterwarnings("ignore", message="Using padding='same'")
 warnings.filterwarnings("ignore", category=DeprecationWarning)
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(__file__).resolve().parents[3] / "shared"
 FIXTURES = SHARED / "fixtures" / "focalcodec_parity"
 REFERENCE = SHARED / "reference" / "focalcodec"
 

@@ -61,6 +61,7 @@ def clip(shared_data: Path) -> np.ndarray:
     return load_audio(shared_data / "clips" / "librispeech" / "84-121123-0001.flac").samples
 
 
+@pytest.mark.slow
 def test_offline_dwer_on_real_speech(clip: np.ndarray) -> None:
     pytest.importorskip("faster_whisper")
     from bench.metrics.dwer import DWER
@@ -77,6 +78,7 @@ def test_offline_dwer_on_real_speech(clip: np.ndarray) -> None:
     assert metric.backend.startswith("faster-whisper:base")
 
 
+@pytest.mark.slow
 def test_offline_sim_and_dnsmos_on_real_speech(clip: np.ndarray, shared_data: Path) -> None:
     pytest.importorskip("resemblyzer")
     pytest.importorskip("speechmos")
@@ -96,6 +98,7 @@ def test_offline_sim_and_dnsmos_on_real_speech(clip: np.ndarray, shared_data: Pa
     assert 1.0 <= dirty["dnsmos_ovrl"].value <= 5.0
 
 
+@pytest.mark.slow
 def test_paper_sim_backend_loads_a_local_wavlm_sv_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The paper Sim path (transformers x-vectors from a local folder), with a tiny random model."""
     transformers = pytest.importorskip("transformers", reason="paper profile (extra 'paper') not installed")

@@ -14,6 +14,8 @@ from bench.codecs.wavtokenizer.plugin import load_lightning_state
 
 from bench.assets import AssetNotFound
 
+pytestmark = pytest.mark.slow  # builds the real architecture
+
 SMALL = {"ratios": (2, 3), "codebook_size": 64, "dim": 64, "intermediate_dim": 96, "num_layers": 2,
          "adanorm_num_embeddings": 4, "n_fft": 24, "hop_length": 6}
 

@@ -9,8 +9,7 @@ import pytest
 import soundfile as sf
 
 from bench.audio import Audio, AudioError, load_audio, match_length, resample, validate
-
-from .conftest import tone
+from tests.conftest import tone
 
 
 def test_stereo_is_averaged_to_mono_and_recorded(tmp_path: Path) -> None:

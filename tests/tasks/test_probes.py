@@ -73,6 +73,7 @@ def test_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     assert evaluate_loss(model, _items(6, 3, 1), cfg) > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task, metric", [("si_probe", "si_er"), ("asr_probe", "asr_wer")])
 def test_probe_tasks_end_to_end_on_shared_clips(shared_data: Path, tmp_path: Path, task: str, metric: str) -> None:
     config = from_dict({
@@ -96,6 +97,7 @@ def test_probe_tasks_end_to_end_on_shared_clips(shared_data: Path, tmp_path: Pat
     assert (tmp_path / "run" / "rows.jsonl").read_text() == before
 
 
+@pytest.mark.slow
 def test_asr_probe_with_bpe_targets(shared_data: Path, tmp_path: Path) -> None:
     pytest.importorskip("sentencepiece", reason="BPE targets need sentencepiece (extra 'probes')")
     config = from_dict({

@@ -14,7 +14,7 @@ from bench.config import from_dict
 from bench.store import ResultStore, Row
 from bench.tables import _marks, render, summarize
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 
 
 def test_dwer_is_corpus_level_not_mean_of_utterances(tmp_path: Path) -> None:

@@ -8,8 +8,7 @@ import pytest
 import soundfile as sf
 
 from bench.datasets import DatasetSpec, load_dataset
-
-from .conftest import tone
+from tests.conftest import tone
 
 
 def test_folder_with_sidecar_transcripts(audio_dir: Path) -> None:
@@ -51,7 +50,7 @@ def test_quickstart_corpus_is_deterministic(tmp_path: Path) -> None:
     first = load_dataset(DatasetSpec("q", "quickstart", str(tmp_path / "a"), options={"num_sentences": 1}))
     second = load_dataset(DatasetSpec("q", "quickstart", str(tmp_path / "b"), options={"num_sentences": 1}))
     assert len(first) == 4 and len({u.speaker for u in first}) == 4
-    assert all(a.path.read_bytes() == b.path.read_bytes() for a, b in zip(first, second))
+    assert all(a.path.read_bytes() == b.path.read_bytes() for a, b in zip(first, second, strict=True))
     assert first[0].text and sf.info(str(first[0].path)).samplerate == 16000
 
 
