@@ -65,8 +65,8 @@ def _codec_spec(entry: Any) -> CodecSpec:
     if isinstance(entry, str):
         return CodecSpec(entry, entry)
     if isinstance(entry, dict) and ("name" in entry or "codec" in entry):
-        name = entry.get("codec", entry.get("name"))
-        return CodecSpec(entry.get("name", name), name, dict(entry.get("params") or {}))
+        name = str(entry.get("codec", entry.get("name")))
+        return CodecSpec(str(entry.get("name", name)), name, dict(entry.get("params") or {}))
     raise ValueError(f"codec entry {entry!r} must be a name or {{name, codec, params}}")
 
 

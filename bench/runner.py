@@ -143,7 +143,7 @@ def run(config: RunConfig, progress: bool = True, retry_errors: bool = False) ->
     return store
 
 
-def _codec_failed(ctx: TaskContext, task: str, err: Exception) -> None:
+def _codec_failed(ctx: TaskContext, task: str, err: BaseException) -> None:
     """A codec that cannot be built: one error row per utterance, the run goes on."""
     log.error("codec %s could not be built: %s", ctx.codec_label, err)
     ctx.store.add([

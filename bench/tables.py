@@ -208,13 +208,13 @@ def render(run_dirs: list[str | Path], out_dir: str | Path | None = None,
 
     ``published``: a CSV of the paper's numbers (``results/published/table2.csv``) shown beside ours.
     """
-    run_dirs = [Path(r) for r in run_dirs]
-    df = load_rows(run_dirs)
+    dirs = [Path(r) for r in run_dirs]
+    df = load_rows(list(dirs))
     summary = summarize(df)
-    target = Path(out_dir) if out_dir else run_dirs[0] / "tables"
+    target = Path(out_dir) if out_dir else dirs[0] / "tables"
     target.mkdir(parents=True, exist_ok=True)
     summary.to_csv(target / "summary.csv", index=False, float_format="%.6g")
-    order = [c for r in run_dirs for c in run_order(r)]
+    order = [c for r in dirs for c in run_order(r)]
     flagged = set(summary.loc[summary["random_weights"], "codec"])
     unranked = flagged_codecs(df, "identity")
     rendered = {}

@@ -36,7 +36,7 @@ def load_hub_model(repo: str | None, layer_ids: tuple[int, ...]) -> Any:
             f"wavlm6-km: the model code lives only on GitHub ({HUB_REPO}, torch.hub). Offline, clone it "
             f"elsewhere and set {assets.env_var('wavlm6-km-repo')}=/path/to/clone or params.repo")
     try:
-        return torch.hub.load(str(Path(repo).expanduser()) if local else HUB_REPO, "discrete_wavlm_large",
+        return torch.hub.load(str(Path(str(repo)).expanduser()) if local else HUB_REPO, "discrete_wavlm_large",
                               source="local" if local else "github", layer_ids=layer_ids, trust_repo=True)
     except Exception as err:  # noqa: BLE001 - re-raised with what to do
         raise assets.AssetNotFound(

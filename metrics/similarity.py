@@ -9,7 +9,8 @@ Reference embeddings are cached on disk by content.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -76,7 +77,13 @@ class _WavLMSV:
         return emb
 
 
-BACKENDS = {"resemblyzer": _Resemblyzer, "wavlm-base-sv": _WavLMSV}
+class _Embedder(Protocol):
+    id: str
+
+    def embed(self, audio: np.ndarray) -> np.ndarray: ...
+
+
+BACKENDS: dict[str, Callable[[str], _Embedder]] = {"resemblyzer": _Resemblyzer, "wavlm-base-sv": _WavLMSV}
 
 
 @register_metric("sim")
@@ -111,6 +118,6 @@ class SpeakerSimilarity(Metric):
         for h, r in zip(hyp, ref, strict=True):
             a, b = self._embedder.embed(h), self._reference(r)
             # as torch.nn.functional.cosine_similarity (eps 1e-8 on each norm), the paper's call
-            cos = float(a @ b / (max(np.linalg.norm(a), 1e-8) * max(np.linalg.norm(b), 1e-8)))
+            cos = float(a @ b / (max(float(np.linalg.norm(a)), 1e-8) * max(float(np.linalg.norm(b)), 1e-8)))
             scores.append({"sim": Score(cos)})
         return scores

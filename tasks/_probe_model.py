@@ -15,7 +15,7 @@ import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -30,7 +30,7 @@ class ProbeItem:
 
     utt_id: str
     codes: torch.Tensor
-    target: torch.Tensor | int
+    target: Any  # the label (text or class name) until encoded: char / BPE ids (ASR) or a class index
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class TokenProbe(nn.Module):
         self.embeddings = nn.ModuleList(nn.Embedding(v, dim) for v in codebook_sizes)
         if embeddings:
             for table, init in zip(self.embeddings, embeddings, strict=True):
-                table.weight.data.copy_(init.float())
+                table.weight.data.copy_(init.float())  # type: ignore[operator]
         self.codebook_weights = nn.Parameter(torch.zeros(len(codebook_sizes)))
         self.lstm = nn.LSTM(dim, hidden, num_layers=layers, dropout=dropout, bidirectional=True, batch_first=True)
         self.dropout = nn.Dropout(dropout)

@@ -121,7 +121,7 @@ class _Probe(Task):
             return
         codec = ctx.get_codec()
         items = self._encode(ctx, codec, usable)
-        classes = sorted({self.target_of(u) for u in usable if u.utt_id in items})
+        classes = sorted({str(self.target_of(u)) for u in usable if u.utt_id in items})
         by_split = {name: [items[u.utt_id] for u in usable if u.utt_id in items and splits[u.utt_id] == name]
                     for name in ("train", "valid", "test")}
         if not by_split["train"] or not by_split["test"]:

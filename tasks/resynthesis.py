@@ -84,7 +84,7 @@ class Resynthesis(Task):
     def _codec_roundtrip(self, ctx: TaskContext, codec: Codec, items: list[_Item]
                          ) -> list[tuple[Tokens, np.ndarray] | Exception]:
         try:
-            return self._roundtrip_batch(ctx, codec, items)
+            return list(self._roundtrip_batch(ctx, codec, items))
         except Exception as err:  # noqa: BLE001 - retry one by one to isolate the bad item
             if len(items) == 1:
                 return [err]
@@ -101,8 +101,8 @@ class Resynthesis(Task):
         tokens = cached_encode(codec, ctx.codec_key(codec), [i.codec_input for i in items],
                                ctx.token_cache, ctx.device)
         with torch.inference_mode():
-            wav, lengths = codec.decode(Tokens.collate(tokens).to(ctx.device))
-        wav = wav.float().cpu().numpy()
+            out_wav, lengths = codec.decode(Tokens.collate(tokens).to(ctx.device))
+        wav = out_wav.float().cpu().numpy()
         decoded = []
         for j, item in enumerate(items):
             out = resample(wav[j, : int(lengths[j])], codec.output_sample_rate, METRIC_SAMPLE_RATE)

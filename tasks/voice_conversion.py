@@ -57,8 +57,8 @@ def convert(codec: Codec, source: np.ndarray, reference: np.ndarray, cache, code
         (src,) = cached_encode(codec, codec_key, [source], cache, device)
         with torch.inference_mode():
             feats = codec.features(src.to(device))
-            ref = torch.from_numpy(reference)[None].to(device)
-            matching = codec.encoder_features(ref, torch.tensor([ref.shape[1]], device=device))[0]
+            ref_wav = torch.from_numpy(reference)[None].to(device)
+            matching = codec.encoder_features(ref_wav, torch.tensor([ref_wav.shape[1]], device=device))[0]
             converted = knn(feats, matching, topk=TOPK).mean(dim=-2)
             wav, lengths = codec.decode_features(converted, torch.tensor([converted.shape[1]], device=device))
         return wav[0, : int(lengths[0])].float().cpu(), src
