@@ -1,0 +1,165 @@
+"""Codec properties (Table 1 of the paper) and the ``bench table1`` command: frame rate and bitrate
+measured on real audio, sample rates, codebooks and parameter counts.
+
+Per utterance: load -> validate -> resample to the codec's rate -> encode (token cache) -> measured
+frame rate and bitrate rows. Once per codec variant (utterance ``*``): sample rates, parameters and
+parameters + buffers (some codecs keep their codebooks in buffers), with the codebook layout in
+``extra``. ``bench table1`` runs this task and prints the paper's layout beside the published values.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tqdm import tqdm
+
+from bench.audio import AudioError, load_audio, resample, validate
+from bench.codec import Codec
+from bench.metric import MetricOutput
+from bench.registry import register_command, register_task
+from bench.store import Row
+from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, codec_flags
+
+CARD = "*"  # the utterance id of the per-codec rows
+
+
+def codebooks(sizes: list[int]) -> str:
+    """``2x1024`` for equal streams, ``4+8+...`` otherwise."""
+    if len(set(sizes)) == 1:
+        return f"{len(sizes)}x{sizes[0]}"
+    return "+".join(str(v) for v in sizes)
+
+
+@register_task("codec_info")
+class CodecInfo(Task):
+    """Measured frame rate and bitrate, sample rates, codebooks and parameter counts (Table 1)."""
+
+    name = "codec_info"
+    version = "1"
+    outputs = RATE_OUTPUTS + (
+        MetricOutput("sample_rate_khz", "SR (kHz)", None, decimals=1, order=2, per_dataset=False),
+        MetricOutput("output_sample_rate_khz", "SR out (kHz)", None, decimals=1, order=3, per_dataset=False),
+        MetricOutput("params_m", "Params (M)", None, decimals=2, order=4, per_dataset=False),
+        MetricOutput("state_m", "Params + buffers (M)", None, decimals=2, order=5, per_dataset=False),
+    )
+
+    def run(self, ctx: TaskContext) -> None:
+        rates = [o.name for o in RATE_OUTPUTS]
+        pending = [u for u in ctx.utterances if ctx.missing(self.name, u.utt_id, rates)]
+        card = ctx.missing(self.name, CARD, ["params_m"])
+        if not pending and not card:
+            return
+        codec = ctx.get_codec()
+        if card:
+            ctx.store.add(self._card(ctx, codec))
+        key = ctx.codec_key(codec)
+        for utt in tqdm(pending, desc=f"{ctx.codec_label} / {ctx.dataset} (codec info)", unit="utt",
+                        disable=not ctx.progress, leave=False):
+            try:
+                audio = validate(load_audio(utt.path), min_seconds=codec.min_samples / codec.sample_rate,
+                                 max_seconds=ctx.max_seconds)
+                wav = resample(audio.samples, audio.sample_rate, codec.sample_rate)
+                (tokens,) = cached_encode(codec, key, [wav], ctx.token_cache, ctx.device)
+            except (AudioError, RuntimeError, ValueError) as err:
+                ctx.store.add([ctx.error_row(self.name, utt.utt_id, "encode", err)])
+                continue
+            ctx.store.add(ctx.rate_rows(self.name, utt.utt_id, codec, tokens, audio.duration))
+
+    def _card(self, ctx: TaskContext, codec: Codec) -> list[Row]:
+        params = sum(p.numel() for p in codec.parameters())
+        state = sum(t.numel() for t in codec.state_dict().values())
+        extra = {"codebooks": codebooks(list(codec.codebook_sizes)), **codec_flags(codec)}
+        values = {"sample_rate_khz": codec.sample_rate / 1000,
+                  "output_sample_rate_khz": codec.output_sample_rate / 1000,
+                  "params_m": params / 1e6 if params else None, "state_m": state / 1e6 if state else None}
+        return [ctx.row(self.name, CARD, name, value=value, backend="counted", extra=extra)
+                for name, value in values.items()]
+
+
+# ---- `bench table1`: run this task over every codec and print the paper's layout ----------------------
+
+PUBLISHED = Path(__file__).resolve().parents[1] / "results" / "published" / "table1.csv"
+TASK = CodecInfo.name
+SHOWN = ["codec", "frame_rate_hz", "paper_frame_rate_hz", "bitrate_kbps", "paper_bitrate_kbps", "sample_rate_khz",
+         "codebooks", "paper_codebooks", "params_m", "state_m", "paper_params_m", "random_weights", "error"]
+
+
+@register_command("table1")
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("table1", help="measure frame rate, bitrate, codebooks and parameters of every codec")
+    p.add_argument("--data", help="folder of audio (default: the quickstart corpus)")
+    p.add_argument("--codecs", nargs="*", help="registry names (default: every installed codec)")
+    p.add_argument("--limit", type=int, default=None, help="use at most this many utterances")
+    p.add_argument("--out", default="runs/table1", help="run folder: rows.jsonl, table1.csv, table1.md")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(handler=cmd_table1)
+
+
+def _measured(run_dir: Path, names: list[str]) -> list[dict]:
+    """One record per codec: totals over utterances (frames or bits / seconds) and the per-codec card."""
+    from bench.store import ERROR_METRIC, ResultStore
+
+    rows = [r for r in ResultStore(run_dir).rows() if r.task == TASK]
+    records = []
+    for name in names:
+        mine = [r for r in rows if r.codec == name]
+        ok = [r for r in mine if r.error is None]
+        errors = [str(r.error) for r in mine if r.metric == ERROR_METRIC]
+        card = [r for r in ok if r.utt_id == CARD]
+        record: dict = {"codec": name}
+        for metric, column, scale in (("frame_rate", "frame_rate_hz", 1.0), ("bitrate", "bitrate_kbps", 1e-3)):
+            part = [r for r in ok if r.metric == metric]
+            den = sum(float(r.den or 0.0) for r in part)
+            record[column] = scale * sum(float(r.num or 0.0) for r in part) / den if den else None
+        for r in card:
+            record[r.metric] = r.value
+            record["codebooks"] = r.extra.get("codebooks")
+            record["random_weights"] = bool(r.extra.get("random_weights", False))
+        if card:
+            record["error"] = f"{len(errors)} utterances failed" if errors else ""
+        else:
+            record["error"] = errors[0].splitlines()[0][:160] if errors else "not measured"
+        records.append(record)
+    return records
+
+
+def cmd_table1(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from bench.config import from_dict
+    from bench.registry import CODECS, discover
+    from bench.runner import run
+
+    discover()
+    dataset = {"format": "folder", "root": str(Path(args.data).expanduser())} if args.data else {"format": "quickstart"}
+    if args.limit is not None:
+        dataset["limit"] = args.limit
+    names = list(args.codecs or CODECS.names())
+    out = Path(args.out)
+    config = from_dict({"name": "table1", "output_dir": str(out), "tasks": [TASK], "metrics": [],
+                        "metric_profile": "offline", "codecs": names, "datasets": {"t1": dataset},
+                        "device": args.device, "batch_size": 1})
+    run(config, progress=not args.no_progress)
+    table = pd.DataFrame(_measured(out, names)).reindex(columns=[c for c in SHOWN if not c.startswith("paper_")])
+    published = pd.read_csv(PUBLISHED).rename(columns=lambda c: f"paper_{c}" if c != "registry_name" else c)
+    table = table.merge(published, how="left", left_on="codec", right_on="registry_name").drop(columns="registry_name")
+    table.to_csv(out / "table1.csv", index=False, float_format="%.4g")
+    shown = table.reindex(columns=SHOWN)
+    shown = shown.assign(random_weights=shown["random_weights"].map({True: "yes", False: "no"}))
+    markdown = shown.to_markdown(index=False, floatfmt=".2f", missingval="-")
+    utts = len(_utterance_ids(out))
+    note = (f"\nMeasured on {utts} utterances; frame rate and bitrate = "
+            "total frames or bits / total seconds. random_weights=yes: real architecture, random weights "
+            "(rates and parameter counts are exact for fixed-rate codecs; DyCAST's rate depends on its weights). "
+            "state_m counts parameters and buffers (some codecs keep their codebooks in buffers).")
+    (out / "table1.md").write_text(markdown + "\n" + note + "\n")
+    print(markdown + "\n" + note)
+    return 0
+
+
+def _utterance_ids(run_dir: Path) -> set[str]:
+    from bench.store import ResultStore
+
+    return {r.utt_id for r in ResultStore(run_dir).rows() if r.task == TASK and r.utt_id != "*"}

@@ -1,0 +1,93 @@
+"""The asset layer: one resolver for codec checkpoints and metric models, the environment variable
+derived one way, the random-weights fallback flagged once, config ``assets:`` for any declared asset."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench import assets
+from bench.config import CodecSpec
+from bench.runner import build_codec
+
+TOY = assets.Asset("toy-model-1.5", "a toy model folder", "someone/toy", hub_id="someone/toy", files=("config.json",))
+
+
+@pytest.fixture
+def toy() -> assets.Asset:
+    assets.declare(TOY)  # the per-test registry fixture forgets it afterwards
+    return TOY
+
+
+def test_env_var_is_derived_one_way() -> None:
+    assert assets.env_var("encodec-24khz-1.5kbps") == "BENCH_ASSET_ENCODEC_24KHZ_1_5KBPS"
+    assert assets.env_var("focalcodec-12.5hz") == "BENCH_ASSET_FOCALCODEC_12_5HZ"
+    assert assets.env_var("dycast") == "BENCH_ASSET_DYCAST"
+
+
+def test_resolution_order_params_config_env_hub(toy: assets.Asset, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    folders = {}
+    for name in ("params", "config", "env"):
+        folders[name] = tmp_path / name
+        folders[name].mkdir()
+        (folders[name] / "config.json").write_text("{}")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert assets.locate(toy.name) == assets.Resolved(toy.name, None, "absent")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    assert assets.locate(toy.name).location == "someone/toy" and assets.locate(toy.name).origin == "hub"
+    monkeypatch.setenv(assets.env_var(toy.name), str(folders["env"]))
+    assert assets.locate(toy.name).origin == "env"
+    assets.set_overrides({toy.name: str(folders["config"])})
+    assert assets.locate(toy.name).location == str(folders["config"])
+    assert assets.locate(toy.name, str(folders["params"])).origin == "params"
+
+
+def test_incomplete_or_absent_configured_paths_are_errors(toy: assets.Asset, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(assets.env_var(toy.name), str(tmp_path))  # no config.json inside
+    with pytest.raises(assets.AssetNotFound, match="incomplete"):
+        assets.locate(toy.name)
+    monkeypatch.setenv(assets.env_var(toy.name), str(tmp_path / "nowhere"))
+    with pytest.raises(assets.AssetNotFound, match="does not exist"):
+        assets.locate(toy.name)
+    assert not assets.reachable(toy.name)
+
+
+def test_config_assets_accept_codec_and_metric_assets_and_reject_unknown(tmp_path: Path) -> None:
+    assets.set_overrides({"bigcodec": str(tmp_path / "bigcodec.pt"), "whisper-small-ct2": str(tmp_path)})
+    with pytest.raises(KeyError, match="unknown asset 'bigcodecc'"):
+        assets.set_overrides({"bigcodecc": "/x"})
+    catalogue = assets.catalogue()
+    assert {"dycast", "focalcodec-50hz", "mimi-5cb", "utmos22-strong", "wavlm-base-sv"} <= set(catalogue)
+
+
+def test_absent_weights_build_random_flagged_with_one_warning(caplog: pytest.LogCaptureFixture,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(assets, "_warned", set())
+    with caplog.at_level(logging.WARNING, logger="bench.assets"):
+        for _ in range(2):
+            torch.manual_seed(0)
+            codec = build_codec(CodecSpec("f", "focalcodec-50hz", {"size": "tiny"}))
+    assert codec.capabilities.random_weights and codec.weights_id == "random:focalcodec-50hz:seed=0"
+    warnings = [r for r in caplog.records if "RANDOM weights" in r.getMessage()]
+    assert len(warnings) == 1 and "BENCH_ASSET_FOCALCODEC_50HZ" in warnings[0].getMessage()
+
+
+def test_configured_codec_weights_load_and_are_not_flagged(tmp_path: Path) -> None:
+    from bench.codecs.dycast import DyCAST
+    from bench.codecs.dycast.model import build_modules
+    from bench.codecs.dycast.presets import preset
+
+    torch.manual_seed(0)
+    model = DyCAST(**build_modules(preset("tiny"))).eval()
+    path = model.to_pretrained(tmp_path / "ckpt")
+    assets.set_overrides({"dycast": str(path)})
+    codec = build_codec(CodecSpec("d", "dycast-bp3"))
+    assert not codec.capabilities.random_weights and codec.weights_id == str(path)
+    sig = torch.zeros(1, 16000)
+    assert codec.encode(sig, torch.tensor([16000])).codes.shape[-1] == len(codec.codebook_sizes)
