@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import json
 import logging
 import platform
 import random
 import subprocess
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -26,8 +28,8 @@ from .metric import Metric
 from .paths import cache_dir
 from .profiles import metric_settings, resolve_profile
 from .registry import CODECS, METRICS, TASKS, discover
-from .store import ERROR_METRIC, ResultStore
-from .task import TaskContext
+from .store import DATA, ENVIRONMENT, ERROR_METRIC, ResultStore, error_kind
+from .task import Task, TaskContext
 
 log = logging.getLogger(__name__)
 
@@ -96,23 +98,73 @@ def write_run_info(config: RunConfig, profile: str) -> None:
     (out / "run.json").write_text(json.dumps(info, indent=2))
 
 
+def task_names(config: RunConfig) -> tuple[str, ...]:
+    """The config's tasks, or those that declare themselves default."""
+    discover()
+    return config.tasks or tuple(name for name, cls in TASKS.items() if cls.default)
+
+
+def check_device(device: str) -> None:
+    """A device torch knows and this machine has (before any data is loaded)."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError) as err:
+        raise ValueError(f"device {device!r} is not a torch device ({err}); use cpu, cuda or cuda:N") from err
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: this machine has no CUDA GPU (torch.cuda.is_available() is False); "
+                         "use device: cpu")
+    if parsed.type == "cuda" and parsed.index is not None and parsed.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+
+
+def check_codec_params(spec: CodecSpec) -> None:
+    """Params a codec variant's constructor accepts, with a did-you-mean for the others."""
+    variant = CODECS.get(spec.name)
+    signature = inspect.signature(variant.cls.__init__)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
+        return
+    accepted = [n for n in signature.parameters if n != "self"]
+    for key in spec.params:
+        if key not in accepted:
+            close = difflib.get_close_matches(key, accepted, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"codec {spec.label!r} ({spec.name}): unknown param {key!r}{hint} "
+                             f"(accepted: {', '.join(accepted)})")
+
+
 def run(config: RunConfig, progress: bool = True, retry_errors: bool = False) -> ResultStore:
-    """Run (or resume) a plan; returns the store holding every row."""
+    """Run (or resume) a plan; returns the store holding every row.
+
+    Everything that can be checked without heavy work is checked first (names, codec params,
+    device, metric profile); then the run directory is locked, environment errors of earlier
+    runs are dropped (so they are retried) and the plan runs.
+    """
     discover()
     seed_everything(config.seed)
     assets.set_overrides(config.assets)
+    check_device(config.device)
     profile = resolve_profile(config.metric_profile)
     settings = metric_settings(profile, list(config.metrics) if config.metrics is not None else None)
     outputs = {name: tuple(o.name for o in METRICS.get(name).outputs) for name in settings}
-    task_names = config.tasks or tuple(name for name, cls in TASKS.items() if cls.default)
-    tasks = {name: TASKS.get(name)() for name in task_names}
+    tasks = {name: TASKS.get(name)() for name in task_names(config)}
     for spec in config.codecs:
-        CODECS.get(spec.name)  # unknown names fail before any work
-    data: dict[str, list[Utterance]] = {d.name: load_dataset(d) for d in config.datasets}
+        check_codec_params(spec)  # unknown names and params fail before any work
     store = ResultStore(config.output_dir)
-    if retry_errors:
-        log.info("dropped %d error rows for retry", store.drop_errors())
-    write_run_info(config, profile)
+    store.lock()
+    try:
+        data: dict[str, list[Utterance]] = {d.name: load_dataset(d) for d in config.datasets}
+        retried = store.drop_errors((ENVIRONMENT,) if not retry_errors else (ENVIRONMENT, DATA))
+        if retried:
+            log.info("retrying %d failed rows of earlier runs", retried)
+        write_run_info(config, profile)
+        _run_plan(config, store, tasks, data, settings, outputs, progress)
+    finally:
+        store.unlock()
+    return store
+
+
+def _run_plan(config: RunConfig, store: ResultStore, tasks: dict[str, Task], data: dict[str, list[Utterance]],
+              settings: dict[str, dict], outputs: dict[str, tuple[str, ...]], progress: bool) -> None:
     metrics = _Lazy(settings, config.device)
     token_cache = DiskCache(cache_dir(), "tokens")
     score_cache = DiskCache(cache_dir(), "scores")
@@ -140,15 +192,54 @@ def run(config: RunConfig, progress: bool = True, retry_errors: bool = False) ->
             tasks[task_name].run(ctx)
         except CodecBuildError as err:
             _codec_failed(ctx, task_name, err.__cause__ or err)
-    return store
 
 
 def _codec_failed(ctx: TaskContext, task: str, err: BaseException) -> None:
     """A codec that cannot be built: one error row per utterance, the run goes on."""
     log.error("codec %s could not be built: %s", ctx.codec_label, err)
-    ctx.store.add([
-        ctx.row(task, u.utt_id, ERROR_METRIC, error=f"codec-load: {type(err).__name__}: {err}",
-                extra={"stage": "codec-load"})
-        for u in ctx.utterances
-    ])
+    ctx.store.add([ctx.error_row(task, u.utt_id, "codec-load", err, ENVIRONMENT) for u in ctx.utterances])
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What went wrong in a run's jobs: error rows by kind, codecs that could not be built, jobs
+    (task x codec x dataset) that produced only errors."""
+
+    errors: dict[str, int]
+    unbuildable: list[str]
+    error_only_jobs: list[str]
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.unbuildable or self.error_only_jobs)
+
+    def lines(self) -> list[str]:
+        total = sum(self.errors.values())
+        out = [f"errors: {total}" + (f" ({', '.join(f'{n} {k}' for k, n in sorted(self.errors.items()))})"
+                                     if total else "")]
+        if self.unbuildable:
+            out.append(f"FAILED: codec variants that could not be built: {', '.join(self.unbuildable)}")
+        if self.error_only_jobs:
+            out.append(f"FAILED: jobs with only errors: {'; '.join(self.error_only_jobs)}")
+        return out
+
+
+def summarize_run(config: RunConfig, store: ResultStore) -> RunSummary:
+    """The :class:`RunSummary` of this config's jobs in ``store``."""
+    labels, datasets, tasks = {c.label for c in config.codecs}, {d.name for d in config.datasets}, task_names(config)
+    errors: dict[str, int] = {}
+    unbuildable: set[str] = set()
+    jobs: dict[tuple[str, str, str], list[bool]] = {}
+    for row in store.rows():
+        if row.codec not in labels or row.dataset not in datasets or row.task not in tasks:
+            continue
+        failed = row.error is not None
+        jobs.setdefault((row.task, row.codec, row.dataset), []).append(failed)
+        if failed and row.metric == ERROR_METRIC:
+            errors[error_kind(row)] = errors.get(error_kind(row), 0) + 1
+            if (row.extra or {}).get("stage") == "codec-load":
+                unbuildable.add(row.codec)
+    only = [f"{t} / {c} / {d}" for (t, c, d), flags in sorted(jobs.items()) if flags and all(flags)
+            and c not in unbuildable]
+    return RunSummary(errors, sorted(unbuildable), only)
 

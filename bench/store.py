@@ -1,20 +1,39 @@
 """Result store: append-only JSON lines, one row per (codec, task, dataset, utterance, metric).
 
-Each row is written with a single ``write`` on an ``O_APPEND`` descriptor and flushed to
-disk, so an interrupted run leaves at most one torn last line, which :meth:`ResultStore.rows`
-skips. A re-run reads the keys already present and computes only what is missing.
+Rows are appended with checked writes on an ``O_APPEND`` descriptor and made durable with
+``fsync``; a write that fails or comes up short (disk full) is rolled back to the last whole line
+and raised as :class:`StoreWriteError`, so the store never claims a row it did not write. On open,
+a line that is not a row (torn by a kill, garbled, blank) is moved to ``rows.quarantine.jsonl``
+with its line number, and a warning names the file and line; the run goes on. A re-run reads the
+keys already present and computes only what is missing. :meth:`ResultStore.lock` makes a run the
+only writer of its run directory.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+log = logging.getLogger(__name__)
 ERROR_METRIC = "error"
+#: error kinds: ``data`` (this utterance cannot be used: stays done) and ``environment`` (codec build,
+#: weights, memory, disk: not done, retried by the next run)
+DATA, ENVIRONMENT = "data", "environment"
+
+
+class StoreWriteError(OSError):
+    """Rows that could not be written (disk full, I/O error); nothing partial is left behind."""
+
+
+class RunDirLocked(OSError):
+    """Another run holds the run directory."""
 
 
 @dataclass(frozen=True)
@@ -50,53 +69,126 @@ class ResultStore:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.run_dir / "rows.jsonl"
+        self.quarantine = self.run_dir / "rows.quarantine.jsonl"
+        self._lock: IO[str] | None = None
+        self._quarantine_bad_lines()
         self._keys = {row.key for row in self.rows()}
-        self._repair_tail()
 
-    def _repair_tail(self) -> None:
-        """Drop a torn last line left by a killed writer, so appends start on a new line."""
-        if not self.path.is_file() or self.path.stat().st_size == 0:
+    # ---- reading -------------------------------------------------------------------------------
+    def _parse(self) -> tuple[list[Row], list[tuple[int, str, str]]]:
+        """Rows, and the bad lines as (line number, text, reason); blank lines are neither."""
+        rows: list[Row] = []
+        bad: list[tuple[int, str, str]] = []
+        if not self.path.is_file():
+            return rows, bad
+        data = self.path.read_bytes()
+        lines = data.split(b"\n")
+        for number, raw in enumerate(lines, start=1):
+            if not raw.strip():
+                continue
+            try:
+                if number == len(lines):  # text after the last newline: an interrupted write
+                    raise ValueError("no newline at the end (torn write)")
+                rows.append(Row(**json.loads(raw.decode("utf-8"))))
+            except (ValueError, TypeError) as err:
+                bad.append((number, raw.decode("utf-8", errors="replace"), f"{type(err).__name__}: {err}"))
+        return rows, bad
+
+    def _quarantine_bad_lines(self) -> None:
+        rows, bad = self._parse()
+        if not bad:
             return
-        with open(self.path, "rb+") as handle:
-            handle.seek(-1, os.SEEK_END)
-            if handle.read(1) == b"\n":
-                return
-            data = self.path.read_bytes()
-            cut = data.rfind(b"\n") + 1
-            handle.truncate(cut)
+        for number, _, reason in bad:
+            log.warning("%s:%d is not a result row (%s): moved to %s", self.path, number, reason, self.quarantine.name)
+        try:
+            with open(self.quarantine, "a", encoding="utf-8") as handle:
+                for number, text, reason in bad:
+                    handle.write(json.dumps({"file": self.path.name, "line": number, "reason": reason,
+                                             "text": text}) + "\n")
+            self._rewrite(rows)
+        except OSError as err:  # a read-only run dir: readers skip the bad lines anyway
+            log.warning("could not quarantine bad lines of %s: %s", self.path, err)
 
     def rows(self) -> Iterator[Row]:
-        if not self.path.is_file():
-            return
-        with open(self.path, encoding="utf-8") as handle:
-            for line in handle:
-                if not line.endswith("\n"):
-                    break  # torn tail of an interrupted write
-                yield Row(**json.loads(line))
+        """Every row; blank and bad lines are skipped."""
+        yield from self._parse()[0]
 
     def has(self, key: tuple[str, str, str, str, str]) -> bool:
         return key in self._keys
 
+    # ---- writing -------------------------------------------------------------------------------
     def add(self, rows: Iterable[Row]) -> None:
-        """Append rows atomically (one write per batch) and make them durable."""
+        """Append rows (one checked write per batch) and make them durable; all or nothing."""
         fresh = [r for r in rows if r.key not in self._keys]
         if not fresh:
             return
-        payload = "".join(json.dumps(asdict(r), sort_keys=True) + "\n" for r in fresh)
+        payload = "".join(json.dumps(asdict(r), sort_keys=True) + "\n" for r in fresh).encode("utf-8")
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, payload.encode("utf-8"))
-            os.fsync(fd)
+            start = os.fstat(fd).st_size
+            try:
+                view, written = memoryview(payload), 0
+                while written < len(payload):
+                    count = os.write(fd, view[written:])
+                    if count <= 0:
+                        raise OSError(errno.ENOSPC, "short write: no space left")
+                    written += count
+                os.fsync(fd)
+            except OSError as err:
+                try:
+                    os.ftruncate(fd, start)  # roll back to the last whole line
+                except OSError:
+                    pass  # the next open quarantines the torn line
+                raise StoreWriteError(
+                    err.errno, f"could not write {len(fresh)} rows to {self.path} ({err.strerror or err}); the rows "
+                    "already stored are safe: free space and run the same command again") from err
         finally:
             os.close(fd)
         self._keys.update(r.key for r in fresh)
 
-    def drop_errors(self) -> int:
-        """Remove error rows (so ``--retry-errors`` recomputes them); returns how many."""
-        rows = list(self.rows())
-        keep = [r for r in rows if r.metric != ERROR_METRIC]
+    def _rewrite(self, rows: list[Row]) -> None:
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(asdict(r), sort_keys=True) + "\n" for r in keep))
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write("".join(json.dumps(asdict(r), sort_keys=True) + "\n" for r in rows))
+            handle.flush()
+            os.fsync(handle.fileno())
         tmp.replace(self.path)
+
+    def drop_errors(self, kinds: tuple[str, ...] = (DATA, ENVIRONMENT)) -> int:
+        """Remove failed rows (utterance errors and failed metric values) of these kinds, so they are
+        recomputed; returns how many."""
+        rows = list(self.rows())
+        keep = [r for r in rows if not (r.error is not None and error_kind(r) in kinds)]
+        if len(keep) != len(rows):
+            self._rewrite(keep)
         self._keys = {r.key for r in keep}
         return len(rows) - len(keep)
+
+    # ---- one writer per run dir ----------------------------------------------------------------
+    def lock(self) -> None:
+        """Become the only run writing this directory, or raise :class:`RunDirLocked` at once."""
+        handle = open(self.run_dir / ".lock", "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            handle.seek(0)
+            owner = handle.read().strip() or "another process"
+            handle.close()
+            raise RunDirLocked(errno.EBUSY, f"{self.run_dir} is being written by another bench run ({owner}); "
+                                            "wait for it to finish or choose another output_dir") from err
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        self._lock = handle
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()
+            self._lock = None
+
+
+def error_kind(row: Row) -> str:
+    """``environment`` or ``data`` (the default: rows written before kinds existed)."""
+    return str((row.extra or {}).get("kind", DATA))

@@ -17,7 +17,7 @@ from .codec import Codec, Tokens, pad_batch
 from .datasets import Utterance
 from .diskcache import DiskCache, make_key
 from .metric import Metric, MetricOutput, Score
-from .store import ERROR_METRIC, ResultStore, Row
+from .store import DATA, ENVIRONMENT, ERROR_METRIC, ResultStore, Row
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,18 @@ RATE_OUTPUTS = (
     MetricOutput("frame_rate", "Frame Rate (Hz)", None, "ratio", 1.0, 1, order=0, per_dataset=False),
     MetricOutput("bitrate", "Bitrate (kbps)", None, "ratio", 1e-3, 2, order=1, per_dataset=False),
 )
+
+
+def kind_of(err: BaseException | str) -> str:
+    """``environment`` for failures of this machine or setup (memory, disk, missing packages or weights),
+    which the next run retries; ``data`` for failures of the utterance itself, which stay done."""
+    if isinstance(err, str):
+        return DATA
+    if isinstance(err, (MemoryError, ImportError)) or (isinstance(err, OSError) and not isinstance(err, ValueError)):
+        return ENVIRONMENT
+    if isinstance(err, RuntimeError) and "out of memory" in str(err).lower():
+        return ENVIRONMENT
+    return DATA
 
 
 def codec_flags(codec: Codec) -> dict[str, Any]:
@@ -66,7 +78,8 @@ class TaskContext:
         return self.store.has((self.codec_label, task, self.dataset, utt_id, metric))
 
     def missing(self, task: str, utt_id: str, outputs: Sequence[str]) -> bool:
-        """Whether an item still needs work: no error row and some of ``outputs`` absent."""
+        """Whether an item still needs work: no error row and some of ``outputs`` absent. (Environment
+        errors never reach this point: the runner drops them before a run, so they are retried.)"""
         if self.has(task, utt_id, ERROR_METRIC):
             return False
         return any(not self.has(task, utt_id, o) for o in outputs)
@@ -79,11 +92,12 @@ class TaskContext:
         """The token-cache key of this codec variant."""
         return f"{self.codec_label}|{codec.cache_id()}"
 
-    def error_row(self, task: str, utt_id: str, stage: str, err: BaseException | str) -> Row:
-        """An error row for one item (logged); the run goes on."""
+    def error_row(self, task: str, utt_id: str, stage: str, err: BaseException | str, kind: str | None = None) -> Row:
+        """An error row for one item (logged), of kind ``data`` or ``environment`` (:func:`kind_of`)."""
         text = err if isinstance(err, str) else f"{type(err).__name__}: {err}"
         log.warning("%s / %s / %s: %s failed: %s", self.codec_label, self.dataset, utt_id, stage, text)
-        return self.row(task, utt_id, ERROR_METRIC, error=f"{stage}: {text}", extra={"stage": stage})
+        return self.row(task, utt_id, ERROR_METRIC, error=f"{stage}: {text}",
+                        extra={"stage": stage, "kind": kind or kind_of(err)})
 
     def rate_rows(self, task: str, utt_id: str, codec: Codec, tokens: Tokens, seconds: float,
                   extra: dict[str, Any] | None = None) -> list[Row]:
@@ -103,7 +117,7 @@ class TaskContext:
         for out in self.metric_outputs[metric.name]:
             if isinstance(score, BaseException):
                 rows.append(self.row(task, utt_id, out, backend=metric.backend,
-                                     error=f"{type(score).__name__}: {score}"))
+                                     error=f"{type(score).__name__}: {score}", extra={"kind": kind_of(score)}))
             else:
                 s = score[out]
                 rows.append(self.row(task, utt_id, out, value=s.value, num=s.num, den=s.den,

@@ -30,19 +30,22 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def _execute(config_path: str | Path, overrides: list[str], progress: bool, retry: bool = False,
              table: bool = True) -> int:
     from bench.config import load_config
-    from bench.runner import run
+    from bench.runner import run, summarize_run
     from bench.tables import render
 
     config = load_config(config_path, overrides)
     start = time.perf_counter()
-    run(config, progress=progress, retry_errors=retry)
+    store = run(config, progress=progress, retry_errors=retry)
     elapsed = time.perf_counter() - start
-    if table:
+    summary = summarize_run(config, store)
+    if table and any(True for _ in store.rows()):
         for task, markdown in render([config.output_dir]).items():
             print(f"\n## {task} ({config.name})\n\n{markdown}")
         print(f"tables written to {config.output_dir / 'tables'}")
     print(f"run {config.name}: {elapsed:.1f} s, rows in {config.output_dir / 'rows.jsonl'}")
-    return 0
+    for line in summary.lines():
+        print(line)
+    return 1 if summary.failed else 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -91,3 +91,16 @@ def test_configured_codec_weights_load_and_are_not_flagged(tmp_path: Path) -> No
     assert not codec.capabilities.random_weights and codec.weights_id == str(path)
     sig = torch.zeros(1, 16000)
     assert codec.encode(sig, torch.tensor([16000])).codes.shape[-1] == len(codec.codebook_sizes)
+
+
+def test_bench_assets_lists_every_declared_asset_and_its_resolution(toy: assets.Asset, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture) -> None:
+    from bench.cli.main import main
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (tmp_path / "config.json").write_text("{}")
+    monkeypatch.setenv(assets.env_var(toy.name), str(tmp_path))
+    assert main(["assets"]) == 0
+    out = capsys.readouterr().out
+    assert f"env: {tmp_path}" in out and "absent (set BENCH_ASSET_BIGCODEC)" in out and "whisper-small-ct2" in out

@@ -80,6 +80,6 @@ def test_shipped_configs_validate(name: str) -> None:
 def test_full_scale_configs_name_the_missing_dataset_root(name: str, tmp_path: Path) -> None:
     from bench import runner
 
-    config = load_config(Path(__file__).parents[2] / "configs" / name, [f"output_dir={tmp_path}"])
+    config = load_config(Path(__file__).parents[2] / "configs" / name, [f"output_dir={tmp_path}", "device=cpu"])
     with pytest.raises(FileNotFoundError, match=r"datasets\.\w+\.root"):
         runner.run(config, progress=False)
