@@ -1,8 +1,10 @@
 """Regression gate: compare a run's aggregated metrics with a committed baseline.
 
-A metric fails when ``|run - baseline| > tolerance`` (absolute, per metric, from
-``configs/tolerances.yaml``), when it is missing from the run, when its backend changed
-(numbers from another model are not comparable), or when the run has more errors.
+A metric fails when ``|run - baseline| > tolerance`` (absolute, per metric, in the units the
+tables show, from ``configs/tolerances.yaml``), when it is missing from the run, when it is new
+in the run (a codec, dataset or metric the baseline lacks; ``allow_new`` accepts those), when its
+value is NaN, when its backend changed (numbers from another model are not comparable), when it
+was computed on fewer utterances than the baseline, or when the run has more errors.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ def write_baseline(run_dir: str | Path, path: str | Path) -> pd.DataFrame:
     return summary
 
 
-def compare(run_dir: str | Path, baseline: str | Path, tolerances: Tolerances) -> pd.DataFrame:
+def compare(run_dir: str | Path, baseline: str | Path, tolerances: Tolerances, allow_new: bool = False
+            ) -> pd.DataFrame:
     """Per-metric comparison table with a ``status`` column (``ok`` or the failure reason)."""
     current = summarize(load_rows([run_dir]))
     base_path = Path(baseline)
@@ -57,7 +60,7 @@ def compare(run_dir: str | Path, baseline: str | Path, tolerances: Tolerances) -
     missing_cols = set(SUMMARY_COLUMNS) - set(base.columns)
     if missing_cols:
         raise ValueError(f"baseline {base_path} lacks columns {sorted(missing_cols)}")
-    merged = base.merge(current, on=KEY, how="left", suffixes=("_base", "_run"), indicator=True)
+    merged = base.merge(current, on=KEY, how="outer", suffixes=("_base", "_run"), indicator=True)
     rows = []
     for _, r in merged.iterrows():
         tol = tolerances.of(r["metric"])
@@ -65,14 +68,20 @@ def compare(run_dir: str | Path, baseline: str | Path, tolerances: Tolerances) -
         delta = float("nan")
         if r["_merge"] == "left_only":
             status = "missing in run"
+        elif r["_merge"] == "right_only":
+            status = "ok (new, allowed)" if allow_new else "new in run (not in the baseline; --allow-new accepts it)"
         else:
             delta = float(r["value_run"]) - float(r["value_base"])
             if str(r["backend_run"]) != str(r["backend_base"]):
                 status = f"backend changed ({r['backend_base']} -> {r['backend_run']})"
-            elif pd.isna(r["value_base"]) != pd.isna(r["value_run"]):
-                status = "value appeared/disappeared"
-            elif not pd.isna(delta) and abs(delta) > tol + 1e-12:
+            elif pd.isna(r["value_run"]):
+                status = "NaN in run"
+            elif pd.isna(r["value_base"]):
+                status = "value appeared (NaN in the baseline)"
+            elif abs(delta) > tol + 1e-12:
                 status = "exceeds tolerance"
+            elif int(r["n_run"]) < int(r["n_base"]):
+                status = f"fewer utterances ({int(r['n_base'])} -> {int(r['n_run'])})"
             elif int(r["errors_run"]) > int(r["errors_base"]):
                 status = f"more errors ({int(r['errors_base'])} -> {int(r['errors_run'])})"
         rows.append({**{k: r[k] for k in KEY}, "baseline": r["value_base"],

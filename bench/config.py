@@ -49,7 +49,17 @@ def apply_override(data: dict[str, Any], override: str) -> None:
     if "=" not in override:
         raise ValueError(f"override {override!r} must look like key=value (e.g. batch_size=4)")
     key, _, text = override.partition("=")
-    parts = key.strip().split(".")
+    try:
+        value = yaml.safe_load(text) if text else None
+    except yaml.YAMLError as err:
+        raise ValueError(f"override {key.strip()}: its value is not valid YAML ({_yaml_reason(err)})") from err
+    set_key(data, key.strip(), value)
+
+
+def set_key(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set the dotted ``key`` to ``value`` (data, never parsed) in a nested dict."""
+    override = f"{key}=..."
+    parts = key.split(".")
     node = data
     for part in parts[:-1]:
         child = node.get(part)
@@ -58,7 +68,35 @@ def apply_override(data: dict[str, Any], override: str) -> None:
         if not isinstance(child, dict):
             raise ValueError(f"override {override!r}: {part!r} is not a mapping in the config")
         node = child
-    node[parts[-1]] = yaml.safe_load(text) if text else None
+    node[parts[-1]] = value
+
+
+def _yaml_reason(err: yaml.YAMLError) -> str:
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(problem)
+
+
+def _as_list(data: dict[str, Any], key: str) -> list | None:
+    """A list key given as one string (``tasks=resynthesis``) is a one-element list."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        raise ValueError(f"{key!r} must be a list (or one name), got {type(value).__name__}: {value!r}")
+    return value
+
+
+def _number(data: dict[str, Any], key: str, kind: type, default: Any, where: str = "") -> Any:
+    value = data.get(key, default)
+    if value is None:
+        return None
+    try:
+        return kind(value)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{where}{key} must be {'an integer' if kind is int else 'a number'}, got {value!r}") from err
 
 
 def _codec_spec(entry: Any) -> CodecSpec:
@@ -76,11 +114,14 @@ def _dataset_spec(name: str, entry: dict[str, Any]) -> DatasetSpec:
     unknown = set(entry) - {"format", "root", "ids", "limit", "options"}
     if unknown:
         raise ValueError(f"dataset {name!r}: unknown keys {sorted(unknown)}")
-    ids = entry.get("ids")
+    ids = _as_list(entry, "ids")
+    options = entry.get("options") or {}
+    if not isinstance(options, dict):
+        raise ValueError(f"datasets.{name}.options must be a mapping, got {options!r}")
     return DatasetSpec(
-        name=name, format=entry["format"], root=None if entry.get("root") is None else str(entry["root"]),
+        name=name, format=str(entry["format"]), root=None if entry.get("root") is None else str(entry["root"]),
         ids=tuple(str(i) for i in ids) if ids is not None else None,
-        limit=entry.get("limit"), options=dict(entry.get("options") or {}),
+        limit=_number(entry, "limit", int, None, f"datasets.{name}."), options=dict(options),
     )
 
 
@@ -95,35 +136,45 @@ def from_dict(data: dict[str, Any]) -> RunConfig:
     datasets = data["datasets"]
     if not isinstance(datasets, dict):
         raise ValueError("'datasets' must map dataset names to {format, root, ...}")
-    batch_size = int(data.get("batch_size", 8))
+    batch_size = _number(data, "batch_size", int, 8)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    metrics = data.get("metrics")
+    metrics = _as_list(data, "metrics")
     return RunConfig(
         name=str(data["name"]),
         output_dir=Path(data.get("output_dir") or f"runs/{data['name']}"),
-        codecs=tuple(_codec_spec(c) for c in data["codecs"]),
-        datasets=tuple(_dataset_spec(n, e) for n, e in datasets.items()),
-        tasks=tuple(data.get("tasks") or ()),
-        metrics=None if metrics is None else tuple(metrics),
+        codecs=tuple(_codec_spec(c) for c in _as_list(data, "codecs") or ()),
+        datasets=tuple(_dataset_spec(str(n), e) for n, e in datasets.items()),
+        tasks=tuple(str(t) for t in _as_list(data, "tasks") or ()),
+        metrics=None if metrics is None else tuple(str(m) for m in metrics),
         metric_profile=str(data.get("metric_profile", "auto")),
-        seed=int(data.get("seed", 0)),
+        seed=_number(data, "seed", int, 0),
         device=str(data.get("device", "cpu")),
         batch_size=batch_size,
-        max_seconds=float(data.get("max_seconds", 60.0)),
+        max_seconds=_number(data, "max_seconds", float, 60.0),
         assets={str(k): str(v) for k, v in (data.get("assets") or {}).items()},
         task_options={str(k): dict(v or {}) for k, v in (data.get("task_options") or {}).items()},
         raw=copy.deepcopy(data),
     )
 
 
-def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
+                patch: dict[str, Any] | None = None) -> RunConfig:
+    """A config file, ``key=value`` overrides (YAML values), then ``patch`` ({dotted key: value}, data
+    that is never parsed: paths with any characters)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} not found (see configs/ for examples)")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise ValueError(f"config {path}: not valid YAML ({_yaml_reason(err)})") from err
+    except UnicodeDecodeError as err:
+        raise ValueError(f"config {path}: not UTF-8 text ({err})") from err
     if not isinstance(data, dict):
         raise ValueError(f"config {path} must be a YAML mapping")
     for override in overrides:
         apply_override(data, override)
+    for key, value in (patch or {}).items():
+        set_key(data, key, value)
     return from_dict(data)

@@ -23,7 +23,7 @@ from . import assets
 from .codec import Codec
 from .config import CodecSpec, RunConfig
 from .datasets import Utterance, load_dataset
-from .diskcache import DiskCache
+from .diskcache import DiskCache, make_key
 from .metric import Metric
 from .paths import cache_dir
 from .profiles import metric_settings, resolve_profile
@@ -89,12 +89,35 @@ def _environment() -> dict[str, str]:
     return {"python": platform.python_version(), "git": git, **versions}
 
 
-def write_run_info(config: RunConfig, profile: str) -> None:
+def variant_id(spec: CodecSpec) -> str:
+    """Short hash of what determines a codec variant's results: registry name, resolved params and
+    where each of its declared assets resolves (a changed checkpoint is a new variant)."""
+    factory = CODECS.get(spec.name)
+    params = {**factory.params, **spec.params}
+    weights = {}
+    for asset in getattr(factory.cls, "assets", ()):
+        try:
+            weights[asset.name] = assets.locate(asset.name, params.get("checkpoint")).location
+        except assets.AssetNotFound as err:
+            weights[asset.name] = f"misconfigured: {err}"
+    return make_key("codec-variant", spec.name, params, weights)[:10]
+
+
+def write_run_info(config: RunConfig, profile: str, variants: dict[str, str]) -> None:
+    """``config.yaml`` and ``run.json`` of this segment; the previous segment's move to ``history/``."""
     out = config.output_dir
     out.mkdir(parents=True, exist_ok=True)
+    if (out / "run.json").is_file():
+        history = out / "history"
+        history.mkdir(exist_ok=True)
+        segment = history / f"segment-{len(list(history.iterdir())) + 1:03d}"
+        segment.mkdir()
+        for name in ("config.yaml", "run.json"):
+            if (out / name).is_file():
+                (out / name).replace(segment / name)
     (out / "config.yaml").write_text(yaml.safe_dump(config.raw, sort_keys=False))
     info = {"name": config.name, "metric_profile": profile, "started": datetime.now(timezone.utc).isoformat(),
-            "environment": _environment()}
+            "variants": variants, "environment": _environment()}
     (out / "run.json").write_text(json.dumps(info, indent=2))
 
 
@@ -156,15 +179,17 @@ def run(config: RunConfig, progress: bool = True, retry_errors: bool = False) ->
         retried = store.drop_errors((ENVIRONMENT,) if not retry_errors else (ENVIRONMENT, DATA))
         if retried:
             log.info("retrying %d failed rows of earlier runs", retried)
-        write_run_info(config, profile)
-        _run_plan(config, store, tasks, data, settings, outputs, progress)
+        variants = {spec.label: variant_id(spec) for spec in config.codecs}
+        write_run_info(config, profile, variants)
+        _run_plan(config, store, tasks, data, settings, outputs, progress, variants)
     finally:
         store.unlock()
     return store
 
 
 def _run_plan(config: RunConfig, store: ResultStore, tasks: dict[str, Task], data: dict[str, list[Utterance]],
-              settings: dict[str, dict], outputs: dict[str, tuple[str, ...]], progress: bool) -> None:
+              settings: dict[str, dict], outputs: dict[str, tuple[str, ...]], progress: bool,
+              variants: dict[str, str]) -> None:
     metrics = _Lazy(settings, config.device)
     token_cache = DiskCache(cache_dir(), "tokens")
     score_cache = DiskCache(cache_dir(), "scores")
@@ -186,7 +211,7 @@ def _run_plan(config: RunConfig, store: ResultStore, tasks: dict[str, Task], dat
             get_codec=get_codec, get_metrics=metrics, metric_outputs=outputs,
             token_cache=token_cache, score_cache=score_cache, device=config.device, batch_size=config.batch_size,
             max_seconds=config.max_seconds, progress=progress,
-            options=config.task_options.get(task_name, {}), seed=config.seed,
+            options=config.task_options.get(task_name, {}), seed=config.seed, variant=variants[spec.label],
         )
         try:
             tasks[task_name].run(ctx)
@@ -230,7 +255,7 @@ def summarize_run(config: RunConfig, store: ResultStore) -> RunSummary:
     errors: dict[str, int] = {}
     unbuildable: set[str] = set()
     jobs: dict[tuple[str, str, str], list[bool]] = {}
-    for row in store.rows():
+    for row in store.current_rows():
         if row.codec not in labels or row.dataset not in datasets or row.task not in tasks:
             continue
         failed = row.error is not None

@@ -42,7 +42,9 @@ class Row:
 
     ``value`` is the per-utterance number; ``num``/``den`` let ratio metrics (corpus dWER,
     measured frame rate and bitrate) aggregate as sum(num)/sum(den). An error row has
-    ``metric == "error"`` and the reason in ``error``.
+    ``metric == "error"`` and the reason in ``error``. ``variant`` is a short hash of what
+    determines the codec's results (registry name, resolved params, weights): part of the row's
+    identity, so a changed variant under the same label is recomputed, never shown stale.
     """
 
     codec: str
@@ -56,10 +58,11 @@ class Row:
     backend: str = ""
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    variant: str = ""
 
     @property
-    def key(self) -> tuple[str, str, str, str, str]:
-        return (self.codec, self.task, self.dataset, self.utt_id, self.metric)
+    def key(self) -> tuple[str, str, str, str, str, str]:
+        return (self.codec, self.task, self.dataset, self.utt_id, self.metric, self.variant)
 
 
 class ResultStore:
@@ -113,7 +116,7 @@ class ResultStore:
         """Every row; blank and bad lines are skipped."""
         yield from self._parse()[0]
 
-    def has(self, key: tuple[str, str, str, str, str]) -> bool:
+    def has(self, key: tuple[str, str, str, str, str, str]) -> bool:
         return key in self._keys
 
     # ---- writing -------------------------------------------------------------------------------
@@ -164,6 +167,14 @@ class ResultStore:
         self._keys = {r.key for r in keep}
         return len(rows) - len(keep)
 
+    def current_rows(self) -> Iterator[Row]:
+        """Rows of the codec variants the latest run segment used (``run.json``); rows of earlier
+        variants under the same label stay in the file as history but are not current."""
+        variants = current_variants(self.run_dir)
+        for row in self.rows():
+            if row.codec not in variants or row.variant == variants[row.codec]:
+                yield row
+
     # ---- one writer per run dir ----------------------------------------------------------------
     def lock(self) -> None:
         """Become the only run writing this directory, or raise :class:`RunDirLocked` at once."""
@@ -187,6 +198,17 @@ class ResultStore:
             fcntl.flock(self._lock, fcntl.LOCK_UN)
             self._lock.close()
             self._lock = None
+
+
+def current_variants(run_dir: Path) -> dict[str, str]:
+    """``{codec label: variant id}`` of the latest run segment, from ``run.json`` (empty if none)."""
+    path = Path(run_dir) / "run.json"
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    variants = info.get("variants") if isinstance(info, dict) else None
+    return {str(k): str(v) for k, v in variants.items()} if isinstance(variants, dict) else {}
 
 
 def error_kind(row: Row) -> str:

@@ -24,12 +24,12 @@ def load_rows(run_dirs: list[str | Path]) -> pd.DataFrame:
         path = Path(run_dir) / "rows.jsonl"
         if not path.is_file():
             raise FileNotFoundError(f"{run_dir} has no rows.jsonl (is it a run directory?)")
-        records = [r.__dict__ for r in ResultStore(run_dir).rows()]
+        records = [r.__dict__ for r in ResultStore(run_dir).current_rows()]
         frames.append(pd.DataFrame.from_records(records))
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if df.empty:
         raise ValueError(f"no rows in {', '.join(map(str, run_dirs))}")
-    return df.drop_duplicates(subset=["codec", "task", "dataset", "utt_id", "metric"], keep="first")
+    return df.drop_duplicates(subset=["codec", "task", "dataset", "utt_id", "metric", "variant"], keep="first")
 
 
 def _aggregate_group(group: pd.DataFrame, spec: MetricOutput | None) -> float:

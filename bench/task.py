@@ -69,13 +69,14 @@ class TaskContext:
     progress: bool = True
     options: dict = field(default_factory=dict)  # this task's settings from the config's task_options
     seed: int = 0
+    variant: str = ""  # the codec variant's id (part of every row's identity)
 
     def row(self, task: str, utt_id: str, metric: str, **fields: Any) -> Row:
         return Row(codec=self.codec_label, task=task, dataset=self.dataset, utt_id=utt_id,
-                   metric=metric, **fields)
+                   metric=metric, variant=self.variant, **fields)
 
     def has(self, task: str, utt_id: str, metric: str) -> bool:
-        return self.store.has((self.codec_label, task, self.dataset, utt_id, metric))
+        return self.store.has((self.codec_label, task, self.dataset, utt_id, metric, self.variant))
 
     def missing(self, task: str, utt_id: str, outputs: Sequence[str]) -> bool:
         """Whether an item still needs work: no error row and some of ``outputs`` absent. (Environment
@@ -148,7 +149,7 @@ def cached_encode(codec: Codec, codec_key: str, wav: list[np.ndarray], cache: Di
                   device: str) -> list[Tokens]:
     """Encode waveforms at the codec's rate, one cache entry per utterance."""
     keys = [make_key("tokens", codec_key, array_digest(w)) for w in wav]
-    found: list[Tokens | None] = [cache.get(k) if codec.capabilities.deterministic else None
+    found: list[Tokens | None] = [cache.get(k, Tokens) if codec.capabilities.deterministic else None
                                   for k in keys]
     todo = [i for i, t in enumerate(found) if t is None]
     if todo:
@@ -174,7 +175,7 @@ def score_batch(metric: Metric, hyp: list[np.ndarray], ref: list[np.ndarray],
         return _score_uncached(metric, hyp, ref, meta)
     keys = [make_key("score", metric.backend, array_digest(h), array_digest(r), m.language)
             for h, r, m in zip(hyp, ref, meta, strict=True)]
-    found: list[dict[str, Score] | Exception | None] = [cache.get(k) for k in keys]
+    found: list[dict[str, Score] | Exception | None] = [cache.get(k, dict) for k in keys]
     todo = [i for i, f in enumerate(found) if f is None]
     if todo:
         fresh = _score_uncached(metric, [hyp[i] for i in todo], [ref[i] for i in todo], [meta[i] for i in todo])

@@ -49,7 +49,7 @@ class DWER(Metric):
     def reference_transcript(self, audio: np.ndarray, language: str) -> str:
         """Transcript of the original audio, cached on disk by content and backend."""
         key = make_key(self.backend, language, array_digest(audio))
-        return self._refs.get_or_compute(key, lambda: self._transcript(audio, language))
+        return self._refs.get_or_compute(key, lambda: self._transcript(audio, language), str)
 
     def compute(
         self, hyp: Sequence[np.ndarray], ref: Sequence[np.ndarray], meta: Sequence[Utterance]

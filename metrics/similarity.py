@@ -109,7 +109,7 @@ class SpeakerSimilarity(Metric):
 
     def _reference(self, audio: np.ndarray) -> np.ndarray:
         key = make_key(self.backend, array_digest(audio))
-        return self._refs.get_or_compute(key, lambda: self._embedder.embed(audio))
+        return self._refs.get_or_compute(key, lambda: self._embedder.embed(audio), np.ndarray)
 
     def compute(
         self, hyp: Sequence[np.ndarray], ref: Sequence[np.ndarray], meta: Sequence[Utterance]

@@ -10,6 +10,7 @@ a checkpoint after every epoch so an interrupted training resumes.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import random
@@ -140,17 +141,34 @@ def evaluate_loss(model: TokenProbe, items: Sequence[ProbeItem], cfg: TrainConfi
     return total / max(count, 1)
 
 
+def _load_checkpoint(path: Path, device: str) -> dict | None:
+    """A resumable checkpoint: tensors and plain data only (``weights_only``), so a pickle planted in a
+    run dir is refused, never executed; an unusable file is deleted (training starts over) with a warning."""
+    if not path.is_file():
+        return None
+    try:
+        saved = torch.load(path, map_location=device, weights_only=True)
+        if not isinstance(saved, dict) or not {"model", "optimizer", "state", "best_weights"} <= set(saved):
+            raise ValueError("not a probe checkpoint")
+        return saved
+    except Exception as err:  # noqa: BLE001 - any unreadable or foreign file: start over
+        log.warning("probe checkpoint %s is unusable (%s: %s): deleted, training from scratch",
+                    path, type(err).__name__, str(err).splitlines()[0][:200])
+        path.unlink(missing_ok=True)
+        return None
+
+
 def train(model: TokenProbe, train_items: Sequence[ProbeItem], valid_items: Sequence[ProbeItem],
           cfg: TrainConfig, checkpoint: Path | None = None, progress: bool = False) -> TrainState:
     """Train with early stopping; resumes from ``checkpoint`` when it exists. Best weights restored."""
     model.to(cfg.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
     state, best_weights = TrainState(), None
-    if checkpoint is not None and checkpoint.is_file():
-        saved = torch.load(checkpoint, map_location=cfg.device, weights_only=False)
+    saved = _load_checkpoint(checkpoint, cfg.device) if checkpoint is not None else None
+    if saved is not None:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
-        state, best_weights = saved["state"], saved["best_weights"]
+        state, best_weights = TrainState(**saved["state"]), saved["best_weights"]
         log.info("resumed probe training at epoch %d", state.epoch)
     while state.epoch < cfg.max_epochs and state.bad_epochs < cfg.patience:
         if cfg.max_steps is not None and state.step >= cfg.max_steps:
@@ -185,8 +203,8 @@ def train(model: TokenProbe, train_items: Sequence[ProbeItem], valid_items: Sequ
         if checkpoint is not None:
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
             tmp = checkpoint.with_suffix(".tmp")
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "state": state,
-                        "best_weights": best_weights}, tmp)
+            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "state": dataclasses.asdict(state), "best_weights": best_weights}, tmp)
             tmp.replace(checkpoint)
     if best_weights is not None:
         model.load_state_dict(best_weights)

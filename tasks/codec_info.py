@@ -101,7 +101,7 @@ def _measured(run_dir: Path, names: list[str]) -> list[dict]:
     """One record per codec: totals over utterances (frames or bits / seconds) and the per-codec card."""
     from bench.store import ERROR_METRIC, ResultStore
 
-    rows = [r for r in ResultStore(run_dir).rows() if r.task == TASK]
+    rows = [r for r in ResultStore(run_dir).current_rows() if r.task == TASK]
     records = []
     for name in names:
         mine = [r for r in rows if r.codec == name]
@@ -162,4 +162,4 @@ def cmd_table1(args: argparse.Namespace) -> int:
 def _utterance_ids(run_dir: Path) -> set[str]:
     from bench.store import ResultStore
 
-    return {r.utt_id for r in ResultStore(run_dir).rows() if r.task == TASK and r.utt_id != "*"}
+    return {r.utt_id for r in ResultStore(run_dir).current_rows() if r.task == TASK and r.utt_id != CARD}

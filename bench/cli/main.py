@@ -42,8 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         return int(args.handler(args) or 0)
-    except (FileNotFoundError, KeyError, ValueError, ModuleNotFoundError) as err:
-        print(f"bench {args.command}: error: {err}", file=sys.stderr)
+    except (OSError, KeyError, ValueError, ModuleNotFoundError) as err:  # OSError: missing file, disk full, busy dir
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"bench {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: finished rows are saved; run the same command again to resume",

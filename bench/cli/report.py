@@ -20,6 +20,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--baseline", required=True, help="baseline CSV (results/baselines/...)")
     c.add_argument("--tolerances", default=str(DEFAULT_TOLERANCES), help="tolerance YAML")
     c.add_argument("--write", action="store_true", help="(re)write the baseline from this run")
+    c.add_argument("--allow-new", action="store_true",
+                   help="accept codecs, datasets or metrics the baseline does not have (they are listed)")
     c.set_defaults(handler=cmd_check)
 
 
@@ -38,8 +40,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         summary = write_baseline(args.run_dir, args.baseline)
         print(f"wrote {len(summary)} baseline values to {args.baseline}")
         return 0
-    result = compare(args.run_dir, args.baseline, load_tolerances(args.tolerances))
-    failed = result[result["status"] != "ok"]
+    result = compare(args.run_dir, args.baseline, load_tolerances(args.tolerances), allow_new=args.allow_new)
+    failed = result[~result["status"].str.startswith("ok")]
     shown = failed if not failed.empty else result
     print(shown.to_markdown(index=False, floatfmt=".4f"))
     if failed.empty:

@@ -28,12 +28,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _execute(config_path: str | Path, overrides: list[str], progress: bool, retry: bool = False,
-             table: bool = True) -> int:
+             table: bool = True, patch: dict | None = None) -> int:
     from bench.config import load_config
     from bench.runner import run, summarize_run
     from bench.tables import render
 
-    config = load_config(config_path, overrides)
+    config = load_config(config_path, overrides, patch)
     start = time.perf_counter()
     store = run(config, progress=progress, retry_errors=retry)
     elapsed = time.perf_counter() - start
@@ -54,10 +54,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_quickstart(args: argparse.Namespace) -> int:
     config = args.config or CONFIG_DIR / "quickstart.yaml"
-    overrides = list(args.overrides)
-    if args.data:
-        data = Path(args.data).expanduser().resolve()
-        overrides = [f"datasets={{user: {{format: folder, root: '{data}'}}}}"] + overrides
+    patch: dict = {}
+    if args.data:  # set as data, never as YAML text: any path works
+        patch["datasets"] = {"user": {"format": "folder", "root": str(Path(args.data).expanduser().resolve())}}
     if args.out:
-        overrides.append(f"output_dir={args.out}")
-    return _execute(config, overrides, not args.no_progress)
+        patch["output_dir"] = args.out
+    return _execute(config, list(args.overrides), not args.no_progress, patch=patch)

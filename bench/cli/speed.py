@@ -84,17 +84,17 @@ def _rerun_timing(config_path: Path, data: str | None) -> None:
         old = os.environ.get("BENCH_CACHE")
         os.environ["BENCH_CACHE"] = str(Path(tmp) / "cache")
         try:
-            overrides = [f"output_dir={tmp}/run"]
+            patch: dict = {"output_dir": f"{tmp}/run"}
             if data:
-                overrides.append(f"datasets={{user: {{format: folder, root: '{data}'}}}}")
+                patch["datasets"] = {"user": {"format": "folder", "root": data}}
             times = []
             for _ in range(2):  # cold caches, then every row already stored
                 t0 = time.perf_counter()
-                run(load_config(config_path, overrides), progress=False)
+                run(load_config(config_path, patch=patch), progress=False)
                 times.append(time.perf_counter() - t0)
-            overrides[0] = f"output_dir={tmp}/run2"
+            patch["output_dir"] = f"{tmp}/run2"
             t0 = time.perf_counter()
-            run(load_config(config_path, overrides), progress=False)
+            run(load_config(config_path, patch=patch), progress=False)
             warm = time.perf_counter() - t0
         finally:
             if old is None:
