@@ -52,7 +52,8 @@ def load_audio(path: str | Path) -> Audio:
     if not path.is_file():
         raise AudioError(f"audio file not found: {path}")
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with open(path, "rb") as handle:  # by handle: any file name works, whatever its encoding
+            data, rate = sf.read(handle, dtype="float32", always_2d=True)
     except Exception as err:  # soundfile raises several types for corrupt data
         raise AudioError(f"cannot read audio file {path}: {err}") from err
     conversions: list[str] = []

@@ -15,12 +15,15 @@ Formats (registered in :data:`bench.registry.DATASETS`):
 from __future__ import annotations
 
 import csv
+import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .registry import register_dataset
 
+log = logging.getLogger(__name__)
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".opus", ".aiff", ".aif", ".au")
 
 
@@ -54,21 +57,60 @@ Loader = Callable[..., list[Utterance]]
 
 
 def _read_text(path: Path) -> str | None:
-    return path.read_text(encoding="utf-8").strip() if path.is_file() else None
+    """A sidecar transcript; one that is not UTF-8 is left out with a warning naming it."""
+    if not path.is_file():
+        return None
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError as err:
+        log.warning("transcript %s is not UTF-8 (%s): utterance kept without text", path, err)
+        return None
+
+
+def _audio_files(root: Path) -> list[Path]:
+    """Audio files under ``root``, following symlinked folders (each real folder once: no loops);
+    what is skipped is said."""
+    found: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        stat = os.stat(folder)
+        if (stat.st_dev, stat.st_ino) in seen:
+            log.warning("%s: already visited through another path (symlink loop?): skipped", folder)
+            dirs[:] = []
+            continue
+        seen.add((stat.st_dev, stat.st_ino))
+        for name in dirs:
+            if Path(name).suffix.lower() in AUDIO_SUFFIXES:
+                log.warning("%s is a folder named like an audio file: searched as a folder", Path(folder) / name)
+        for name in files:
+            path = Path(folder) / name
+            if path.suffix.lower() not in AUDIO_SUFFIXES:
+                continue
+            if not path.is_file():
+                log.warning("%s: not a regular file (broken link?): skipped", path)
+                continue
+            found.append(path)
+    return sorted(found)
 
 
 @register_dataset("folder")
 def load_folder(root: str | Path) -> list[Utterance]:
-    """Every audio file under ``root``; ``x.txt`` beside ``x.wav`` is its transcript."""
+    """Every audio file under ``root`` (symlinked folders followed); ``x.txt`` beside ``x.wav`` is its
+    transcript. Ids are relative paths without the extension (with it where two files share a stem)."""
     root = Path(root)
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+    files = _audio_files(root)
+    stems: dict[str, int] = {}
+    for path in files:
+        stem = path.relative_to(root).with_suffix("").as_posix()
+        stems[stem] = stems.get(stem, 0) + 1
     utts = []
     for path in files:
-        rel = path.relative_to(root).with_suffix("")
+        rel = path.relative_to(root)
+        stem = rel.with_suffix("").as_posix()
         speaker = path.parent.name if path.parent != root else None
         utts.append(
             Utterance(
-                utt_id=str(rel).replace("/", "_"),
+                utt_id=stem if stems[stem] == 1 else rel.as_posix(),
                 path=path,
                 speaker=speaker,
                 text=_read_text(path.with_suffix(".txt")),
@@ -208,7 +250,10 @@ def load_dataset(spec: DatasetSpec) -> list[Utterance]:
         utts = utts[: spec.limit]
     if not utts:
         raise ValueError(f"dataset {spec.name!r} at {spec.root!r} has no utterances")
-    ids = [u.utt_id for u in utts]
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"dataset {spec.name!r} has duplicate utterance ids")
+    seen: dict[str, Utterance] = {}
+    for utt in utts:
+        if utt.utt_id in seen:
+            raise ValueError(f"dataset {spec.name!r}: utterance id {utt.utt_id!r} is used by both "
+                             f"{seen[utt.utt_id].path} and {utt.path}; ids must be unique")
+        seen[utt.utt_id] = utt
     return utts

@@ -31,6 +31,7 @@ class _Item:
     original: np.ndarray  # 16 kHz, for metrics
     codec_input: np.ndarray  # at the codec's rate
     duration: float
+    conversions: tuple[str, ...] = ()  # what loading changed (channels, clipping, sample rate): kept in rows
 
 
 @register_task("resynthesis")
@@ -72,13 +73,18 @@ class Resynthesis(Task):
         except AudioError as err:
             self._error(ctx, utt, "load", err)
             return None
-        if audio.conversions:
-            log.info("%s: %s", utt.utt_id, ", ".join(audio.conversions))
+        conversions = audio.conversions + tuple(
+            f"resampled {audio.sample_rate}->{rate} Hz ({use})"
+            for rate, use in ((codec.sample_rate, "codec input"), (METRIC_SAMPLE_RATE, "metrics"))
+            if rate != audio.sample_rate)
+        if conversions:
+            log.info("%s: %s", utt.utt_id, ", ".join(conversions))
         return _Item(
             utt=utt,
             original=resample(audio.samples, audio.sample_rate, METRIC_SAMPLE_RATE),
             codec_input=resample(audio.samples, audio.sample_rate, codec.sample_rate),
             duration=audio.duration,
+            conversions=conversions,
         )
 
     def _codec_roundtrip(self, ctx: TaskContext, codec: Codec, items: list[_Item]
@@ -121,7 +127,9 @@ class Resynthesis(Task):
                 continue
             tokens, decoded = result
             aligned = match_length(decoded, len(item.original))
-            length_info = {"decoded_samples": len(decoded), "pad_or_trim": len(item.original) - len(decoded)}
+            length_info: dict = {"decoded_samples": len(decoded), "pad_or_trim": len(item.original) - len(decoded)}
+            if item.conversions:
+                length_info["conversions"] = list(item.conversions)
             ctx.store.add(ctx.rate_rows(self.name, item.utt.utt_id, codec, tokens, item.duration, length_info))
             ok.append((item, aligned))
         for name, metric in metrics.items():
