@@ -6,7 +6,7 @@ them. :func:`locate` resolves an asset, first match wins:
 1. an explicit location (a codec's ``params.checkpoint``),
 2. the run config's ``assets: {<name>: /path}``,
 3. the environment variable ``BENCH_ASSET_<NAME>`` (upper case; ``-`` and ``.`` -> ``_``),
-4. the asset's Hub id, when downloads are allowed (``HF_HUB_OFFLINE`` unset) and it has one.
+4. the asset's Hub id or download URL, when downloads are allowed (``HF_HUB_OFFLINE`` unset).
 
 The answer says where the files are (a local path or a Hub id) or that the asset is absent.
 :meth:`Asset.weights_or_random`'s caller builds the real architecture with seeded random
@@ -39,6 +39,7 @@ class Asset:
     source: str  # where it comes from, in words: Hub id + files, URL, package
     hub_id: str | None = None  # handed to the loader when online and nothing local is configured
     files: tuple[str, ...] = ()  # what a local folder must hold
+    url: str | None = None  # a direct download (e.g. a release asset), used when online
     licence: str = ""
     size: str = ""  # approximate download size, e.g. "1.1 GB"
     sha256: str | None = None  # of the main file, where known
@@ -50,7 +51,7 @@ class Resolved:
 
     asset: str
     location: str | None
-    origin: str  # "params", "config", "env", "hub" or "absent"
+    origin: str  # "params", "config", "env", "hub", "url" or "absent"
 
     @property
     def absent(self) -> bool:
@@ -136,13 +137,15 @@ def locate(name: str, explicit: str | None = None) -> Resolved:
             return Resolved(name, _checked(asset, str(value), origin), origin)
     if asset.hub_id and not offline():
         return Resolved(name, asset.hub_id, "hub")
+    if asset.url and not offline():
+        return Resolved(name, asset.url, "url")
     return Resolved(name, None, "absent")
 
 
 def local_path(name: str) -> Path | None:
     """The configured local copy of an asset, or None when none is configured (Hub ids excluded)."""
     found = locate(name)
-    if found.location is None or found.origin == "hub" or not Path(found.location).exists():
+    if found.location is None or found.origin in ("hub", "url") or not Path(found.location).exists():
         return None
     return Path(found.location)
 

@@ -1,13 +1,17 @@
-"""UTMOS22 strong learner (the paper's MOS predictor), through the SpeechMOS torch.hub entry.
+"""UTMOS22 strong learner (the paper's MOS predictor), in-tree: no torch.hub, no clone.
 
-No PyPI package carries its weights. Provide a local clone of ``tarepan/SpeechMOS`` at tag
-v1.2.0 (asset ``utmos22-strong``); its hub entry loads ``utmos22_strong_step7459_v1.pt``
-from the torch hub cache (``$TORCH_HOME/hub/checkpoints``), where it must already be when
-running offline.
+The model (:mod:`._utmos_model`) is key-compatible with SpeechMOS v1.2.0's
+``utmos22_strong_step7459_v1.pt``, a plain state dict loaded strictly with ``weights_only=True``.
+Asset ``utmos22-strong``: that file (or a folder holding it), from ``params``/``assets:``/
+``BENCH_ASSET_UTMOS22_STRONG``, or its release URL when online (downloaded once into the cache).
+A folder with ``config.json`` (widths) and ``model.safetensors`` also loads, e.g. the parity
+fixture: the real architecture at small widths. Utterances are scored one at a time, as the
+paper's harness does (the model has no length mask).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,13 +21,47 @@ import torch
 from bench import assets
 from bench.datasets import Utterance
 from bench.metric import Backend, Metric, MetricOutput, Score
+from bench.paths import cache_dir
 from bench.registry import register_metric
 
-ASSET = assets.Asset(
-    "utmos22-strong", "UTMOS22 strong learner (paper UTMOS): a local clone of the SpeechMOS repo with hubconf.py; "
-    "its checkpoint in the torch hub cache",
-    "tarepan/SpeechMOS v1.2.0 (torch.hub) + utmos22_strong_step7459_v1.pt", files=("hubconf.py",),
-    licence="MIT")
+from ._utmos_model import UTMOS22Strong, widths
+
+CKPT = "utmos22_strong_step7459_v1.pt"
+URL = f"https://github.com/tarepan/SpeechMOS/releases/download/v1.0.0/{CKPT}"
+ASSET = assets.Asset("utmos22-strong", f"UTMOS22 strong learner weights ({CKPT}, a plain state dict)",
+                     f"tarepan/SpeechMOS release v1.0.0 ({CKPT})", url=URL, licence="MIT", size="0.4 GB")
+
+
+def load_model(location: str) -> tuple[UTMOS22Strong, str]:
+    """The model and its weights id from a ``.pt`` / ``.safetensors`` file, a folder, or the URL."""
+    path = Path(location).expanduser()
+    if location.startswith(("http://", "https://")):
+        path = cache_dir() / "models" / "utmos22-strong" / CKPT
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                torch.hub.download_url_to_file(location, str(path), progress=True)
+            except Exception as err:  # noqa: BLE001 - offline or unreachable: say how to provide it
+                raise assets.AssetNotFound(assets.missing_message("utmos22-strong", f"download failed: {err}")) from err
+    config: dict = {}
+    if path.is_dir():
+        if (path / "config.json").is_file():
+            raw = json.loads((path / "config.json").read_text())
+            config = widths(raw.get("widths", raw.get("tiny", {})))
+        candidates = (path / CKPT, path / "model.safetensors", path / "model.pt")
+        path = next((p for p in candidates if p.is_file()), path / CKPT)
+    if not path.is_file():
+        raise assets.AssetNotFound(assets.missing_message("utmos22-strong", f"{path} does not exist"))
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(path)
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    model = UTMOS22Strong(**config)
+    model.load_state_dict(state, strict=True)
+    label = "" if not config else ":" + ",".join(f"{k}={v}" for k, v in sorted(config.items()))
+    return model.eval(), f"utmos22-strong:{path.name}{label}"
 
 
 @register_metric("utmos")
@@ -37,18 +75,13 @@ class UTMOS(Metric):
     dependencies = ("torch",)
     extra = "paper"
 
-    def __init__(self, device: str = "cpu") -> None:
-        repo = assets.local_path("utmos22-strong")
-        if repo is None:
-            raise assets.AssetNotFound(assets.missing_message(
-                "utmos22-strong", "no local SpeechMOS clone configured"))
-        try:
-            model = torch.hub.load(str(repo), "utmos22_strong", source="local", trust_repo=True)
-        except Exception as err:
-            raise assets.AssetNotFound(assets.missing_message("utmos22-strong", str(err))) from err
-        self._model = model.to(device).eval()
+    def __init__(self, device: str = "cpu", checkpoint: str | None = None) -> None:
+        found = assets.locate("utmos22-strong", checkpoint)
+        if found.location is None:
+            raise assets.AssetNotFound(assets.missing_message("utmos22-strong", "nothing configured"))
+        model, self._id = load_model(found.location)
+        self._model = model.to(device)
         self._device = device
-        self._id = f"utmos22-strong:{Path(repo).name}"
 
     @property
     def backend(self) -> str:
@@ -59,7 +92,7 @@ class UTMOS(Metric):
         self, hyp: Sequence[np.ndarray], ref: Sequence[np.ndarray], meta: Sequence[Utterance]
     ) -> list[dict[str, Score]]:
         scores = []
-        for audio in hyp:
-            x = torch.from_numpy(np.asarray(audio, np.float32)).unsqueeze(0).to(self._device)
-            scores.append({"utmos": Score(float(self._model(x, 16000)[0]))})
+        for audio in hyp:  # one at a time: padding a batch would change the scores
+            x = torch.from_numpy(np.asarray(audio, np.float32))[None].to(self._device)
+            scores.append({"utmos": Score(float(self._model(x)[0]))})
         return scores
