@@ -46,9 +46,8 @@ def test_parity_with_the_official_fixtures(capsys: pytest.CaptureFixture) -> Non
 
 
 def test_parity_fails_on_changed_weights(tmp_path: Path) -> None:
-    from safetensors.torch import load_file, save_file
-
     from bench.metrics._utmos_model import check_folder
+    from safetensors.torch import load_file, save_file
 
     for item in _fixtures().iterdir():
         shutil.copy(item, tmp_path / item.name)
