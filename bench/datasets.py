@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .keywords import check_keywords
 from .registry import register_dataset
 
 log = logging.getLogger(__name__)
@@ -210,20 +211,6 @@ def load_quickstart(root: str | Path | None = None, num_sentences: int = 3) -> l
     return load_manifest(build_quickstart_corpus(target, num_sentences=num_sentences))
 
 
-def _check_options(spec: DatasetSpec, loader: Loader) -> None:
-    """Options the format's loader takes, with a did-you-mean for the others."""
-    import difflib
-    import inspect
-
-    accepted = [n for n in inspect.signature(loader).parameters if n != "root"]
-    for key in spec.options:
-        if key not in accepted:
-            close = difflib.get_close_matches(key, accepted, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"datasets.{spec.name}.options: unknown option {key!r} for format {spec.format!r}{hint} "
-                             f"(accepted: {', '.join(accepted) or 'none'})")
-
-
 def load_dataset(spec: DatasetSpec) -> list[Utterance]:
     """Load and filter a dataset; a missing root is a clear error naming the config key."""
     from .registry import DATASETS, discover
@@ -238,7 +225,7 @@ def load_dataset(spec: DatasetSpec) -> list[Utterance]:
                 f"dataset {spec.name!r}: root {spec.root!r} does not exist; set "
                 f"datasets.{spec.name}.root in the config or pass datasets.{spec.name}.root=PATH"
             )
-    _check_options(spec, loader)
+    check_keywords(loader, spec.options, f"datasets.{spec.name}.options (format {spec.format!r})", skip=("root",))
     utts = loader(spec.root, **spec.options)
     if spec.ids is not None:
         by_id = {u.utt_id: u for u in utts}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import json
 import logging
@@ -24,6 +23,7 @@ from .codec import Codec
 from .config import CodecSpec, RunConfig
 from .datasets import Utterance, load_dataset
 from .diskcache import DiskCache, make_key
+from .keywords import check_keywords
 from .metric import Metric
 from .paths import cache_dir
 from .profiles import metric_settings, resolve_profile
@@ -142,17 +142,7 @@ def check_device(device: str) -> None:
 
 def check_codec_params(spec: CodecSpec) -> None:
     """Params a codec variant's constructor accepts, with a did-you-mean for the others."""
-    variant = CODECS.get(spec.name)
-    signature = inspect.signature(variant.cls.__init__)
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
-        return
-    accepted = [n for n in signature.parameters if n != "self"]
-    for key in spec.params:
-        if key not in accepted:
-            close = difflib.get_close_matches(key, accepted, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"codec {spec.label!r} ({spec.name}): unknown param {key!r}{hint} "
-                             f"(accepted: {', '.join(accepted)})")
+    check_keywords(CODECS.get(spec.name).cls.__init__, spec.params, f"codec {spec.label!r} ({spec.name}) params")
 
 
 def run(config: RunConfig, progress: bool = True, retry_errors: bool = False) -> ResultStore:
