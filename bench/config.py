@@ -140,10 +140,15 @@ def from_dict(data: dict[str, Any]) -> RunConfig:
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     metrics = _as_list(data, "metrics")
+    codecs = tuple(_codec_spec(c) for c in _as_list(data, "codecs") or ())
+    labels = [c.label for c in codecs]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise ValueError(f"codec labels must be unique; repeated: {repeated} (give each variant its own name:)")
     return RunConfig(
         name=str(data["name"]),
         output_dir=Path(data.get("output_dir") or f"runs/{data['name']}"),
-        codecs=tuple(_codec_spec(c) for c in _as_list(data, "codecs") or ()),
+        codecs=codecs,
         datasets=tuple(_dataset_spec(str(n), e) for n, e in datasets.items()),
         tasks=tuple(str(t) for t in _as_list(data, "tasks") or ()),
         metrics=None if metrics is None else tuple(str(m) for m in metrics),

@@ -162,8 +162,7 @@ def run(config: RunConfig, progress: bool = True, retry_errors: bool = False) ->
     tasks = {name: TASKS.get(name)() for name in task_names(config)}
     for spec in config.codecs:
         check_codec_params(spec)  # unknown names and params fail before any work
-    store = ResultStore(config.output_dir)
-    store.lock()
+    store = ResultStore(config.output_dir, lock=True)
     try:
         data: dict[str, list[Utterance]] = {d.name: load_dataset(d) for d in config.datasets}
         retried = store.drop_errors((ENVIRONMENT,) if not retry_errors else (ENVIRONMENT, DATA))

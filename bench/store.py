@@ -68,12 +68,15 @@ class Row:
 class ResultStore:
     """Rows of one run directory (``rows.jsonl``)."""
 
-    def __init__(self, run_dir: str | Path) -> None:
+    def __init__(self, run_dir: str | Path, lock: bool = False) -> None:
+        """Open (and with ``lock``, first become the only writer of) a run directory."""
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.run_dir / "rows.jsonl"
         self.quarantine = self.run_dir / "rows.quarantine.jsonl"
         self._lock: IO[str] | None = None
+        if lock:
+            self.lock()
         self._quarantine_bad_lines()
         self._keys = {row.key for row in self.rows()}
 
