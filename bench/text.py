@@ -1,8 +1,9 @@
-"""Text normalisation and word-level edit distance for dWER."""
+"""Text normalisation and word alignment (jiwer) for dWER and the ASR probe."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 
@@ -28,12 +29,41 @@ def words(text: str) -> list[str]:
     return text.split(" ")
 
 
+@dataclass(frozen=True)
+class Alignment:
+    """A minimum edit alignment of two word lists."""
+
+    substitutions: int
+    deletions: int
+    insertions: int
+
+    @property
+    def errors(self) -> int:
+        return self.substitutions + self.deletions + self.insertions
+
+    def as_extra(self) -> dict[str, int]:
+        return {"sub": self.substitutions, "del": self.deletions, "ins": self.insertions}
+
+
+def align(ref: list[str], hyp: list[str]) -> Alignment:
+    """Substitutions, deletions and insertions between word lists, through jiwer.
+
+    Words are taken as given (no transform). An empty word (``words("")`` is ``[""]``) is a word
+    like any other, so an empty reference counts as one word, as in the paper's scorer.
+    """
+    try:
+        import jiwer
+    except ModuleNotFoundError as err:
+        raise ModuleNotFoundError("word alignment needs jiwer: pip install 'speech-tokenizer-bench[offline]'") from err
+    # jiwer drops empty words: give each distinct word a non-empty stand-in token instead
+    vocab: dict[str, str] = {}
+    tokens = [[vocab.setdefault(w, f"w{len(vocab)}") for w in seq] for seq in (ref, hyp)]
+    if not tokens[0]:
+        return Alignment(0, 0, len(tokens[1]))
+    out = jiwer.process_words(" ".join(tokens[0]), " ".join(tokens[1]))
+    return Alignment(out.substitutions, out.deletions, out.insertions)
+
+
 def word_errors(ref: list[str], hyp: list[str]) -> int:
-    """Levenshtein distance (substitutions + deletions + insertions) between word lists."""
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, start=1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, start=1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1]
+    """Substitutions + deletions + insertions between word lists (see :func:`align`)."""
+    return align(ref, hyp).errors

@@ -17,7 +17,7 @@ from bench.diskcache import DiskCache, make_key
 from bench.metric import Backend, Metric, MetricOutput, Score
 from bench.paths import cache_dir
 from bench.registry import register_metric
-from bench.text import english_normalizer, word_errors, words
+from bench.text import align, english_normalizer, words
 
 from ._whisper import WHISPER_SMALL, get_transcriber
 
@@ -31,7 +31,7 @@ class DWER(Metric):
     profiles = {"paper": Backend({"asr": "small"}, ("whisper-small-ct2",)), "offline": Backend({"asr": "base"})}
     reference = "source"
     assets = (WHISPER_SMALL,)
-    dependencies = ("faster_whisper", "whisper_normalizer")
+    dependencies = ("faster_whisper", "whisper_normalizer", "jiwer")
     extra = "offline"
 
     def __init__(self, asr: str = "small", device: str = "cpu", compute_type: str | None = None) -> None:
@@ -59,7 +59,8 @@ class DWER(Metric):
             ref_text = self.reference_transcript(r, utt.language)
             hyp_text = self._transcript(h, utt.language)
             ref_words = words(ref_text)
-            errors = word_errors(ref_words, words(hyp_text))
+            alignment = align(ref_words, words(hyp_text))
+            errors = alignment.errors
             scores.append({"dwer": Score(100.0 * errors / len(ref_words), errors, len(ref_words),
-                                         {"hyp": hyp_text, "ref": ref_text})})
+                                         {"hyp": hyp_text, "ref": ref_text, **alignment.as_extra()})})
         return scores

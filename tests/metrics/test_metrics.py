@@ -33,6 +33,32 @@ def test_word_errors_and_empty_transcripts() -> None:
     assert word_errors(words(""), words("hello there")) == 2
 
 
+def _levenshtein(ref: list[str], hyp: list[str]) -> int:
+    prev = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, start=1):
+        cur = [i] + [0] * len(hyp)
+        for j, h in enumerate(hyp, start=1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
+        prev = cur
+    return prev[-1]
+
+
+def test_jiwer_alignment_counts_what_the_edit_distance_counts() -> None:
+    """Seeded random word lists (empty words and references included): the same error count as a plain
+    Levenshtein distance, split into substitutions, deletions and insertions."""
+    import random
+
+    from bench.text import align
+
+    rng = random.Random(0)
+    vocab = ["a", "b", "c", "", "dd"]
+    for _ in range(500):
+        ref = [rng.choice(vocab) for _ in range(rng.randint(0, 6))]
+        hyp = [rng.choice(vocab) for _ in range(rng.randint(0, 6))]
+        assert align(ref, hyp).errors == _levenshtein(ref, hyp)
+    assert align(words("a b c"), words("a x c d")).as_extra() == {"sub": 1, "del": 0, "ins": 1}
+
+
 def test_whisper_english_normaliser() -> None:
     pytest.importorskip("whisper_normalizer")
     from bench.text import english_normalizer
