@@ -6,7 +6,8 @@ them. :func:`locate` resolves an asset, first match wins:
 1. an explicit location (a codec's ``params.checkpoint``),
 2. the run config's ``assets: {<name>: /path}``,
 3. the environment variable ``BENCH_ASSET_<NAME>`` (upper case; ``-`` and ``.`` -> ``_``),
-4. the asset's Hub id or download URL, when downloads are allowed (``HF_HUB_OFFLINE`` unset).
+4. a copy fetched earlier by ``bench assets fetch`` (``$BENCH_CACHE/assets/<name>``),
+5. the asset's Hub id or download URL, when downloads are allowed (``HF_HUB_OFFLINE`` unset).
 
 The answer says where the files are (a local path or a Hub id) or that the asset is absent.
 :meth:`Asset.weights_or_random`'s caller builds the real architecture with seeded random
@@ -51,7 +52,7 @@ class Resolved:
 
     asset: str
     location: str | None
-    origin: str  # "params", "config", "env", "hub", "url" or "absent"
+    origin: str  # "params", "config", "env", "fetched", "hub", "url" or "absent"
 
     @property
     def absent(self) -> bool:
@@ -135,11 +136,83 @@ def locate(name: str, explicit: str | None = None) -> Resolved:
                           (os.environ.get(env_var(name)), "env")):
         if value:
             return Resolved(name, _checked(asset, str(value), origin), origin)
+    fetched = fetched_path(name)
+    if fetched.is_dir() and any(fetched.iterdir()):
+        return Resolved(name, str(fetched), "fetched")
     if asset.hub_id and not offline():
         return Resolved(name, asset.hub_id, "hub")
     if asset.url and not offline():
         return Resolved(name, asset.url, "url")
     return Resolved(name, None, "absent")
+
+
+def fetched_path(name: str) -> Path:
+    """Where ``bench assets fetch`` puts an asset."""
+    from .paths import cache_dir
+
+    return cache_dir() / "assets" / name
+
+
+def fetch(name: str) -> Path:
+    """Download an asset into :func:`fetched_path` (online only): a Hub snapshot, or its URL with the
+    sha256 checked when declared. Returns the folder."""
+    asset = get(name)
+    if offline():
+        raise AssetNotFound(f"asset {name!r}: downloads are off (HF_HUB_OFFLINE is set); fetch it where you have "
+                            f"network (`bench assets fetch {name}`) or point {env_var(name)} at a local copy")
+    target = fetched_path(name)
+    partial = target.with_name(target.name + ".partial")
+    partial.mkdir(parents=True, exist_ok=True)
+    if asset.hub_id:
+        from huggingface_hub import snapshot_download
+
+        snapshot_download(asset.hub_id, local_dir=str(partial))
+    elif asset.url:
+        import torch
+
+        filename = asset.url.rsplit("/", 1)[-1]
+        torch.hub.download_url_to_file(asset.url, str(partial / filename), progress=True)
+        if asset.sha256 and sha256_of(partial / filename) != asset.sha256:
+            raise AssetNotFound(f"asset {name!r}: {filename} does not match its declared sha256")
+    else:
+        raise AssetNotFound(f"asset {name!r} has no download route: it comes from {asset.source}; "
+                            f"get it there and set {env_var(name)}=/path")
+    if target.exists():
+        import shutil
+
+        shutil.rmtree(target)
+    partial.replace(target)
+    return target
+
+
+def sha256_of(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(name: str) -> str:
+    """``ok``, ``absent``, ``remote`` (only a Hub id / URL here) or the problem with the local copy."""
+    try:
+        found = locate(name)
+    except AssetNotFound as err:
+        return f"PROBLEM: {err}"
+    if found.location is None:
+        return "absent"
+    if found.origin in ("hub", "url"):
+        return "remote"
+    path, asset = Path(found.location), get(name)
+    missing = [f for f in asset.files if path.is_dir() and not (path / f).exists()]
+    if missing:
+        return f"PROBLEM: {path} lacks {missing}"
+    main = path / asset.files[0] if path.is_dir() and asset.files else path
+    if asset.sha256 and main.is_file() and sha256_of(main) != asset.sha256:
+        return f"PROBLEM: {main} does not match its declared sha256"
+    return "ok"
 
 
 def local_path(name: str) -> Path | None:
@@ -156,6 +229,7 @@ def missing_message(name: str, detail: str = "") -> str:
         f"asset {name!r} ({asset.description}) is not available{': ' + detail if detail else ''}. "
         f"It comes from {asset.source}. Download it where you have network, then point the "
         f"harness at it with `assets: {{{name}: /path}}` in the config or {env_var(name)}=/path"
+        f"{f', or run `bench assets fetch {name}` online' if asset.hub_id or asset.url else ''}"
         f"{'; or use `metric_profile: offline`' if asset.name in _metric_assets() else ''}."
     )
 

@@ -21,7 +21,6 @@ import torch
 from bench import assets
 from bench.datasets import Utterance
 from bench.metric import Backend, Metric, MetricOutput, Score
-from bench.paths import cache_dir
 from bench.registry import register_metric
 
 from ._utmos_model import UTMOS22Strong, widths
@@ -36,13 +35,10 @@ def load_model(location: str) -> tuple[UTMOS22Strong, str]:
     """The model and its weights id from a ``.pt`` / ``.safetensors`` file, a folder, or the URL."""
     path = Path(location).expanduser()
     if location.startswith(("http://", "https://")):
-        path = cache_dir() / "models" / "utmos22-strong" / CKPT
-        if not path.is_file():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                torch.hub.download_url_to_file(location, str(path), progress=True)
-            except Exception as err:  # noqa: BLE001 - offline or unreachable: say how to provide it
-                raise assets.AssetNotFound(assets.missing_message("utmos22-strong", f"download failed: {err}")) from err
+        try:
+            path = assets.fetch("utmos22-strong")  # once, into the cache; later runs find it there
+        except Exception as err:  # noqa: BLE001 - offline or unreachable: say how to provide it
+            raise assets.AssetNotFound(assets.missing_message("utmos22-strong", f"download failed: {err}")) from err
     config: dict = {}
     if path.is_dir():
         if (path / "config.json").is_file():

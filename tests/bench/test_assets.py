@@ -104,3 +104,28 @@ def test_bench_assets_lists_every_declared_asset_and_its_resolution(toy: assets.
     assert main(["assets"]) == 0
     out = capsys.readouterr().out
     assert f"env: {tmp_path}" in out and "absent (set BENCH_ASSET_BIGCODEC)" in out and "whisper-small-ct2" in out
+
+
+def test_fetch_offline_names_the_asset_and_the_command(toy: assets.Asset, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(assets.AssetNotFound, match=r"bench assets fetch toy-model-1.5"):
+        assets.fetch(toy.name)
+
+
+def test_fetched_copies_are_found_offline_and_verified(toy: assets.Asset, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    assert assets.verify(toy.name) == "absent"
+    folder = assets.fetched_path(toy.name)
+    folder.mkdir(parents=True)
+    (folder / "weights.bin").write_bytes(b"abc")
+    assert assets.locate(toy.name).origin == "fetched"
+    assert assets.verify(toy.name).startswith("PROBLEM") and "config.json" in assets.verify(toy.name)
+    (folder / "config.json").write_text("{}")
+    assert assets.verify(toy.name) == "ok"
+    sealed = assets.Asset("sealed", "a checksummed file", "someone/sealed", files=("config.json",),
+                          sha256=assets.sha256_of(folder / "weights.bin"))
+    assets.declare(sealed)
+    monkeypatch.setenv(assets.env_var("sealed"), str(folder))
+    assert assets.verify("sealed").startswith("PROBLEM") and "sha256" in assets.verify("sealed")  # config.json differs
