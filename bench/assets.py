@@ -46,6 +46,11 @@ class Asset:
     sha256: str | None = None  # of the main file, where known
 
 
+#: a file in an asset folder that says its weights are random (written by tools that build random-weight
+#: stand-ins of the real architectures, e.g. for offline smoke runs of the paper profile): rows are flagged
+RANDOM_MARKER = "RANDOM_WEIGHTS"
+
+
 @dataclass(frozen=True)
 class Resolved:
     """Where an asset was found: ``location`` (local path or Hub id) and by which route."""
@@ -57,6 +62,11 @@ class Resolved:
     @property
     def absent(self) -> bool:
         return self.location is None
+
+    @property
+    def random(self) -> bool:
+        """Absent, or a local folder marked with :data:`RANDOM_MARKER`."""
+        return self.location is None or (Path(self.location) / RANDOM_MARKER).is_file()
 
     def weights_id(self, random_detail: str = "") -> str:
         """Identifies the weights behind the numbers: the location, or the random-weights recipe."""

@@ -47,10 +47,12 @@ class Score:
 
 @dataclass(frozen=True)
 class Backend:
-    """How a metric runs under one profile: constructor params and the assets it needs."""
+    """How a metric runs under one profile: constructor params, the assets it needs, and whether it
+    runs when a config names no metrics (``default=False``: only when asked for, outside the paper's stack)."""
 
     params: dict[str, Any] = field(default_factory=dict)
     assets: tuple[str, ...] = ()
+    default: bool = True
 
 
 Reference = Literal["none", "source", "target"]
@@ -75,6 +77,8 @@ class Metric(ABC):
     #: importable modules the metric needs, and the pip extra that installs them
     dependencies: ClassVar[tuple[str, ...]] = ()
     extra: ClassVar[str | None] = None
+    #: set by the runner when an asset of the metric's backend holds random weights: rows are flagged
+    random_weights: bool = False
 
     @classmethod
     def missing_dependencies(cls) -> list[str]:

@@ -48,7 +48,7 @@ def resolve_profile(name: str) -> str:
 def metric_settings(profile: str, metrics: list[str] | None) -> dict[str, dict]:
     """``{metric name: constructor kwargs}`` for the requested metrics under a profile."""
     table = profiles()[resolve_profile(profile)]
-    names = list(table) if metrics is None else metrics
+    names = [n for n, b in table.items() if b.default] if metrics is None else metrics
     unknown = [m for m in names if m not in table]
     if unknown:
         raise ValueError(f"metrics {unknown} have no backend in profile {profile!r} (it has {list(table)})")

@@ -26,7 +26,7 @@ from .diskcache import DiskCache, make_key
 from .keywords import check_keywords
 from .metric import Metric
 from .paths import cache_dir
-from .profiles import metric_settings, resolve_profile
+from .profiles import metric_settings, profiles, resolve_profile
 from .registry import CODECS, METRICS, TASKS, discover
 from .store import DATA, ENVIRONMENT, ERROR_METRIC, ResultStore, error_kind
 from .task import Task, TaskContext
@@ -55,11 +55,13 @@ def build_codec(spec: CodecSpec, device: str = "cpu") -> Codec:
 
 
 class _Lazy:
-    """Build metric objects on first use and share them across codecs and datasets."""
+    """Build metric objects on first use and share them across codecs and datasets; a metric whose
+    backend assets hold random weights is flagged (its rows carry ``random_weights``)."""
 
-    def __init__(self, settings: dict[str, dict], device: str) -> None:
+    def __init__(self, settings: dict[str, dict], device: str, profile: str) -> None:
         self.settings = settings
         self.device = device
+        self.profile = profile
         self._built: dict[str, Metric] | None = None
 
     def __call__(self) -> dict[str, Metric]:
@@ -69,7 +71,10 @@ class _Lazy:
                 cls = METRICS.get(name)
                 if "device" in inspect.signature(cls.__init__).parameters:
                     kwargs = {"device": self.device, **kwargs}
-                self._built[name] = cls(**kwargs)
+                metric = cls(**kwargs)
+                backend = profiles()[self.profile].get(name)
+                metric.random_weights = any(assets.locate(a).random for a in (backend.assets if backend else ()))
+                self._built[name] = metric
         return self._built
 
 
@@ -170,7 +175,7 @@ def run(config: RunConfig, progress: bool = True, retry_errors: bool = False) ->
             log.info("retrying %d failed rows of earlier runs", retried)
         variants = {spec.label: variant_id(spec) for spec in config.codecs}
         write_run_info(config, profile, variants)
-        _run_plan(config, store, tasks, data, settings, outputs, progress, variants)
+        _run_plan(config, store, tasks, data, settings, outputs, progress, variants, profile)
     finally:
         store.unlock()
     return store
@@ -178,8 +183,8 @@ def run(config: RunConfig, progress: bool = True, retry_errors: bool = False) ->
 
 def _run_plan(config: RunConfig, store: ResultStore, tasks: dict[str, Task], data: dict[str, list[Utterance]],
               settings: dict[str, dict], outputs: dict[str, tuple[str, ...]], progress: bool,
-              variants: dict[str, str]) -> None:
-    metrics = _Lazy(settings, config.device)
+              variants: dict[str, str], profile: str) -> None:
+    metrics = _Lazy(settings, config.device, profile)
     token_cache = DiskCache(cache_dir(), "tokens")
     score_cache = DiskCache(cache_dir(), "scores")
     plan = [(t, c, d) for t in tasks for c in config.codecs for d in data]

@@ -121,8 +121,9 @@ class TaskContext:
                                      error=f"{type(score).__name__}: {score}", extra={"kind": kind_of(score)}))
             else:
                 s = score[out]
+                extra = {**s.extra, "random_weights": True} if metric.random_weights else s.extra
                 rows.append(self.row(task, utt_id, out, value=s.value, num=s.num, den=s.den,
-                                     backend=metric.backend, extra=s.extra))
+                                     backend=metric.backend, extra=extra))
         return rows
 
 

@@ -69,7 +69,7 @@ class WhisperTranscriber:
     """Transcribe 16 kHz mono audio with faster-whisper, deterministically."""
 
     def __init__(self, size: str = "small", device: str = "cpu", compute_type: str | None = None,
-                 cpu_threads: int = 0) -> None:
+                 cpu_threads: int = 0, location: str | None = None) -> None:
         compute_type = compute_type or ("float32" if device == "cpu" else "float16")
         try:
             from faster_whisper import WhisperModel
@@ -77,12 +77,7 @@ class WhisperTranscriber:
             raise ModuleNotFoundError(
                 "dWER needs faster-whisper: pip install 'speech-tokenizer-bench[offline]'"
             ) from err
-        if size == "base":
-            location = str(whisper_base_dir())
-        elif size == "small":
-            location = assets.require("whisper-small-ct2")
-        else:
-            raise ValueError(f"Whisper size must be 'small' (paper) or 'base' (offline), got {size!r}")
+        location = location or model_location(size)
         self.size = size
         local_only = assets.offline() or Path(location).is_dir()
         try:
@@ -105,7 +100,21 @@ class WhisperTranscriber:
         return " ".join(seg.text.strip() for seg in segments).strip()
 
 
-@lru_cache(maxsize=4)
+def model_location(size: str) -> str:
+    """The CTranslate2 folder (or Hub id) of a Whisper size: ``base`` from its PyPI parts, ``small``
+    from the asset layer."""
+    if size == "base":
+        return str(whisper_base_dir())
+    if size == "small":
+        return assets.require("whisper-small-ct2")
+    raise ValueError(f"Whisper size must be 'small' (paper) or 'base' (offline), got {size!r}")
+
+
 def get_transcriber(size: str, device: str = "cpu", compute_type: str | None = None) -> WhisperTranscriber:
-    """One loaded model per (size, device, compute type) per process."""
-    return WhisperTranscriber(size, device, compute_type)
+    """One loaded model per (size, location, device, compute type) per process."""
+    return _cached(size, model_location(size), device, compute_type)
+
+
+@lru_cache(maxsize=4)
+def _cached(size: str, location: str, device: str, compute_type: str | None) -> WhisperTranscriber:
+    return WhisperTranscriber(size, device, compute_type, location=location)
