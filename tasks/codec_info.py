@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
 from bench.audio import AudioError, load_audio, resample, validate
-from bench.codec import Codec
+from bench.codec import Codec, Tokens
 from bench.metric import MetricOutput
 from bench.registry import register_command, register_task
 from bench.store import Row
@@ -42,20 +43,29 @@ class CodecInfo(Task):
         MetricOutput("output_sample_rate_khz", "SR out (kHz)", None, decimals=1, order=3, per_dataset=False),
         MetricOutput("params_m", "Params (M)", None, decimals=2, order=4, per_dataset=False),
         MetricOutput("state_m", "Params + buffers (M)", None, decimals=2, order=5, per_dataset=False),
+        MetricOutput("codebook_usage", "Codebook usage (%)", None, scale=100.0, decimals=1, order=6,
+                     per_dataset=False),
+        MetricOutput("entropy_bitrate", "Entropy bitrate (kbps)", None, "ratio", 1e-3, 2, order=7, per_dataset=False),
     )
 
     def run(self, ctx: TaskContext) -> None:
         rates = [o.name for o in RATE_OUTPUTS]
         pending = [u for u in ctx.utterances if ctx.missing(self.name, u.utt_id, rates)]
         card = ctx.missing(self.name, CARD, ["params_m"])
-        if not pending and not card:
+        usage = ctx.missing(self.name, CARD, ["codebook_usage"])
+        if not pending and not card and not usage:
             return
         codec = ctx.get_codec()
         if card:
             ctx.store.add(self._card(ctx, codec))
         key = ctx.codec_key(codec)
-        for utt in tqdm(pending, desc=f"{ctx.codec_label} / {ctx.dataset} (codec info)", unit="utt",
+        collected: list[tuple[Tokens, float]] = []
+        fresh = {u.utt_id for u in pending}
+        todo = ctx.utterances if usage else pending  # usage needs every utterance's tokens (cache hits)
+        for utt in tqdm(todo, desc=f"{ctx.codec_label} / {ctx.dataset} (codec info)", unit="utt",
                         disable=not ctx.progress, leave=False):
+            if utt.utt_id not in fresh and not ctx.has(self.name, utt.utt_id, "frame_rate"):
+                continue  # an utterance that failed before
             try:
                 audio = validate(load_audio(utt.path), min_seconds=codec.min_samples / codec.sample_rate,
                                  max_seconds=ctx.max_seconds)
@@ -64,7 +74,28 @@ class CodecInfo(Task):
             except (AudioError, RuntimeError, ValueError) as err:
                 ctx.store.add([ctx.error_row(self.name, utt.utt_id, "encode", err)])
                 continue
-            ctx.store.add(ctx.rate_rows(self.name, utt.utt_id, codec, tokens, audio.duration))
+            if utt.utt_id in fresh:
+                ctx.store.add(ctx.rate_rows(self.name, utt.utt_id, codec, tokens, audio.duration))
+            collected.append((tokens, audio.duration))
+        if usage and collected:
+            ctx.store.add(self._usage(ctx, codec, collected))
+
+    def _usage(self, ctx: TaskContext, codec: Codec, items: list[tuple[Tokens, float]]) -> list[Row]:
+        """Share of each codebook's codes used, and the entropy-coded bitrate: the sum over streams of
+        the empirical code entropy (bits per token) times tokens per second, over the dataset."""
+        frames = sum(float(t.lengths[0]) for t, _ in items)  # tokens (code vectors), not e.g. Opus packets
+        seconds = sum(d for _, d in items)
+        used, bits = [], 0.0
+        for k, vocab in enumerate(codec.codebook_sizes):
+            codes = torch.cat([t.codes[0, : int(t.lengths[0]), k] for t, _ in items]).long()
+            counts = torch.bincount(codes.clamp(0, vocab - 1), minlength=vocab).double()
+            p = counts[counts > 0] / counts.sum()
+            used.append(float((counts > 0).sum()) / vocab)
+            bits += float(-(p * p.log2()).sum())
+        extra = {"per_stream_usage": [round(u, 4) for u in used], **codec_flags(codec)}
+        return [ctx.row(self.name, CARD, "codebook_usage", value=sum(used) / len(used), backend="counted", extra=extra),
+                ctx.row(self.name, CARD, "entropy_bitrate", value=bits * frames / seconds, num=bits * frames,
+                        den=seconds, backend="counted")]
 
     def _card(self, ctx: TaskContext, codec: Codec) -> list[Row]:
         params = sum(p.numel() for p in codec.parameters())
@@ -82,7 +113,8 @@ class CodecInfo(Task):
 PUBLISHED = Path(__file__).resolve().parents[1] / "results" / "published" / "table1.csv"
 TASK = CodecInfo.name
 SHOWN = ["codec", "frame_rate_hz", "paper_frame_rate_hz", "bitrate_kbps", "paper_bitrate_kbps", "sample_rate_khz",
-         "codebooks", "paper_codebooks", "params_m", "state_m", "paper_params_m", "random_weights", "error"]
+         "codebooks", "paper_codebooks", "params_m", "state_m", "paper_params_m", "codebook_usage_pct",
+         "entropy_bitrate_kbps", "random_weights", "error"]
 
 
 @register_command("table1")
@@ -115,8 +147,13 @@ def _measured(run_dir: Path, names: list[str]) -> list[dict]:
             record[column] = scale * sum(float(r.num or 0.0) for r in part) / den if den else None
         for r in card:
             record[r.metric] = r.value
-            record["codebooks"] = r.extra.get("codebooks")
-            record["random_weights"] = bool(r.extra.get("random_weights", False))
+            if r.metric == "codebook_usage":
+                record["codebook_usage_pct"] = 100.0 * float(r.value or 0.0)
+            if r.metric == "entropy_bitrate":
+                record["entropy_bitrate_kbps"] = float(r.value or 0.0) / 1000
+            if "codebooks" in r.extra:
+                record["codebooks"] = r.extra["codebooks"]
+            record["random_weights"] = record.get("random_weights", False) or bool(r.extra.get("random_weights"))
         if card:
             record["error"] = f"{len(errors)} utterances failed" if errors else ""
         else:

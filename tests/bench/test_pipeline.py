@@ -179,5 +179,8 @@ def test_table1_measures_rates_codebooks_and_parameters(audio_dir: Path, tmp_pat
     assert table.loc["mulaw-8bit", "frame_rate_hz"] == pytest.approx(16000)
     assert table.loc["codec2-700c", "bitrate_kbps"] == pytest.approx(0.7, rel=0.05)
     assert table.loc["codec2-700c", "codebooks"] == "4x256"
+    for codec in ("mulaw-8bit", "codec2-700c"):  # entropy coding can only save bits; usage is a share
+        assert 0 < table.loc[codec, "entropy_bitrate_kbps"] <= table.loc[codec, "bitrate_kbps"] + 1e-9
+        assert 0 < table.loc[codec, "codebook_usage_pct"] <= 100
     assert "MMS" in table.loc["dycast-ca", "error"] or "transformers" in table.loc["dycast-ca", "error"]
     assert "| mulaw-8bit" in capsys.readouterr().out
