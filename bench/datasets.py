@@ -202,13 +202,13 @@ def load_iemocap(root: str | Path, merge_excited: bool = True) -> list[Utterance
 
 
 @register_dataset("quickstart")
-def load_quickstart(root: str | Path | None = None, num_sentences: int = 3) -> list[Utterance]:
+def load_quickstart(root: str | Path | None = None, num_paragraphs: int = 3) -> list[Utterance]:
     """The synthetic eSpeak NG corpus (built and cached under ``root`` on first use)."""
     from .paths import cache_dir
     from .synth import build_quickstart_corpus
 
     target = Path(root) if root else cache_dir() / "quickstart_corpus"
-    return load_manifest(build_quickstart_corpus(target, num_sentences=num_sentences))
+    return load_manifest(build_quickstart_corpus(target, num_paragraphs=num_paragraphs))
 
 
 def load_dataset(spec: DatasetSpec) -> list[Utterance]:

@@ -21,21 +21,26 @@ import numpy as np
 
 from .audio import resample, write_audio
 
-SENTENCES = (
-    "The birch canoe slid on the smooth planks.",
-    "Glue the sheet to the dark blue background.",
-    "It is easy to tell the depth of a well.",
-    "These days a chicken leg is a rare dish.",
-    "Rice is often served in round bowls.",
-    "The juice of lemons makes fine punch.",
+#: Harvard sentences, read as paragraphs of five: Whisper-base, the offline dWER backend, is unstable on
+#: short clips of formant synthesis (mu-law dWER 8-63 % on single sentences) but stable on ~15 s passages.
+PARAGRAPHS = (
+    ("The birch canoe slid on the smooth planks.", "Glue the sheet to the dark blue background.",
+     "It is easy to tell the depth of a well.", "These days a chicken leg is a rare dish.",
+     "Rice is often served in round bowls."),
+    ("The juice of lemons makes fine punch.", "She had your dark suit in greasy wash water all year.",
+     "Don't ask me to carry an oily rag like that.", "The small pup gnawed a hole in the sock.",
+     "A king ruled the state in the early days."),
+    ("The boy was there when the sun rose.", "A rod is used to catch pink salmon.",
+     "The source of the huge river is the clear spring.", "Kick the ball straight and follow through.",
+     "Help the woman get back to her feet."),
 )
-#: (speaker id, eSpeak voice name, rate in words per minute, pitch 0-100). Plain voices
-#: only: the "+variant" voices add breath noise from an unseeded generator.
+#: (speaker id, eSpeak voice name, rate in words per minute, pitch 0-100). Plain voices only (the
+#: "+variant" voices add breath noise from an unseeded generator); the voices, rates and pitches on
+#: which Whisper-base transcribes eSpeak best (measured; see the README).
 VOICES = (
-    ("us_low", "en-us", 160, 35),
-    ("rp_high", "en-gb-x-rp", 150, 75),
-    ("car_mid", "en-029", 170, 50),
-    ("sco_high", "en-gb-scotland", 155, 65),
+    ("us_mid", "en-us", 140, 50),
+    ("us_low", "en-us", 130, 40),
+    ("rp_mid", "en-gb-x-rp", 140, 50),
 )
 OUTPUT_RATE = 16000
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -102,17 +107,17 @@ class ESpeak:
         return np.concatenate(self._chunks).astype(np.float32) / 32768.0
 
 
-def build_quickstart_corpus(root: str | Path, num_sentences: int = 3, in_child: bool = False) -> Path:
+def build_quickstart_corpus(root: str | Path, num_paragraphs: int = 3, in_child: bool = False) -> Path:
     """Create (or reuse) the synthetic corpus under ``root``; returns its manifest path.
 
-    ``num_sentences`` sentences x len(VOICES) voices; every voice reads the same
-    sentences, so the corpus also has parallel groups for voice conversion.
+    ``num_paragraphs`` paragraphs x len(VOICES) voices; every voice reads the same
+    paragraphs, so the corpus also has parallel groups for voice conversion.
     """
-    if not 1 <= num_sentences <= len(SENTENCES):
-        raise ValueError(f"num_sentences must be in [1, {len(SENTENCES)}], got {num_sentences}")
+    if not 1 <= num_paragraphs <= len(PARAGRAPHS):
+        raise ValueError(f"num_paragraphs must be in [1, {len(PARAGRAPHS)}], got {num_paragraphs}")
     root = Path(root)
     manifest = root / "manifest.csv"
-    key = hashlib.sha256(repr((SENTENCES[:num_sentences], VOICES, OUTPUT_RATE)).encode())
+    key = hashlib.sha256(repr((PARAGRAPHS[:num_paragraphs], VOICES, OUTPUT_RATE)).encode())
     stamp = root / ".complete"
     if manifest.is_file() and stamp.is_file() and stamp.read_text() == key.hexdigest():
         return manifest
@@ -121,16 +126,17 @@ def build_quickstart_corpus(root: str | Path, num_sentences: int = 3, in_child: 
             # libespeak-ng keeps synthesis state between utterances (the same call twice
             # gives different samples), so the corpus is always made by a fresh process
             # running the same sequence: identical files on every machine and run.
-            result = subprocess.run([sys.executable, "-m", "bench.synth", str(root), str(num_sentences)],
+            result = subprocess.run([sys.executable, "-m", "bench.synth", str(root), str(num_paragraphs)],
                                     capture_output=True, text=True, check=False, timeout=600)
             if result.returncode != 0:
                 raise RuntimeError(f"quickstart corpus synthesis failed:\n{result.stderr[-2000:]}")
             return manifest
         engine = ESpeak()
         rows = []
-        for s_idx, text in enumerate(SENTENCES[:num_sentences]):
+        for p_idx, sentences in enumerate(PARAGRAPHS[:num_paragraphs]):
+            text = " ".join(sentences)
             for speaker, voice, rate, pitch in VOICES:
-                utt_id = f"{speaker}_s{s_idx:02d}"
+                utt_id = f"{speaker}_p{p_idx:02d}"
                 samples = engine.synthesize(text, voice, rate, pitch)
                 samples = resample(samples, engine.sample_rate, OUTPUT_RATE)
                 samples = 0.5 * samples / max(float(np.max(np.abs(samples))), 1e-6)
@@ -144,7 +150,7 @@ def build_quickstart_corpus(root: str | Path, num_sentences: int = 3, in_child: 
                         "language": "en",
                         "transcript": text,
                         "condition": "clean",
-                        "parallel_group": f"s{s_idx:02d}",
+                        "parallel_group": f"p{p_idx:02d}",
                         "use": "all",
                     }
                 )

@@ -47,9 +47,11 @@ def test_missing_root_and_ids_are_clear_errors(tmp_path: Path) -> None:
 
 def test_quickstart_corpus_is_deterministic(tmp_path: Path) -> None:
     pytest.importorskip("espeakng_loader", reason="eSpeak NG (extra 'synth') not installed")
-    first = load_dataset(DatasetSpec("q", "quickstart", str(tmp_path / "a"), options={"num_sentences": 1}))
-    second = load_dataset(DatasetSpec("q", "quickstart", str(tmp_path / "b"), options={"num_sentences": 1}))
-    assert len(first) == 4 and len({u.speaker for u in first}) == 4
+    first = load_dataset(DatasetSpec("q", "quickstart", str(tmp_path / "a"), options={"num_paragraphs": 1}))
+    second = load_dataset(DatasetSpec("q", "quickstart", str(tmp_path / "b"), options={"num_paragraphs": 1}))
+    from bench.synth import VOICES
+
+    assert len(first) == len(VOICES) and len({u.speaker for u in first}) == len(VOICES)
     assert all(a.path.read_bytes() == b.path.read_bytes() for a, b in zip(first, second, strict=True))
     assert first[0].text and sf.info(str(first[0].path)).samplerate == 16000
 

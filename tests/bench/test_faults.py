@@ -346,7 +346,7 @@ def test_conversions_are_recorded_in_rows(tmp_path: Path) -> None:
 @pytest.mark.parametrize("override, message", [
     ("batch_size=[1", "override batch_size: its value is not valid YAML"),
     ("datasets.clean.limit=abc", "datasets.clean.limit must be an integer, got 'abc'"),
-    ("datasets.clean.options={nmu_sentences: 1}", "unknown 'nmu_sentences'; did you mean 'num_sentences'"),
+    ("datasets.clean.options={num_paragraph: 1}", "unknown 'num_paragraph'; did you mean 'num_paragraphs'"),
 ])
 def test_config_mistakes_are_clear_errors(override: str, message: str, tmp_path: Path,
                                           capsys: pytest.CaptureFixture) -> None:
