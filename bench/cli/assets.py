@@ -44,13 +44,14 @@ def cmd_assets(args: argparse.Namespace) -> int:
         return 1 if any(s.startswith("PROBLEM") for s in results.values()) else 0
     users = _users()
     width = max(len(n) for n in known) + 2
-    print(f"{'asset':<{width}} {'resolves to':<56} {'licence':<13} {'size':<7} used by / source")
+    print(f"{'asset':<{width}} {'resolves to':<56} {'licence':<13} {'size':<7} {'sha256':<12} used by / source")
     for name, asset in known.items():
         try:
             found = assets.locate(name)
             where = f"{found.origin}: {found.location}" if found.location else f"absent (set {assets.env_var(name)})"
         except assets.AssetNotFound as err:
             where = f"MISCONFIGURED: {err}"
-        print(f"{name:<{width}} {where:<56} {asset.licence or '-':<13} {asset.size or '-':<7} "
+        sha = asset.sha256[:10] + ".." if asset.sha256 else "-"
+        print(f"{name:<{width}} {where:<56} {asset.licence or '-':<13} {asset.size or '-':<7} {sha:<12} "
               f"{', '.join(users.get(name, [])) or '-'} / {asset.source}")
     return 0
