@@ -1,8 +1,16 @@
-"""Delay compensation for intrusive metrics: some codecs shift their output in time."""
+"""Delay compensation for intrusive metrics (some codecs shift their output in time), and the base
+class of the metrics that score an aligned (hypothesis, reference) pair."""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
 import numpy as np
+
+from bench.datasets import Utterance
+from bench.metric import Backend, Metric, Score
 
 
 def align_to_reference(hyp: np.ndarray, ref: np.ndarray, max_lag: int = 4000) -> tuple[np.ndarray, np.ndarray, int]:
@@ -20,3 +28,37 @@ def align_to_reference(hyp: np.ndarray, ref: np.ndarray, max_lag: int = 4000) ->
         ref = ref[-lag:]
     length = min(len(hyp), len(ref))
     return hyp[:length], ref[:length], lag
+
+
+class AlignedIntrusiveMetric(Metric):
+    """An intrusive metric, off by default, scored on delay-compensated pairs at 16 kHz.
+
+    Subclasses set ``name``, ``outputs`` (one), ``module`` / ``function`` (the scoring function of
+    the package in ``dependencies``) and implement :meth:`score`.
+    """
+
+    profiles = {"paper": Backend(default=False), "offline": Backend(default=False)}
+    reference = "source"
+    extra = "intrusive"
+    module: ClassVar[str]
+    function: ClassVar[str]
+
+    def __init__(self) -> None:
+        try:
+            self._fn: Callable[..., Any] = getattr(importlib.import_module(self.module), self.function)
+        except ModuleNotFoundError as err:
+            raise ModuleNotFoundError(f"{self.name} needs the {self.dependencies[0]} package: pip install "
+                                      "'speech-tokenizer-bench[intrusive]'") from err
+
+    def score(self, hyp: np.ndarray, ref: np.ndarray) -> float:
+        """The metric of an aligned pair (float64, 16 kHz)."""
+        raise NotImplementedError
+
+    def compute(
+        self, hyp: Sequence[np.ndarray], ref: Sequence[np.ndarray], meta: Sequence[Utterance]
+    ) -> list[dict[str, Score]]:
+        scores = []
+        for h, r in zip(hyp, ref, strict=True):
+            h_aligned, r_aligned, lag = align_to_reference(np.asarray(h, np.float64), np.asarray(r, np.float64))
+            scores.append({self.outputs[0].name: Score(self.score(h_aligned, r_aligned), extra={"lag_samples": lag})})
+        return scores

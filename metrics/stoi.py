@@ -7,47 +7,28 @@ Off by default and outside the paper's tables: ask for it with ``metrics: [stoi]
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
-from bench.datasets import Utterance
-from bench.metric import Backend, Metric, MetricOutput, Score
+from bench.metric import MetricOutput
 from bench.registry import register_metric
 
-from ._alignment import align_to_reference
+from ._alignment import AlignedIntrusiveMetric
 
 PLUGIN_EXTRA = "intrusive"
 
 
 @register_metric("stoi")
-class STOI(Metric):
+class STOI(AlignedIntrusiveMetric):
     """STOI (0-1), reference-aligned by cross-correlation."""
 
     name = "stoi"
     outputs = (MetricOutput("stoi", "STOI", True, order=210),)
-    profiles = {"paper": Backend(default=False), "offline": Backend(default=False)}
-    reference = "source"
     dependencies = ("pystoi",)
-    extra = "intrusive"
-
-    def __init__(self) -> None:
-        try:
-            from pystoi import stoi
-        except ModuleNotFoundError as err:
-            raise ModuleNotFoundError("STOI needs pystoi: pip install 'speech-tokenizer-bench[intrusive]'") from err
-        self._stoi = stoi
+    module, function = "pystoi", "stoi"
 
     @property
     def backend(self) -> str:
         return "pystoi:stoi-16k(xcorr-aligned)"
 
-    def compute(
-        self, hyp: Sequence[np.ndarray], ref: Sequence[np.ndarray], meta: Sequence[Utterance]
-    ) -> list[dict[str, Score]]:
-        scores = []
-        for h, r in zip(hyp, ref, strict=True):
-            h_aligned, r_aligned, lag = align_to_reference(np.asarray(h, np.float64), np.asarray(r, np.float64))
-            scores.append({"stoi": Score(float(self._stoi(r_aligned, h_aligned, 16000, extended=False)),
-                                         extra={"lag_samples": lag})})
-        return scores
+    def score(self, hyp: np.ndarray, ref: np.ndarray) -> float:
+        return float(self._fn(ref, hyp, 16000, extended=False))
