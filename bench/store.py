@@ -77,8 +77,7 @@ class ResultStore:
         self._lock: IO[str] | None = None
         if lock:
             self.lock()
-        self._quarantine_bad_lines()
-        self._keys = {row.key for row in self.rows()}
+        self._keys = {row.key for row in self._quarantine_bad_lines()}
 
     # ---- reading -------------------------------------------------------------------------------
     def _parse(self) -> tuple[list[Row], list[tuple[int, str, str]]]:
@@ -100,10 +99,11 @@ class ResultStore:
                 bad.append((number, raw.decode("utf-8", errors="replace"), f"{type(err).__name__}: {err}"))
         return rows, bad
 
-    def _quarantine_bad_lines(self) -> None:
+    def _quarantine_bad_lines(self) -> list[Row]:
+        """The file's rows; bad lines moved to the quarantine file (one parse of the file)."""
         rows, bad = self._parse()
         if not bad:
-            return
+            return rows
         for number, _, reason in bad:
             log.warning("%s:%d is not a result row (%s): moved to %s", self.path, number, reason, self.quarantine.name)
         try:
@@ -114,6 +114,7 @@ class ResultStore:
             self._rewrite(rows)
         except OSError as err:  # a read-only run dir: readers skip the bad lines anyway
             log.warning("could not quarantine bad lines of %s: %s", self.path, err)
+        return rows
 
     def rows(self) -> Iterator[Row]:
         """Every row; blank and bad lines are skipped."""
@@ -121,6 +122,10 @@ class ResultStore:
 
     def has(self, key: tuple[str, str, str, str, str, str]) -> bool:
         return key in self._keys
+
+    def __len__(self) -> int:
+        """Rows stored (without reading the file again)."""
+        return len(self._keys)
 
     # ---- writing -------------------------------------------------------------------------------
     def add(self, rows: Iterable[Row]) -> None:

@@ -127,7 +127,7 @@ def add_published(table: pd.DataFrame, published: str | Path, task: str) -> pd.D
     return pd.concat([table, pd.DataFrame.from_dict(rows, orient="index")])
 
 
-def _marks(table: pd.DataFrame, direction: dict[str, bool | None], unranked: set[str]
+def _marks(table: pd.DataFrame, direction: dict[str, bool | None], unranked: frozenset[str] | set[str]
            ) -> dict[tuple[str, str], int]:
     """(codec, column) -> 1 for best, 2 for second best (identity codecs and published rows not ranked)."""
     marks = {}
@@ -144,7 +144,7 @@ def _marks(table: pd.DataFrame, direction: dict[str, bool | None], unranked: set
 
 
 def _format(table: pd.DataFrame, direction: dict[str, bool | None], style: str,
-            flagged: set[str], unranked: set[str] = frozenset()) -> pd.DataFrame:  # type: ignore[assignment]
+            flagged: set[str], unranked: frozenset[str] | set[str] = frozenset()) -> pd.DataFrame:
     specs = {s.label: s for s in output_specs().values()}
     marks = _marks(table, direction, unranked)
     out = pd.DataFrame(index=[f"{c}{' †' if c in flagged else ''}" for c in table.index])

@@ -33,7 +33,7 @@ def kind_of(err: BaseException | str) -> str:
     which the next run retries; ``data`` for failures of the utterance itself, which stay done."""
     if isinstance(err, str):
         return DATA
-    if isinstance(err, (MemoryError, ImportError)) or (isinstance(err, OSError) and not isinstance(err, ValueError)):
+    if isinstance(err, (MemoryError, ImportError, OSError)):
         return ENVIRONMENT
     if isinstance(err, RuntimeError) and "out of memory" in str(err).lower():
         return ENVIRONMENT

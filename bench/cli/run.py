@@ -38,7 +38,7 @@ def _execute(config_path: str | Path, overrides: list[str], progress: bool, retr
     store = run(config, progress=progress, retry_errors=retry)
     elapsed = time.perf_counter() - start
     summary = summarize_run(config, store)
-    if table and any(True for _ in store.rows()):
+    if table and len(store):
         for task, markdown in render([config.output_dir]).items():
             print(f"\n## {task} ({config.name})\n\n{markdown}")
         print(f"tables written to {config.output_dir / 'tables'}")
