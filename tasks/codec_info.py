@@ -129,8 +129,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_table1)
 
 
-def _measured(run_dir: Path, names: list[str]) -> list[dict]:
-    """One record per codec: totals over utterances (frames or bits / seconds) and the per-codec card."""
+def _measured(run_dir: Path, names: list[str]) -> tuple[list[dict], int]:
+    """One record per codec (totals over utterances: frames or bits / seconds; the per-codec card), and the
+    number of utterances measured: one read of the store."""
     from bench.store import ERROR_METRIC, ResultStore
 
     rows = [r for r in ResultStore(run_dir).current_rows() if r.task == TASK]
@@ -159,7 +160,7 @@ def _measured(run_dir: Path, names: list[str]) -> list[dict]:
         else:
             record["error"] = errors[0].splitlines()[0][:160] if errors else "not measured"
         records.append(record)
-    return records
+    return records, len({r.utt_id for r in rows if r.utt_id != CARD})
 
 
 def cmd_table1(args: argparse.Namespace) -> int:
@@ -179,14 +180,14 @@ def cmd_table1(args: argparse.Namespace) -> int:
                         "metric_profile": "offline", "codecs": names, "datasets": {"t1": dataset},
                         "device": args.device, "batch_size": 1})
     run(config, progress=not args.no_progress)
-    table = pd.DataFrame(_measured(out, names)).reindex(columns=[c for c in SHOWN if not c.startswith("paper_")])
+    records, utts = _measured(out, names)
+    table = pd.DataFrame(records).reindex(columns=[c for c in SHOWN if not c.startswith("paper_")])
     published = pd.read_csv(PUBLISHED).rename(columns=lambda c: f"paper_{c}" if c != "registry_name" else c)
     table = table.merge(published, how="left", left_on="codec", right_on="registry_name").drop(columns="registry_name")
     table.to_csv(out / "table1.csv", index=False, float_format="%.4g")
     shown = table.reindex(columns=SHOWN)
     shown = shown.assign(random_weights=shown["random_weights"].map({True: "yes", False: "no"}))
     markdown = shown.to_markdown(index=False, floatfmt=".2f", missingval="-")
-    utts = len(_utterance_ids(out))
     note = (f"\nMeasured on {utts} utterances; frame rate and bitrate = "
             "total frames or bits / total seconds. random_weights=yes: real architecture, random weights "
             "(rates and parameter counts are exact for fixed-rate codecs; DyCAST's rate depends on its weights). "
@@ -194,9 +195,3 @@ def cmd_table1(args: argparse.Namespace) -> int:
     (out / "table1.md").write_text(markdown + "\n" + note + "\n")
     print(markdown + "\n" + note)
     return 0
-
-
-def _utterance_ids(run_dir: Path) -> set[str]:
-    from bench.store import ResultStore
-
-    return {r.utt_id for r in ResultStore(run_dir).current_rows() if r.task == TASK and r.utt_id != CARD}
