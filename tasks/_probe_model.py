@@ -5,16 +5,12 @@ a learned softmax-weighted sum over codebooks, a 2-layer BiLSTM (512 hidden unit
 then a CTC head (ASR) or statistics pooling + linear classifier (speaker ID, emotion).
 Training: AdamW (lr 1e-4, betas 0.8/0.99, weight decay 0.01), batch 16, gradient-norm clip
 0.01, learning rate x0.9 when the validation loss improves by less than 0.0025, early stopping,
-a checkpoint after every epoch so an interrupted training resumes.
+a checkpoint after every epoch so an interrupted training resumes (:mod:`._training`).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import logging
-import math
-import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -22,7 +18,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-log = logging.getLogger(__name__)
+from ._training import TrainConfig, TrainState, evaluate, random_batches
+from ._training import train as train_model
+
+__all__ = ["ProbeItem", "TokenProbe", "TrainConfig", "TrainState", "collate", "ctc_feasible", "evaluate_loss",
+           "greedy_ctc", "loss_of", "train"]
 
 
 @dataclass
@@ -32,22 +32,6 @@ class ProbeItem:
     utt_id: str
     codes: torch.Tensor
     target: Any  # the label (text or class name) until encoded: char / BPE ids (ASR) or a class index
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    lr: float = 1e-4
-    betas: tuple[float, float] = (0.8, 0.99)
-    weight_decay: float = 0.01
-    batch_size: int = 16
-    grad_clip: float = 0.01
-    lr_factor: float = 0.9
-    improvement: float = 0.0025
-    patience: int = 5
-    max_epochs: int = 100
-    max_steps: int | None = None
-    seed: int = 0
-    device: str = "cpu"
 
 
 class TokenProbe(nn.Module):
@@ -114,101 +98,24 @@ def loss_of(model: TokenProbe, codes: torch.Tensor, lengths: torch.Tensor, targe
                       zero_infinity=True)
 
 
-@dataclass
-class TrainState:
-    epoch: int = 0
-    step: int = 0
-    best: float = math.inf
-    bad_epochs: int = 0
-    history: list[dict] = field(default_factory=list)
+def probe_loss(model: nn.Module, batch: Sequence[ProbeItem]) -> torch.Tensor:
+    codes, lengths, targets = collate(batch)
+    return loss_of(model, codes.to(next(model.parameters()).device), lengths, targets)  # type: ignore[arg-type]
 
 
-def _batches(items: Sequence[ProbeItem], size: int, rng: random.Random | None) -> list[list[ProbeItem]]:
-    order = list(items)
-    if rng is not None:
-        rng.shuffle(order)
-    return [order[i:i + size] for i in range(0, len(order), size)]
+def _batches(items: Sequence[ProbeItem], size: int) -> list[list[ProbeItem]]:
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]
 
 
-@torch.no_grad()
 def evaluate_loss(model: TokenProbe, items: Sequence[ProbeItem], cfg: TrainConfig) -> float:
-    model.eval()
-    total, count = 0.0, 0
-    for batch in _batches(items, cfg.batch_size, None):
-        codes, lengths, targets = collate(batch)
-        total += float(loss_of(model, codes.to(cfg.device), lengths, targets)) * len(batch)
-        count += len(batch)
-    return total / max(count, 1)
-
-
-def _load_checkpoint(path: Path, device: str) -> dict | None:
-    """A resumable checkpoint: tensors and plain data only (``weights_only``), so a pickle planted in a
-    run dir is refused, never executed; an unusable file is deleted (training starts over) with a warning."""
-    if not path.is_file():
-        return None
-    try:
-        saved = torch.load(path, map_location=device, weights_only=True)
-        if not isinstance(saved, dict) or not {"model", "optimizer", "state", "best_weights"} <= set(saved):
-            raise ValueError("not a probe checkpoint")
-        return saved
-    except Exception as err:  # noqa: BLE001 - any unreadable or foreign file: start over
-        log.warning("probe checkpoint %s is unusable (%s: %s): deleted, training from scratch",
-                    path, type(err).__name__, str(err).splitlines()[0][:200])
-        path.unlink(missing_ok=True)
-        return None
+    return evaluate(model, _batches(items, cfg.batch_size), probe_loss, cfg)
 
 
 def train(model: TokenProbe, train_items: Sequence[ProbeItem], valid_items: Sequence[ProbeItem],
           cfg: TrainConfig, checkpoint: Path | None = None, progress: bool = False) -> TrainState:
-    """Train with early stopping; resumes from ``checkpoint`` when it exists. Best weights restored."""
-    model.to(cfg.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-    state, best_weights = TrainState(), None
-    saved = _load_checkpoint(checkpoint, cfg.device) if checkpoint is not None else None
-    if saved is not None:
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        state, best_weights = TrainState(**saved["state"]), saved["best_weights"]
-        log.info("resumed probe training at epoch %d", state.epoch)
-    while state.epoch < cfg.max_epochs and state.bad_epochs < cfg.patience:
-        if cfg.max_steps is not None and state.step >= cfg.max_steps:
-            break
-        rng = random.Random(cfg.seed * 1000 + state.epoch)
-        torch.manual_seed(cfg.seed * 1000 + state.epoch)
-        model.train()
-        for batch in _batches(train_items, cfg.batch_size, rng):
-            codes, lengths, targets = collate(batch)
-            loss = loss_of(model, codes.to(cfg.device), lengths, targets)
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
-            state.step += 1
-            if cfg.max_steps is not None and state.step >= cfg.max_steps:
-                break
-        valid = evaluate_loss(model, valid_items, cfg)
-        if state.best - valid < cfg.improvement:
-            for group in optimizer.param_groups:
-                group["lr"] *= cfg.lr_factor
-        if valid < state.best:
-            state.best, state.bad_epochs = valid, 0
-            best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            state.bad_epochs += 1
-        state.epoch += 1
-        state.history.append({"epoch": state.epoch, "step": state.step, "valid_loss": valid,
-                              "lr": optimizer.param_groups[0]["lr"]})
-        if progress:
-            print(f"  epoch {state.epoch}: valid loss {valid:.4f}")
-        if checkpoint is not None:
-            checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            tmp = checkpoint.with_suffix(".tmp")
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "state": dataclasses.asdict(state), "best_weights": best_weights}, tmp)
-            tmp.replace(checkpoint)
-    if best_weights is not None:
-        model.load_state_dict(best_weights)
-    return state
+    """Train with early stopping (shuffled batches); resumes from ``checkpoint``. Best weights restored."""
+    return train_model(model, lambda rng: random_batches(train_items, cfg.batch_size, rng),
+                       _batches(valid_items, cfg.batch_size), probe_loss, cfg, checkpoint, progress)
 
 
 def greedy_ctc(log_probs: torch.Tensor, length: int) -> list[int]:

@@ -158,7 +158,7 @@ class _Probe(Task):
             raise ValueError(f"task_options.{self.name}: unknown keys {sorted(unknown)}; "
                              f"allowed: {sorted(fields | set(self.task_keys))}")
         train_opts = {k: v for k, v in ctx.options.items() if k in fields}
-        return TrainConfig(**{"seed": ctx.seed, "device": ctx.device, **train_opts})
+        return TrainConfig(**{"seed": ctx.seed, "device": ctx.device, "autocast": False, **train_opts})  # paper: fp32
 
     @staticmethod
     def _embeddings(codec: Codec) -> list[torch.Tensor] | None:

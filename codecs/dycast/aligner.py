@@ -1,8 +1,10 @@
 """MMS character aligner: CTC argmax alignment, silence merged into the next character.
 
 The wav2vec2 model (``facebook/mms-1b-all``, ~1B parameters) is loaded lazily through
-transformers and is never part of a DyCAST checkpoint. The post-processing
-(:func:`ctc_durations`) is pure and tested on its own.
+transformers and is never part of a DyCAST checkpoint. Without its weights, ``random_size="tiny"``
+builds a small seeded random-weight Wav2Vec2ForCTC with MMS's vocabulary layout (:data:`RANDOM_VOCAB`:
+CTC blank 0, specials 1-3, word separator ``|`` 4, characters from 5), so DyCAST-CA runs offline
+(rows flagged random). The post-processing (:func:`ctc_durations`) is pure and tested on its own.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import torch
 from torch import nn
 
 HOP_SECONDS = 0.02
+#: the random-weight aligner's vocabulary: MMS's layout (blank 0, specials, separator 4, then characters)
+RANDOM_VOCAB = ("<pad>", "<s>", "</s>", "<unk>", "|") + tuple("abcdefghijklmnopqrstuvwxyz'")
 
 
 @dataclass
@@ -102,16 +106,44 @@ class MMS(nn.Module):
     space_id = 4
     causal = False
 
-    def __init__(self, checkpoint: str = "facebook/mms-1b-all") -> None:
+    def __init__(self, checkpoint: str | None = "facebook/mms-1b-all", random_size: str | None = None) -> None:
         super().__init__()
-        self.checkpoint = checkpoint
+        if random_size not in (None, "tiny"):
+            raise ValueError(f"random_size must be None or 'tiny', got {random_size!r}")
+        self.checkpoint, self.random_size = checkpoint, random_size
         self.processor: Any = None
         self.model: Any = None
+
+    def _random_model(self) -> Any:
+        from transformers import Wav2Vec2Config, Wav2Vec2ForCTC
+
+        config = Wav2Vec2Config(vocab_size=len(RANDOM_VOCAB), hidden_size=32, num_hidden_layers=2,
+                                num_attention_heads=2, intermediate_size=64, conv_dim=(16,) * 7,
+                                num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4,
+                                feat_extract_norm="layer", do_stable_layer_norm=True, pad_token_id=0)
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            return Wav2Vec2ForCTC(config).eval()
+
+    def vocabulary(self) -> list[str]:
+        """The CTC vocabulary by id (the processor's, or :data:`RANDOM_VOCAB`)."""
+        if self.processor is None:
+            return list(RANDOM_VOCAB)
+        vocab = self.processor.tokenizer.get_vocab()
+        return [t for t, _ in sorted(vocab.items(), key=lambda kv: kv[1])]
 
     def _load(self) -> None:
         if self.model is not None:
             return
         from bench import assets
+
+        if self.random_size is not None:
+            try:
+                self.model = self._random_model()
+            except ModuleNotFoundError as err:
+                raise ModuleNotFoundError(
+                    "the MMS aligner needs transformers: pip install 'speech-tokenizer-bench[paper]'") from err
+            return
 
         try:
             from transformers import AutoProcessor, Wav2Vec2ForCTC
@@ -148,3 +180,15 @@ class MMS(nn.Module):
         durs, _ = ctc_durations(logits, length, self.blank_id, self.space_id, max_silence_s)
         transcripts = self.processor.batch_decode(logits.argmax(dim=-1)) if self.processor is not None else []
         return durs.to(sig.device), transcripts
+
+    @torch.no_grad()
+    def align(self, sig: torch.Tensor, length: torch.Tensor | None = None,
+              max_silence_s: float | None = None) -> tuple[torch.Tensor, list[str]]:
+        """Durations ``[B, N]`` and, per item, the character of each segment (one per token; the word
+        separator as a space, a merged silence as ``_``)."""
+        logits = self.forward_sig(sig, length)
+        durs, ids = ctc_durations(logits, length, self.blank_id, self.space_id, max_silence_s)
+        vocab = self.vocabulary()
+        chars = ["".join(" " if i == self.space_id else "_" if i == self.blank_id else
+                         (vocab[i] if i < len(vocab) and len(vocab[i]) == 1 else "?") for i in item) for item in ids]
+        return durs.to(sig.device), chars

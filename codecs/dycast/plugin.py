@@ -8,11 +8,12 @@ flagged: random-weight numbers are not DyCAST numbers.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Iterator
 
 import torch
 
-from bench.assets import Asset
+from bench.assets import Asset, weights_or_random
 from bench.codec import Capabilities, Codec, Tokens, length_groups, pad_batch
 from bench.registry import register_codec
 
@@ -39,13 +40,16 @@ class DyCASTCodec(WavLMFeaturesPlugin, Codec):
     nominal_frame_rate = None
     capabilities = Capabilities(variable_rate=True, character_aligned=True, has_features=True, has_embeddings=True)
     assets = (Asset("dycast", "DyCAST (config.json + model.safetensors [+ index.faiss])", "lucadellalib/dycast",
-                    hub_id="lucadellalib/dycast", files=("config.json",), licence="Apache-2.0"),)
+                    hub_id="lucadellalib/dycast", files=("config.json",), licence="Apache-2.0"),
+              Asset("mms-1b-all", "MMS-1b-all Wav2Vec2 CTC character aligner (DyCAST-CA boundaries)",
+                    "facebook/mms-1b-all", hub_id="facebook/mms-1b-all", files=("config.json",),
+                    licence="CC-BY-NC-4.0", size="3.9 GB"))
     test_params = {"random_preset": "tiny"}
 
     def __init__(self, checkpoint: str | None = None, boundary: str = "boundary_decode", min_gap: int = 1,
                  threshold: float = 0.5, max_gap: int | None = None, mode: str = "tokens+length",
                  use_retriever: bool = False, sim_threshold: float = 0.97, random_preset: str = "default",
-                 max_silence_s: float | None = None, index: str | None = None) -> None:
+                 max_silence_s: float | None = None, index: str | None = None, aligner: str | None = None) -> None:
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"DyCAST mode must be one of {MODES}, got {mode!r}")
@@ -56,13 +60,21 @@ class DyCASTCodec(WavLMFeaturesPlugin, Codec):
         self.aligner_kwargs = {"max_silence_s": max_silence_s}
         self.use_retriever, self.sim_threshold = use_retriever, sim_threshold
         found = self.resolve_weights("dycast", checkpoint)
-        overrides = None if boundary == "char_aligner" else {"char_aligner_name": None}
+        overrides: dict = {"char_aligner_name": None}
+        if boundary == "char_aligner":  # MMS weights, or a seeded random-weight aligner of its layout
+            mms = weights_or_random("mms-1b-all", aligner, owner="dycast-ca aligner")
+            overrides = {"char_aligner_name": "MMS", "char_aligner_config":
+                         {"checkpoint": mms.location} if mms.location else {"checkpoint": None, "random_size": "tiny"}}
+            if mms.random:
+                self.capabilities = dataclasses.replace(self.capabilities, random_weights=True)
+                self.weights_id += ":aligner=random-tiny"
+        else:
+            self.capabilities = dataclasses.replace(self.capabilities, character_aligned=False)
         if found.location is not None:
             self.model = DyCAST.from_pretrained(found.location, overrides=overrides)
         else:
             config = preset(random_preset, retriever=use_retriever)
-            if boundary == "char_aligner":
-                config.update(char_aligner_name="MMS", char_aligner_config={})
+            config.update(overrides)
             self.model = DyCAST(**build_modules(config))
         self.model.eval()
         if index is not None:
@@ -86,15 +98,17 @@ class DyCASTCodec(WavLMFeaturesPlugin, Codec):
             n = int(lengths[group[0]])
             sig = wav[group, :n]
             feats = m.sig_to_feats(sig)
+            chars: list[str] | None = None
             if self.boundary == "char_aligner":
-                durs = m.sig_to_durs(sig, **self.aligner_kwargs)
+                durs, chars = m.char_aligner.align(sig, **self.aligner_kwargs)
             else:
                 durs = m.feats_to_durs(feats, **self.boundary_kwargs)
             toks = m.plats_to_toks(m.lats_to_plats(m.feats_to_lats(feats), durs)[0])
             for j, i in enumerate(group):
                 count = int((durs[j] > 0).sum())
                 items[i] = Tokens(codes=toks[j:j + 1, :count].cpu(), lengths=torch.tensor([count]),
-                                  num_samples=torch.tensor([n]), durations=durs[j:j + 1, :count].cpu())
+                                  num_samples=torch.tensor([n]), durations=durs[j:j + 1, :count].cpu(),
+                                  extra={"chars": [chars[j][:count]]} if chars is not None else {})
         return Tokens.collate([t for t in items if t is not None])
 
     def _durations(self, tokens: Tokens, pcodes: torch.Tensor) -> torch.Tensor:
@@ -152,7 +166,7 @@ class DyCASTCodec(WavLMFeaturesPlugin, Codec):
     def cache_id(self) -> str:
         """Tokens depend on weights and boundary settings, not on the decoding mode or RAD."""
         return (f"dycast:{self._checkpoint}:{self.boundary}:{sorted(self.boundary_kwargs.items())}:"
-                f"{sorted(self.aligner_kwargs.items())}")
+                f"{sorted(self.aligner_kwargs.items())}" + (":chars" if self.boundary == "char_aligner" else ""))
 
     def measured_bits(self, tokens: Tokens) -> torch.Tensor:
         """64 bits per token, plus Elias-gamma-coded durations in tokens+durations mode."""

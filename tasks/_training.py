@@ -1,0 +1,207 @@
+"""A resumable trainer shared by the token models (probes, TTS): AdamW, gradient clipping, NewBob
+learning-rate annealing, early stopping on the validation loss, bf16 autocast on CUDA.
+
+Checkpoints hold tensors and plain data only and are read with ``torch.load(weights_only=True)``, so
+a pickle planted in a run dir is refused, never executed. A checkpoint is written after every epoch
+and, with ``checkpoint_every``, every N optimiser steps; it carries the position in the epoch and the
+RNG states, so a killed training resumes where it stopped and ends with the same weights as an
+uninterrupted one (the batch order of an epoch depends only on the seed and the epoch).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+Item = TypeVar("Item")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimiser and schedule; every field is a ``task_options`` key of the tasks that train."""
+
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.8, 0.99)
+    weight_decay: float = 0.01
+    batch_size: int = 16
+    grad_clip: float = 0.01
+    lr_factor: float = 0.9  # NewBob: lr x lr_factor when the validation loss improves by less than `improvement`
+    improvement: float = 0.0025
+    patience: int = 5  # epochs without a better validation loss before stopping
+    max_epochs: int = 100
+    max_steps: int | None = None
+    checkpoint_every: int = 0  # optimiser steps between mid-epoch checkpoints (0: after each epoch only)
+    seed: int = 0
+    device: str = "cpu"
+    autocast: bool = True  # bf16 autocast where the device is CUDA (no effect on CPU)
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0
+    step: int = 0
+    batch_in_epoch: int = 0  # batches of the current epoch already done (mid-epoch resume)
+    best: float = math.inf
+    bad_epochs: int = 0
+    history: list[dict] = field(default_factory=list)
+
+
+def random_batches(items: Sequence[Item], size: int, rng: random.Random) -> list[list[Item]]:
+    """Shuffled items cut into batches."""
+    order = list(items)
+    rng.shuffle(order)
+    return [order[i:i + size] for i in range(0, len(order), size)]
+
+
+def bucketed_batches(items: Sequence[Item], size: int, rng: random.Random, length: Callable[[Item], int],
+                     pool: int = 50) -> list[list[Item]]:
+    """Length-bucketed batches: shuffle, sort pools of ``pool`` batches by length, cut, shuffle the batches
+    (little padding, still a random order)."""
+    order = list(items)
+    rng.shuffle(order)
+    batches: list[list[Item]] = []
+    for start in range(0, len(order), size * pool):
+        chunk = sorted(order[start:start + size * pool], key=length)
+        batches += [chunk[i:i + size] for i in range(0, len(chunk), size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def autocast(device: str, enabled: bool = True) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA; a no-op elsewhere."""
+    if enabled and torch.device(device).type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, batches: Sequence[Any], loss_fn: Callable[[nn.Module, Any], torch.Tensor],
+             cfg: TrainConfig) -> float:
+    """Mean loss over ``batches`` (weighted by batch size), in eval mode."""
+    model.eval()
+    total, count = 0.0, 0
+    for batch in batches:
+        with autocast(cfg.device, cfg.autocast):
+            total += float(loss_fn(model, batch)) * len(batch)
+        count += len(batch)
+    return total / max(count, 1)
+
+
+def load_checkpoint(path: Path, device: str, required: set[str]) -> dict | None:
+    """A checkpoint with the ``required`` keys, read with ``weights_only``; an unusable file is deleted
+    (training starts over) with a warning."""
+    if not path.is_file():
+        return None
+    try:
+        saved = torch.load(path, map_location=device, weights_only=True)
+        if not isinstance(saved, dict) or not required <= set(saved):
+            raise ValueError("not a checkpoint of this trainer")
+        return saved
+    except Exception as err:  # noqa: BLE001 - any unreadable or foreign file: start over
+        log.warning("checkpoint %s is unusable (%s: %s): deleted, training from scratch",
+                    path, type(err).__name__, str(err).splitlines()[0][:200] if str(err) else "")
+        path.unlink(missing_ok=True)
+        return None
+
+
+def save_checkpoint(path: Path, payload: dict) -> None:
+    """Atomic write (a kill mid-write leaves the previous checkpoint)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+_REQUIRED = {"model", "optimizer", "state", "best_weights", "rng"}
+
+
+class Interrupted(Exception):
+    """Raised by a ``stop`` callback to end training early (tests use it to simulate a kill)."""
+
+
+def train(model: nn.Module, train_batches: Callable[[random.Random], list[Any]], valid_batches: Sequence[Any],
+          loss_fn: Callable[[nn.Module, Any], torch.Tensor], cfg: TrainConfig, checkpoint: Path | None = None,
+          progress: bool = False, extra: dict[str, Any] | None = None,
+          stop: Callable[[TrainState], bool] | None = None) -> TrainState:
+    """Train with early stopping; resumes from ``checkpoint`` when it holds one. Best weights restored.
+
+    ``train_batches(rng)`` gives one epoch's batches (rng seeded by seed and epoch); ``loss_fn(model,
+    batch)`` the loss of one batch. ``extra`` (plain data) is saved in the checkpoint (e.g. a vocabulary).
+    ``stop(state)``, called after every step, ends training by raising :class:`Interrupted` when true.
+    """
+    model.to(cfg.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    state, best_weights = TrainState(), None
+    saved = load_checkpoint(checkpoint, cfg.device, _REQUIRED) if checkpoint is not None else None
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        state, best_weights = TrainState(**saved["state"]), saved["best_weights"]
+        log.info("resumed training at epoch %d, step %d", state.epoch, state.step)
+
+    def snapshot() -> None:
+        if checkpoint is not None:
+            rng = {"torch": torch.get_rng_state()}
+            if torch.cuda.is_available():
+                rng["cuda"] = torch.cuda.get_rng_state_all()
+            save_checkpoint(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                         "state": dataclasses.asdict(state), "best_weights": best_weights,
+                                         "rng": rng, "extra": extra or {}})
+
+    while state.epoch < cfg.max_epochs and state.bad_epochs < cfg.patience:
+        if cfg.max_steps is not None and state.step >= cfg.max_steps:
+            break
+        batches = train_batches(random.Random(cfg.seed * 1000 + state.epoch))
+        if saved is not None and state.batch_in_epoch:
+            torch.set_rng_state(saved["rng"]["torch"].cpu())
+            if "cuda" in saved["rng"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(saved["rng"]["cuda"])
+        else:
+            torch.manual_seed(cfg.seed * 1000 + state.epoch)
+        saved = None
+        model.train()
+        for batch in batches[state.batch_in_epoch:]:
+            with autocast(cfg.device, cfg.autocast):
+                loss = loss_fn(model, batch)
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            state.step += 1
+            state.batch_in_epoch += 1
+            if cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0:
+                snapshot()
+            if stop is not None and stop(state):
+                raise Interrupted(f"stopped at step {state.step}")
+            if cfg.max_steps is not None and state.step >= cfg.max_steps:
+                break
+        valid = evaluate(model, valid_batches, loss_fn, cfg)
+        if state.best - valid < cfg.improvement:
+            for group in optimizer.param_groups:
+                group["lr"] *= cfg.lr_factor
+        if valid < state.best:
+            state.best, state.bad_epochs = valid, 0
+            best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            state.bad_epochs += 1
+        state.epoch += 1
+        state.batch_in_epoch = 0
+        state.history.append({"epoch": state.epoch, "step": state.step, "valid_loss": valid,
+                              "lr": optimizer.param_groups[0]["lr"]})
+        if progress:
+            print(f"  epoch {state.epoch}: valid loss {valid:.4f}")
+        snapshot()
+    if best_weights is not None:
+        model.load_state_dict(best_weights)
+    return state

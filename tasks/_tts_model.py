@@ -1,0 +1,330 @@
+"""TTS models on codec tokens (DyCAST paper, appendix D.6), built with transformers' Llama classes.
+
+Speech tokens: a codec frame has K streams. Codecs that declare ``multi_codebook`` (residual codebooks)
+are **flattened** across the codebook axis, one stream per step (each stream keeps its own id range:
+:class:`StreamLayout`); other codecs with K > 1 streams (DyCAST's 32 four-level axes of one token, Codec2's
+bytes of one frame) are **parallel**: one step per frame, the streams' embeddings summed at the input and
+one head per stream at the output. Stream embeddings are initialised from the codec's codebook tables.
+
+- :class:`ARTTS`: Llama 3 decoder over ``[speaker] + characters + [begin] + speech steps``; next-step
+  cross-entropy over speech steps only, with an end-of-speech class; top-p sampling with one
+  ``torch.Generator`` per sample (seeded per utterance and sample) and a KV cache.
+- :class:`NARTTS`: the same layers with bidirectional attention, one frame per character; the speaker
+  embedding is added to the hidden states before every layer; argmax decoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+PAD, UNK = "<pad>", "<unk>"
+
+
+@dataclass(frozen=True)
+class LlamaSize:
+    """The decoder's size; the default is the paper's (12 layers, 4 heads, 1 KV head, 512 / 2048, RoPE 1e4)."""
+
+    layers: int = 12
+    heads: int = 4
+    kv_heads: int = 1
+    dim: int = 512
+    ffn: int = 2048
+    rope_theta: float = 10000.0
+    max_positions: int = 8192
+
+
+def normalise_text(text: str) -> str:
+    """Lower case, whitespace collapsed (the character vocabulary is built on this form)."""
+    return " ".join(text.lower().split())
+
+
+class CharVocab:
+    """Characters of the training transcripts (id 0 padding, 1 unknown), saved with the model."""
+
+    def __init__(self, chars: Sequence[str]) -> None:
+        self.symbols = [PAD, UNK] + [c for c in chars if c not in (PAD, UNK)]
+        self._ids = {c: i for i, c in enumerate(self.symbols)}
+
+    @classmethod
+    def build(cls, transcripts: Sequence[str]) -> CharVocab:
+        return cls(sorted({c for t in transcripts for c in normalise_text(t)}))
+
+    def __len__(self) -> int:
+        return len(self.symbols)
+
+    def encode(self, text: str) -> torch.Tensor:
+        return torch.tensor([self._ids.get(c, 1) for c in normalise_text(text)], dtype=torch.long)
+
+
+class StreamLayout:
+    """How a codec's frames ``[N, K]`` become model steps: ``flat`` (one stream per step, K steps per frame)
+    or ``parallel`` (all K streams in one step)."""
+
+    def __init__(self, codebook_sizes: Sequence[int], flat: bool) -> None:
+        self.sizes = [int(v) for v in codebook_sizes]
+        self.flat = flat and len(self.sizes) > 1
+
+    @property
+    def streams(self) -> int:
+        return len(self.sizes)
+
+    @property
+    def per_step(self) -> int:
+        """Streams predicted at each step."""
+        return 1 if self.flat else self.streams
+
+    def steps(self, codes: torch.Tensor) -> torch.Tensor:
+        """``[N, K]`` frames -> ``[S, per_step]`` step codes (flat: frame-major, stream-minor)."""
+        return codes.reshape(-1, 1) if self.flat else codes
+
+    def frames(self, steps: torch.Tensor) -> torch.Tensor:
+        """``[S, per_step]`` -> ``[N, K]`` (a trailing incomplete frame is dropped)."""
+        if not self.flat:
+            return steps
+        whole = steps.shape[0] // self.streams * self.streams
+        return steps[:whole].reshape(-1, self.streams)
+
+    def stream_of(self, step: int) -> list[int]:
+        """The streams of step ``step`` (flat: one, cycling through 0..K-1)."""
+        return [step % self.streams] if self.flat else list(range(self.streams))
+
+    def flat_ids(self, codes: torch.Tensor) -> torch.Tensor:
+        """``[N, K]`` -> one id per stream code, each stream in its own range (offset by earlier sizes)."""
+        offsets = torch.tensor([0] + self.sizes[:-1]).cumsum(0).to(codes.device)
+        return (codes.long() + offsets).reshape(-1)
+
+    def from_flat_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`flat_ids`."""
+        offsets = torch.tensor([0] + self.sizes[:-1]).cumsum(0).to(ids.device)
+        return ids.reshape(-1, self.streams) - offsets
+
+
+class StreamEmbedding(nn.Module):
+    """One table per stream (initialised from the codec's codebooks when given), summed over the streams of a
+    step, projected to the model width; two extra rows on stream 0 hold the begin / end-of-speech marks."""
+
+    def __init__(self, sizes: Sequence[int], dim: int, tables: Sequence[torch.Tensor] | None = None) -> None:
+        super().__init__()
+        widths = {int(t.shape[1]) for t in tables} if tables else {dim}
+        if len(widths) != 1:
+            raise ValueError(f"codebook embeddings must share one width, got {sorted(widths)}")
+        width = widths.pop()
+        self.tables = nn.ModuleList(nn.Embedding(v + (2 if k == 0 else 0), width) for k, v in enumerate(sizes))
+        if tables:
+            for table, init in zip(self.tables, tables, strict=True):
+                table.weight.data[: init.shape[0]] = init.float()
+        self.project = nn.Linear(width, dim) if width != dim else nn.Identity()
+        self.begin_id = int(sizes[0]) + 1
+
+    def forward(self, codes: torch.Tensor, streams: Sequence[Sequence[int]]) -> torch.Tensor:
+        """``codes [B, S, per_step]`` with ``streams[s]`` the stream of each column at step s -> ``[B, S, dim]``."""
+        out = []
+        for s, ks in enumerate(streams):
+            out.append(sum(self.tables[k](codes[:, s, j]) for j, k in enumerate(ks)))
+        return self.project(torch.stack(out, dim=1))  # type: ignore[arg-type]
+
+
+def _llama(size: LlamaSize, causal: bool) -> nn.Module:
+    try:
+        from transformers import LlamaConfig, LlamaModel
+    except ModuleNotFoundError as err:
+        raise ModuleNotFoundError("TTS needs transformers: pip install 'speech-tokenizer-bench[paper]'") from err
+    config = LlamaConfig(vocab_size=1, hidden_size=size.dim, intermediate_size=size.ffn,
+                         num_hidden_layers=size.layers, num_attention_heads=size.heads,
+                         num_key_value_heads=size.kv_heads, rope_theta=size.rope_theta,
+                         max_position_embeddings=size.max_positions, attention_dropout=0.0,
+                         bos_token_id=None, eos_token_id=None, pad_token_id=None)
+    config._attn_implementation = "sdpa"
+    model = LlamaModel(config)
+    if not causal:
+        for layer in model.layers:
+            layer.self_attn.is_causal = False
+    return model
+
+
+def _cached_call(decoder: nn.Module, embeds: torch.Tensor, cache: object, positions: torch.Tensor | None
+                 ) -> torch.Tensor:
+    """Last hidden states of a cached decoder call (the cache argument is ``cache`` in transformers >= 5,
+    ``past_key_values`` before)."""
+    import inspect
+
+    name = "cache" if "cache" in inspect.signature(decoder.forward).parameters else "past_key_values"
+    out = decoder(inputs_embeds=embeds, position_ids=positions, use_cache=True, **{name: cache})
+    return out.last_hidden_state[:, -1]
+
+
+def _layer_out(out: torch.Tensor | tuple) -> torch.Tensor:
+    return out[0] if isinstance(out, tuple) else out  # older transformers return tuples
+
+
+class _Heads(nn.Module):
+    """One linear head per stream; stream 0 has one more class: end of speech (AR)."""
+
+    def __init__(self, dim: int, sizes: Sequence[int], eos: bool) -> None:
+        super().__init__()
+        self.heads = nn.ModuleList(nn.Linear(dim, v + (1 if eos and k == 0 else 0)) for k, v in enumerate(sizes))
+
+    def forward(self, hidden: torch.Tensor, stream: int) -> torch.Tensor:
+        return self.heads[stream](hidden)
+
+
+class ARTTS(nn.Module):
+    """Autoregressive TTS: ``[speaker, chars..., begin, steps...]`` -> next step (and end of speech)."""
+
+    def __init__(self, num_chars: int, layout: StreamLayout, speaker_dim: int, size: LlamaSize = LlamaSize(),
+                 tables: Sequence[torch.Tensor] | None = None) -> None:
+        super().__init__()
+        self.layout, self.size = layout, size
+        self.chars = nn.Embedding(num_chars, size.dim, padding_idx=0)
+        self.speaker = nn.Linear(speaker_dim, size.dim)
+        self.speech = StreamEmbedding(layout.sizes, size.dim, tables)
+        self.decoder = _llama(size, causal=True)
+        self.heads = _Heads(size.dim, layout.sizes, eos=True)
+        self.eos = layout.sizes[0]
+
+    def config(self) -> dict:
+        return {"kind": "ar", "size": asdict(self.size), "sizes": self.layout.sizes, "flat": self.layout.flat}
+
+    def _prefix(self, chars: torch.Tensor, speaker: torch.Tensor) -> torch.Tensor:
+        """``[1 + C + 1, dim]``: speaker, characters, begin-of-speech."""
+        begin = self.speech.tables[0].weight[self.speech.begin_id]
+        return torch.cat([self.speaker(speaker)[None], self.chars(chars), self.speech.project(begin)[None]])
+
+    def _steps_embedding(self, steps: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """``[S, per_step]`` -> ``[S, dim]`` (steps numbered from ``start`` for the flat layout's streams)."""
+        streams = [self.layout.stream_of(start + s) for s in range(steps.shape[0])]
+        return self.speech(steps[None], streams)[0]
+
+    def loss(self, chars: Sequence[torch.Tensor], speakers: torch.Tensor, frames: Sequence[torch.Tensor]
+             ) -> torch.Tensor:
+        """Mean cross-entropy over every speech step and the end-of-speech mark of a batch."""
+        device = speakers.device
+        sequences, spans = [], []
+        for c, spk, f in zip(chars, speakers, frames, strict=True):
+            steps = self.layout.steps(f.to(device))
+            prefix = self._prefix(c.to(device), spk)
+            sequences.append(torch.cat([prefix, self._steps_embedding(steps)]))
+            spans.append((prefix.shape[0] - 1, steps))
+        length = max(s.shape[0] for s in sequences)
+        embeds = torch.zeros(len(sequences), length, self.size.dim, device=device, dtype=sequences[0].dtype)
+        mask = torch.zeros(len(sequences), length, dtype=torch.long, device=device)
+        for b, s in enumerate(sequences):
+            embeds[b, : s.shape[0]], mask[b, : s.shape[0]] = s, 1
+        hidden = self.decoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+        losses = []
+        for b, (begin, steps) in enumerate(spans):
+            n = steps.shape[0]
+            h = hidden[b, begin: begin + n + 1]  # position `begin` predicts step 0; the last one the end
+            for k in range(self.layout.streams):
+                rows, col = ((torch.arange(k, n + 1, self.layout.streams, device=device), 0) if self.layout.flat
+                             else (torch.arange(n + 1, device=device), k))
+                target = torch.full((len(rows),), -100, dtype=torch.long, device=device)
+                inside = rows < n
+                target[inside] = steps[rows[inside], col].long()
+                if k == 0:
+                    target[~inside] = self.eos
+                losses.append(F.cross_entropy(self.heads(h[rows], k).float(), target, reduction="sum"))
+        total = sum(int(self.layout.steps(f).numel()) + 1 for f in frames)
+        return torch.stack(losses).sum() / total
+
+    @torch.no_grad()
+    def generate(self, chars: torch.Tensor, speaker: torch.Tensor, generators: Sequence[torch.Generator],
+                 max_frames: int, top_p: float = 0.9, temperature: float = 1.0) -> list[torch.Tensor]:
+        """One sample per generator: frames ``[N, K]`` (N <= ``max_frames``), stopping at end of speech."""
+        from transformers import DynamicCache
+
+        n = len(generators)
+        device = speaker.device
+        prefix = self._prefix(chars.to(device), speaker)[None].expand(n, -1, -1)
+        cache = DynamicCache()
+        hidden = _cached_call(self.decoder, prefix, cache, None)
+        position = prefix.shape[1]
+        steps: list[list[list[int]]] = [[] for _ in range(n)]
+        done = [False] * n
+        max_steps = max_frames * (self.layout.streams if self.layout.flat else 1)
+        for s in range(max_steps):
+            ks = self.layout.stream_of(s)
+            step_codes = torch.zeros(n, len(ks), dtype=torch.long, device=device)
+            for j, k in enumerate(ks):
+                logits = self.heads(hidden, k).float()
+                allow_eos = k == 0 and (not self.layout.flat or s % self.layout.streams == 0)
+                if k == 0 and not allow_eos:
+                    logits[:, self.eos] = -torch.inf
+                for b in range(n):
+                    step_codes[b, j] = top_p_sample(logits[b], generators[b], top_p, temperature)
+            for b in range(n):
+                if done[b]:
+                    continue
+                if int(step_codes[b, 0]) == self.eos and ks[0] == 0:
+                    done[b] = True
+                else:
+                    steps[b].append(step_codes[b].tolist())
+            if all(done):
+                break
+            step_codes[step_codes == self.eos] = 0  # finished samples feed a harmless code
+            embeds = self.speech(step_codes[:, None], [ks])
+            position += 1
+            hidden = _cached_call(self.decoder, embeds, cache, torch.full((n, 1), position - 1, device=device))
+        per_step = self.layout.per_step
+        return [self.layout.frames(torch.tensor(st, dtype=torch.long).reshape(-1, per_step)) for st in steps]
+
+
+def top_p_sample(logits: torch.Tensor, generator: torch.Generator, top_p: float, temperature: float) -> int:
+    """Nucleus sampling of one id from ``logits [V]`` with its own generator (on the CPU: reproducible
+    whatever the device and batch)."""
+    probs = torch.softmax(logits.cpu().double() / max(temperature, 1e-6), dim=-1)
+    ordered, index = probs.sort(descending=True)
+    keep = ordered.cumsum(0) - ordered < top_p  # the smallest prefix whose mass reaches top_p
+    ordered = ordered * keep
+    choice = torch.multinomial(ordered / ordered.sum(), 1, generator=generator)
+    return int(index[choice])
+
+
+class NARTTS(nn.Module):
+    """Non-autoregressive TTS: one frame per character, bidirectional attention, speaker added per layer."""
+
+    def __init__(self, num_chars: int, layout: StreamLayout, speaker_dim: int, size: LlamaSize = LlamaSize()) -> None:
+        super().__init__()
+        if layout.flat:
+            raise ValueError("NAR TTS predicts one frame per character: a flattened layout does not apply")
+        self.layout, self.size = layout, size
+        self.chars = nn.Embedding(num_chars, size.dim, padding_idx=0)
+        self.speaker = nn.Linear(speaker_dim, size.dim)
+        self.decoder = _llama(size, causal=False)
+        self.heads = _Heads(size.dim, layout.sizes, eos=False)
+
+    def config(self) -> dict:
+        return {"kind": "nar", "size": asdict(self.size), "sizes": self.layout.sizes, "flat": False}
+
+    def hidden(self, chars: torch.Tensor, lengths: torch.Tensor, speakers: torch.Tensor) -> torch.Tensor:
+        """``chars [B, C]`` -> ``[B, C, dim]`` (bidirectional; padded keys masked)."""
+        x = self.chars(chars)
+        spk = self.speaker(speakers)[:, None]
+        keep = torch.arange(chars.shape[1], device=chars.device)[None] < lengths.to(chars.device)[:, None]
+        mask = torch.zeros(keep.shape, dtype=x.dtype, device=x.device).masked_fill(~keep, torch.finfo(x.dtype).min)
+        mask = mask[:, None, None, :].expand(-1, 1, chars.shape[1], -1)
+        positions = torch.arange(chars.shape[1], device=chars.device)[None].expand(chars.shape[0], -1)
+        rotary = self.decoder.rotary_emb(x, positions)
+        for layer in self.decoder.layers:
+            x = _layer_out(layer(x + spk, attention_mask=mask, position_ids=positions, position_embeddings=rotary))
+        return self.decoder.norm(x)
+
+    def loss(self, chars: torch.Tensor, lengths: torch.Tensor, speakers: torch.Tensor, frames: torch.Tensor
+             ) -> torch.Tensor:
+        """Cross-entropy of every stream at every character position (``frames [B, C, K]``)."""
+        h = self.hidden(chars, lengths, speakers)
+        keep = torch.arange(chars.shape[1], device=chars.device)[None] < lengths.to(chars.device)[:, None]
+        losses = [F.cross_entropy(self.heads(h[keep], k).float(), frames[..., k][keep].to(h.device))
+                  for k in range(self.layout.streams)]
+        return torch.stack(losses).mean()
+
+    @torch.no_grad()
+    def generate(self, chars: torch.Tensor, speaker: torch.Tensor) -> torch.Tensor:
+        """Argmax frames ``[C, K]``: exactly one per character."""
+        h = self.hidden(chars[None].to(speaker.device), torch.tensor([len(chars)]), speaker[None])[0]
+        return torch.stack([self.heads(h, k).argmax(dim=-1) for k in range(self.layout.streams)], dim=-1).cpu()
