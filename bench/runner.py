@@ -64,18 +64,30 @@ class _Lazy:
         self.profile = profile
         self._built: dict[str, Metric] | None = None
 
+        self._extra: dict[str, Metric] = {}
+
+    def _build(self, name: str, kwargs: dict) -> Metric:
+        cls = METRICS.get(name)
+        if "device" in inspect.signature(cls.__init__).parameters:
+            kwargs = {"device": self.device, **kwargs}
+        metric = cls(**kwargs)
+        backend = profiles()[self.profile].get(name)
+        metric.random_weights = any(assets.locate(a).random for a in (backend.assets if backend else ()))
+        return metric
+
     def __call__(self) -> dict[str, Metric]:
         if self._built is None:
-            self._built = {}
-            for name, kwargs in self.settings.items():
-                cls = METRICS.get(name)
-                if "device" in inspect.signature(cls.__init__).parameters:
-                    kwargs = {"device": self.device, **kwargs}
-                metric = cls(**kwargs)
-                backend = profiles()[self.profile].get(name)
-                metric.random_weights = any(assets.locate(a).random for a in (backend.assets if backend else ()))
-                self._built[name] = metric
+            self._built = {name: self._build(name, kwargs) for name, kwargs in self.settings.items()}
         return self._built
+
+    def one(self, name: str) -> Metric:
+        """A metric by name under the run's profile, whether or not the run scores with it (e.g. the speaker
+        model TTS conditions on); the run's own instance when it has one."""
+        if name in self.settings:
+            return self()[name]
+        if name not in self._extra:
+            self._extra[name] = self._build(name, metric_settings(self.profile, [name])[name])
+        return self._extra[name]
 
 
 def _environment() -> dict[str, str]:
@@ -202,7 +214,7 @@ def _run_plan(config: RunConfig, store: ResultStore, tasks: dict[str, Task], dat
 
         ctx = TaskContext(
             codec_label=spec.label, dataset=dataset, utterances=data[dataset], store=store,
-            get_codec=get_codec, get_metrics=metrics, metric_outputs=outputs,
+            get_codec=get_codec, get_metrics=metrics, get_metric=metrics.one, metric_outputs=outputs,
             token_cache=token_cache, score_cache=score_cache, device=config.device, batch_size=config.batch_size,
             max_seconds=config.max_seconds, progress=progress,
             options=config.task_options.get(task_name, {}), seed=config.seed, variant=variants[spec.label],

@@ -70,6 +70,13 @@ class TaskContext:
     options: dict = field(default_factory=dict)  # this task's settings from the config's task_options
     seed: int = 0
     variant: str = ""  # the codec variant's id (part of every row's identity)
+    get_metric: Callable[[str], Metric] | None = None  # any metric by name under the run's profile
+
+    def metric(self, name: str) -> Metric:
+        """A metric by name (the run's instance, or one built under the run's profile)."""
+        if self.get_metric is None:
+            return self.get_metrics()[name]
+        return self.get_metric(name)
 
     def row(self, task: str, utt_id: str, metric: str, **fields: Any) -> Row:
         return Row(codec=self.codec_label, task=task, dataset=self.dataset, utt_id=utt_id,

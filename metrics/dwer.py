@@ -51,6 +51,13 @@ class DWER(Metric):
         key = make_key(self.backend, language, array_digest(audio))
         return self._refs.get_or_compute(key, lambda: self._transcript(audio, language), str)
 
+    def text_errors(self, audio: np.ndarray, text: str, language: str) -> tuple[int, int, str]:
+        """Word errors of ``audio``'s transcript against a written ``text`` (both normalised the same way):
+        ``(errors, reference words, transcript)``; TTS picks its best sample with it."""
+        ref_words = words(" ".join(self.normalize(text).split()))
+        hyp_text = self._transcript(audio, language)
+        return align(ref_words, words(hyp_text)).errors, len(ref_words), hyp_text
+
     def compute(
         self, hyp: Sequence[np.ndarray], ref: Sequence[np.ndarray], meta: Sequence[Utterance]
     ) -> list[dict[str, Score]]:

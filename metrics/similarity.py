@@ -111,6 +111,10 @@ class SpeakerSimilarity(Metric):
         key = make_key(self.backend, array_digest(audio))
         return self._refs.get_or_compute(key, lambda: self._embedder.embed(audio), np.ndarray)
 
+    def speaker_embedding(self, audio: np.ndarray) -> np.ndarray:
+        """The backend's speaker embedding of 16 kHz audio (cached by content): TTS conditions on it."""
+        return self._reference(audio)
+
     def compute(
         self, hyp: Sequence[np.ndarray], ref: Sequence[np.ndarray], meta: Sequence[Utterance]
     ) -> list[dict[str, Score]]:

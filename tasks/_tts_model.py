@@ -57,8 +57,10 @@ class CharVocab:
     def __len__(self) -> int:
         return len(self.symbols)
 
-    def encode(self, text: str) -> torch.Tensor:
-        return torch.tensor([self._ids.get(c, 1) for c in normalise_text(text)], dtype=torch.long)
+    def encode(self, text: str, normalise: bool = True) -> torch.Tensor:
+        """Ids of ``text``'s characters (:func:`normalise_text` first unless ``normalise=False``)."""
+        chars = normalise_text(text) if normalise else text
+        return torch.tensor([self._ids.get(c, 1) for c in chars], dtype=torch.long)
 
 
 class StreamLayout:

@@ -13,7 +13,6 @@ are counted (``ctc_infeasible`` rows), left out of the CTC loss, and still score
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import re
 
@@ -28,6 +27,7 @@ from bench.store import Row
 from bench.task import Task, TaskContext, cached_encode, codec_flags
 from bench.text import word_errors
 
+from ._splits import corpus_split, default_split
 from ._probe_model import ProbeItem, TokenProbe, TrainConfig, ctc_feasible, greedy_ctc, train
 
 CHARS = " 'abcdefghijklmnopqrstuvwxyz"  # ids 1..28; 0 is the CTC blank
@@ -86,14 +86,6 @@ class BPEText:
 
     def decode(self, ids: list[int]) -> str:
         return self._sp.decode([i - 1 for i in ids if i > 0])
-
-
-def default_split(utt: Utterance, seed: int, group: str = "") -> str:
-    """Seeded 80/10/10 split by hashing the utterance id (stable across runs and machines)."""
-    if utt.labels.get("split") in ("train", "valid", "test"):
-        return utt.labels["split"]
-    h = int(hashlib.sha256(f"{seed}:{group}:{utt.utt_id}".encode()).hexdigest(), 16) % 10
-    return "train" if h < 8 else ("valid" if h == 8 else "test")
 
 
 class _Probe(Task):
@@ -233,11 +225,7 @@ class ASRProbe(_Probe):
 
     def split_of(self, utt: Utterance, seed: int) -> str:
         """LibriSpeech folders decide (train-* / dev-* / test-*); otherwise a seeded 80/10/10 split."""
-        subset = utt.labels.get("subset", "")
-        prefix = subset.split("-")[0]
-        if prefix in ("train", "dev", "test"):
-            return {"train": "train", "dev": "valid", "test": "test"}[prefix]
-        return default_split(utt, seed)
+        return corpus_split(utt, seed)
 
     def target_of(self, utt: Utterance) -> str | None:
         return utt.text if utt.text and len(encode_text(utt.text)) else None

@@ -1,0 +1,373 @@
+"""Text-to-speech on codec tokens (Table 4, TTS columns; DyCAST paper, appendix D.6).
+
+Per codec variant and dataset: split (LibriSpeech folders, else a seeded 80/10/10), encode every
+transcribed utterance once (token cache), condition on the speaker embedding of the target utterance
+(the ``sim`` metric's speaker model: WavLM-base-SV in the paper profile, the offline one otherwise),
+train a model (resumable checkpoints under ``RUN_DIR/tts``), generate for the test split (test
+utterances longer than ``max_test_seconds`` are left out, as in the paper), decode with the codec,
+match the reference length (the pad / trim is recorded) and score with the run's metrics against the
+utterance itself (UTMOS / DNSMOS, dWER vs its transcript, Sim vs its speaker).
+
+- ``tts_ar``: :class:`ARTTS`; ``num_samples`` (5) top-p samples per utterance (seeded per utterance and
+  sample, each cached so generation resumes), the one whose ASR transcript has the fewest word errors
+  against the input text is scored as ``tts_ar`` (the paper's oracle best-of-5) and the first sample
+  as ``tts_ar.first`` (no oracle).
+- ``tts_nar``: :class:`NARTTS` for character-aligned codecs (DyCAST-CA; others are skipped): one token
+  per input character, argmax; decoded with the codec's own durations (list DyCAST with
+  ``mode: tokens``: its duration model).
+
+``task_options.<task>``: every :class:`TrainConfig` field (TTS defaults in :data:`TRAIN_DEFAULTS`),
+``size`` (:class:`LlamaSize` fields; the paper's by default), ``seeds`` (one training per seed; tables
+show mean and spread), ``num_samples``, ``top_p``, ``temperature``, ``max_test_seconds``,
+``speaker_metric``, ``asr_metric``, ``max_frames_factor``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from bench.audio import METRIC_SAMPLE_RATE, AudioError, load_audio, match_length, resample, validate
+from bench.codec import Codec, Tokens
+from bench.datasets import Utterance
+from bench.diskcache import DiskCache, make_key
+from bench.registry import register_task
+from bench.store import Row
+from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, score_batch
+
+from ._splits import corpus_split
+from ._training import TrainConfig, autocast, bucketed_batches, train
+from ._tts_model import ARTTS, NARTTS, CharVocab, LlamaSize, StreamLayout
+
+log = logging.getLogger(__name__)
+
+#: training defaults for TTS (the paper gives none of these): AdamW 5e-4 (0.9, 0.98), clip 1.0, batch 16,
+#: NewBob x0.9, early stopping after 10 epochs without improvement, a checkpoint every 500 steps
+TRAIN_DEFAULTS: dict[str, Any] = {"lr": 5e-4, "betas": (0.9, 0.98), "grad_clip": 1.0, "patience": 10,
+                                  "improvement": 0.0, "checkpoint_every": 500}
+OPTIONS: dict[str, Any] = {"size": {}, "seeds": None, "num_samples": 5, "top_p": 0.9, "temperature": 1.0,
+                           "max_test_seconds": 20.0, "speaker_metric": "sim", "asr_metric": "dwer",
+                           "max_frames_factor": 1.5}
+
+
+@dataclass
+class TTSItem:
+    """One utterance: input characters, target frames ``[N, K]``, speaker embedding, reference audio."""
+
+    utt: Utterance
+    text: str
+    frames: torch.Tensor
+    speaker: torch.Tensor
+    audio: np.ndarray  # 16 kHz: the reference the metrics compare with
+    samples: int  # input samples at the codec's rate
+    token_chars: str | None = None  # one character per token (character-aligned codecs)
+    chars: torch.Tensor | None = None  # set once the vocabulary is known
+
+    def __len__(self) -> int:
+        return int(self.frames.shape[0])
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+class _TTS(Task):
+    """Shared flow: options -> encode -> train per seed -> generate -> decode -> score."""
+
+    uses_metrics = True
+    outputs = RATE_OUTPUTS
+    kind: ClassVar[str] = "ar"
+
+    def options(self, ctx: TaskContext) -> tuple[TrainConfig, dict[str, Any]]:
+        train_keys = {f.name for f in dataclasses.fields(TrainConfig)}
+        unknown = set(ctx.options) - train_keys - set(OPTIONS)
+        if unknown:
+            raise ValueError(f"task_options.{self.name}: unknown keys {sorted(unknown)}; "
+                             f"allowed: {sorted(train_keys | set(OPTIONS))}")
+        train_opts = {**TRAIN_DEFAULTS, **{k: v for k, v in ctx.options.items() if k in train_keys}}
+        if isinstance(train_opts.get("betas"), list):
+            train_opts["betas"] = tuple(train_opts["betas"])
+        opts = {**OPTIONS, **{k: v for k, v in ctx.options.items() if k in OPTIONS}}
+        opts["seeds"] = [int(s) for s in (opts["seeds"] or [ctx.seed])]
+        opts["size"] = LlamaSize(**opts["size"])
+        return TrainConfig(**{"seed": ctx.seed, "device": ctx.device, **train_opts}), opts
+
+    @staticmethod
+    def row_id(utt_id: str, seed: int, seeds: list[int]) -> str:
+        return utt_id if len(seeds) == 1 else f"{utt_id}@seed{seed}"
+
+    def applies(self, codec: Codec) -> bool:
+        return True
+
+    def written_tasks(self, opts: dict) -> list[str]:
+        """Task names of the rows written: ``tts_ar`` (best of N) and ``tts_ar.first`` (first sample)."""
+        return [self.name] + ([f"{self.name}.first"] if self.kind == "ar" and opts["num_samples"] > 1 else [])
+
+    def run(self, ctx: TaskContext) -> None:
+        cfg, opts = self.options(ctx)
+        usable = [u for u in ctx.utterances if u.text and u.text.strip()]
+        splits = {u.utt_id: corpus_split(u, ctx.seed) for u in usable}
+        tests = [u for u in usable if splits[u.utt_id] == "test"]
+        outputs = ctx.scored_outputs()
+        pending = {s: [u for u in tests if any(ctx.missing(t, self.row_id(u.utt_id, s, opts["seeds"]), outputs)
+                                               for t in self.written_tasks(opts))]
+                   for s in opts["seeds"]}
+        if not tests or not any(pending.values()) or not ctx.missing(self.name, "*", outputs):
+            if not tests:
+                log.warning("%s on %s: no test utterances with transcripts", self.name, ctx.dataset)
+            return
+        codec = ctx.get_codec()
+        if not self.applies(codec):
+            log.warning("%s: skipped for %s (needs a character-aligned codec, e.g. dycast-ca)", self.name,
+                        ctx.codec_label)
+            return
+        speaker_model = ctx.metric(opts["speaker_metric"])
+        if not hasattr(speaker_model, "speaker_embedding"):
+            raise ValueError(f"task_options.{self.name}.speaker_metric: {opts['speaker_metric']!r} has no speaker model")
+        items = self._encode(ctx, codec, usable, speaker_model)
+        by_split = {name: [items[u.utt_id] for u in usable if u.utt_id in items and splits[u.utt_id] == name]
+                    for name in ("train", "valid", "test")}
+        long = [i for i in by_split["test"] if len(i.audio) / METRIC_SAMPLE_RATE > opts["max_test_seconds"]]
+        if long:
+            log.info("%s on %s: %d test utterances over %.0f s left out", self.name, ctx.dataset, len(long),
+                     opts["max_test_seconds"])
+            by_split["test"] = [i for i in by_split["test"] if i not in long]
+        if not by_split["train"] or not by_split["test"]:
+            ctx.store.add([ctx.error_row(self.name, "*", "split", f"{self.name} on {ctx.dataset}: need train and test "
+                                         f"utterances (got {len(by_split['train'])} / {len(by_split['test'])})")])
+            return
+        vocab = CharVocab.build([i.text for i in by_split["train"]] + [i.token_chars or "" for i in by_split["train"]])
+        train_items = self._inputs(ctx, by_split["train"], vocab)
+        valid_items = self._inputs(ctx, by_split["valid"], vocab) or train_items
+        for item in by_split["test"]:  # test input: always the transcript
+            item.chars = vocab.encode(item.text)
+        if not train_items:
+            ctx.store.add([ctx.error_row(self.name, "*", "train", f"{self.name} on {ctx.dataset}: no usable "
+                                         "training pairs")])
+            return
+        layout = StreamLayout(codec.codebook_sizes, flat=codec.capabilities.multi_codebook)
+        tables = self._embeddings(codec)
+        samples_per_frame = sum(i.samples for i in train_items) / max(sum(len(i) for i in train_items), 1)
+        frames_per_char = max(len(i) / max(len(i.chars), 1) for i in train_items)  # type: ignore[arg-type]
+        for seed in opts["seeds"]:
+            todo = {u.utt_id for u in pending[seed]}
+            if not todo:
+                continue
+            seed_cfg = dataclasses.replace(cfg, seed=seed)
+            torch.manual_seed(seed)
+            model = self._model(len(vocab), layout, train_items[0].speaker.numel(), opts["size"], tables)
+            setup = make_key(self.name, model.config(), vocab.symbols, sorted(i.utt.utt_id for i in train_items),
+                             dataclasses.asdict(seed_cfg) | {"device": ""}, ctx.codec_key(codec))[:10]
+            folder = (ctx.store.run_dir / "tts" / _safe(ctx.codec_label) / self.name / _safe(ctx.dataset)
+                      / f"seed-{seed}-{setup}")
+            state = train(model, lambda rng: bucketed_batches(train_items, seed_cfg.batch_size, rng, len),
+                          [valid_items[i:i + seed_cfg.batch_size] for i in range(0, len(valid_items), seed_cfg.batch_size)],
+                          self.loss, seed_cfg, folder / "model.pt", extra={"vocab": vocab.symbols, **model.config()})
+            model.eval()
+            backend = (f"{self.kind}-llama{opts['size'].layers}x{opts['size'].dim}:steps={state.step}:seed={seed}"
+                       f":{opts['speaker_metric']}")
+            generated = DiskCache(folder, "samples")
+            tests_left = [i for i in by_split["test"] if i.utt.utt_id in todo]
+            bar = tqdm(tests_left, desc=f"{self.name} {ctx.codec_label} / {ctx.dataset}", unit="utt",
+                       disable=not ctx.progress, leave=False)
+            for item in bar:
+                self._generate_and_score(ctx, codec, model, item, generated, setup, opts, seed, backend,
+                                         samples_per_frame, frames_per_char)
+            bar.close()
+
+    # ---- pieces ---------------------------------------------------------------------------------
+    def _model(self, num_chars: int, layout: StreamLayout, speaker_dim: int, size: LlamaSize,
+               tables: list[torch.Tensor] | None) -> ARTTS | NARTTS:
+        return ARTTS(num_chars, layout, speaker_dim, size, tables)
+
+    @staticmethod
+    def _embeddings(codec: Codec) -> list[torch.Tensor] | None:
+        if not codec.capabilities.has_embeddings:
+            return None
+        tables = [t.detach().float().cpu() for t in codec.embeddings()]
+        return tables if len(tables) == len(codec.codebook_sizes) else None
+
+    def _encode(self, ctx: TaskContext, codec: Codec, utts: list[Utterance], speaker_model: Any
+                ) -> dict[str, TTSItem]:
+        items: dict[str, TTSItem] = {}
+        key = ctx.codec_key(codec)
+        for utt in tqdm(utts, desc=f"{self.name} encode {ctx.codec_label}", unit="utt", disable=not ctx.progress,
+                        leave=False):
+            try:
+                audio = validate(load_audio(utt.path), min_seconds=codec.min_samples / codec.sample_rate,
+                                 max_seconds=ctx.max_seconds)
+                wav = resample(audio.samples, audio.sample_rate, codec.sample_rate)
+                ref = resample(audio.samples, audio.sample_rate, METRIC_SAMPLE_RATE)
+                (tokens,) = cached_encode(codec, key, [wav], ctx.token_cache, ctx.device)
+                speaker = torch.as_tensor(np.asarray(speaker_model.speaker_embedding(ref)), dtype=torch.float32)
+            except (AudioError, RuntimeError, ValueError) as err:
+                ctx.store.add([ctx.error_row(self.name, utt.utt_id, "encode", err)])
+                continue
+            frames = tokens.codes[0, : int(tokens.lengths[0])].long()
+            chars = tokens.extra.get("chars", [None])[0]
+            items[utt.utt_id] = TTSItem(utt, str(utt.text), frames, speaker, ref, len(wav), chars)
+        return items
+
+    def _inputs(self, ctx: TaskContext, items: list[TTSItem], vocab: CharVocab) -> list[TTSItem]:
+        for item in items:
+            item.chars = vocab.encode(item.text)
+        return [i for i in items if len(i) > 0 and len(i.chars) > 0]  # type: ignore[arg-type]
+
+    def loss(self, model: Any, batch: list[TTSItem]) -> torch.Tensor:
+        device = next(model.parameters()).device
+        speakers = torch.stack([i.speaker for i in batch]).to(device)
+        return model.loss([i.chars for i in batch], speakers, [i.frames for i in batch])
+
+    def _samples(self, model: Any, item: TTSItem, opts: dict, seed: int, frames_per_char: float,
+                 device: str) -> list[torch.Tensor]:
+        """Generated frames of each sample (not cached)."""
+        n = int(opts["num_samples"])
+        gens = [torch.Generator().manual_seed(int(make_key("tts-sample", seed, item.utt.utt_id, k)[:12], 16))
+                for k in range(n)]
+        max_frames = int(math.ceil(opts["max_frames_factor"] * frames_per_char * len(item.chars))) + 8
+        with autocast(device):
+            return model.generate(item.chars, item.speaker.to(device), gens, max_frames, opts["top_p"],
+                                  opts["temperature"])
+
+    def _generate_and_score(self, ctx: TaskContext, codec: Codec, model: Any, item: TTSItem, cache: DiskCache,
+                            setup: str, opts: dict, seed: int, backend: str, samples_per_frame: float,
+                            frames_per_char: float) -> None:
+        row_id = self.row_id(item.utt.utt_id, seed, opts["seeds"])
+        key = make_key("tts-samples", setup, item.utt.utt_id, opts["num_samples"], opts["top_p"], opts["temperature"])
+        found = cache.get(key, dict)
+        if found is None:
+            try:
+                frames = self._samples(model, item, opts, seed, frames_per_char, ctx.device)
+            except Exception as err:  # noqa: BLE001 - one utterance fails alone
+                ctx.store.add([ctx.error_row(self.name, row_id, "generate", err)])
+                return
+            found = {"frames": frames, "hyp": [None] * len(frames), "errors": [None] * len(frames)}
+        audio: list[np.ndarray | None] = []
+        for k, frames in enumerate(found["frames"]):
+            audio.append(self._decode(codec, frames, samples_per_frame, ctx.device) if len(frames) else None)
+        if len(audio) > 1:  # best of N by the ASR's word errors against the input text
+            asr = ctx.metric(opts["asr_metric"])
+            for k, wav in enumerate(audio):
+                if found["errors"][k] is None:
+                    errors, n_words, hyp = asr.text_errors(wav, item.text, item.utt.language) if wav is not None \
+                        else (None, 0, "")
+                    found["errors"][k] = int(errors) if errors is not None else -1
+                    found["hyp"][k] = hyp
+        cache.put(key, found)
+        usable = [k for k, wav in enumerate(audio) if wav is not None]
+        if not usable:
+            ctx.store.add([ctx.error_row(self.name, row_id, "generate", "every sample ended before any token")])
+            return
+        best = min(usable, key=lambda k: (found["errors"][k] if found["errors"][k] is not None else 0, k))
+        for task, k in zip(self.written_tasks(opts), (best, 0)):
+            if not ctx.missing(task, row_id, ctx.scored_outputs()):
+                continue
+            wav = audio[k]
+            if wav is None:
+                ctx.store.add([ctx.error_row(task, row_id, "generate", "the first sample ended before any token")])
+                continue
+            extra = {"sample": k, "seed": seed, "generated_samples": len(wav), "pad_or_trim": len(item.audio) - len(wav),
+                     "sample_errors": found["errors"], "sample_hyps": found["hyp"]}
+            self._score(ctx, codec, task, row_id, item, found["frames"][k], wav, extra, backend)
+
+    def _decode(self, codec: Codec, frames: torch.Tensor, samples_per_frame: float, device: str) -> np.ndarray:
+        tokens = self._tokens(frames, samples_per_frame)
+        with torch.inference_mode():
+            wav, lengths = codec.decode(tokens.to(device))
+        out = resample(wav[0, : int(lengths[0])].float().cpu().numpy(), codec.output_sample_rate, METRIC_SAMPLE_RATE)
+        if not np.all(np.isfinite(out)):
+            raise ValueError("decoder produced NaN/inf")
+        return out
+
+    @staticmethod
+    def _tokens(frames: torch.Tensor, samples_per_frame: float) -> Tokens:
+        """Generated frames as Tokens; ``num_samples`` is the training set's mean length per frame times the
+        frame count (a length budget estimated from data, never the reference's length)."""
+        return Tokens(codes=frames[None].long(), lengths=torch.tensor([frames.shape[0]]),
+                      num_samples=torch.tensor([max(int(round(frames.shape[0] * samples_per_frame)), 1)]))
+
+    def _score(self, ctx: TaskContext, codec: Codec, task: str, row_id: str, item: TTSItem, frames: torch.Tensor,
+               wav: np.ndarray, extra: dict, backend: str) -> None:
+        seconds = len(wav) / METRIC_SAMPLE_RATE
+        rows: list[Row] = ctx.rate_rows(task, row_id, codec, self._tokens(frames, 1.0), seconds,
+                                        {**extra, "model": backend})
+        aligned = match_length(wav, len(item.audio))
+        for name, metric in ctx.get_metrics().items():
+            (score,) = score_batch(metric, [aligned], [item.audio], [item.utt], ctx.score_cache)
+            rows += ctx.score_rows(task, row_id, metric, score)
+        ctx.store.add(rows)
+
+
+@register_task("tts_ar")
+class AutoregressiveTTS(_TTS):
+    """Llama-3 decoder over characters then speech tokens; best of 5 top-p samples (and the first)."""
+
+    name = "tts_ar"
+    kind = "ar"
+
+
+@register_task("tts_nar")
+class NonAutoregressiveTTS(_TTS):
+    """One token per character (character-aligned codecs only), bidirectional Llama, argmax."""
+
+    name = "tts_nar"
+    kind = "nar"
+
+    def applies(self, codec: Codec) -> bool:
+        return codec.capabilities.character_aligned
+
+    def _model(self, num_chars: int, layout: StreamLayout, speaker_dim: int, size: LlamaSize,
+               tables: list[torch.Tensor] | None) -> NARTTS:
+        return NARTTS(num_chars, StreamLayout(layout.sizes, flat=False), speaker_dim, size)
+
+    def _inputs(self, ctx: TaskContext, items: list[TTSItem], vocab: CharVocab) -> list[TTSItem]:
+        """Training pairs need one character per token: the transcript when its length matches, otherwise the
+        aligner's own characters (the codec's ``chars``); utterances with neither are left out (counted)."""
+        kept = []
+        for item in items:
+            text = vocab.encode(item.text)
+            if len(text) == len(item):
+                item.chars = text
+            elif item.token_chars is not None and len(item.token_chars) == len(item):
+                item.chars = vocab.encode(item.token_chars, normalise=False)
+            else:
+                continue
+            kept.append(item)
+        if len(kept) < len(items):
+            log.info("%s: %d of %d utterances have no one-to-one characters for their tokens (left out of training)",
+                     ctx.codec_label, len(items) - len(kept), len(items))
+        return kept
+
+    def loss(self, model: Any, batch: list[TTSItem]) -> torch.Tensor:
+        device = next(model.parameters()).device
+        lengths = torch.tensor([len(i) for i in batch])
+        chars = torch.zeros(len(batch), int(lengths.max()), dtype=torch.long)
+        frames = torch.zeros(len(batch), int(lengths.max()), batch[0].frames.shape[1], dtype=torch.long)
+        for b, item in enumerate(batch):
+            chars[b, : len(item)], frames[b, : len(item)] = item.chars, item.frames  # type: ignore[index]
+        speakers = torch.stack([i.speaker for i in batch]).to(device)
+        return model.loss(chars.to(device), lengths, speakers, frames.to(device))
+
+    def _generate_and_score(self, ctx: TaskContext, codec: Codec, model: Any, item: TTSItem, cache: DiskCache,
+                            setup: str, opts: dict, seed: int, backend: str, samples_per_frame: float,
+                            frames_per_char: float) -> None:
+        row_id = self.row_id(item.utt.utt_id, seed, opts["seeds"])
+        try:
+            chars = item.chars if item.chars is not None else torch.zeros(0, dtype=torch.long)
+            with autocast(ctx.device):
+                frames = model.generate(chars, item.speaker.to(ctx.device))
+            wav = self._decode(codec, frames, samples_per_frame, ctx.device)
+        except Exception as err:  # noqa: BLE001 - one utterance fails alone
+            ctx.store.add([ctx.error_row(self.name, row_id, "generate", err)])
+            return
+        extra = {"seed": seed, "characters": len(chars), "generated_samples": len(wav),
+                 "pad_or_trim": len(item.audio) - len(wav)}
+        self._score(ctx, codec, self.name, row_id, item, frames, wav, extra, backend)
