@@ -75,6 +75,11 @@ class TTSItem:
         return int(self.frames.shape[0])
 
 
+def best_sample(errors: list[int | None], usable: list[int]) -> int:
+    """The usable sample with the fewest word errors against the input text (the first on ties)."""
+    return min(usable, key=lambda k: (errors[k] if errors[k] is not None else 0, k))
+
+
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
@@ -266,7 +271,7 @@ class _TTS(Task):
         if not usable:
             ctx.store.add([ctx.error_row(self.name, row_id, "generate", "every sample ended before any token")])
             return
-        best = min(usable, key=lambda k: (found["errors"][k] if found["errors"][k] is not None else 0, k))
+        best = best_sample(found["errors"], usable)
         for task, k in zip(self.written_tasks(opts), (best, 0)):
             if not ctx.missing(task, row_id, ctx.scored_outputs()):
                 continue
