@@ -57,7 +57,7 @@ def compare(run_dir: str | Path, baseline: str | Path, tolerances: Tolerances, a
         raise FileNotFoundError(f"baseline {base_path} not found; create it with --write")
     base = pd.read_csv(base_path, dtype={"backend": str}, keep_default_na=False,
                        na_values={"value": ["", "nan", "NaN"]})
-    missing_cols = set(SUMMARY_COLUMNS) - set(base.columns)
+    missing_cols = set(SUMMARY_COLUMNS) - set(base.columns) - {"spread", "seeds"}  # older baselines lack these
     if missing_cols:
         raise ValueError(f"baseline {base_path} lacks columns {sorted(missing_cols)}")
     merged = base.merge(current, on=KEY, how="outer", suffixes=("_base", "_run"), indicator=True)

@@ -205,6 +205,11 @@ class Codec(torch.nn.Module, ABC):
         (the kNN voice-conversion matching set)."""
         raise NotImplementedError(f"{type(self).__name__} has no encoder features")
 
+    def counted_modules(self) -> list[torch.nn.Module]:
+        """The modules whose parameters count as the codec's (Table 1); override to leave out external tools
+        that run beside it (e.g. DyCAST-CA's MMS aligner, which the paper does not count)."""
+        return [self]
+
     @property
     def bits_per_token(self) -> float:
         """Bits of one frame; override when the stream packs fewer bits than its codes span."""

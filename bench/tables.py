@@ -14,7 +14,9 @@ from .store import ERROR_METRIC, ResultStore
 
 log = logging.getLogger(__name__)
 
-SUMMARY_COLUMNS = ["codec", "task", "dataset", "metric", "value", "n", "errors", "backend", "random_weights"]
+SUMMARY_COLUMNS = ["codec", "task", "dataset", "metric", "value", "spread", "seeds", "n", "errors", "backend",
+                   "random_weights"]
+SPREAD = " ±"  # suffix of the columns that hold the spread over training seeds
 
 
 def load_rows(run_dirs: list[str | Path]) -> pd.DataFrame:
@@ -42,6 +44,19 @@ def _aggregate_group(group: pd.DataFrame, spec: MetricOutput | None) -> float:
     return float(valid["value"].astype(float).mean() * (spec.scale if spec else 1.0))
 
 
+def _over_seeds(group: pd.DataFrame, spec: MetricOutput | None) -> tuple[float, float, int]:
+    """``(value, spread, seeds)``: with rows from several training seeds (``extra["seed"]``), the mean and
+    the sample standard deviation of the per-seed values; otherwise the value, NaN and 1."""
+    seeds = group["extra"].map(lambda e: e.get("seed") if isinstance(e, dict) else None)
+    distinct = sorted(set(seeds.dropna()))
+    if len(distinct) < 2:
+        return _aggregate_group(group, spec), float("nan"), 1
+    per_seed = pd.Series([_aggregate_group(group[seeds == s], spec) for s in distinct]).dropna()
+    if per_seed.empty:
+        return float("nan"), float("nan"), len(distinct)
+    return float(per_seed.mean()), float(per_seed.std(ddof=1)) if len(per_seed) > 1 else float("nan"), len(distinct)
+
+
 def flagged_codecs(df: pd.DataFrame, flag: str) -> set[str]:
     """Codec labels whose rows carry ``extra[flag]`` (``random_weights``, ``identity``)."""
     return {c for c, extra in zip(df["codec"], df["extra"], strict=True) if isinstance(extra, dict) and extra.get(flag)}
@@ -58,9 +73,10 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         backends = sorted(set(group["backend"].dropna()) - {""})
         if len(backends) > 1:
             log.warning("%s/%s/%s/%s mixes metric backends %s", codec, task, dataset, metric, backends)
+        value, spread, seeds = _over_seeds(group, specs.get(metric))
         out.append({
             "codec": codec, "task": task, "dataset": dataset, "metric": metric,
-            "value": _aggregate_group(group, specs.get(metric)),
+            "value": value, "spread": spread, "seeds": seeds,
             "n": int((group["error"].isna() & group["value"].notna()).sum()),
             "errors": int(group["error"].notna().sum() + utt_errors.get((codec, task, dataset), 0)),
             "backend": " + ".join(backends), "random_weights": codec in random_codecs,
@@ -79,6 +95,11 @@ def _overall(df: pd.DataFrame, task: str, columns: list[MetricOutput]) -> pd.Dat
     return wide[[c.label for c in columns if c.label in wide.columns]]
 
 
+def column_name(dataset: str, spec: MetricOutput) -> str:
+    """A per-dataset table column: ``"<dataset> <label> ↑|↓"``."""
+    return f"{dataset} {spec.label} {'↑' if spec.higher_is_better else '↓'}"
+
+
 def paper_table(df: pd.DataFrame, summary: pd.DataFrame, task: str, order: list[str] | None = None
                 ) -> tuple[pd.DataFrame, dict[str, bool | None]]:
     """Wide table: codec rows; Frame Rate, Bitrate, then per dataset UTMOS/DNSMOS, dWER, Sim.
@@ -94,9 +115,12 @@ def paper_table(df: pd.DataFrame, summary: pd.DataFrame, task: str, order: list[
             part = sub[(sub["dataset"] == dataset) & (sub["metric"] == spec.name)]
             if part.empty:
                 continue
-            column = f"{dataset} {spec.label} {'↑' if spec.higher_is_better else '↓'}"
+            column = column_name(dataset, spec)
             wide[column] = part.set_index("codec")["value"]
             direction[column] = spec.higher_is_better
+            if part["spread"].notna().any():
+                wide[column + SPREAD] = part.set_index("codec")["spread"]
+                direction[column + SPREAD] = None
     errors = summary[summary["task"] == task].groupby("codec")["errors"].max()
     if errors.any():
         wide["Errors"] = errors
@@ -106,6 +130,83 @@ def paper_table(df: pd.DataFrame, summary: pd.DataFrame, task: str, order: list[
 
 
 PAPER_SUFFIX = " (paper)"
+
+
+def parse_join(specs: list[str]) -> dict[str, list[str]]:
+    """``["ASR=asr_probe", "TTS=tts_nar,tts_ar"]`` -> ``{"ASR": ["asr_probe"], "TTS": ["tts_nar", "tts_ar"]}``."""
+    groups: dict[str, list[str]] = {}
+    for spec in specs:
+        group, sep, tasks = spec.partition("=")
+        if not sep or not group.strip() or not tasks.strip():
+            raise ValueError(f"--join takes GROUP=TASK[,TASK...], got {spec!r}")
+        groups[group.strip()] = [t.strip() for t in tasks.split(",") if t.strip()]
+    return groups
+
+
+def _group_column(group: str, column: str, single_dataset: bool) -> str:
+    """``"<group> [<dataset>] <label> ↑"``; the label alone when it already starts with the group name."""
+    rest = column.split(" ", 1)[1] if single_dataset and " " in column else column
+    return rest if single_dataset and rest.startswith(group) else f"{group} {rest}"
+
+
+def joined_table(df: pd.DataFrame, summary: pd.DataFrame, groups: dict[str, list[str]], order: list[str] | None = None
+                 ) -> tuple[pd.DataFrame, dict[str, bool | None], dict[str, dict[str, str]]]:
+    """Several tasks side by side (e.g. the paper's Table 4: ASR / SI / SER probes and TTS), one column group
+    per entry of ``groups``; within a group the first listed task that has a codec supplies its cells
+    (``TTS=tts_nar,tts_ar``: DyCAST-CA's NAR row, everyone else's AR row). Measured rates come first, from
+    the first task that has them. Returns the table, directions and, per group, the task behind each codec."""
+    rate_labels = [c.label for c in table_columns(per_dataset=False)]
+    cells: dict[str, dict[str, float]] = {}
+    direction: dict[str, bool | None] = {label: None for label in rate_labels}
+    sources: dict[str, dict[str, str]] = {}
+    columns: list[str] = []
+    for group, tasks in groups.items():
+        for task in tasks:
+            if task not in set(summary["task"]):
+                continue
+            table, dirs = paper_table(df, summary, task)
+            single = summary[summary["task"] == task]["dataset"].nunique() == 1
+            for column in table.columns:
+                if column == "Errors":
+                    continue
+                name = column if column in rate_labels else (
+                    _group_column(group, column.removesuffix(SPREAD), single)
+                    + (SPREAD if column.endswith(SPREAD) else ""))
+                if name not in columns:
+                    columns.append(name)
+                    direction[name] = dirs.get(column)
+                for codec, value in table[column].items():
+                    if pd.isna(value) or name in cells.get(codec, {}):
+                        continue
+                    if column not in rate_labels and not column.endswith(SPREAD):
+                        if sources.setdefault(group, {}).setdefault(codec, task) != task:
+                            continue
+                    cells.setdefault(codec, {})[name] = float(value)
+    wide = pd.DataFrame.from_dict(cells, orient="index")
+    ordered = [c for c in rate_labels if c in wide.columns] + [c for c in columns if c not in rate_labels and c in wide]
+    wide = wide[ordered] if not wide.empty else wide
+    codecs = [c for c in (order or []) if c in wide.index] + sorted(set(wide.index) - set(order or []))
+    return wide.loc[codecs], {c: direction.get(c) for c in ordered}, sources
+
+
+def add_published_joined(table: pd.DataFrame, published: str | Path, groups: dict[str, list[str]]) -> pd.DataFrame:
+    """The paper's numbers as ``(paper)`` rows of a :func:`joined_table` (columns it already has)."""
+    specs = output_specs()
+    data = pd.read_csv(published)
+    rows: dict[str, dict[str, float]] = {}
+    for _, r in data.iterrows():
+        spec = specs.get(r["metric"])
+        group = next((g for g, tasks in groups.items() if r["task"] in tasks), None)
+        if spec is None or group is None:
+            continue
+        for name in (_group_column(group, column_name(r["dataset"], spec), True),
+                     _group_column(group, column_name(r["dataset"], spec), False)):
+            if name in table.columns:
+                rows.setdefault(f"{r['codec']}{PAPER_SUFFIX}", {})[name] = float(r["value"])
+                break
+    if not rows:
+        return table
+    return pd.concat([table, pd.DataFrame.from_dict(rows, orient="index")])
 
 
 def add_published(table: pd.DataFrame, published: str | Path, task: str) -> pd.DataFrame:
@@ -119,7 +220,7 @@ def add_published(table: pd.DataFrame, published: str | Path, task: str) -> pd.D
         spec = specs.get(r["metric"])
         if spec is None:
             continue
-        column = f"{r['dataset']} {spec.label} {'↑' if spec.higher_is_better else '↓'}"
+        column = column_name(r["dataset"], spec)
         if column in table.columns:
             rows.setdefault(f"{r['codec']}{PAPER_SUFFIX}", {})[column] = float(r["value"])
     if not rows:
@@ -149,12 +250,17 @@ def _format(table: pd.DataFrame, direction: dict[str, bool | None], style: str,
     marks = _marks(table, direction, unranked)
     out = pd.DataFrame(index=[f"{c}{' †' if c in flagged else ''}" for c in table.index])
     for column in table.columns:
+        if column.endswith(SPREAD):
+            continue
         label = column.split(" ", 1)[-1].rstrip(" ↑↓") if " " in column else column
         decimals = specs[label].decimals if label in specs else 2
         cells = []
         for codec in table.index:
             value = table.loc[codec, column]
             text = "-" if pd.isna(value) else (f"{int(value)}" if column == "Errors" else f"{value:.{decimals}f}")
+            spread = table.loc[codec, column + SPREAD] if column + SPREAD in table.columns else float("nan")
+            if not pd.isna(spread) and not pd.isna(value):
+                text += f" ± {spread:.{decimals}f}" if style == "md" else f" $\\pm$ {spread:.{decimals}f}"
             rank = marks.get((codec, column))
             if rank == 1:
                 text = f"**{text}**" if style == "md" else f"\\textbf{{{text}}}"
@@ -202,11 +308,27 @@ def run_order(run_dir: Path) -> list[str]:
     return [c if isinstance(c, str) else c.get("name", c.get("codec")) for c in codecs]
 
 
+def _write(target: Path, name: str, table: pd.DataFrame, direction: dict[str, bool | None], notes: list[str],
+           flagged: set[str], unranked: set[str] | frozenset[str]) -> str:
+    """``<name>.csv`` / ``.md`` / ``.tex``; returns the Markdown."""
+    table.to_csv(target / f"{name}.csv", float_format="%.6g")
+    md = _format(table, direction, "md", flagged, unranked).to_markdown()
+    md += "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+    (target / f"{name}.md").write_text(f"## {name}\n\n{md}")
+    tex = _format(table, direction, "tex", flagged, unranked).to_latex(escape=False)
+    tex += "".join(f"% {n}\n" for n in notes)
+    (target / f"{name}.tex").write_text(tex)
+    return md
+
+
 def render(run_dirs: list[str | Path], out_dir: str | Path | None = None,
-           published: str | Path | None = None) -> dict[str, str]:
-    """Write ``summary.csv`` and per-task CSV / Markdown / LaTeX tables; returns Markdown per task.
+           published: str | Path | None = None, joins: dict[str, dict[str, list[str]]] | None = None
+           ) -> dict[str, str]:
+    """Write ``summary.csv`` and per-task CSV / Markdown / LaTeX tables; returns Markdown per table.
 
     ``published``: a CSV of the paper's numbers (``results/published/table2.csv``) shown beside ours.
+    ``joins``: named tables of several tasks side by side (:func:`joined_table`), e.g.
+    ``{"table4": {"ASR": ["asr_probe"], "SI": ["si_probe"], "SER": ["ser_probe"], "TTS": ["tts_nar", "tts_ar"]}}``.
     """
     dirs = [Path(r) for r in run_dirs]
     df = load_rows(list(dirs))
@@ -227,12 +349,21 @@ def render(run_dirs: list[str | Path], out_dir: str | Path | None = None,
         if published is not None and any(str(c).endswith(PAPER_SUFFIX) for c in table.index):
             notes.append(f"(paper) rows: published values from {Path(published).name} (Sim as cosine, not %), "
                          "for the datasets of this run with the same names; not ranked.")
-        md = _format(table, direction, "md", flagged, unranked).to_markdown()
-        md += "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
-        (target / f"{task}.md").write_text(f"## {task}\n\n{md}")
-        tex = _format(table, direction, "tex", flagged, unranked).to_latex(escape=False)
-        tex += "".join(f"% {n}\n" for n in notes)
-        (target / f"{task}.tex").write_text(tex)
-        rendered[task] = md
+        rendered[task] = _write(target, task, table, direction, notes, flagged, unranked)
+    for name, groups in (joins or {}).items():
+        table, direction, sources = joined_table(df, summary, groups, order)
+        if table.empty:
+            log.warning("table %s: none of the tasks %s has rows", name, [t for g in groups.values() for t in g])
+            continue
+        if published is not None:
+            table = add_published_joined(table, published, groups)
+        notes = list(dict.fromkeys(n for g in groups.values() for t in g for n in footnotes(summary, t, flagged)))
+        for group, by_codec in sources.items():
+            if len(set(by_codec.values())) > 1:
+                notes.append(f"{group}: " + "; ".join(f"{c} from {t}" for c, t in by_codec.items()))
+        if published is not None:
+            notes.append(f"(paper) rows: published values from {Path(published).name} (Sim as cosine, not %); "
+                         "not ranked.")
+        rendered[name] = _write(target, name, table, direction, notes, flagged, unranked)
     return rendered
 

@@ -152,7 +152,7 @@ def train(model: nn.Module, train_batches: Callable[[random.Random], list[Any]],
 
     def snapshot() -> None:
         if checkpoint is not None:
-            rng = {"torch": torch.get_rng_state()}
+            rng: dict[str, Any] = {"torch": torch.get_rng_state()}
             if torch.cuda.is_available():
                 rng["cuda"] = torch.cuda.get_rng_state_all()
             save_checkpoint(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),

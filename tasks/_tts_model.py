@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -116,10 +117,10 @@ class StreamEmbedding(nn.Module):
         if len(widths) != 1:
             raise ValueError(f"codebook embeddings must share one width, got {sorted(widths)}")
         width = widths.pop()
-        self.tables = nn.ModuleList(nn.Embedding(v + (2 if k == 0 else 0), width) for k, v in enumerate(sizes))
+        self.tables: Any = nn.ModuleList(nn.Embedding(v + (2 if k == 0 else 0), width) for k, v in enumerate(sizes))
         if tables:
             for table, init in zip(self.tables, tables, strict=True):
-                table.weight.data[: init.shape[0]] = init.float()
+                table.weight.data[: init.shape[0]] = init.float()  # type: ignore[operator]
         self.project = nn.Linear(width, dim) if width != dim else nn.Identity()
         self.begin_id = int(sizes[0]) + 1
 
@@ -127,25 +128,25 @@ class StreamEmbedding(nn.Module):
         """``codes [B, S, per_step]`` with ``streams[s]`` the stream of each column at step s -> ``[B, S, dim]``."""
         out = []
         for s, ks in enumerate(streams):
-            out.append(sum(self.tables[k](codes[:, s, j]) for j, k in enumerate(ks)))
-        return self.project(torch.stack(out, dim=1))  # type: ignore[arg-type]
+            out.append(torch.stack([self.tables[k](codes[:, s, j]) for j, k in enumerate(ks)]).sum(dim=0))
+        return self.project(torch.stack(out, dim=1))
 
 
-def _llama(size: LlamaSize, causal: bool) -> nn.Module:
+def _llama(size: LlamaSize, causal: bool) -> Any:
     try:
         from transformers import LlamaConfig, LlamaModel
     except ModuleNotFoundError as err:
         raise ModuleNotFoundError("TTS needs transformers: pip install 'speech-tokenizer-bench[paper]'") from err
     config = LlamaConfig(vocab_size=1, hidden_size=size.dim, intermediate_size=size.ffn,
                          num_hidden_layers=size.layers, num_attention_heads=size.heads,
-                         num_key_value_heads=size.kv_heads, rope_theta=size.rope_theta,
+                         num_key_value_heads=size.kv_heads, rope_theta=size.rope_theta,  # type: ignore[call-arg]
                          max_position_embeddings=size.max_positions, attention_dropout=0.0,
                          bos_token_id=None, eos_token_id=None, pad_token_id=None)
     config._attn_implementation = "sdpa"
     model = LlamaModel(config)
     if not causal:
         for layer in model.layers:
-            layer.self_attn.is_causal = False
+            layer.self_attn.is_causal = False  # type: ignore[union-attr]
     return model
 
 
@@ -169,7 +170,7 @@ class _Heads(nn.Module):
 
     def __init__(self, dim: int, sizes: Sequence[int], eos: bool) -> None:
         super().__init__()
-        self.heads = nn.ModuleList(nn.Linear(dim, v + (1 if eos and k == 0 else 0)) for k, v in enumerate(sizes))
+        self.heads: Any = nn.ModuleList(nn.Linear(dim, v + (1 if eos and k == 0 else 0)) for k, v in enumerate(sizes))
 
     def forward(self, hidden: torch.Tensor, stream: int) -> torch.Tensor:
         return self.heads[stream](hidden)

@@ -98,8 +98,9 @@ class CodecInfo(Task):
                         den=seconds, backend="counted")]
 
     def _card(self, ctx: TaskContext, codec: Codec) -> list[Row]:
-        params = sum(p.numel() for p in codec.parameters())
-        state = sum(t.numel() for t in codec.state_dict().values())
+        modules = codec.counted_modules()
+        params = sum(p.numel() for m in modules for p in m.parameters())
+        state = sum(t.numel() for m in modules for t in m.state_dict().values())
         extra = {"codebooks": codebooks(list(codec.codebook_sizes)), **codec_flags(codec)}
         values = {"sample_rate_khz": codec.sample_rate / 1000,
                   "output_sample_rate_khz": codec.output_sample_rate / 1000,

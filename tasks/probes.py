@@ -27,8 +27,8 @@ from bench.store import Row
 from bench.task import Task, TaskContext, cached_encode, codec_flags
 from bench.text import word_errors
 
-from ._splits import corpus_split, default_split
 from ._probe_model import ProbeItem, TokenProbe, TrainConfig, ctc_feasible, greedy_ctc, train
+from ._splits import corpus_split, default_split
 
 CHARS = " 'abcdefghijklmnopqrstuvwxyz"  # ids 1..28; 0 is the CTC blank
 log = logging.getLogger(__name__)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import random
 import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -136,7 +137,8 @@ class _TTS(Task):
             return
         speaker_model = ctx.metric(opts["speaker_metric"])
         if not hasattr(speaker_model, "speaker_embedding"):
-            raise ValueError(f"task_options.{self.name}.speaker_metric: {opts['speaker_metric']!r} has no speaker model")
+            raise ValueError(f"task_options.{self.name}.speaker_metric: {opts['speaker_metric']!r} "
+                             "has no speaker model")
         items = self._encode(ctx, codec, usable, speaker_model)
         by_split = {name: [items[u.utt_id] for u in usable if u.utt_id in items and splits[u.utt_id] == name]
                     for name in ("train", "valid", "test")}
@@ -173,8 +175,12 @@ class _TTS(Task):
                              dataclasses.asdict(seed_cfg) | {"device": ""}, ctx.codec_key(codec))[:10]
             folder = (ctx.store.run_dir / "tts" / _safe(ctx.codec_label) / self.name / _safe(ctx.dataset)
                       / f"seed-{seed}-{setup}")
-            state = train(model, lambda rng: bucketed_batches(train_items, seed_cfg.batch_size, rng, len),
-                          [valid_items[i:i + seed_cfg.batch_size] for i in range(0, len(valid_items), seed_cfg.batch_size)],
+            size = seed_cfg.batch_size
+
+            def batches(rng: random.Random, size: int = size) -> list[list[TTSItem]]:
+                return bucketed_batches(train_items, size, rng, len)
+
+            state = train(model, batches, [valid_items[i:i + size] for i in range(0, len(valid_items), size)],
                           self.loss, seed_cfg, folder / "model.pt", extra={"vocab": vocab.symbols, **model.config()})
             model.eval()
             backend = (f"{self.kind}-llama{opts['size'].layers}x{opts['size'].dim}:steps={state.step}:seed={seed}"
@@ -237,9 +243,10 @@ class _TTS(Task):
         n = int(opts["num_samples"])
         gens = [torch.Generator().manual_seed(int(make_key("tts-sample", seed, item.utt.utt_id, k)[:12], 16))
                 for k in range(n)]
-        max_frames = int(math.ceil(opts["max_frames_factor"] * frames_per_char * len(item.chars))) + 8
+        chars = item.chars if item.chars is not None else torch.zeros(0, dtype=torch.long)
+        max_frames = int(math.ceil(opts["max_frames_factor"] * frames_per_char * len(chars))) + 8
         with autocast(device):
-            return model.generate(item.chars, item.speaker.to(device), gens, max_frames, opts["top_p"],
+            return model.generate(chars, item.speaker.to(device), gens, max_frames, opts["top_p"],
                                   opts["temperature"])
 
     def _generate_and_score(self, ctx: TaskContext, codec: Codec, model: Any, item: TTSItem, cache: DiskCache,
@@ -256,10 +263,14 @@ class _TTS(Task):
                 return
             found = {"frames": frames, "hyp": [None] * len(frames), "errors": [None] * len(frames)}
         audio: list[np.ndarray | None] = []
-        for k, frames in enumerate(found["frames"]):
-            audio.append(self._decode(codec, frames, samples_per_frame, ctx.device) if len(frames) else None)
+        for frames in found["frames"]:
+            try:
+                audio.append(self._decode(codec, frames, samples_per_frame, ctx.device) if len(frames) else None)
+            except Exception as err:  # noqa: BLE001 - a sample the codec cannot decode is not usable
+                log.warning("%s / %s: sample not decodable: %s", ctx.codec_label, item.utt.utt_id, err)
+                audio.append(None)
         if len(audio) > 1:  # best of N by the ASR's word errors against the input text
-            asr = ctx.metric(opts["asr_metric"])
+            asr: Any = ctx.metric(opts["asr_metric"])
             for k, wav in enumerate(audio):
                 if found["errors"][k] is None:
                     errors, n_words, hyp = asr.text_errors(wav, item.text, item.utt.language) if wav is not None \
@@ -269,18 +280,20 @@ class _TTS(Task):
         cache.put(key, found)
         usable = [k for k, wav in enumerate(audio) if wav is not None]
         if not usable:
-            ctx.store.add([ctx.error_row(self.name, row_id, "generate", "every sample ended before any token")])
+            ctx.store.add([ctx.error_row(self.name, row_id, "generate", "no sample gave audio (each ended before "
+                                         "any token or failed to decode)")])
             return
         best = best_sample(found["errors"], usable)
-        for task, k in zip(self.written_tasks(opts), (best, 0)):
+        for task, k in zip(self.written_tasks(opts), (best, 0), strict=False):
             if not ctx.missing(task, row_id, ctx.scored_outputs()):
                 continue
             wav = audio[k]
             if wav is None:
                 ctx.store.add([ctx.error_row(task, row_id, "generate", "the first sample ended before any token")])
                 continue
-            extra = {"sample": k, "seed": seed, "generated_samples": len(wav), "pad_or_trim": len(item.audio) - len(wav),
-                     "sample_errors": found["errors"], "sample_hyps": found["hyp"]}
+            extra = {"sample": k, "seed": seed, "generated_samples": len(wav),
+                     "pad_or_trim": len(item.audio) - len(wav), "sample_errors": found["errors"],
+                     "sample_hyps": found["hyp"]}
             self._score(ctx, codec, task, row_id, item, found["frames"][k], wav, extra, backend)
 
     def _decode(self, codec: Codec, frames: torch.Tensor, samples_per_frame: float, device: str) -> np.ndarray:
@@ -305,7 +318,7 @@ class _TTS(Task):
         rows: list[Row] = ctx.rate_rows(task, row_id, codec, self._tokens(frames, 1.0), seconds,
                                         {**extra, "model": backend})
         aligned = match_length(wav, len(item.audio))
-        for name, metric in ctx.get_metrics().items():
+        for metric in ctx.get_metrics().values():
             (score,) = score_batch(metric, [aligned], [item.audio], [item.utt], ctx.score_cache)
             rows += ctx.score_rows(task, row_id, metric, score)
         ctx.store.add(rows)
@@ -357,7 +370,8 @@ class NonAutoregressiveTTS(_TTS):
         chars = torch.zeros(len(batch), int(lengths.max()), dtype=torch.long)
         frames = torch.zeros(len(batch), int(lengths.max()), batch[0].frames.shape[1], dtype=torch.long)
         for b, item in enumerate(batch):
-            chars[b, : len(item)], frames[b, : len(item)] = item.chars, item.frames  # type: ignore[index]
+            chars[b, : len(item)] = item.chars if item.chars is not None else 0
+            frames[b, : len(item)] = item.frames
         speakers = torch.stack([i.speaker for i in batch]).to(device)
         return model.loss(chars.to(device), lengths, speakers, frames.to(device))
 

@@ -13,6 +13,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     t.add_argument("run_dirs", nargs="+", help="run directories (several are combined)")
     t.add_argument("--out", help="output folder (default FIRST_RUN/tables)")
     t.add_argument("--published", help="paper numbers to show beside ours, e.g. results/published/table2.csv")
+    t.add_argument("--join", action="append", default=[], metavar="GROUP=TASK[,TASK]",
+                   help="one more table with these tasks side by side (repeat per column group; within a group the "
+                        "first task that has a codec supplies it), e.g. Table 4: --join ASR=asr_probe --join "
+                        "SI=si_probe --join SER=ser_probe --join TTS=tts_nar,tts_ar")
+    t.add_argument("--name", default="joined", help="file name of the --join table (default: joined)")
     t.set_defaults(handler=cmd_table)
 
     c = sub.add_parser("check", help="compare a run with a baseline; exit 1 past tolerance")
@@ -26,9 +31,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_table(args: argparse.Namespace) -> int:
-    from bench.tables import render
+    from bench.tables import parse_join, render
 
-    for task, markdown in render(args.run_dirs, args.out, args.published).items():
+    joins = {args.name: parse_join(args.join)} if args.join else None
+    for task, markdown in render(args.run_dirs, args.out, args.published, joins).items():
         print(f"## {task}\n\n{markdown}")
     return 0
 

@@ -163,6 +163,10 @@ class DyCASTCodec(WavLMFeaturesPlugin, Codec):
         dim = codebook.shape[0]
         return [codebook[k][:, None] * torch.eye(dim, device=codebook.device)[k][None] for k in range(dim)]
 
+    def counted_modules(self) -> list[torch.nn.Module]:
+        """Every DyCAST module but the MMS aligner (an external model; the paper's 269 M leave it out)."""
+        return [m for name, m in self.model.named_children() if name != "char_aligner"]
+
     def cache_id(self) -> str:
         """Tokens depend on weights and boundary settings, not on the decoding mode or RAD."""
         return (f"dycast:{self._checkpoint}:{self.boundary}:{sorted(self.boundary_kwargs.items())}:"

@@ -182,5 +182,5 @@ def test_table1_measures_rates_codebooks_and_parameters(audio_dir: Path, tmp_pat
     for codec in ("mulaw-8bit", "codec2-700c"):  # entropy coding can only save bits; usage is a share
         assert 0 < table.loc[codec, "entropy_bitrate_kbps"] <= table.loc[codec, "bitrate_kbps"] + 1e-9
         assert 0 < table.loc[codec, "codebook_usage_pct"] <= 100
-    assert "MMS" in table.loc["dycast-ca", "error"] or "transformers" in table.loc["dycast-ca", "error"]
+    assert 0 < table.loc["dycast-ca", "frame_rate_hz"] < 60  # random-weight MMS-layout aligner: runs offline
     assert "| mulaw-8bit" in capsys.readouterr().out

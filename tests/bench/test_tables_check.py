@@ -30,6 +30,43 @@ def test_dwer_is_corpus_level_not_mean_of_utterances(tmp_path: Path) -> None:
     assert summary.loc["sim", "value"] == pytest.approx(0.6)
 
 
+def test_rows_of_several_training_seeds_give_mean_and_spread(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+    rows = []
+    for seed, (a, b) in {0: (0.4, 0.6), 1: (0.7, 0.9), 2: (0.1, 0.3)}.items():
+        rows += [Row("c", "tts_ar", "d", f"u1@seed{seed}", "sim", value=a, extra={"seed": seed}),
+                 Row("c", "tts_ar", "d", f"u2@seed{seed}", "sim", value=b, extra={"seed": seed})]
+    rows.append(Row("one", "tts_ar", "d", "u1", "sim", value=0.5, extra={"seed": 0}))
+    store.add(rows)
+    summary = summarize(pd.DataFrame([r.__dict__ for r in store.rows()])).set_index("codec")
+    assert summary.loc["c", "value"] == pytest.approx(0.5)  # mean of the per-seed means 0.5, 0.8, 0.2
+    assert summary.loc["c", "spread"] == pytest.approx(0.3) and summary.loc["c", "seeds"] == 3  # sample std
+    assert pd.isna(summary.loc["one", "spread"]) and summary.loc["one", "seeds"] == 1
+    md = render([tmp_path])["tts_ar"]
+    assert "0.50 ± 0.30" in md and "0.50 ±" not in md.split("| one")[1].split("\n")[0]
+
+
+def test_table4_joins_probes_and_tts_with_nar_first_and_published_rows(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+    rows = []
+    for codec in ("dycast-ca", "focalcodec-50hz"):
+        rows += [Row(codec, "asr_probe", "librispeech", "u1", "asr_wer", value=20.0, num=2, den=10),
+                 Row(codec, "tts_ar", "librispeech", "u1", "utmos", value=3.0, backend="utmos"),
+                 Row(codec, "tts_ar", "librispeech", "u1", "frame_rate", value=50.0, num=50, den=1)]
+    rows += [Row("dycast-ca", "tts_nar", "librispeech", "u1", "utmos", value=4.0, backend="utmos"),
+             Row("dycast-ca", "tts_nar", "librispeech", "u1", "frame_rate", value=14.0, num=14, den=1)]
+    store.add(rows)
+    groups = {"ASR": ["asr_probe"], "TTS": ["tts_nar", "tts_ar"]}
+    md = render([tmp_path], published=ROOT / "results" / "published" / "table4.csv", joins={"table4": groups})["table4"]
+    table = pd.read_csv(tmp_path / "tables" / "table4.csv", index_col=0)
+    assert list(table.columns) == ["Frame Rate (Hz)", "ASR WER ↓", "TTS UTMOS ↑"]
+    assert table.loc["dycast-ca", "TTS UTMOS ↑"] == 4.0 and table.loc["dycast-ca", "Frame Rate (Hz)"] == 14.0
+    assert table.loc["focalcodec-50hz", "TTS UTMOS ↑"] == 3.0
+    assert table.loc["dycast-ca (paper)", "TTS UTMOS ↑"] == pytest.approx(4.20)
+    assert table.loc["focalcodec-50hz (paper)", "ASR WER ↓"] == pytest.approx(17.63)
+    assert "TTS: dycast-ca from tts_nar; focalcodec-50hz from tts_ar" in md
+
+
 def test_best_and_second_best_skip_identity_rows_and_respect_direction() -> None:
     table = pd.DataFrame({"dWER ↓": [0.0, 5.0, 3.0, 9.0], "Sim ↑": [1.0, 0.8, 0.9, 0.7]},
                          index=["reference", "a", "b", "c"])

@@ -203,12 +203,27 @@ def test_official_bitrate_accounting() -> None:
     assert elias_gamma_bits(torch.tensor([1, 2, 3, 4, 8])).tolist() == [1, 3, 3, 5, 7]
 
 
-def test_char_aligner_variant_without_weights_fails_clearly() -> None:
+def test_char_aligner_variant_runs_offline_with_a_flagged_random_aligner(tmp_path: Path) -> None:
+    from bench.codecs.dycast.aligner import RANDOM_VOCAB
+
+    from bench.assets import AssetNotFound
     from bench.config import CodecSpec
     from bench.runner import build_codec
 
-    with pytest.raises((ModuleNotFoundError, FileNotFoundError), match="transformers|MMS|mms"):
-        build_codec(CodecSpec("dycast-ca", "dycast-ca", {"random_preset": "tiny"}))
+    torch.manual_seed(0)
+    codec = build_codec(CodecSpec("dycast-ca", "dycast-ca", {"random_preset": "tiny"}))
+    assert codec.capabilities.random_weights and codec.capabilities.character_aligned
+    assert "aligner=random-tiny" in codec.weights_id
+    assert RANDOM_VOCAB[0] == "<pad>" and RANDOM_VOCAB[4] == "|"  # MMS's layout: blank 0, word separator 4
+    wav = 0.1 * torch.randn(2, 16000, generator=torch.Generator().manual_seed(0))
+    tokens = codec.encode(wav, torch.tensor([16000, 12000]))
+    for i in range(2):  # one aligner character per token
+        assert len(tokens.extra["chars"][i]) == int(tokens.lengths[i])
+    assert int(tokens.durations[1].sum()) == codec.model.encoder.num_frames(12000)
+    assert not build_codec(CodecSpec("dycast-bp1", "dycast-bp1", {"random_preset": "tiny"})).capabilities \
+        .character_aligned  # predicted boundaries: characters are not one-to-one
+    with pytest.raises(AssetNotFound, match="mms-1b-all"):
+        build_codec(CodecSpec("dycast-ca", "dycast-ca", {"random_preset": "tiny", "aligner": str(tmp_path / "no")}))
 
 
 def test_bench_run_with_dycast_variants_end_to_end(audio_dir: Path, tmp_path: Path) -> None:

@@ -187,3 +187,18 @@ def test_tts_shared_config_gives_ar_and_nar_rows(shared_data: Path, tmp_path: Pa
     before = len(df)
     runner.run(config, progress=False)  # resumes: nothing left to do
     assert len(load_rows([tmp_path / "run"])) == before
+
+
+def test_tts_librispeech_config_names_known_plugins_and_fails_clearly_without_data(tmp_path: Path) -> None:
+    from bench.registry import CODECS, TASKS
+
+    root = Path(__file__).resolve().parents[2]
+    config = load_config(root / "configs" / "tts_librispeech.yaml", [f"output_dir={tmp_path / 'run'}"])
+    known = set(CODECS.names()) | set(CODECS.unavailable())
+    assert {c.name for c in config.codecs} <= known and len(config.codecs) == 14
+    assert set(config.tasks) <= set(TASKS.names())
+    local = load_config(root / "configs" / "tts_librispeech.yaml", [
+        f"output_dir={tmp_path / 'run'}", "device=cpu", "codecs=[codec2-700c]",
+        f"datasets.librispeech.root={tmp_path / 'absent'}"])
+    with pytest.raises(FileNotFoundError, match="datasets.librispeech.root"):
+        runner.run(local, progress=False)
