@@ -2,7 +2,8 @@
 
 For each setting, in a fresh process (so each peak memory is its own): training steps/s at batch 16
 (AdamW, gradient clipping, bf16 autocast on CUDA), generated speech tokens/s (AR: 5 top-p samples per
-utterance with a KV cache; NAR: one parallel pass, batch 1), parameters and peak resident memory.
+utterance with a KV cache; NAR: one parallel pass, batch 1; a token is one frame of K codes), parameters
+and peak resident memory.
 Token layouts follow the codecs: ``focalcodec`` (1 stream of 8192), ``encodec`` (2 x 1024, flattened),
 ``dycast`` (32 parallel streams of 4 levels, one frame per character for NAR).
 
@@ -72,13 +73,15 @@ def measure(kind: str, layout_name: str, device: str, steps: int, frames: int, c
         if kind == "ar":
             gens = [torch.Generator().manual_seed(k) for k in range(5)]
             out_frames = model.generate(text[0], speakers[0], gens, max_frames=frames)
-            tokens = sum(int(f.numel()) for f in out_frames)
+            tokens = sum(int(f.shape[0]) for f in out_frames)
+            codes = sum(int(f.numel()) for f in out_frames)
         else:
-            tokens = int(model.generate(text[0], speakers[0]).numel())
+            out = model.generate(text[0], speakers[0])
+            tokens, codes = int(out.shape[0]), int(out.numel())
     gen_s = time.perf_counter() - t0
     out.put(f"{kind:>3} {layout_name:<10} {params:7.1f} M  train {1 / train_s:7.3f} steps/s (batch {batch}, "
             f"{n} {'chars' if kind == 'nar' else 'frames'})  generate {tokens / gen_s:9.1f} tokens/s "
-            f"({tokens} tokens in {gen_s:.2f} s)  peak {_peak_mb():7.0f} MB")
+            f"({tokens} tokens = {codes} codes in {gen_s:.2f} s)  peak {_peak_mb():7.0f} MB")
 
 
 def main() -> None:
