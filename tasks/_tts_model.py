@@ -219,10 +219,9 @@ class ARTTS(nn.Module):
         for b, s in enumerate(sequences):
             embeds[b, : s.shape[0]], mask[b, : s.shape[0]] = s, 1
         hidden = self.decoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
-        losses = []
+        per_stream: dict[int, tuple[list[torch.Tensor], list[torch.Tensor]]] = {}
         for b, (begin, steps) in enumerate(spans):
             n = steps.shape[0]
-            h = hidden[b, begin: begin + n + 1]  # position `begin` predicts step 0; the last one the end
             for k in range(self.layout.streams):
                 rows, col = ((torch.arange(k, n + 1, self.layout.streams, device=device), 0) if self.layout.flat
                              else (torch.arange(n + 1, device=device), k))
@@ -231,7 +230,12 @@ class ARTTS(nn.Module):
                 target[inside] = steps[rows[inside], col].long()
                 if k == 0:
                     target[~inside] = self.eos
-                losses.append(F.cross_entropy(self.heads(h[rows], k).float(), target, reduction="sum"))
+                positions, targets = per_stream.setdefault(k, ([], []))
+                positions.append(b * length + begin + rows)  # position `begin` predicts step 0, the last the end
+                targets.append(target)
+        flat_hidden = hidden.reshape(-1, hidden.shape[-1])
+        losses = [F.cross_entropy(self.heads(flat_hidden[torch.cat(pos)], k).float(), torch.cat(tgt), reduction="sum")
+                  for k, (pos, tgt) in per_stream.items()]
         total = sum(int(self.layout.steps(f).numel()) + 1 for f in frames)
         return torch.stack(losses).sum() / total
 
@@ -252,14 +256,15 @@ class ARTTS(nn.Module):
         max_steps = max_frames * (self.layout.streams if self.layout.flat else 1)
         for s in range(max_steps):
             ks = self.layout.stream_of(s)
-            step_codes = torch.zeros(n, len(ks), dtype=torch.long, device=device)
+            width = max(self.heads.heads[k].out_features for k in ks)
+            logits = torch.full((n, len(ks), width), -torch.inf, device=device)
             for j, k in enumerate(ks):
-                logits = self.heads(hidden, k).float()
-                allow_eos = k == 0 and (not self.layout.flat or s % self.layout.streams == 0)
-                if k == 0 and not allow_eos:
-                    logits[:, self.eos] = -torch.inf
-                for b in range(n):
-                    step_codes[b, j] = top_p_sample(logits[b], generators[b], top_p, temperature)
+                head = self.heads(hidden, k).float()
+                logits[:, j, : head.shape[-1]] = head
+                if k == 0 and self.layout.flat and s % self.layout.streams != 0:
+                    logits[:, j, self.eos] = -torch.inf  # the end of speech only at a frame boundary
+            step_codes = torch.stack([top_p_rows(logits[b], generators[b], top_p, temperature)
+                                      for b in range(n)]).to(device)
             for b in range(n):
                 if done[b]:
                     continue
@@ -277,15 +282,20 @@ class ARTTS(nn.Module):
         return [self.layout.frames(torch.tensor(st, dtype=torch.long).reshape(-1, per_step)) for st in steps]
 
 
-def top_p_sample(logits: torch.Tensor, generator: torch.Generator, top_p: float, temperature: float) -> int:
-    """Nucleus sampling of one id from ``logits [V]`` with its own generator (on the CPU: reproducible
+def top_p_rows(logits: torch.Tensor, generator: torch.Generator, top_p: float, temperature: float) -> torch.Tensor:
+    """Nucleus sampling of one id per row of ``logits [R, V]`` with one generator (on the CPU: reproducible
     whatever the device and batch)."""
     probs = torch.softmax(logits.cpu().double() / max(temperature, 1e-6), dim=-1)
-    ordered, index = probs.sort(descending=True)
-    keep = ordered.cumsum(0) - ordered < top_p  # the smallest prefix whose mass reaches top_p
+    ordered, index = probs.sort(dim=-1, descending=True)
+    keep = ordered.cumsum(-1) - ordered < top_p  # the smallest prefix whose mass reaches top_p
     ordered = ordered * keep
-    choice = torch.multinomial(ordered / ordered.sum(), 1, generator=generator)
-    return int(index[choice])
+    choice = torch.multinomial(ordered / ordered.sum(-1, keepdim=True), 1, generator=generator)
+    return index.gather(-1, choice)[:, 0]
+
+
+def top_p_sample(logits: torch.Tensor, generator: torch.Generator, top_p: float, temperature: float) -> int:
+    """:func:`top_p_rows` of one row ``logits [V]``."""
+    return int(top_p_rows(logits[None], generator, top_p, temperature)[0])
 
 
 class NARTTS(nn.Module):
