@@ -178,6 +178,11 @@ class Codec(torch.nn.Module, ABC):
     test_params: ClassVar[dict[str, Any]] = {}
     weights_id: str = ""  # the weights behind the numbers (set by resolve_weights)
 
+    @classmethod
+    def variant_assets(cls, params: dict[str, Any]) -> tuple[asset_layer.Asset, ...]:
+        """The assets a variant with these constructor params loads (default: all the class declares)."""
+        return cls.assets
+
     @abstractmethod
     def encode(self, wav: torch.Tensor, lengths: torch.Tensor) -> Tokens:
         """Encode ``wav[B, T]`` (float in [-1, 1], padded) with ``lengths[B]`` valid samples."""

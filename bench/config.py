@@ -9,11 +9,13 @@ from typing import Any
 
 import yaml
 
+from . import roots
 from .datasets import DatasetSpec
 
 KNOWN_KEYS = {
     "name", "output_dir", "seed", "device", "batch_size", "max_seconds", "metric_profile",
-    "metrics", "tasks", "codecs", "datasets", "assets", "description", "task_options",
+    "metrics", "tasks", "codecs", "datasets", "assets", "description", "task_options", "roots", "paper",
+    "task_datasets", "task_codecs",
 }
 
 
@@ -41,6 +43,8 @@ class RunConfig:
     max_seconds: float = 60.0
     assets: dict[str, str] = field(default_factory=dict)
     task_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # task name -> its settings
+    task_datasets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # task -> the datasets it runs on
+    task_codecs: dict[str, tuple[str, ...]] = field(default_factory=dict)  # task -> the codec labels it runs on
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -159,14 +163,39 @@ def from_dict(data: dict[str, Any]) -> RunConfig:
         max_seconds=_number(data, "max_seconds", float, 60.0),
         assets={str(k): str(v) for k, v in (data.get("assets") or {}).items()},
         task_options={str(k): dict(v or {}) for k, v in (data.get("task_options") or {}).items()},
+        task_datasets=_restriction(data, "task_datasets", set(datasets)),
+        task_codecs=_restriction(data, "task_codecs", set(labels)),
         raw=copy.deepcopy(data),
     )
+
+
+def _restriction(data: dict[str, Any], key: str, known: set[str]) -> dict[str, tuple[str, ...]]:
+    """``{task: [names]}``: the plan runs the task on these only (others: every one); unknown names are errors."""
+    out = {}
+    for task, names in (data.get(key) or {}).items():
+        names = [names] if isinstance(names, str) else list(names or [])
+        unknown = sorted(set(map(str, names)) - known)
+        if unknown:
+            raise ValueError(f"{key}.{task}: unknown {unknown}; known: {sorted(known)}")
+        out[str(task)] = tuple(str(n) for n in names)
+    return out
 
 
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
                 patch: dict[str, Any] | None = None) -> RunConfig:
     """A config file, ``key=value`` overrides (YAML values), then ``patch`` ({dotted key: value}, data
-    that is never parsed: paths with any characters)."""
+    that is never parsed: paths with any characters); data roots resolved (:mod:`bench.roots`)."""
+    data = read_config_data(path, overrides, patch)
+    missing = roots.resolve(data)
+    if missing:
+        raise FileNotFoundError(f"config {path}: data root(s) {missing} not configured; set each with "
+                                + "; ".join(roots.how_to_set(n) for n in missing))
+    return from_dict(data)
+
+
+def read_config_data(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
+                     patch: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The mapping of a config file with overrides and patch applied (not validated, roots not resolved)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} not found (see configs/ for examples)")
@@ -182,4 +211,4 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
         apply_override(data, override)
     for key, value in (patch or {}).items():
         set_key(data, key, value)
-    return from_dict(data)
+    return data

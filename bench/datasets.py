@@ -152,11 +152,18 @@ def load_manifest(root: str | Path, manifest: str = "manifest.csv") -> list[Utte
 
 
 @register_dataset("librispeech")
-def load_librispeech(root: str | Path) -> list[Utterance]:
-    """LibriSpeech layout: ``<root>/<speaker>/<chapter>/<id>.flac`` + ``<spk>-<ch>.trans.txt``."""
+def load_librispeech(root: str | Path, subsets: list[str] | None = None) -> list[Utterance]:
+    """LibriSpeech layout: ``<root>/<speaker>/<chapter>/<id>.flac`` + ``<spk>-<ch>.trans.txt``; ``subsets``
+    (e.g. ``[train-clean-100, train-clean-360]``) reads only those folders of the root."""
     root = Path(root)
+    if subsets:
+        missing = [s for s in subsets if not (root / s).is_dir()]
+        if missing:
+            raise FileNotFoundError(f"LibriSpeech root {root} lacks the expected sub-folder(s) {missing}")
     utts = []
-    for trans in sorted(root.rglob("*.trans.txt")):
+    files = [t for s in subsets for t in sorted((root / s).rglob("*.trans.txt"))] if subsets else \
+        sorted(root.rglob("*.trans.txt"))
+    for trans in files:
         for line in trans.read_text(encoding="utf-8").splitlines():
             if not line.strip():
                 continue

@@ -199,7 +199,8 @@ def _run_plan(config: RunConfig, store: ResultStore, tasks: dict[str, Task], dat
     metrics = _Lazy(settings, config.device, profile)
     token_cache = DiskCache(cache_dir(), "tokens")
     score_cache = DiskCache(cache_dir(), "scores")
-    plan = [(t, c, d) for t in tasks for c in config.codecs for d in data]
+    plan = [(t, c, d) for t in tasks for c in config.codecs for d in data
+            if d in config.task_datasets.get(t, (d,)) and c.label in config.task_codecs.get(t, (c.label,))]
     for task_name, spec, dataset in tqdm(plan, desc=config.name, unit="job", disable=not progress):
         codec_holder: dict[str, Codec] = {}
 
@@ -263,6 +264,8 @@ def summarize_run(config: RunConfig, store: ResultStore) -> RunSummary:
     jobs: dict[tuple[str, str, str], list[bool]] = {}
     for row in store.current_rows():
         if row.codec not in labels or row.dataset not in datasets or row.task not in tasks:
+            continue
+        if row.dataset not in config.task_datasets.get(row.task, (row.dataset,)):
             continue
         failed = row.error is not None
         jobs.setdefault((row.task, row.codec, row.dataset), []).append(failed)

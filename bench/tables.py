@@ -199,8 +199,9 @@ def add_published_joined(table: pd.DataFrame, published: str | Path, groups: dic
         group = next((g for g, tasks in groups.items() if r["task"] in tasks), None)
         if spec is None or group is None:
             continue
-        for name in (_group_column(group, column_name(r["dataset"], spec), True),
-                     _group_column(group, column_name(r["dataset"], spec), False)):
+        names = [spec.label] if not spec.per_dataset else [_group_column(group, column_name(r["dataset"], spec), True),
+                                                           _group_column(group, column_name(r["dataset"], spec), False)]
+        for name in names:
             if name in table.columns:
                 rows.setdefault(f"{r['codec']}{PAPER_SUFFIX}", {})[name] = float(r["value"])
                 break

@@ -112,7 +112,7 @@ def evaluate_loss(model: TokenProbe, items: Sequence[ProbeItem], cfg: TrainConfi
 
 
 def train(model: TokenProbe, train_items: Sequence[ProbeItem], valid_items: Sequence[ProbeItem],
-          cfg: TrainConfig, checkpoint: Path | None = None, progress: bool = False) -> TrainState:
+          cfg: TrainConfig, checkpoint: Path | None = None, progress: bool | str = False) -> TrainState:
     """Train with early stopping (shuffled batches); resumes from ``checkpoint``. Best weights restored."""
     return train_model(model, lambda rng: random_batches(train_items, cfg.batch_size, rng),
                        _batches(valid_items, cfg.batch_size), probe_loss, cfg, checkpoint, progress)

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
 log = logging.getLogger(__name__)
 Item = TypeVar("Item")
@@ -132,13 +133,14 @@ class Interrupted(Exception):
 
 def train(model: nn.Module, train_batches: Callable[[random.Random], list[Any]], valid_batches: Sequence[Any],
           loss_fn: Callable[[nn.Module, Any], torch.Tensor], cfg: TrainConfig, checkpoint: Path | None = None,
-          progress: bool = False, extra: dict[str, Any] | None = None,
+          progress: bool | str = False, extra: dict[str, Any] | None = None,
           stop: Callable[[TrainState], bool] | None = None) -> TrainState:
     """Train with early stopping; resumes from ``checkpoint`` when it holds one. Best weights restored.
 
     ``train_batches(rng)`` gives one epoch's batches (rng seeded by seed and epoch); ``loss_fn(model,
     batch)`` the loss of one batch. ``extra`` (plain data) is saved in the checkpoint (e.g. a vocabulary).
     ``stop(state)``, called after every step, ends training by raising :class:`Interrupted` when true.
+    ``progress``: a progress bar over steps (a string names it).
     """
     model.to(cfg.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
@@ -159,6 +161,8 @@ def train(model: nn.Module, train_batches: Callable[[random.Random], list[Any]],
                                          "state": dataclasses.asdict(state), "best_weights": best_weights,
                                          "rng": rng, "extra": extra or {}})
 
+    bar = tqdm(total=cfg.max_steps, initial=state.step, unit="step", leave=False, disable=not progress,
+               desc=progress if isinstance(progress, str) else "train")
     while state.epoch < cfg.max_epochs and state.bad_epochs < cfg.patience:
         if cfg.max_steps is not None and state.step >= cfg.max_steps:
             break
@@ -180,6 +184,7 @@ def train(model: nn.Module, train_batches: Callable[[random.Random], list[Any]],
             optimizer.step()
             state.step += 1
             state.batch_in_epoch += 1
+            bar.update(1)
             if cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0:
                 snapshot()
             if stop is not None and stop(state):
@@ -199,9 +204,9 @@ def train(model: nn.Module, train_batches: Callable[[random.Random], list[Any]],
         state.batch_in_epoch = 0
         state.history.append({"epoch": state.epoch, "step": state.step, "valid_loss": valid,
                               "lr": optimizer.param_groups[0]["lr"]})
-        if progress:
-            print(f"  epoch {state.epoch}: valid loss {valid:.4f}")
+        bar.set_postfix(epoch=state.epoch, valid=f"{valid:.4f}")
         snapshot()
+    bar.close()
     if best_weights is not None:
         model.load_state_dict(best_weights)
     return state

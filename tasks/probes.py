@@ -135,7 +135,8 @@ class _Probe(Task):
         torch.manual_seed(ctx.seed)
         model = TokenProbe(codec.codebook_sizes, text.size if self.kind == "ctc" else len(classes),
                            "ctc" if self.kind == "ctc" else "classify", self._embeddings(codec))
-        state = train(model, train_items, valid_items, cfg, ckpt)
+        state = train(model, train_items, valid_items, cfg, ckpt,
+                      progress=f"{self.name} train {ctx.codec_label}" if ctx.progress else False)
         self._score(ctx, model, by_split["test"], infeasible, classes, cfg, state.epoch, text, codec_flags(codec))
 
     def text_codec(self, ctx: TaskContext, transcripts: list[str], folder) -> "CharText | BPEText":
@@ -212,15 +213,17 @@ class ASRProbe(_Probe):
     name, kind, metric = "asr_probe", "ctc", "asr_wer"
     outputs = (MetricOutput("asr_wer", "ASR WER", False, "ratio", 100.0, 2, order=50),
                MetricOutput("ctc_infeasible", "CTC infeasible (%)", None, "mean", 100.0, 1, order=80))
-    task_keys = ("tokenizer", "vocab_size")
+    task_keys = ("tokenizer", "vocab_size", "vocab_sizes")
 
     def text_codec(self, ctx: TaskContext, transcripts: list[str], folder) -> CharText | BPEText:
-        """``task_options.asr_probe.tokenizer``: ``chars`` (default) or ``bpe`` (``vocab_size``, 1000)."""
+        """``task_options.asr_probe.tokenizer``: ``chars`` (default) or ``bpe`` (``vocab_size``, 1000;
+        ``vocab_sizes: {codec label: size}`` per codec, e.g. the paper's 500 for Mimi)."""
         kind = ctx.options.get("tokenizer", "chars")
         if kind == "chars":
             return CharText()
         if kind == "bpe":
-            return BPEText(transcripts, folder, int(ctx.options.get("vocab_size", 1000)))
+            size = (ctx.options.get("vocab_sizes") or {}).get(ctx.codec_label, ctx.options.get("vocab_size", 1000))
+            return BPEText(transcripts, folder, int(size))
         raise ValueError(f"task_options.asr_probe.tokenizer must be 'chars' or 'bpe', got {kind!r}")
 
     def split_of(self, utt: Utterance, seed: int) -> str:

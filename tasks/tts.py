@@ -181,7 +181,8 @@ class _TTS(Task):
                 return bucketed_batches(train_items, size, rng, len)
 
             state = train(model, batches, [valid_items[i:i + size] for i in range(0, len(valid_items), size)],
-                          self.loss, seed_cfg, folder / "model.pt", extra={"vocab": vocab.symbols, **model.config()})
+                          self.loss, seed_cfg, folder / "model.pt", extra={"vocab": vocab.symbols, **model.config()},
+                          progress=f"{self.name} train {ctx.codec_label} seed {seed}" if ctx.progress else False)
             model.eval()
             backend = (f"{self.kind}-llama{opts['size'].layers}x{opts['size'].dim}:steps={state.step}:seed={seed}"
                        f":{opts['speaker_metric']}")

@@ -9,7 +9,7 @@ import sys
 
 from bench.registry import COMMANDS, discover
 
-from . import assets, listing, parity, report, run, speed
+from . import assets, listing, paper, parity, report, run, speed
 
 EPILOG = """examples:
   bench quickstart                           # synthetic corpus, offline codecs + metrics
@@ -19,6 +19,7 @@ EPILOG = """examples:
   bench check runs/ci --baseline results/baselines/ci.csv
   bench list                                 # codecs, tasks, metrics, datasets
   bench parity FAMILY FIXTURE_DIR              # replay official-code fixtures (bench parity -h)
+  bench paper table2 --dry-run --root librispeech=/data/LibriSpeech   # a paper table: plan, then run
 """
 
 
@@ -27,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (run, report, listing, assets, parity, speed):
+    for module in (run, report, listing, assets, parity, speed, paper):
         module.add_parsers(sub)
     discover()
     for _, add_parser in COMMANDS.items():  # commands contributed by plugins (e.g. `bench rad`)

@@ -46,6 +46,11 @@ class DyCASTCodec(WavLMFeaturesPlugin, Codec):
                     licence="CC-BY-NC-4.0", size="3.9 GB"))
     test_params = {"random_preset": "tiny"}
 
+    @classmethod
+    def variant_assets(cls, params: dict) -> tuple[Asset, ...]:
+        """The MMS aligner only for character-aligner boundaries."""
+        return tuple(a for a in cls.assets if a.name != "mms-1b-all" or params.get("boundary") == "char_aligner")
+
     def __init__(self, checkpoint: str | None = None, boundary: str = "boundary_decode", min_gap: int = 1,
                  threshold: float = 0.5, max_gap: int | None = None, mode: str = "tokens+length",
                  use_retriever: bool = False, sim_threshold: float = 0.97, random_preset: str = "default",

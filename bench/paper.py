@@ -1,0 +1,192 @@
+"""Regenerate one of the paper's tables: ``configs/paper/<table>.yaml`` is a run config with a ``paper:``
+section (published numbers, tasks side by side, tolerances, expected corpus sizes). :func:`dry_run` says
+what would run, what is cached and what is missing; :func:`compare` puts our number, the published one
+and the delta in each cell and checks the delta against the stated tolerance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import assets, roots
+from .columns import output_specs
+from .config import RunConfig, from_dict, read_config_data
+from .datasets import load_dataset
+from .profiles import profiles, resolve_profile
+from .registry import CODECS, METRICS, TASKS, discover
+from .store import ResultStore
+from .tables import PAPER_SUFFIX
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "paper"
+TRAINING_TASKS = ("asr_probe", "si_probe", "ser_probe", "tts_ar", "tts_nar")  # one training run per codec x dataset
+
+
+@dataclass
+class PaperTable:
+    """A paper table's plan: the run config (roots resolved where given) and its ``paper:`` section."""
+
+    name: str
+    data: dict[str, Any]
+    missing_roots: list[str]
+    section: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def config(self) -> RunConfig:
+        return from_dict({k: v for k, v in self.data.items()})
+
+    @property
+    def published(self) -> Path | None:
+        path = self.section.get("published")
+        return Path(__file__).resolve().parents[1] / path if path else None
+
+    @property
+    def joins(self) -> dict[str, dict[str, list[str]]] | None:
+        join = self.section.get("join")
+        return {self.name: {str(g): list(t) for g, t in join.items()}} if join else None
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("table*.yaml"))
+
+
+def load(table: str, given_roots: dict[str, str] | None = None, overrides: list[str] | tuple[str, ...] = (),
+         output_dir: str | None = None) -> PaperTable:
+    """The plan of ``table`` (``table1`` ... ``table6``)."""
+    path = CONFIG_DIR / f"{table}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no paper table {table!r}; available: {', '.join(available())}")
+    data = read_config_data(path, overrides, {"output_dir": output_dir} if output_dir else None)
+    missing = roots.resolve(data, given_roots)
+    return PaperTable(table, data, missing, dict(data.get("paper") or {}))
+
+
+def _codec_assets(spec_name: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(asset, problem)`` for each declared asset of a codec variant that does not resolve here."""
+    factory = CODECS.get(spec_name)
+    merged = {**factory.params, **params}
+    declared = factory.cls.variant_assets(merged) if hasattr(factory.cls, "variant_assets") else factory.cls.assets
+    out = []
+    for asset in declared:
+        try:
+            found = assets.locate(asset.name, merged.get("checkpoint") if asset is declared[0] else None)
+        except assets.AssetNotFound as err:
+            out.append((asset.name, str(err)))
+            continue
+        if found.absent:
+            out.append((asset.name, f"absent: set {assets.env_var(asset.name)}=/path, `assets: {{{asset.name}: "
+                                    f"/path}}` or `bench assets fetch {asset.name}` online (random weights otherwise)"))
+    return out
+
+
+def dry_run(plan: PaperTable) -> tuple[list[str], bool]:
+    """Lines describing the plan, and whether everything it needs is here."""
+    discover()
+    lines, ok = [], True
+    data = plan.data
+    expected = {str(k): int(v) for k, v in (plan.section.get("expected_utterances") or {}).items()}
+    codecs = data.get("codecs") or []
+    tasks = data.get("tasks") or []
+    lines.append(f"bench paper {plan.name}: {len(codecs)} codec variants x {len(tasks)} tasks "
+                 f"({', '.join(tasks)}) x {len(data.get('datasets') or {})} datasets")
+    for name in plan.missing_roots:
+        ok = False
+        lines.append(f"  MISSING data root {name!r}: {roots.how_to_set(name)}")
+    counts: dict[str, int | None] = {}
+    for name, entry in (data.get("datasets") or {}).items():
+        root = str(entry.get("root", ""))
+        if roots.PLACEHOLDER.search(root):
+            counts[name] = None
+            lines.append(f"  dataset {name}: root not configured ({root}); "
+                         f"expected {expected.get(name, '?')} utterances")
+            continue
+        try:
+            spec = from_dict({"name": "x", "codecs": ["x"], "datasets": {name: entry}}).datasets[0]
+            counts[name] = len(load_dataset(spec))
+            lines.append(f"  dataset {name}: {counts[name]} utterances ({entry.get('format')} at {root})")
+        except (OSError, ValueError, KeyError) as err:
+            ok, counts[name] = False, None
+            lines.append(f"  MISSING dataset {name}: {err}")
+    for entry in codecs:
+        name = entry if isinstance(entry, str) else entry.get("codec", entry.get("name"))
+        label = entry if isinstance(entry, str) else entry.get("name", name)
+        params = {} if isinstance(entry, str) else dict(entry.get("params") or {})
+        try:
+            problems = _codec_assets(name, params)
+        except (KeyError, ModuleNotFoundError) as err:
+            ok = False
+            lines.append(f"  MISSING codec {label}: {err.args[0] if err.args else err}")
+            continue
+        for asset, problem in problems:
+            ok = False
+            lines.append(f"  MISSING weights of {label}: asset {asset!r} {problem}")
+    try:
+        profile = resolve_profile(str(data.get("metric_profile", "auto")))
+        wanted = data.get("metrics")
+        for metric, backend in profiles()[profile].items():
+            if wanted is not None and metric not in wanted:
+                continue
+            for asset in backend.assets:
+                if not assets.reachable(asset):
+                    ok = False
+                    lines.append(f"  MISSING metric weights: {metric} needs asset {asset!r} "
+                                 f"({assets.env_var(asset)}=/path or `bench assets fetch {asset}`)")
+    except ValueError as err:
+        ok = False
+        lines.append(f"  MISSING metric profile: {err}")
+    total = sum((c if c is not None else expected.get(n, 0)) for n, c in counts.items())
+    training = sum(1 for t in tasks if t in TRAINING_TASKS) * len(codecs) * len(counts)
+    seeds = max((len(o.get("seeds") or [0]) for o in (data.get("task_options") or {}).values()), default=1)
+    work = f"  work: {total} utterances x {len(codecs)} codec variants = {total * len(codecs)} codec passes per task"
+    if training:
+        work += f"; {training * seeds} training runs"
+    known = all(c is not None for c in counts.values())
+    lines.append(work + ("" if known else " (expected sizes where data is missing)"))
+    out = Path(data.get("output_dir") or f"runs/{data.get('name')}")
+    if (out / "rows.jsonl").is_file():
+        lines.append(f"  cached: {len(ResultStore(out))} rows in {out} (only missing rows are computed)")
+    else:
+        lines.append(f"  cached: nothing yet in {out}")
+    for task in tasks:
+        if task not in TASKS:
+            ok = False
+            lines.append(f"  MISSING task {task!r} (not registered)")
+    unknown_metrics = [m for m in (data.get("metrics") or []) if m not in METRICS]
+    if unknown_metrics:
+        ok = False
+        lines.append(f"  MISSING metrics {unknown_metrics}")
+    return lines, ok
+
+
+def _metric_of(column: str) -> str | None:
+    """The output name behind a table column (``"librispeech UTMOS ↑"`` -> ``utmos``)."""
+    label = column.rstrip(" ↑↓")
+    for name, spec in sorted(output_specs().items(), key=lambda kv: -len(kv[1].label)):
+        if label == spec.label or label.endswith(" " + spec.label):
+            return name
+    return None
+
+
+def compare(table: pd.DataFrame, tolerance: dict[str, float]) -> pd.DataFrame:
+    """Cells with both our number and the published one (``<codec> (paper)`` rows): ours, paper, delta,
+    the tolerance of the column's metric and whether the delta is within it (no tolerance: not checked)."""
+    cells = []
+    for row in table.index:
+        if not str(row).endswith(PAPER_SUFFIX):
+            continue
+        codec = str(row)[: -len(PAPER_SUFFIX)]
+        if codec not in table.index:
+            continue
+        for column in table.columns:
+            paper, ours = table.loc[row, column], table.loc[codec, column]
+            if pd.isna(paper) or pd.isna(ours):
+                continue
+            metric = _metric_of(str(column))
+            tol = tolerance.get(metric) if metric else None
+            delta = float(ours) - float(paper)
+            cells.append({"codec": codec, "column": column, "ours": float(ours), "paper": float(paper),
+                          "delta": delta, "tolerance": tol,
+                          "ok": None if tol is None else abs(delta) <= float(tol) + 1e-9})
+    return pd.DataFrame(cells, columns=["codec", "column", "ours", "paper", "delta", "tolerance", "ok"])

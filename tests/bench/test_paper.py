@@ -1,0 +1,97 @@
+"""`bench paper TABLE`: dry runs name what is missing; runs on miniature corpora give the paper's layout
+beside the published numbers, and --check fails on cells outside their tolerance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench import paper
+from bench.cli.main import main
+from bench.datasets import DatasetSpec, load_dataset
+
+from . import mini_corpora as mini
+
+OFFLINE = ["metric_profile=offline", "device=cpu", "batch_size=4"]
+
+
+def test_every_paper_table_has_a_config_that_validates() -> None:
+    assert paper.available() == ["table1", "table2", "table3", "table4", "table6"]
+    for table in paper.available():
+        plan = paper.load(table, {n: "/nonexistent" for n in ("librispeech", "mls", "voicebank", "librimix", "vctk",
+                                                               "iemocap", "rad")})
+        config = plan.config  # names, datasets and restrictions validate
+        assert config.codecs and not plan.missing_roots
+        if plan.published is not None:
+            assert plan.published.is_file()
+
+
+def test_dry_run_without_corpora_lists_every_missing_root_and_exits_1(tmp_path: Path, capsys, monkeypatch) -> None:
+    for name in ("librispeech", "mls", "voicebank", "librimix", "vctk"):
+        monkeypatch.delenv(f"BENCH_ROOT_{name.upper()}", raising=False)
+    assert main(["paper", "table2", "--dry-run", "--out", str(tmp_path / "run")]) == 1
+    out = capsys.readouterr().out
+    for name in ("librispeech", "mls", "voicebank", "librimix", "vctk"):
+        assert f"MISSING data root '{name}'" in out and f"BENCH_ROOT_{name.upper()}" in out
+    assert "MISSING weights of dycast-bp1: asset 'dycast'" in out  # weights absent offline
+    assert "work: 9665 utterances x 15 codec variants" in out  # expected sizes of the paper's corpora
+    main(["paper", "table4", "--dry-run", "--out", str(tmp_path / "run4")])
+    assert "training runs" in capsys.readouterr().out
+
+
+@pytest.fixture
+def table2_roots(shared_data: Path, tmp_path: Path) -> list[str]:
+    libri = mini.librispeech(shared_data, tmp_path / "LibriSpeech")
+    (tmp_path / "mix").mkdir()
+    mixed = load_dataset(DatasetSpec("m", "librimix", str(tmp_path / "mix"), options={
+        "metadata": str(mini.wham_metadata(shared_data, tmp_path, libri)), "librispeech_root": str(libri),
+        "wham_root": str(tmp_path / "wham_noise")}))
+    roots = {"librispeech": libri, "mls": mini.mls(shared_data, tmp_path / "MLS", per_language=1),
+             "voicebank": mini.voicebank(shared_data, tmp_path / "VoiceBank"),
+             "librimix": mini.libri1mix_prepared(mixed, tmp_path / "Libri1Mix"),
+             "vctk": mini.vctk(shared_data, tmp_path / "VCTK")}
+    return [arg for name, root in roots.items() for arg in ("--root", f"{name}={root}")]
+
+
+@pytest.mark.slow
+def test_table2_end_to_end_on_miniature_corpora(table2_roots: list[str], tmp_path: Path, capsys) -> None:
+    small = [*OFFLINE, "metrics=[dnsmos, sim]", "datasets.librispeech.limit=2", "datasets.mls.options.per_language=1",
+             "datasets.vctk.options.speakers=[p225, p226]", "task_codecs={vc: [reference, dycast-bp3]}",
+             "codecs=[reference, mulaw-8bit, {name: dycast-bp3, codec: dycast-bp3, params: {random_preset: tiny}}]"]
+    out_dir = tmp_path / "run"
+    assert main(["paper", "table2", *small, *table2_roots, "--dry-run", "--out", str(out_dir)]) == 1
+    dry = capsys.readouterr().out  # every root found; only DyCAST's weights are missing (random on purpose)
+    assert "dataset mls: 7 utterances" in dry and "cached: nothing yet" in dry and "MISSING data" not in dry
+    assert [line for line in dry.splitlines() if "MISSING" in line] == [
+        line for line in dry.splitlines() if "MISSING weights of dycast-bp3: asset 'dycast'" in line]
+    assert main(["paper", "table2", *small, *table2_roots, "--out", str(out_dir), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    table = pd.read_csv(out_dir / "tables" / "table2.csv", index_col=0)
+    assert {"SR librispeech DNSMOS ↑", "SR mls DNSMOS ↑", "SR voicebank DNSMOS ↑", "SR librimix DNSMOS ↑",
+            "VC Sim ↑"} <= set(table.columns)
+    assert "reference (paper)" in table.index and "dycast-bp3 (paper)" in table.index
+    deltas = pd.read_csv(out_dir / "tables" / "table2_vs_paper.csv")
+    assert {"librispeech", "mls"} & {c.split()[1] for c in deltas["column"]} and "delta" in printed
+    assert main(["paper", "table2", *small, *table2_roots, "--out", str(out_dir), "--no-progress", "--check"]) == 1
+    assert "CHECK FAILED" in capsys.readouterr().err  # toy corpora and random weights are not the paper's numbers
+    main(["paper", "table2", *small, *table2_roots, "--dry-run", "--out", str(out_dir)])
+    assert "rows in" in capsys.readouterr().out  # the dry run now sees the cached rows
+
+
+@pytest.mark.slow
+def test_table6_modes_and_table1_rates_on_miniature_librispeech(shared_data: Path, tmp_path: Path, capsys) -> None:
+    libri = mini.librispeech(shared_data, tmp_path / "LibriSpeech")
+    tiny = "{random_preset: tiny"
+    codecs = ("codecs=[{name: dycast-bp3-durations, codec: dycast-bp3, params: " + tiny + ", mode: tokens+durations}}, "
+              "{name: dycast-bp3, codec: dycast-bp3, params: " + tiny + "}}, "
+              "{name: dycast-bp3-tokens, codec: dycast-bp3, params: " + tiny + ", mode: tokens}}]")
+    args = [*OFFLINE, "metrics=[dnsmos, sim]", "datasets.librispeech.limit=2", codecs, "--root", f"librispeech={libri}",
+            "--no-progress"]
+    assert main(["paper", "table6", *args, "--out", str(tmp_path / "t6")]) == 0
+    table = pd.read_csv(tmp_path / "t6" / "tables" / "resynthesis.csv", index_col=0)
+    assert {"dycast-bp3-durations", "dycast-bp3", "dycast-bp3-tokens", "dycast-bp3-tokens (paper)"} <= set(table.index)
+    assert main(["paper", "table1", "device=cpu", "datasets.librispeech.limit=2", "codecs=[mulaw-8bit, codec2-700c]",
+                 "--out", str(tmp_path / "t1"), "--root", f"librispeech={libri}", "--no-progress"]) == 0
+    assert "codec_info" in capsys.readouterr().out

@@ -1,0 +1,48 @@
+"""The published numbers are transcribed consistently: what the paper repeats across tables agrees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+PUBLISHED = Path(__file__).parents[2] / "results" / "published"
+VARIANTS = ("dycast-ca", "dycast-bp1", "dycast-bp3", "dycast-bp5")
+
+
+def _read(name: str) -> pd.DataFrame:
+    return pd.read_csv(PUBLISHED / f"{name}.csv")
+
+
+def _triple(df: pd.DataFrame, codec: str) -> dict[str, float]:
+    rows = df[(df["codec"] == codec) & (df["task"] == "resynthesis") & (df["dataset"] == "librispeech")]
+    return dict(zip(rows["metric"], rows["value"], strict=True))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_each_dycast_librispeech_triple_is_the_same_in_tables_2_3_and_6(variant: str) -> None:
+    t2, t3, t6 = (_triple(_read(t), variant) for t in ("table2", "table3", "table6"))
+    assert set(t2) >= {"utmos", "dwer", "sim"} and t2 == t3 == t6
+
+
+def test_table4_repeats_table1s_rates() -> None:
+    t1 = _read("table1").set_index("registry_name")
+    t4 = _read("table4")
+    for metric, column in (("frame_rate", "frame_rate_hz"), ("bitrate", "bitrate_kbps")):
+        rows = t4[t4["metric"] == metric]
+        assert len(rows) == 14
+        for _, r in rows.iterrows():
+            assert r["value"] == pytest.approx(float(t1.loc[r["codec"], column])), (r["codec"], metric)
+
+
+def test_published_tables_are_well_formed() -> None:
+    for name in ("table2", "table3", "table4", "table6"):
+        df = _read(name)
+        assert {"codec", "task", "dataset", "metric", "value"} <= set(df.columns)
+        assert not df.duplicated(["codec", "task", "dataset", "metric"]).any(), name
+        sims = df[df["metric"] == "sim"]["value"]
+        assert ((sims > 0) & (sims <= 1)).all(), f"{name}: Sim is a cosine, not a percentage"
+    t4 = _read("table4")
+    assert set(t4[t4["task"] == "tts_nar"]["codec"]) == {"dycast-ca"}  # NAR is defined only for DyCAST-CA
+    assert len(_read("table3")) == 4 * 4 * 3 and len(_read("table6")) == 4 * 3 * 3
