@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from .cards import card_line
 from .columns import output_specs, table_columns
 from .metric import MetricOutput
 from .store import ERROR_METRIC, ResultStore
@@ -294,6 +295,10 @@ def footnotes(summary: pd.DataFrame, task: str, flagged: set[str]) -> list[str]:
     notes.append("Frame rate and bitrate are measured from the tokens produced (frames or bits / second of audio).")
     notes.append("Best in bold, second best underlined (identity codecs, e.g. the reference row, not ranked); "
                  "ratio columns (dWER, rates) are corpus-level.")
+    for codec in sorted(set(sub["codec"])):
+        card = card_line(codec)
+        if card:
+            notes.append(f"{codec} (paper Table 5): {card}")
     if flagged:
         notes.append("† RANDOM WEIGHTS: these rows come from the real architecture with random weights; "
                      "they are NOT the codec's numbers: " + ", ".join(sorted(flagged)))

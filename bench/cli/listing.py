@@ -17,6 +17,7 @@ def _summary(obj: object) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from bench.cards import card_line
     from bench.registry import CODECS, DATASETS, METRICS, TASKS, discover
 
     discover()
@@ -37,6 +38,12 @@ def cmd_list(args: argparse.Namespace) -> int:
             params = getattr(obj, "params", None)
             detail = f" ({', '.join(f'{k}={v}' for k, v in params.items())})" if params else ""
             print(f"  {name:<{width}} installed      {_summary(getattr(obj, 'cls', obj))}{detail}")
+            card = card_line(name) if kind == "codecs" else None
+            if card:
+                print(f"  {'':<{width}}                paper Table 5: {card}")
         for name, info in registry.unavailable().items():
             print(f"  {name:<{width}} NOT INSTALLED  missing {info.missing}: {info.hint}")
+            card = card_line(name) if kind == "codecs" else None
+            if card:
+                print(f"  {'':<{width}}                paper Table 5: {card}")
     return 0

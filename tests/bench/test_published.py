@@ -46,3 +46,16 @@ def test_published_tables_are_well_formed() -> None:
     t4 = _read("table4")
     assert set(t4[t4["task"] == "tts_nar"]["codec"]) == {"dycast-ca"}  # NAR is defined only for DyCAST-CA
     assert len(_read("table3")) == 4 * 4 * 3 and len(_read("table6")) == 4 * 3 * 3
+
+
+def test_table5_cards_reach_bench_list_and_table_footnotes(capsys, tmp_path) -> None:
+    from bench.cards import card_line, cards
+    from bench.cli.main import main
+    from bench.store import ResultStore, Row
+    from bench.tables import render
+
+    assert len(cards()) == 10 and "LibriTTS" in (card_line("focalcodec-50hz") or "")
+    assert main(["list", "codecs"]) == 0
+    assert "paper Table 5: trained on LibriSpeech (960 h" in capsys.readouterr().out
+    ResultStore(tmp_path).add([Row("focalcodec-50hz", "resynthesis", "d", "u", "sim", value=0.9, backend="s")])
+    assert "focalcodec-50hz (paper Table 5): trained on LibriTTS" in render([tmp_path])["resynthesis"]
