@@ -1,6 +1,6 @@
-"""Data roots, configured once: ``{root:NAME}`` in a dataset's ``root`` or options is replaced by the
-directory of corpus NAME, from (first match) ``--root NAME=DIR``, the config's ``roots: {NAME: DIR}``,
-or the environment variable ``BENCH_ROOT_<NAME>``."""
+"""Data roots, configured once: ``{root:NAME}`` in a dataset's ``root`` or options (or a codec's params)
+is replaced by the directory of corpus NAME, from (first match) ``--root NAME=DIR``, the config's
+``roots: {NAME: DIR}``, or the environment variable ``BENCH_ROOT_<NAME>``."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ def how_to_set(name: str) -> str:
 
 
 def resolve(data: dict[str, Any], given: dict[str, str] | None = None) -> list[str]:
-    """Substitute the placeholders of ``data["datasets"]`` in place; returns the names left unresolved."""
+    """Substitute the placeholders of ``data["datasets"]`` and ``data["codecs"]`` in place; returns the names
+    left unresolved."""
     roots = {**{str(k): str(v) for k, v in (data.get("roots") or {}).items()}, **(given or {})}
     missing: list[str] = []
 
@@ -44,6 +45,8 @@ def resolve(data: dict[str, Any], given: dict[str, str] | None = None) -> list[s
         return value
 
     data["datasets"] = sub(data.get("datasets") or {})
+    if "codecs" in data:
+        data["codecs"] = sub(data["codecs"])  # e.g. a retrieval index under a data root
     return sorted(set(missing))
 
 

@@ -114,3 +114,24 @@ def libritts(shared: Path, root: Path) -> Path:
             copy_wav(audio(shared, row), root / subset / spk / chapter / f"{utt}.wav")
             (root / subset / spk / chapter / f"{utt}.normalized.txt").write_text(row["transcript"])
     return root
+
+
+def iemocap(shared: Path, root: Path) -> Path:
+    """Five sessions, two speakers each, the four classes, real speech from the VCTK clips."""
+    rows = clips(shared, "vctk")
+    emotions = ["neu", "hap", "ang", "sad", "exc"]
+    k = 0
+    for session in range(1, 6):
+        dialog = f"Ses{session:02d}F_impro01"
+        lines = []
+        for gender in ("F", "M"):
+            for i in range(2):
+                turn = f"{dialog}_{gender}{i:03d}"
+                copy_wav(audio(shared, rows[k % len(rows)]), root / f"Session{session}" / "sentences" / "wav" / dialog
+                         / f"{turn}.wav")
+                lines.append(f"[{k}.0 - {k + 1}.0]\t{turn}\t{emotions[k % len(emotions)]}\t[2.5, 2.5, 2.5]")
+                k += 1
+        evald = root / f"Session{session}" / "dialog" / "EmoEvaluation"
+        evald.mkdir(parents=True, exist_ok=True)
+        (evald / f"{dialog}.txt").write_text("% header\n" + "\n".join(lines) + "\n")
+    return root

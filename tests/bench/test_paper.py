@@ -95,3 +95,44 @@ def test_table6_modes_and_table1_rates_on_miniature_librispeech(shared_data: Pat
     assert main(["paper", "table1", "device=cpu", "datasets.librispeech.limit=2", "codecs=[mulaw-8bit, codec2-700c]",
                  "--out", str(tmp_path / "t1"), "--root", f"librispeech={libri}", "--no-progress"]) == 0
     assert "codec_info" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_table3_with_a_retrieval_index_built_by_bench_rad(shared_data: Path, tmp_path: Path) -> None:
+    libri = mini.librispeech(shared_data, tmp_path / "LibriSpeech")
+    rad = tmp_path / "rad"
+    assert main(["rad", "pool", str(rad), "--root", str(libri / "test-clean"), "--format", "librispeech",
+                 "--random-preset", "tiny"]) == 0
+    assert main(["rad", "index", str(rad), "--nlist", "4", "--nprobe", "2", "--train-size", "2000"]) == 0
+    tiny = "params: {random_preset: tiny"
+    codecs = ("codecs=[{name: dycast-bp1, codec: dycast-bp1, " + tiny + "}}, "
+              "{name: dycast-bp1-rad95, codec: dycast-bp1, " + tiny
+              + ", use_retriever: true, sim_threshold: 0.95, index: '{root:rad}/index.faiss'}}]")
+    assert main(["paper", "table3", *OFFLINE, "metrics=[sim]", "datasets.librispeech.limit=2", codecs,
+                 "--root", f"librispeech={libri}", "--root", f"rad={rad}", "--out", str(tmp_path / "t3"),
+                 "--no-progress"]) == 0
+    table = pd.read_csv(tmp_path / "t3" / "tables" / "resynthesis.csv", index_col=0)
+    assert {"dycast-bp1", "dycast-bp1-rad95", "dycast-bp1-rad95 (paper)"} <= set(table.index)
+
+
+@pytest.mark.slow
+def test_table4_probes_and_tts_on_miniature_corpora(shared_data: Path, tmp_path: Path) -> None:
+    libri = mini.librispeech(shared_data, tmp_path / "LibriSpeech", {
+        "train-clean-100": slice(0, 5), "train-clean-360": slice(5, 7), "dev-clean": slice(7, 8),
+        "test-clean": slice(8, 11)})
+    iemocap = mini.iemocap(shared_data, tmp_path / "IEMOCAP")
+    size = "{layers: 1, heads: 2, kv_heads: 1, dim: 32, ffn: 64}"
+    overrides = [*OFFLINE, "metrics=[dnsmos]",
+                 "codecs=[codec2-700c, {name: dycast-ca, codec: dycast-ca, "
+                 "params: {random_preset: tiny, mode: tokens}}]",
+                 "task_codecs={tts_ar: [codec2-700c], tts_nar: [dycast-ca]}",
+                 "task_options.asr_probe={tokenizer: bpe, vocab_size: 40, max_epochs: 1}",
+                 "task_options.si_probe={max_epochs: 1}", "task_options.ser_probe={max_epochs: 1}",
+                 f"task_options.tts_ar={{size: {size}, max_steps: 4, num_samples: 1}}",
+                 f"task_options.tts_nar={{size: {size}, max_steps: 4}}"]
+    assert main(["paper", "table4", *overrides, "--root", f"librispeech={libri}", "--root", f"iemocap={iemocap}",
+                 "--out", str(tmp_path / "t4"), "--no-progress"]) == 0
+    table = pd.read_csv(tmp_path / "t4" / "tables" / "table4.csv", index_col=0)
+    assert {"Frame Rate (Hz)", "ASR WER ↓", "SI ER ↓", "SER ER ↓", "TTS DNSMOS ↑"} <= set(table.columns)
+    assert {"codec2-700c", "dycast-ca", "dycast-ca (paper)"} <= set(table.index)
+    assert table.loc["dycast-ca (paper)", "ASR WER ↓"] == pytest.approx(13.05)
