@@ -21,7 +21,6 @@ from .store import ResultStore
 from .tables import PAPER_SUFFIX
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "paper"
-TRAINING_TASKS = ("asr_probe", "si_probe", "ser_probe", "tts_ar", "tts_nar")  # one training run per codec x dataset
 
 
 @dataclass
@@ -136,14 +135,23 @@ def dry_run(plan: PaperTable) -> tuple[list[str], bool]:
     except ValueError as err:
         ok = False
         lines.append(f"  MISSING metric profile: {err}")
-    total = sum((c if c is not None else expected.get(n, 0)) for n, c in counts.items())
-    training = sum(1 for t in tasks if t in TRAINING_TASKS) * len(codecs) * len(counts)
-    seeds = max((len(o.get("seeds") or [0]) for o in (data.get("task_options") or {}).values()), default=1)
-    work = f"  work: {total} utterances x {len(codecs)} codec variants = {total * len(codecs)} codec passes per task"
-    if training:
-        work += f"; {training * seeds} training runs"
+    size = {n: (c if c is not None else expected.get(n, 0)) for n, c in counts.items()}
+    restrict_d, restrict_c = data.get("task_datasets") or {}, data.get("task_codecs") or {}
+    seeds = {t: len(o.get("seeds") or [0]) for t, o in (data.get("task_options") or {}).items()}
+    passes = training = 0
+    for task in tasks:
+        runs_on = restrict_d.get(task) or list(counts)
+        n_codecs = len(restrict_c.get(task) or codecs)
+        utts = sum(size.get(d, 0) for d in runs_on)
+        passes += utts * n_codecs
+        trains = task in TASKS and getattr(TASKS.get(task), "trains", False)
+        if trains:
+            training += n_codecs * len(runs_on) * seeds.get(task, 1)
+        lines.append(f"  work {task}: {utts} utterances ({', '.join(runs_on)}) x {n_codecs} codec variants"
+                     + (f"; {n_codecs * len(runs_on) * seeds.get(task, 1)} training runs" if trains else ""))
     known = all(c is not None for c in counts.values())
-    lines.append(work + ("" if known else " (expected sizes where data is missing)"))
+    lines.append(f"  work: {passes} utterance x codec passes, {training} training runs"
+                 + ("" if known else " (the paper's corpus sizes where data is missing)"))
     out = Path(data.get("output_dir") or f"runs/{data.get('name')}")
     if (out / "rows.jsonl").is_file():
         lines.append(f"  cached: {len(ResultStore(out))} rows in {out} (only missing rows are computed)")

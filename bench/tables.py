@@ -101,8 +101,8 @@ def column_name(dataset: str, spec: MetricOutput) -> str:
     return f"{dataset} {spec.label} {'↑' if spec.higher_is_better else '↓'}"
 
 
-def paper_table(df: pd.DataFrame, summary: pd.DataFrame, task: str, order: list[str] | None = None
-                ) -> tuple[pd.DataFrame, dict[str, bool | None]]:
+def paper_table(df: pd.DataFrame, summary: pd.DataFrame, task: str, order: list[str] | None = None,
+                dataset_order: list[str] | None = None) -> tuple[pd.DataFrame, dict[str, bool | None]]:
     """Wide table: codec rows; Frame Rate, Bitrate, then per dataset UTMOS/DNSMOS, dWER, Sim.
 
     Returns the table (numbers) and, per column, whether higher is better (None: unranked).
@@ -111,7 +111,8 @@ def paper_table(df: pd.DataFrame, summary: pd.DataFrame, task: str, order: list[
     overall = table_columns(per_dataset=False)
     wide = _overall(df, task, overall)
     direction: dict[str, bool | None] = {c: None for c in wide.columns}
-    for dataset in sorted(sub["dataset"].unique()):
+    present = set(sub["dataset"].unique())
+    for dataset in [d for d in (dataset_order or []) if d in present] + sorted(present - set(dataset_order or [])):
         for spec in table_columns(per_dataset=True):
             part = sub[(sub["dataset"] == dataset) & (sub["metric"] == spec.name)]
             if part.empty:
@@ -150,7 +151,8 @@ def _group_column(group: str, column: str, single_dataset: bool) -> str:
     return rest if single_dataset and rest.startswith(group) else f"{group} {rest}"
 
 
-def joined_table(df: pd.DataFrame, summary: pd.DataFrame, groups: dict[str, list[str]], order: list[str] | None = None
+def joined_table(df: pd.DataFrame, summary: pd.DataFrame, groups: dict[str, list[str]], order: list[str] | None = None,
+                 dataset_order: list[str] | None = None
                  ) -> tuple[pd.DataFrame, dict[str, bool | None], dict[str, dict[str, str]]]:
     """Several tasks side by side (e.g. the paper's Table 4: ASR / SI / SER probes and TTS), one column group
     per entry of ``groups``; within a group the first listed task that has a codec supplies its cells
@@ -165,7 +167,7 @@ def joined_table(df: pd.DataFrame, summary: pd.DataFrame, groups: dict[str, list
         for task in tasks:
             if task not in set(summary["task"]):
                 continue
-            table, dirs = paper_table(df, summary, task)
+            table, dirs = paper_table(df, summary, task, dataset_order=dataset_order)
             single = summary[summary["task"] == task]["dataset"].nunique() == 1
             for column in table.columns:
                 if column == "Errors":
@@ -305,6 +307,14 @@ def footnotes(summary: pd.DataFrame, task: str, flagged: set[str]) -> list[str]:
     return notes
 
 
+def dataset_order(run_dir: Path) -> list[str]:
+    """Dataset names in config order (the paper's column order), when the run saved its config."""
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        return []
+    return list((yaml.safe_load(path.read_text()) or {}).get("datasets") or {})
+
+
 def run_order(run_dir: Path) -> list[str]:
     """Codec labels in config order, when the run saved its config."""
     path = run_dir / "config.yaml"
@@ -343,11 +353,12 @@ def render(run_dirs: list[str | Path], out_dir: str | Path | None = None,
     target.mkdir(parents=True, exist_ok=True)
     summary.to_csv(target / "summary.csv", index=False, float_format="%.6g")
     order = [c for r in dirs for c in run_order(r)]
+    datasets = list(dict.fromkeys(d for r in dirs for d in dataset_order(r)))
     flagged = set(summary.loc[summary["random_weights"], "codec"])
     unranked = flagged_codecs(df, "identity")
     rendered = {}
     for task in sorted(summary["task"].unique()):
-        table, direction = paper_table(df, summary, task, order)
+        table, direction = paper_table(df, summary, task, order, datasets)
         if published is not None:
             table = add_published(table, published, task)
         table.to_csv(target / f"{task}.csv", float_format="%.6g")
@@ -357,7 +368,7 @@ def render(run_dirs: list[str | Path], out_dir: str | Path | None = None,
                          "for the datasets of this run with the same names; not ranked.")
         rendered[task] = _write(target, task, table, direction, notes, flagged, unranked)
     for name, groups in (joins or {}).items():
-        table, direction, sources = joined_table(df, summary, groups, order)
+        table, direction, sources = joined_table(df, summary, groups, order, datasets)
         if table.empty:
             log.warning("table %s: none of the tasks %s has rows", name, [t for g in groups.values() for t in g])
             continue

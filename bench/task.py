@@ -139,7 +139,7 @@ class Task(ABC):
 
     Declarations: ``outputs`` (the columns the task itself writes, beside the run's metrics);
     ``uses_metrics`` (whether the run's metrics score its outputs); ``default`` (run when a
-    config names no tasks).
+    config names no tasks); ``trains`` (a training run per codec variant and dataset).
     """
 
     name: ClassVar[str]
@@ -147,6 +147,7 @@ class Task(ABC):
     outputs: ClassVar[tuple[MetricOutput, ...]] = ()
     uses_metrics: ClassVar[bool] = False
     default: ClassVar[bool] = False
+    trains: ClassVar[bool] = False  # trains a model per codec variant x dataset (probes, TTS): the work estimate
 
     @abstractmethod
     def run(self, ctx: TaskContext) -> None:

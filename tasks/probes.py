@@ -93,6 +93,7 @@ class _Probe(Task):
 
     kind = "classify"
     metric = ""
+    trains = True
 
     def target_of(self, utt: Utterance) -> str | None:
         raise NotImplementedError

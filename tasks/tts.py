@@ -89,6 +89,7 @@ class _TTS(Task):
     """Shared flow: options -> encode -> train per seed -> generate -> decode -> score."""
 
     uses_metrics = True
+    trains = True
     outputs = RATE_OUTPUTS
     kind: ClassVar[str] = "ar"
 

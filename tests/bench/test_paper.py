@@ -36,7 +36,7 @@ def test_dry_run_without_corpora_lists_every_missing_root_and_exits_1(tmp_path: 
     for name in ("librispeech", "mls", "voicebank", "librimix", "vctk"):
         assert f"MISSING data root '{name}'" in out and f"BENCH_ROOT_{name.upper()}" in out
     assert "MISSING weights of dycast-bp1: asset 'dycast'" in out  # weights absent offline
-    assert "work: 9665 utterances x 15 codec variants" in out  # expected sizes of the paper's corpora
+    assert "work: 144975 utterance x codec passes" in out  # (7144 SR + 2521 VC) x 15, the paper's sizes
     main(["paper", "table4", "--dry-run", "--out", str(tmp_path / "run4")])
     assert "training runs" in capsys.readouterr().out
 
@@ -71,6 +71,8 @@ def test_table2_end_to_end_on_miniature_corpora(table2_roots: list[str], tmp_pat
     table = pd.read_csv(out_dir / "tables" / "table2.csv", index_col=0)
     assert {"SR librispeech DNSMOS ↑", "SR mls DNSMOS ↑", "SR voicebank DNSMOS ↑", "SR librimix DNSMOS ↑",
             "VC Sim ↑"} <= set(table.columns)
+    assert [c for c in table.columns if c.startswith("SR") and "DNSMOS" in c] == [  # the paper's column order
+        "SR librispeech DNSMOS ↑", "SR mls DNSMOS ↑", "SR voicebank DNSMOS ↑", "SR librimix DNSMOS ↑"]
     assert "reference (paper)" in table.index and "dycast-bp3 (paper)" in table.index
     deltas = pd.read_csv(out_dir / "tables" / "table2_vs_paper.csv")
     assert {"librispeech", "mls"} & {c.split()[1] for c in deltas["column"]} and "delta" in printed
