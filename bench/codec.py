@@ -156,6 +156,15 @@ def bits_per_token(codebook_sizes: list[int]) -> float:
     return float(sum(math.log2(v) for v in codebook_sizes))
 
 
+def codebook_tables(codec: "Codec") -> list[torch.Tensor] | None:
+    """The codec's codebook tables on the CPU (one per stream) to initialise a model's embeddings, or None
+    when it has none (or not one per stream)."""
+    if not codec.capabilities.has_embeddings:
+        return None
+    tables = [t.detach().float().cpu() for t in codec.embeddings()]
+    return tables if len(tables) == len(codec.codebook_sizes) else None
+
+
 class Codec(torch.nn.Module, ABC):
     """A speech tokenizer: waveform <-> discrete tokens.
 

@@ -19,7 +19,7 @@ import re
 import torch
 
 from bench.audio import AudioError, load_audio, resample, validate
-from bench.codec import Codec
+from bench.codec import Codec, codebook_tables
 from bench.datasets import Utterance
 from bench.metric import MetricOutput
 from bench.registry import register_task
@@ -135,7 +135,7 @@ class _Probe(Task):
         valid_items = [i for i in by_split["valid"] if i.utt_id not in infeasible] or train_items
         torch.manual_seed(ctx.seed)
         model = TokenProbe(codec.codebook_sizes, text.size if self.kind == "ctc" else len(classes),
-                           "ctc" if self.kind == "ctc" else "classify", self._embeddings(codec))
+                           "ctc" if self.kind == "ctc" else "classify", codebook_tables(codec))
         state = train(model, train_items, valid_items, cfg, ckpt,
                       progress=f"{self.name} train {ctx.codec_label}" if ctx.progress else False)
         self._score(ctx, model, by_split["test"], infeasible, classes, cfg, state.epoch, text, codec_flags(codec))
@@ -153,13 +153,6 @@ class _Probe(Task):
                              f"allowed: {sorted(fields | set(self.task_keys))}")
         train_opts = {k: v for k, v in ctx.options.items() if k in fields}
         return TrainConfig(**{"seed": ctx.seed, "device": ctx.device, "autocast": False, **train_opts})  # paper: fp32
-
-    @staticmethod
-    def _embeddings(codec: Codec) -> list[torch.Tensor] | None:
-        if not codec.capabilities.has_embeddings:
-            return None
-        tables = [t.detach().float().cpu() for t in codec.embeddings()]
-        return tables if len(tables) == len(codec.codebook_sizes) else None
 
     def _encode(self, ctx: TaskContext, codec: Codec, utts: list[Utterance]) -> dict[str, ProbeItem]:
         items = {}

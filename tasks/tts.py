@@ -37,7 +37,7 @@ import torch
 from tqdm import tqdm
 
 from bench.audio import METRIC_SAMPLE_RATE, AudioError, load_audio, match_length, resample, validate
-from bench.codec import Codec, Tokens
+from bench.codec import Codec, Tokens, codebook_tables
 from bench.datasets import Utterance
 from bench.diskcache import DiskCache, make_key
 from bench.registry import register_task
@@ -162,7 +162,7 @@ class _TTS(Task):
                                          "training pairs")])
             return
         layout = StreamLayout(codec.codebook_sizes, flat=codec.capabilities.multi_codebook)
-        tables = self._embeddings(codec)
+        tables = codebook_tables(codec)
         samples_per_frame = sum(i.samples for i in train_items) / max(sum(len(i) for i in train_items), 1)
         frames_per_char = max(len(i) / max(len(i.chars), 1) for i in train_items)  # type: ignore[arg-type]
         for seed in opts["seeds"]:
@@ -200,13 +200,6 @@ class _TTS(Task):
     def _model(self, num_chars: int, layout: StreamLayout, speaker_dim: int, size: LlamaSize,
                tables: list[torch.Tensor] | None) -> ARTTS | NARTTS:
         return ARTTS(num_chars, layout, speaker_dim, size, tables)
-
-    @staticmethod
-    def _embeddings(codec: Codec) -> list[torch.Tensor] | None:
-        if not codec.capabilities.has_embeddings:
-            return None
-        tables = [t.detach().float().cpu() for t in codec.embeddings()]
-        return tables if len(tables) == len(codec.codebook_sizes) else None
 
     def _encode(self, ctx: TaskContext, codec: Codec, utts: list[Utterance], speaker_model: Any
                 ) -> dict[str, TTSItem]:
