@@ -17,6 +17,12 @@ from . import mini_corpora as mini
 OFFLINE = ["metric_profile=offline", "device=cpu", "batch_size=4"]
 
 
+def test_table5_prints_the_codec_cards(capsys) -> None:
+    assert main(["paper", "table5"]) == 0
+    out = capsys.readouterr().out
+    assert "| focalcodec-50hz" in out and "StabilityAI" in out
+
+
 def test_every_paper_table_has_a_config_that_validates() -> None:
     assert paper.available() == ["table1", "table2", "table3", "table4", "table6"]
     for table in paper.available():
