@@ -35,6 +35,11 @@ class FocalCodecCodec(WavLMFeaturesPlugin, GroupedCodec):
                          files=("config.json",), licence="Apache-2.0") for v, hub in HUB_IDS.items())
     test_params = {"size": "tiny"}
 
+    @classmethod
+    def variant_assets(cls, params: dict) -> tuple[Asset, ...]:
+        """The checkpoint of this variant only."""
+        return tuple(a for a in cls.assets if a.name == f"focalcodec-{params.get('variant', '50hz')}")
+
     def __init__(self, variant: str = "50hz", checkpoint: str | None = None, size: str = "default") -> None:
         super().__init__()
         found = self.resolve_weights(f"focalcodec-{variant}", checkpoint)

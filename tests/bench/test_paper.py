@@ -42,6 +42,9 @@ def test_dry_run_without_corpora_lists_every_missing_root_and_exits_1(tmp_path: 
     for name in ("librispeech", "mls", "voicebank", "librimix", "vctk"):
         assert f"MISSING data root '{name}'" in out and f"BENCH_ROOT_{name.upper()}" in out
     assert "MISSING weights of dycast-bp1: asset 'dycast'" in out  # weights absent offline
+    assert out.count("MISSING weights of focalcodec-50hz") == 1  # only the assets a variant loads
+    assert "MISSING weights of dycast-bp1: asset 'mms-1b-all'" not in out and "asset 'mms-1b-all'" in out
+    assert "MISSING metric weights: utmos needs asset 'utmos22-strong'" in out
     assert "work: 144975 utterance x codec passes" in out  # (7144 SR + 2521 VC) x 15, the paper's sizes
     main(["paper", "table4", "--dry-run", "--out", str(tmp_path / "run4")])
     assert "training runs" in capsys.readouterr().out
