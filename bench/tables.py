@@ -10,6 +10,7 @@ import yaml
 
 from .cards import card_line
 from .columns import output_specs, table_columns
+from .intervals import add_intervals
 from .metric import MetricOutput
 from .store import ERROR_METRIC, ResultStore
 
@@ -340,7 +341,8 @@ def _write(target: Path, name: str, table: pd.DataFrame, direction: dict[str, bo
 def render(run_dirs: list[str | Path], out_dir: str | Path | None = None,
            published: str | Path | None = None, joins: dict[str, dict[str, list[str]]] | None = None
            ) -> dict[str, str]:
-    """Write ``summary.csv`` and per-task CSV / Markdown / LaTeX tables; returns Markdown per table.
+    """Write ``summary.csv`` (with bootstrap 95% intervals and a paired test against the best codec per
+    cell: :mod:`bench.intervals`) and per-task CSV / Markdown / LaTeX tables; returns Markdown per table.
 
     ``published``: a CSV of the paper's numbers (``results/published/table2.csv``) shown beside ours.
     ``joins``: named tables of several tasks side by side (:func:`joined_table`), e.g.
@@ -351,7 +353,8 @@ def render(run_dirs: list[str | Path], out_dir: str | Path | None = None,
     summary = summarize(df)
     target = Path(out_dir) if out_dir else dirs[0] / "tables"
     target.mkdir(parents=True, exist_ok=True)
-    summary.to_csv(target / "summary.csv", index=False, float_format="%.6g")
+    add_intervals(summary, df, output_specs(), flagged_codecs(df, "identity")).to_csv(
+        target / "summary.csv", index=False, float_format="%.6g")
     order = [c for r in dirs for c in run_order(r)]
     datasets = list(dict.fromkeys(d for r in dirs for d in dataset_order(r)))
     flagged = set(summary.loc[summary["random_weights"], "codec"])

@@ -139,3 +139,34 @@ def test_published_numbers_beside_ours(tmp_path: Path) -> None:
     md = render([tmp_path], published=ROOT / "results" / "published" / "table2.csv")["resynthesis"]
     assert "| focalcodec-50hz (paper)" in md and "0.97" in md and "(paper) rows" in md
     assert "**0.50**" in md  # published rows are not ranked
+
+
+def test_bootstrap_intervals_and_paired_test_against_the_best(tmp_path: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(40):
+        good = 0.9 + 0.02 * rng.standard_normal()
+        rows += [Row("good", "t", "d", f"u{i}", "sim", value=good, backend="s"),
+                 Row("same", "t", "d", f"u{i}", "sim", value=good + 0.001 * rng.standard_normal(), backend="s"),
+                 Row("bad", "t", "d", f"u{i}", "sim", value=good - 0.05, backend="s"),
+                 Row("good", "t", "d", f"u{i}", "dwer", value=0.0, num=i % 3, den=10, backend="a"),
+                 Row("ref", "t", "d", f"u{i}", "sim", value=1.0, backend="s", extra={"identity": True})]
+    store = ResultStore(tmp_path)
+    store.add(rows)
+    render([tmp_path])
+    summary = pd.read_csv(tmp_path / "tables" / "summary.csv").set_index(["codec", "metric"])
+    low, high, value = summary.loc[("good", "sim"), ["ci_low", "ci_high", "value"]]
+    assert low < value < high and high - low < 0.02
+    best = summary.loc[("good", "sim"), "best"]
+    assert best in ("good", "same") and summary.loc[("ref", "sim"), "best"] == best  # identity rows not ranked
+    assert summary.loc[("bad", "sim"), "p_vs_best"] < 0.01  # 0.05 worse on every utterance
+    other = "same" if best == "good" else "good"
+    assert summary.loc[(other, "sim"), "p_vs_best"] > 0.05 and summary.loc[(best, "sim"), "p_vs_best"] == 1.0
+    assert pd.isna(summary.loc[("ref", "sim"), "p_vs_best"])  # identity rows are not ranked
+    ratio_low, ratio_high = summary.loc[("good", "dwer"), ["ci_low", "ci_high"]]
+    assert ratio_low < 100 * 39 / 400 < ratio_high  # corpus dWER resampled as a ratio
+    render([tmp_path])
+    again = pd.read_csv(tmp_path / "tables" / "summary.csv").set_index(["codec", "metric"])
+    assert again.loc[("good", "sim"), "ci_low"] == low  # seeded: the same rows give the same interval
