@@ -15,7 +15,7 @@ from .datasets import DatasetSpec
 KNOWN_KEYS = {
     "name", "output_dir", "seed", "device", "batch_size", "max_seconds", "metric_profile",
     "metrics", "tasks", "codecs", "datasets", "assets", "description", "task_options", "roots", "paper",
-    "task_datasets", "task_codecs",
+    "task_datasets", "task_codecs", "save_audio",
 }
 
 
@@ -45,6 +45,7 @@ class RunConfig:
     task_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # task name -> its settings
     task_datasets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # task -> the datasets it runs on
     task_codecs: dict[str, tuple[str, ...]] = field(default_factory=dict)  # task -> the codec labels it runs on
+    save_audio: int | None = 0  # decoded outputs saved as FLAC: the first N utterances per dataset; None = all
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -165,8 +166,18 @@ def from_dict(data: dict[str, Any]) -> RunConfig:
         task_options={str(k): dict(v or {}) for k, v in (data.get("task_options") or {}).items()},
         task_datasets=_restriction(data, "task_datasets", set(datasets)),
         task_codecs=_restriction(data, "task_codecs", set(labels)),
+        save_audio=_save_audio(data.get("save_audio", 0)),
         raw=copy.deepcopy(data),
     )
+
+
+def _save_audio(value: Any) -> int | None:
+    """``save_audio``: 0 (off, the default), N (the first N utterances per dataset) or ``all``."""
+    if value == "all":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"save_audio must be 0 (off), a number of utterances per dataset, or 'all'; got {value!r}")
+    return value
 
 
 def _restriction(data: dict[str, Any], key: str, known: set[str]) -> dict[str, tuple[str, ...]]:

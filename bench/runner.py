@@ -219,6 +219,7 @@ def _run_plan(config: RunConfig, store: ResultStore, tasks: dict[str, Task], dat
             token_cache=token_cache, score_cache=score_cache, device=config.device, batch_size=config.batch_size,
             max_seconds=config.max_seconds, progress=progress,
             options=config.task_options.get(task_name, {}), seed=config.seed, variant=variants[spec.label],
+            save_audio=config.save_audio,
         )
         try:
             tasks[task_name].run(ctx)

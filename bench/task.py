@@ -7,6 +7,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -71,6 +72,29 @@ class TaskContext:
     seed: int = 0
     variant: str = ""  # the codec variant's id (part of every row's identity)
     get_metric: Callable[[str], Metric] | None = None  # any metric by name under the run's profile
+    save_audio: int | None = 0  # decoded outputs as FLAC: the first N utterances of the dataset; None = all
+
+    def saved_audio(self, task: str, utt: Utterance | str, wav: np.ndarray, rate: int) -> str | None:
+        """Write an output under ``RUN_DIR/audio/<task>/<codec>/<dataset>/`` when ``save_audio`` covers the
+        utterance (by its position in the dataset); returns the path relative to the run dir (for the rows)."""
+        utt_id = utt if isinstance(utt, str) else utt.utt_id
+        base_id = utt_id.split("->")[0].split("@seed")[0]
+        if self.save_audio is not None:
+            position = next((i for i, u in enumerate(self.utterances) if u.utt_id == base_id), None)
+            if position is None or position >= self.save_audio:
+                return None
+        import re
+
+        import soundfile as sf
+
+        safe = [re.sub(r"[^A-Za-z0-9._-]+", "_", part) for part in (task, self.codec_label, self.dataset, utt_id)]
+        relative = Path("audio", *safe[:3], f"{safe[3]}.flac")
+        target = self.store.run_dir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp.flac")
+        sf.write(tmp, np.clip(np.asarray(wav, np.float32), -1.0, 1.0), rate, subtype="PCM_16")
+        tmp.replace(target)
+        return str(relative)
 
     def metric(self, name: str) -> Metric:
         """A metric by name (the run's instance, or one built under the run's profile)."""

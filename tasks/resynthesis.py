@@ -130,6 +130,11 @@ class Resynthesis(Task):
             length_info: dict = {"decoded_samples": len(decoded), "pad_or_trim": len(item.original) - len(decoded)}
             if item.conversions:
                 length_info["conversions"] = list(item.conversions)
+            saved = ctx.saved_audio(self.name, item.utt, aligned, METRIC_SAMPLE_RATE)
+            if saved:
+                length_info["audio"] = saved
+                if tokens.durations is not None:  # token boundaries for listening pages (variable-rate codecs)
+                    length_info["token_durations"] = tokens.durations[0, : int(tokens.lengths[0])].tolist()
             ctx.store.add(ctx.rate_rows(self.name, item.utt.utt_id, codec, tokens, item.duration, length_info))
             ok.append((item, aligned))
         for name, metric in metrics.items():

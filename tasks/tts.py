@@ -310,8 +310,9 @@ class _TTS(Task):
     def _score(self, ctx: TaskContext, codec: Codec, task: str, row_id: str, item: TTSItem, frames: torch.Tensor,
                wav: np.ndarray, extra: dict, backend: str) -> None:
         seconds = len(wav) / METRIC_SAMPLE_RATE
+        saved = ctx.saved_audio(task, row_id, wav, METRIC_SAMPLE_RATE)
         rows: list[Row] = ctx.rate_rows(task, row_id, codec, self._tokens(frames, 1.0), seconds,
-                                        {**extra, "model": backend})
+                                        {**extra, "model": backend, **({"audio": saved} if saved else {})})
         aligned = match_length(wav, len(item.audio))
         for metric in ctx.get_metrics().values():
             (score,) = score_batch(metric, [aligned], [item.audio], [item.utt], ctx.score_cache)

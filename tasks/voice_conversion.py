@@ -120,8 +120,11 @@ class VoiceConversion(Task):
         hyp = match_length(resample(wav.numpy(), codec.output_sample_rate, METRIC_SAMPLE_RATE), len(source16))
         seconds = len(source16) / METRIC_SAMPLE_RATE
         sid = sample.sample_id
-        rows: list[Row] = ctx.rate_rows(self.name, sid, codec, tokens, seconds,
-                                        {"reference": sample.reference.utt_id, "target": sample.target_parallel.utt_id})
+        extra: dict = {"reference": sample.reference.utt_id, "target": sample.target_parallel.utt_id}
+        saved = ctx.saved_audio(self.name, sid, hyp, METRIC_SAMPLE_RATE)
+        if saved:
+            extra["audio"] = saved
+        rows: list[Row] = ctx.rate_rows(self.name, sid, codec, tokens, seconds, extra)
         for metric in metrics.values():
             # content metrics compare with the source utterance, speaker metrics with the target speaker
             ref = target16 if metric.reference == "target" else source16

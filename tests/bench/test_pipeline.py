@@ -184,3 +184,30 @@ def test_table1_measures_rates_codebooks_and_parameters(audio_dir: Path, tmp_pat
         assert 0 < table.loc[codec, "codebook_usage_pct"] <= 100
     assert 0 < table.loc["dycast-ca", "frame_rate_hz"] < 60  # random-weight MMS-layout aligner: runs offline
     assert "| mulaw-8bit" in capsys.readouterr().out
+
+
+def test_save_audio_writes_the_first_n_outputs_as_flac(audio_dir: Path, tmp_path: Path) -> None:
+    import soundfile as sf
+
+    from bench import runner
+    from bench.config import from_dict
+    from bench.tables import load_rows
+
+    def config(save: object) -> object:
+        return from_dict({"name": "a", "output_dir": str(tmp_path / "run"), "metric_profile": "offline",
+                          "metrics": [], "save_audio": save,
+                          "codecs": ["mulaw-8bit", {"name": "dy", "codec": "dycast-bp3",
+                                                    "params": {"random_preset": "tiny"}}],
+                          "datasets": {"d": {"format": "folder", "root": str(audio_dir)}}})
+
+    runner.run(config(1), progress=False)
+    rates = load_rows([tmp_path / "run"]).query("metric == 'frame_rate'").set_index(["codec", "utt_id"])
+    saved = rates.loc[("mulaw-8bit", "utt0"), "extra"]["audio"]
+    data, rate = sf.read(tmp_path / "run" / saved)
+    assert rate == 16000 and len(data) == 24000  # the metrics' input: 16 kHz, the original's length
+    assert "audio" not in rates.loc[("mulaw-8bit", "utt1"), "extra"]  # only the first utterance
+    dy = rates.loc[("dy", "utt0"), "extra"]
+    assert sum(dy["token_durations"]) > 0 and (tmp_path / "run" / dy["audio"]).is_file()
+    for bad in (-1, "some", True):
+        with pytest.raises(ValueError, match="save_audio"):
+            config(bad)
