@@ -225,7 +225,7 @@ def add_published(table: pd.DataFrame, published: str | Path, task: str) -> pd.D
         spec = specs.get(r["metric"])
         if spec is None:
             continue
-        column = column_name(r["dataset"], spec)
+        column = column_name(r["dataset"], spec) if spec.per_dataset else spec.label  # rates: one column
         if column in table.columns:
             rows.setdefault(f"{r['codec']}{PAPER_SUFFIX}", {})[column] = float(r["value"])
     if not rows:

@@ -20,6 +20,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--name", default="joined", help="file name of the --join table (default: joined)")
     t.set_defaults(handler=cmd_table)
 
+    r = sub.add_parser("report", help="a static HTML report (tables, rate-quality plots, listening pages)")
+    r.add_argument("run_dirs", nargs="+", help="run directories (several are combined)")
+    r.add_argument("--out", required=True, help="report folder (index.html and its files)")
+    r.add_argument("--published", help="paper numbers to show beside ours, e.g. results/published/table2.csv")
+    r.set_defaults(handler=cmd_report)
+
     c = sub.add_parser("check", help="compare a run with a baseline; exit 1 past tolerance")
     c.add_argument("run_dir")
     c.add_argument("--baseline", required=True, help="baseline CSV (results/baselines/...)")
@@ -36,6 +42,18 @@ def cmd_table(args: argparse.Namespace) -> int:
     joins = {args.name: parse_join(args.join)} if args.join else None
     for task, markdown in render(args.run_dirs, args.out, args.published, joins).items():
         print(f"## {task}\n\n{markdown}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    try:
+        from bench.report import build
+    except ModuleNotFoundError as err:
+        raise ModuleNotFoundError(f"bench report needs {err.name}: "
+                                  "pip install 'speech-tokenizer-bench[report]'") from err
+    index = build(args.run_dirs, args.out, args.published)
+    size = sum(p.stat().st_size for p in index.parent.rglob("*") if p.is_file())
+    print(f"report: {index} ({size / 1e6:.1f} MB)")
     return 0
 
 

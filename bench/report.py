@@ -1,0 +1,347 @@
+"""A static HTML report of one or more run directories, built from the stored rows (nothing recomputed).
+
+``index.html``: the tables (the numbers of ``bench table``, best / second marked, each cell's bootstrap 95%
+interval and paired p-value against the best in its tooltip), rate-quality plots (measured bitrate against
+each quality metric, one point per codec variant, the Pareto front dashed, variants of one family joined),
+a card per codec. One page per task and dataset lists the utterances whose audio was saved (``save_audio``):
+players for the original and every output, sortable by any metric, spectrograms with the token boundaries
+of variable-rate codecs drawn from the stored durations. Plots are matplotlib PNGs; files are referenced
+relatively, so the folder opens from disk or any static host. Each page checks itself in the browser
+(audio playable, images non-empty) and writes the result into ``<pre id="selfcheck">``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .audio import METRIC_SAMPLE_RATE, load_audio, resample
+from .cards import card_line
+from .columns import output_specs, table_columns
+from .intervals import add_intervals
+from .store import ERROR_METRIC
+from .tables import (
+    PAPER_SUFFIX,
+    _marks,
+    add_published,
+    dataset_order,
+    flagged_codecs,
+    load_rows,
+    paper_table,
+    run_order,
+    summarize,
+)
+
+log = logging.getLogger(__name__)
+
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+th{background:#f4f4f4;cursor:pointer}
+td:first-child,th:first-child{text-align:left}.best{font-weight:bold}.second{text-decoration:underline}
+.paper{color:#777;font-style:italic}img.plot{width:420px;margin:4px}img.spec{width:360px;height:auto}
+audio{width:220px}.card{border:1px solid #ddd;padding:6px 10px;margin:6px 0}pre#selfcheck{color:#999}"""
+
+SCRIPT = """<script>
+function sortBy(th){const t=th.closest('table'),i=[...th.parentNode.children].indexOf(th),b=t.tBodies[0];
+const asc=th.dataset.asc!=='1';th.dataset.asc=asc?'1':'0';
+[...b.rows].sort((x,y)=>{const a=parseFloat(x.cells[i].dataset.v??x.cells[i].textContent),
+c=parseFloat(y.cells[i].dataset.v??y.cells[i].textContent);
+return (isNaN(a)?1:isNaN(c)?-1:(asc?a-c:c-a))}).forEach(r=>b.appendChild(r));}
+document.querySelectorAll('th').forEach(th=>th.addEventListener('click',()=>sortBy(th)));
+window.addEventListener('load',()=>{const audios=[...document.querySelectorAll('audio')];
+const imgs=[...document.querySelectorAll('img')];
+Promise.all(audios.map(a=>new Promise(r=>{if(a.readyState>=2){r(true);return}
+a.addEventListener('canplay',()=>r(true),{once:true});a.addEventListener('error',()=>r(false),{once:true});a.load();})))
+.then(ok=>{const bad=imgs.filter(i=>!(i.complete&&i.naturalWidth>0&&i.getBoundingClientRect().width>0));
+document.getElementById('selfcheck').textContent=JSON.stringify({audio:audios.length,
+audio_playable:ok.filter(x=>x).length,images:imgs.length,images_bad:bad.length});});});
+</script>"""
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def _page(title: str, body: str) -> str:
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{body}"
+            f"<pre id='selfcheck'>pending</pre>{SCRIPT}</body></html>")
+
+
+def _table_html(table: pd.DataFrame, direction: dict, flagged: set[str], unranked: set[str],
+                ci: dict[tuple[str, str], str]) -> str:
+    specs = {s.label: s for s in output_specs().values()}
+    marks = _marks(table, direction, unranked)
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in ["Codec", *table.columns])
+    rows = []
+    for codec in table.index:
+        name = f"{codec}{' †' if codec in flagged else ''}"
+        cells = [f"<td class='{'paper' if str(codec).endswith(PAPER_SUFFIX) else ''}'>{html.escape(name)}</td>"]
+        for column in table.columns:
+            value = table.loc[codec, column]
+            label = column.split(" ", 1)[-1].rstrip(" ↑↓") if " " in column else column
+            decimals = specs[label].decimals if label in specs else 2
+            text = "-" if pd.isna(value) else f"{value:.{decimals}f}"
+            rank = marks.get((codec, column))
+            css = {1: "best", 2: "second"}.get(rank or 0, "")
+            tip = ci.get((str(codec), column), "")
+            cells.append(f"<td class='{css}' data-v='{'' if pd.isna(value) else value}' title='{html.escape(tip)}'>"
+                         f"{text}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _tooltips(summary: pd.DataFrame, task: str) -> dict[tuple[str, str], str]:
+    """``(codec, column) -> "95% CI [a, b]; p vs best (c) = p"`` for a task's per-dataset columns."""
+    tips = {}
+    specs = output_specs()
+    for _, r in summary[summary["task"] == task].iterrows():
+        spec = specs.get(r["metric"])
+        if spec is None or not spec.per_dataset:
+            continue
+        column = f"{r['dataset']} {spec.label} {'↑' if spec.higher_is_better else '↓'}"
+        text = f"95% CI [{r['ci_low']:.{spec.decimals}f}, {r['ci_high']:.{spec.decimals}f}]" \
+            if not pd.isna(r["ci_low"]) else "95% CI: too few utterances"
+        if r.get("best") and not pd.isna(r.get("p_vs_best")):
+            text += f"; paired p vs best ({r['best']}) = {r['p_vs_best']:.3f}"
+        tips[(r["codec"], column)] = text
+    return tips
+
+
+def _family(label: str) -> str:
+    return label.split("-")[0]
+
+
+def _pareto(points: list[tuple[float, float, str]], higher: bool) -> list[tuple[float, float, str]]:
+    """Points no other point beats on both bitrate (lower) and quality."""
+    front = []
+    for x, y, name in points:
+        dominated = any((x2 <= x and (y2 >= y if higher else y2 <= y)) and (x2, y2) != (x, y) for x2, y2, _ in points)
+        if not dominated:
+            front.append((x, y, name))
+    return sorted(front)
+
+
+def _rate_plots(table: pd.DataFrame, direction: dict, task: str, out: Path) -> list[str]:
+    """One PNG per quality column: measured bitrate (x) against it (y). Returns relative paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bitrate = next((c.label for c in table_columns(per_dataset=False) if c.name == "bitrate"), None)
+    if bitrate is None or bitrate not in table.columns:
+        return []
+    paths = []
+    for column, higher in direction.items():
+        if higher is None or column not in table.columns:
+            continue
+        ours = [(float(table.loc[c, bitrate]), float(table.loc[c, column]), str(c)) for c in table.index
+                if not str(c).endswith(PAPER_SUFFIX) and not pd.isna(table.loc[c, bitrate])
+                and not pd.isna(table.loc[c, column])]
+        paper = [(float(table.loc[c, bitrate]), float(table.loc[c, column]), str(c)) for c in table.index
+                 if str(c).endswith(PAPER_SUFFIX) and not pd.isna(table.loc[c, bitrate])
+                 and not pd.isna(table.loc[c, column])]
+        if not ours:
+            continue
+        fig, ax = plt.subplots(figsize=(5.2, 3.8), dpi=100)
+        families: dict[str, list[tuple[float, float, str]]] = {}
+        for p in ours:
+            families.setdefault(_family(p[2]), []).append(p)
+        for members in families.values():
+            members.sort()
+            line = ax.plot([m[0] for m in members], [m[1] for m in members], marker="o", linewidth=1)[0]
+            for x, y, name in members:
+                ax.annotate(name, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points", color=line.get_color())
+        if paper:
+            ax.scatter([p[0] for p in paper], [p[1] for p in paper], marker="s", facecolors="none",
+                       edgecolors="gray", label="paper")
+        front = _pareto(ours, bool(higher))
+        ax.plot([f[0] for f in front], [f[1] for f in front], "k--", linewidth=0.8, label="Pareto front")
+        ax.set_xscale("log")
+        ax.set_xlabel(bitrate + " (log)")
+        ax.set_ylabel(column)
+        ax.set_title(f"{task}: {column}", fontsize=9)
+        ax.legend(fontsize=6)
+        fig.tight_layout()
+        path = out / "plots" / f"{_safe(task)}_{_safe(column)}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path)
+        plt.close(fig)
+        paths.append(str(path.relative_to(out)))
+    return paths
+
+
+def _spectrogram(audio: np.ndarray, durations: list[int] | None, seconds: float, path: Path) -> None:
+    """A log-magnitude spectrogram PNG, token boundaries as vertical lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n_fft, hop = 512, 160
+    frames = max(1, 1 + (len(audio) - n_fft) // hop)
+    window = np.hanning(n_fft)
+    padded = np.pad(audio, (0, max(0, n_fft - len(audio))))
+    spec = np.stack([np.abs(np.fft.rfft(window * padded[i * hop: i * hop + n_fft])) for i in range(frames)], axis=1)
+    fig, ax = plt.subplots(figsize=(4.8, 2.2), dpi=90)
+    ax.imshow(20 * np.log10(spec + 1e-6), origin="lower", aspect="auto", cmap="magma",
+              extent=(0, len(audio) / METRIC_SAMPLE_RATE, 0, METRIC_SAMPLE_RATE / 2000))
+    if durations:
+        scale = seconds / max(sum(durations), 1)  # seconds per frame of the token grid
+        for edge in np.cumsum(durations)[:-1] * scale:
+            ax.axvline(edge, color="cyan", linewidth=0.6)
+    ax.set_xlabel("s", fontsize=7)
+    ax.set_ylabel("kHz", fontsize=7)
+    ax.tick_params(labelsize=6)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _originals(run_dirs: list[Path]) -> dict[tuple[str, str], Path]:
+    """``(dataset, utt_id) -> audio path`` from the runs' saved configs (when the data is still there)."""
+    import yaml
+
+    from .config import from_dict
+    from .datasets import load_dataset
+
+    found: dict[tuple[str, str], Path] = {}
+    for run_dir in run_dirs:
+        path = run_dir / "config.yaml"
+        if not path.is_file():
+            continue
+        try:
+            config = from_dict(yaml.safe_load(path.read_text()) or {})
+            for spec in config.datasets:
+                for utt in load_dataset(spec):
+                    found[(spec.name, utt.utt_id)] = utt.path
+        except (OSError, ValueError, KeyError) as err:
+            log.warning("report: originals of %s not found (%s)", run_dir, err)
+    return found
+
+
+def _utterance_pages(df: pd.DataFrame, run_dirs: list[Path], out: Path) -> list[tuple[str, str, int]]:
+    """One page per (task, dataset) with saved audio. Returns ``(task, dataset, utterances)``."""
+    rates = df[(df["metric"] == "frame_rate") & df["extra"].map(lambda e: isinstance(e, dict) and "audio" in e)]
+    if rates.empty:
+        return []
+    originals = _originals(run_dirs)
+    specs = output_specs()
+    scores = df[(df["metric"] != ERROR_METRIC) & df["value"].notna()]
+    pages = []
+    run_of = {}
+    for run_dir in run_dirs:
+        for row in rates.itertuples():
+            if (run_dir / row.extra["audio"]).is_file():
+                run_of[row.Index] = run_dir
+    for (task, dataset), group in rates.groupby(["task", "dataset"]):
+        codecs = sorted(set(group["codec"]))
+        metrics = [m for m in sorted(set(scores[(scores["task"] == task) & (scores["dataset"] == dataset)]["metric"]))
+                   if m in specs and specs[m].in_table and specs[m].per_dataset]
+        head = ["Utterance", "Original", *[f"{c}" for c in codecs],
+                *[f"{c} {specs[m].label}" for c in codecs for m in metrics]]
+        body = []
+        for utt in sorted(set(group["utt_id"])):
+            cells = [f"<td>{html.escape(utt)}</td>"]
+            source = originals.get((dataset, utt.split("->")[0].split("@seed")[0]))
+            if source is not None and source.is_file():
+                target = out / "audio" / "original" / _safe(dataset) / f"{_safe(utt)}.flac"
+                if not target.is_file():
+                    import soundfile as sf
+
+                    clip = load_audio(source)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    sf.write(target, resample(clip.samples, clip.sample_rate, METRIC_SAMPLE_RATE), METRIC_SAMPLE_RATE)
+                cells.append(f"<td><audio controls preload='auto' src='{target.relative_to(out)}'></audio></td>")
+            else:
+                cells.append("<td>-</td>")
+            for codec in codecs:
+                row = group[(group["codec"] == codec) & (group["utt_id"] == utt)]
+                if row.empty or row.index[0] not in run_of:
+                    cells.append("<td>-</td>")
+                    continue
+                extra = row.iloc[0]["extra"]
+                src = run_of[row.index[0]] / extra["audio"]
+                rel = Path("audio") / _safe(task) / _safe(codec) / _safe(dataset) / f"{_safe(utt)}.flac"
+                (out / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, out / rel)
+                spec_png = rel.with_suffix(".png")
+                audio, _ = load_audio(src).samples, None
+                _spectrogram(audio, extra.get("token_durations"), float(row.iloc[0]["den"] or len(audio) / 16000),
+                             out / spec_png)
+                cells.append(f"<td><audio controls preload='auto' src='{rel}'></audio><br>"
+                             f"<img class='spec' src='{spec_png}' alt='spectrogram'></td>")
+            for codec in codecs:
+                for metric in metrics:
+                    hit = scores[(scores["task"] == task) & (scores["dataset"] == dataset) & (scores["codec"] == codec)
+                                 & (scores["utt_id"] == utt) & (scores["metric"] == metric)]
+                    value = float(hit.iloc[0]["value"]) if not hit.empty else float("nan")
+                    cells.append(f"<td data-v='{'' if np.isnan(value) else value}'>"
+                                 f"{'-' if np.isnan(value) else f'{value:.2f}'}</td>")
+            body.append("<tr>" + "".join(cells) + "</tr>")
+        table = ("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"
+                 + "".join(body) + "</tbody></table>")
+        name = f"{_safe(task)}_{_safe(dataset)}.html"
+        note = ("<p>Click a header to sort. Spectrograms of variable-rate codecs show their token boundaries "
+                "(cyan) from the stored durations. <a href='index.html'>Back</a></p>")
+        (out / name).write_text(_page(f"{task} / {dataset}: listening page", note + table), encoding="utf-8")
+        pages.append((task, dataset, len(set(group["utt_id"]))))
+    return pages
+
+
+def build(run_dirs: list[str | Path], out: str | Path, published: str | Path | None = None) -> Path:
+    """Write the report into ``out``; returns the path of ``index.html``."""
+    dirs = [Path(r) for r in run_dirs]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    df = load_rows(list(dirs))
+    summary = add_intervals(summarize(df), df, output_specs(), flagged_codecs(df, "identity"))
+    summary.to_csv(out / "summary.csv", index=False, float_format="%.6g")
+    order = [c for r in dirs for c in run_order(r)]
+    datasets = list(dict.fromkeys(d for r in dirs for d in dataset_order(r)))
+    flagged = set(summary.loc[summary["random_weights"], "codec"])
+    unranked = flagged_codecs(df, "identity")
+    parts = [f"<p>Runs: {', '.join(html.escape(str(d)) for d in dirs)}. † random weights (not the codec's "
+             "numbers). Hover a cell for its bootstrap 95% interval over utterances and the paired test against "
+             "the best codec.</p>"]
+    pages = _utterance_pages(df, dirs, out)
+    if pages:
+        parts.append("<h2>Listening pages</h2><ul>" + "".join(
+            f"<li><a href='{_safe(t)}_{_safe(d)}.html'>{html.escape(t)} / {html.escape(d)}</a> ({n} utterances)</li>"
+            for t, d, n in pages) + "</ul>")
+    for task in sorted(summary["task"].unique()):
+        table, direction = paper_table(df, summary, task, order, datasets)
+        if published is not None:
+            table = add_published(table, published, task)
+        parts.append(f"<h2>{html.escape(task)}</h2>")
+        parts.append(_table_html(table, direction, flagged, unranked, _tooltips(summary, task)))
+        plots = _rate_plots(table, direction, task, out)
+        parts += [f"<img class='plot' src='{p}' alt='{html.escape(p)}'>" for p in plots]
+    cards = []
+    for codec in order or sorted(summary["codec"].unique()):
+        sub = summary[summary["codec"] == codec]
+        if sub.empty:
+            continue
+        rates = {m: sub[sub["metric"] == m]["value"].mean() for m in ("frame_rate", "bitrate")}
+        backends = sorted({b for b in df[df["codec"] == codec]["extra"].map(
+            lambda e: e.get("model", "") if isinstance(e, dict) else "") if b})
+        line = card_line(codec) or card_line(codec.split(" ")[0])
+        cards.append(f"<div class='card'><b>{html.escape(codec)}</b>{' † random weights' if codec in flagged else ''}"
+                     f"<br>frame rate {rates['frame_rate']:.2f} Hz, bitrate {rates['bitrate']:.3f} kbps"
+                     f"{'<br>models: ' + html.escape(', '.join(backends)) if backends else ''}"
+                     f"{'<br>paper Table 5: ' + html.escape(line) if line else ''}</div>")
+    if cards:
+        parts.append("<h2>Codecs</h2>" + "".join(cards))
+    index = out / "index.html"
+    index.write_text(_page("Speech tokenizer benchmark report", "".join(parts)), encoding="utf-8")
+    (out / "report.json").write_text(json.dumps({"runs": [str(d) for d in dirs], "pages": pages}, indent=2))
+    return index
