@@ -247,8 +247,13 @@ def _utterance_pages(df: pd.DataFrame, run_dirs: list[Path], out: Path) -> list[
         codecs = sorted(set(group["codec"]))
         metrics = [m for m in sorted(set(scores[(scores["task"] == task) & (scores["dataset"] == dataset)]["metric"]))
                    if m in specs and specs[m].in_table and specs[m].per_dataset]
+        identity = next((c for c in codecs if c in flagged_codecs(df[df["codec"] == c], "identity")), None)
+        deltas = [c for c in codecs if identity is not None and c != identity]
         head = ["Utterance", "Original", *[f"{c}" for c in codecs],
-                *[f"{c} {specs[m].label}" for c in codecs for m in metrics]]
+                *[f"{c} {specs[m].label}" for c in codecs for m in metrics],
+                *[f"{c} Δ{specs[m].label} vs {identity}" for c in deltas for m in metrics]]
+        scoped = scores[(scores["task"] == task) & (scores["dataset"] == dataset)]
+        values = {(r.codec, r.utt_id, r.metric): float(r.value) for r in scoped.itertuples()}
         body = []
         for utt in sorted(set(group["utt_id"])):
             cells = [f"<td>{html.escape(utt)}</td>"]
@@ -280,13 +285,13 @@ def _utterance_pages(df: pd.DataFrame, run_dirs: list[Path], out: Path) -> list[
                              out / spec_png)
                 cells.append(f"<td><audio controls preload='auto' src='{rel}'></audio><br>"
                              f"<img class='spec' src='{spec_png}' alt='spectrogram'></td>")
-            for codec in codecs:
-                for metric in metrics:
-                    hit = scores[(scores["task"] == task) & (scores["dataset"] == dataset) & (scores["codec"] == codec)
-                                 & (scores["utt_id"] == utt) & (scores["metric"] == metric)]
-                    value = float(hit.iloc[0]["value"]) if not hit.empty else float("nan")
-                    cells.append(f"<td data-v='{'' if np.isnan(value) else value}'>"
-                                 f"{'-' if np.isnan(value) else f'{value:.2f}'}</td>")
+            numbers = [values.get((c, utt, m), float("nan")) for c in codecs for m in metrics]
+            if identity is not None:  # the delta of each output to the identity codec's (the original's)
+                numbers += [values.get((c, utt, m), float("nan")) - values.get((identity, utt, m), float("nan"))
+                            for c in deltas for m in metrics]
+            for value in numbers:
+                cells.append(f"<td data-v='{'' if np.isnan(value) else value}'>"
+                             f"{'-' if np.isnan(value) else f'{value:.2f}'}</td>")
             body.append("<tr>" + "".join(cells) + "</tr>")
         table = ("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"
                  + "".join(body) + "</tbody></table>")
@@ -296,6 +301,23 @@ def _utterance_pages(df: pd.DataFrame, run_dirs: list[Path], out: Path) -> list[
         (out / name).write_text(_page(f"{task} / {dataset}: listening page", note + table), encoding="utf-8")
         pages.append((task, dataset, len(set(group["utt_id"]))))
     return pages
+
+
+def _codec_params(run_dirs: list[Path]) -> dict[str, tuple[str, dict]]:
+    """``label -> (registry name, params)`` from the runs' saved configs."""
+    import yaml
+
+    found: dict[str, tuple[str, dict]] = {}
+    for run_dir in run_dirs:
+        path = run_dir / "config.yaml"
+        if path.is_file():
+            for entry in (yaml.safe_load(path.read_text()) or {}).get("codecs") or []:
+                if isinstance(entry, str):
+                    found.setdefault(entry, (entry, {}))
+                else:
+                    label = entry.get("name", entry.get("codec"))
+                    found.setdefault(label, (entry.get("codec", label), dict(entry.get("params") or {})))
+    return found
 
 
 def build(run_dirs: list[str | Path], out: str | Path, published: str | Path | None = None) -> Path:
@@ -326,6 +348,7 @@ def build(run_dirs: list[str | Path], out: str | Path, published: str | Path | N
         parts.append(_table_html(table, direction, flagged, unranked, _tooltips(summary, task)))
         plots = _rate_plots(table, direction, task, out)
         parts += [f"<img class='plot' src='{p}' alt='{html.escape(p)}'>" for p in plots]
+    params = _codec_params(dirs)
     cards = []
     for codec in order or sorted(summary["codec"].unique()):
         sub = summary[summary["codec"] == codec]
@@ -334,9 +357,14 @@ def build(run_dirs: list[str | Path], out: str | Path, published: str | Path | N
         rates = {m: sub[sub["metric"] == m]["value"].mean() for m in ("frame_rate", "bitrate")}
         backends = sorted({b for b in df[df["codec"] == codec]["extra"].map(
             lambda e: e.get("model", "") if isinstance(e, dict) else "") if b})
-        line = card_line(codec) or card_line(codec.split(" ")[0])
+        line = card_line(params.get(codec, ("", {}))[0]) or card_line(codec)
+        weights = sorted({e["weights_id"] for e in df[df["codec"] == codec]["extra"]
+                          if isinstance(e, dict) and e.get("weights_id")})
+        name, given = params.get(codec, (codec, {}))
         cards.append(f"<div class='card'><b>{html.escape(codec)}</b>{' † random weights' if codec in flagged else ''}"
                      f"<br>frame rate {rates['frame_rate']:.2f} Hz, bitrate {rates['bitrate']:.3f} kbps"
+                     f"<br>registry name {html.escape(name)}; params {html.escape(json.dumps(given)) or '{}'}"
+                     f"<br>weights: {html.escape(', '.join(weights) or 'not recorded')}"
                      f"{'<br>models: ' + html.escape(', '.join(backends)) if backends else ''}"
                      f"{'<br>paper Table 5: ' + html.escape(line) if line else ''}</div>")
     if cards:

@@ -48,6 +48,8 @@ def codec_flags(codec: Codec) -> dict[str, Any]:
         flags["random_weights"] = True
     if codec.capabilities.identity:
         flags["identity"] = True
+    if codec.weights_id:
+        flags["weights_id"] = codec.weights_id
     return flags
 
 

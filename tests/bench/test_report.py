@@ -52,6 +52,8 @@ def test_report_structure(report: Path) -> None:
     assert len(audio) == 2 * 5  # two saved utterances: the original and four codecs
     assert all((report / a).is_file() for a in audio) and "http" not in page  # self-contained
     assert len(re.findall(r"<img class='spec'", page)) == 8
+    assert "ΔDNSMOS vs reference" in page  # sortable by the delta to the original
+    assert "weights: random:dycast" in index and "registry name dycast-bp3" in index
     assert json.loads((report / "report.json").read_text())["pages"] == [["resynthesis", "clean", 2]]
     assert {"ci_low", "ci_high", "p_vs_best"} <= set((report / "summary.csv").read_text().splitlines()[0].split(","))
 
