@@ -11,11 +11,12 @@ import yaml
 
 from . import roots
 from .datasets import DatasetSpec
+from .executor import settings_of
 
 KNOWN_KEYS = {
     "name", "output_dir", "seed", "device", "batch_size", "max_seconds", "metric_profile",
     "metrics", "tasks", "codecs", "datasets", "assets", "description", "task_options", "roots", "paper",
-    "task_datasets", "task_codecs", "save_audio",
+    "task_datasets", "task_codecs", "save_audio", "executor",
 }
 
 
@@ -46,6 +47,7 @@ class RunConfig:
     task_datasets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # task -> the datasets it runs on
     task_codecs: dict[str, tuple[str, ...]] = field(default_factory=dict)  # task -> the codec labels it runs on
     save_audio: int | None = 0  # decoded outputs saved as FLAC: the first N utterances per dataset; None = all
+    executor: dict[str, Any] = field(default_factory=dict)  # inline (default), local or slurm (bench.executor)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -167,6 +169,7 @@ def from_dict(data: dict[str, Any]) -> RunConfig:
         task_datasets=_restriction(data, "task_datasets", set(datasets)),
         task_codecs=_restriction(data, "task_codecs", set(labels)),
         save_audio=_save_audio(data.get("save_audio", 0)),
+        executor=settings_of(data.get("executor") or {}),
         raw=copy.deepcopy(data),
     )
 
@@ -183,7 +186,10 @@ def _save_audio(value: Any) -> int | None:
 def _restriction(data: dict[str, Any], key: str, known: set[str]) -> dict[str, tuple[str, ...]]:
     """``{task: [names]}``: the plan runs the task on these only (others: every one); unknown names are errors."""
     out = {}
+    planned = set(map(str, _as_list(data, "tasks") or [])) or None
     for task, names in (data.get(key) or {}).items():
+        if planned is not None and str(task) not in planned:
+            continue  # a task the plan does not run (e.g. `tasks=[...]` overridden)
         names = [names] if isinstance(names, str) else list(names or [])
         unknown = sorted(set(map(str, names)) - known)
         if unknown:

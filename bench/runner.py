@@ -162,7 +162,7 @@ def check_codec_params(spec: CodecSpec) -> None:
     check_keywords(CODECS.get(spec.name).cls.__init__, spec.params, f"codec {spec.label!r} ({spec.name}) params")
 
 
-def run(config: RunConfig, progress: bool = True, retry_errors: bool = False) -> ResultStore:
+def run(config: RunConfig, progress: bool = True, retry_errors: bool = False, detach: bool = False) -> ResultStore:
     """Run (or resume) a plan; returns the store holding every row.
 
     Everything that can be checked without heavy work is checked first (names, codec params,
@@ -187,7 +187,17 @@ def run(config: RunConfig, progress: bool = True, retry_errors: bool = False) ->
             log.info("retrying %d failed rows of earlier runs", retried)
         variants = {spec.label: variant_id(spec) for spec in config.codecs}
         write_run_info(config, profile, variants)
-        _run_plan(config, store, tasks, data, settings, outputs, progress, variants, profile)
+        if config.executor.get("kind", "inline") != "inline":
+            from . import executor
+
+            outcome = executor.submit(config, store, tasks, config.executor, detach)
+            log.warning("executor %s: %d shards, %d submitted in jobs %s; %d rows merged%s",
+                        config.executor["kind"], outcome["shards"], outcome["submitted"], outcome["jobs"],
+                        outcome["merged"], " (detached: `bench status` watches, `bench run` merges)" if detach else "")
+            for shard, reason, log_path in outcome["failed"]:
+                log.error("shard %s: %s (log: %s)", shard, reason, log_path)
+        else:
+            _run_plan(config, store, tasks, data, settings, outputs, progress, variants, profile)
     finally:
         store.unlock()
     return store
@@ -197,34 +207,40 @@ def _run_plan(config: RunConfig, store: ResultStore, tasks: dict[str, Task], dat
               settings: dict[str, dict], outputs: dict[str, tuple[str, ...]], progress: bool,
               variants: dict[str, str], profile: str) -> None:
     metrics = _Lazy(settings, config.device, profile)
-    token_cache = DiskCache(cache_dir(), "tokens")
-    score_cache = DiskCache(cache_dir(), "scores")
     plan = [(t, c, d) for t in tasks for c in config.codecs for d in data
             if d in config.task_datasets.get(t, (d,)) and c.label in config.task_codecs.get(t, (c.label,))]
     for task_name, spec, dataset in tqdm(plan, desc=config.name, unit="job", disable=not progress):
-        codec_holder: dict[str, Codec] = {}
+        run_job(config, store, tasks[task_name], task_name, spec, dataset, data[dataset], metrics, outputs, progress,
+                variants[spec.label])
 
-        def get_codec(spec: CodecSpec = spec, holder: dict[str, Codec] = codec_holder) -> Codec:
-            if "codec" not in holder:
-                seed_everything(config.seed)  # random-weight codecs: same weights every run
-                try:
-                    holder["codec"] = build_codec(spec, config.device)
-                except Exception as err:
-                    raise CodecBuildError(str(err)) from err
-            return holder["codec"]
 
-        ctx = TaskContext(
-            codec_label=spec.label, dataset=dataset, utterances=data[dataset], store=store,
-            get_codec=get_codec, get_metrics=metrics, get_metric=metrics.one, metric_outputs=outputs,
-            token_cache=token_cache, score_cache=score_cache, device=config.device, batch_size=config.batch_size,
-            max_seconds=config.max_seconds, progress=progress,
-            options=config.task_options.get(task_name, {}), seed=config.seed, variant=variants[spec.label],
-            save_audio=config.save_audio,
-        )
-        try:
-            tasks[task_name].run(ctx)
-        except CodecBuildError as err:
-            _codec_failed(ctx, task_name, err.__cause__ or err)
+def run_job(config: RunConfig, store: ResultStore, task: Task, task_name: str, spec: CodecSpec, dataset: str,
+            utterances: list[Utterance], metrics: _Lazy, outputs: dict[str, tuple[str, ...]], progress: bool,
+            variant: str) -> None:
+    """One task x codec variant x dataset job (the codec built only when work remains)."""
+    codec_holder: dict[str, Codec] = {}
+
+    def get_codec(spec: CodecSpec = spec, holder: dict[str, Codec] = codec_holder) -> Codec:
+        if "codec" not in holder:
+            seed_everything(config.seed)  # random-weight codecs: same weights every run
+            try:
+                holder["codec"] = build_codec(spec, config.device)
+            except Exception as err:
+                raise CodecBuildError(str(err)) from err
+        return holder["codec"]
+
+    ctx = TaskContext(
+        codec_label=spec.label, dataset=dataset, utterances=utterances, store=store,
+        get_codec=get_codec, get_metrics=metrics, get_metric=metrics.one, metric_outputs=outputs,
+        token_cache=DiskCache(cache_dir(), "tokens"), score_cache=DiskCache(cache_dir(), "scores"),
+        device=config.device, batch_size=config.batch_size, max_seconds=config.max_seconds, progress=progress,
+        options=config.task_options.get(task_name, {}), seed=config.seed, variant=variant,
+        save_audio=config.save_audio,
+    )
+    try:
+        task.run(ctx)
+    except CodecBuildError as err:
+        _codec_failed(ctx, task_name, err.__cause__ or err)
 
 
 def _codec_failed(ctx: TaskContext, task: str, err: BaseException) -> None:

@@ -174,6 +174,7 @@ class Task(ABC):
     uses_metrics: ClassVar[bool] = False
     default: ClassVar[bool] = False
     trains: ClassVar[bool] = False  # trains a model per codec variant x dataset (probes, TTS): the work estimate
+    shard_by_utterance: ClassVar[bool] = False  # each utterance is independent: executors may split a job by utterance
 
     @abstractmethod
     def run(self, ctx: TaskContext) -> None:

@@ -43,6 +43,7 @@ class Resynthesis(Task):
     outputs = RATE_OUTPUTS
     uses_metrics = True
     default = True
+    shard_by_utterance = True
 
     def run(self, ctx: TaskContext) -> None:
         outputs = ctx.scored_outputs()

@@ -16,7 +16,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--retry-errors", action="store_true", help="recompute utterances that failed")
     p.add_argument("--no-table", action="store_true", help="do not render tables at the end")
+    p.add_argument("--executor", choices=["inline", "local", "slurm"], help="override executor.kind of the config")
+    p.add_argument("--detach", action="store_true", help="submit the shards and return (local / slurm executors)")
     p.set_defaults(handler=cmd_run)
+
+    s = sub.add_parser("status", help="shards of a run: done / running / failed / pending")
+    s.add_argument("run_dir")
+    s.set_defaults(handler=cmd_status)
 
     q = sub.add_parser("quickstart", help="offline resynthesis table on a synthetic corpus or --data DIR")
     q.add_argument("--data", help="a folder of audio files (sidecar .txt transcripts optional)")
@@ -28,14 +34,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _execute(config_path: str | Path, overrides: list[str], progress: bool, retry: bool = False,
-             table: bool = True, patch: dict | None = None) -> int:
+             table: bool = True, patch: dict | None = None, detach: bool = False) -> int:
     from bench.config import load_config
     from bench.runner import run, summarize_run
     from bench.tables import render
 
     config = load_config(config_path, overrides, patch)
     start = time.perf_counter()
-    store = run(config, progress=progress, retry_errors=retry)
+    store = run(config, progress=progress, retry_errors=retry, detach=detach)
+    if detach:
+        print(f"submitted: `bench status {config.output_dir}` watches; `bench run` with the same config merges")
+        return 0
     elapsed = time.perf_counter() - start
     summary = summarize_run(config, store)
     if table and len(store):
@@ -49,7 +58,25 @@ def _execute(config_path: str | Path, overrides: list[str], progress: bool, retr
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return _execute(args.config, args.overrides, not args.no_progress, args.retry_errors, not args.no_table)
+    overrides = list(args.overrides) + ([f"executor.kind={args.executor}"] if args.executor else [])
+    return _execute(args.config, overrides, not args.no_progress, args.retry_errors, not args.no_table,
+                    detach=args.detach)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from bench.executor import status
+
+    states = status(Path(args.run_dir))
+    if not states:
+        print(f"{args.run_dir}: no shards (an inline run, or nothing submitted yet)")
+        return 0
+    counts: dict[str, int] = {}
+    for shard, state, detail in states:
+        counts[state] = counts.get(state, 0) + 1
+        if state != "done":
+            print(f"  {state:<8} {shard}{': ' + detail if detail else ''}")
+    print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    return 1 if counts.get("failed") else 0
 
 
 def cmd_quickstart(args: argparse.Namespace) -> int:

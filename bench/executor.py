@@ -1,0 +1,239 @@
+"""Run a plan in shards on worker processes or a SLURM cluster, through submitit.
+
+A shard is a unit of resumable work: one (task, codec variant, dataset) job, and for tasks that declare
+``shard_by_utterance`` one stable hash bucket of its utterance ids. Shards are grouped into worker jobs
+(``workers``; each loads the metric models once for all its shards); a worker writes each shard's rows
+into ``RUN_DIR/shards/<shard>/rows.jsonl`` (seeing the run's rows, so nothing done is recomputed) and a
+``done`` marker at its end. The parent merges shard rows into the run's store (idempotent: rows are
+keyed), resubmits only unfinished shards, and lists failed ones with their logs. Executors: ``local``
+(``submitit.LocalExecutor``: processes on this machine, one GPU each when GPUs exist) and ``slurm``
+(``submitit.AutoExecutor``: a job array, requeued on preemption, resuming from the shard rows).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .store import ResultStore, Row
+
+log = logging.getLogger(__name__)
+KINDS = ("inline", "local", "slurm")
+SLURM_KEYS = ("partition", "gpus_per_node", "cpus_per_task", "mem_gb", "timeout_min", "array_parallelism",
+              "additional_parameters", "qos", "account")
+
+
+@dataclass(frozen=True)
+class Shard:
+    task: str
+    codec: str
+    dataset: str
+    bucket: int = 0
+    buckets: int = 1
+
+    @property
+    def id(self) -> str:
+        name = f"{self.task}--{self.codec}--{self.dataset}--{self.bucket}of{self.buckets}"
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"task": self.task, "codec": self.codec, "dataset": self.dataset, "bucket": self.bucket,
+                "buckets": self.buckets}
+
+
+def bucket_of(utt_id: str, buckets: int) -> int:
+    """A stable hash bucket of an utterance id (the same on every machine and run)."""
+    return int(hashlib.sha256(utt_id.encode()).hexdigest()[:12], 16) % buckets
+
+
+class ShardStore(ResultStore):
+    """A shard's rows file; it also knows the run's rows (done work is skipped) and keeps the run dir as
+    ``run_dir`` (checkpoints and caches stay shared)."""
+
+    def __init__(self, run_dir: Path, shard: Shard) -> None:
+        folder = Path(run_dir) / "shards" / shard.id
+        super().__init__(folder)
+        parent = ResultStore.__new__(ResultStore)
+        parent.run_dir, parent.path = Path(run_dir), Path(run_dir) / "rows.jsonl"
+        self._keys |= {row.key for row in parent._parse()[0]}
+        self.run_dir = Path(run_dir)
+
+
+def settings_of(raw: dict[str, Any]) -> dict[str, Any]:
+    """The ``executor:`` section with defaults: ``kind`` inline, ``workers`` 2, ``buckets`` = workers."""
+    section = dict(raw or {})
+    kind = section.get("kind", "inline")
+    if kind not in KINDS:
+        raise ValueError(f"executor.kind must be one of {KINDS}, got {kind!r}")
+    workers = int(section.get("workers", 2))
+    if workers < 1:
+        raise ValueError(f"executor.workers must be >= 1, got {workers}")
+    unknown = set(section) - {"kind", "workers", "buckets", "folder", "poll_s", *SLURM_KEYS}
+    if unknown:
+        raise ValueError(f"executor: unknown keys {sorted(unknown)}")
+    return {**section, "kind": kind, "workers": workers, "buckets": int(section.get("buckets", workers))}
+
+
+def plan_shards(config: Any, tasks: dict[str, Any], buckets: int) -> list[Shard]:
+    """Every shard of the plan: bucketed for tasks that shard by utterance, one per job otherwise."""
+    shards = []
+    for task_name, task in tasks.items():
+        for spec in config.codecs:
+            if spec.label not in config.task_codecs.get(task_name, (spec.label,)):
+                continue
+            for dataset in config.datasets:
+                if dataset.name not in config.task_datasets.get(task_name, (dataset.name,)):
+                    continue
+                n = buckets if getattr(task, "shard_by_utterance", False) else 1
+                shards += [Shard(task_name, spec.label, dataset.name, b, n) for b in range(n)]
+    return shards
+
+
+def _folder(run_dir: Path, shard: Shard) -> Path:
+    return run_dir / "shards" / shard.id
+
+
+def state_of(run_dir: Path, shard: Shard) -> str:
+    """``done``, ``failed``, ``running`` (started, not finished) or ``pending``."""
+    folder = _folder(run_dir, shard)
+    for state in ("done", "failed", "running"):
+        if (folder / state).is_file():
+            return state
+    return "pending"
+
+
+def work(raw_config: dict[str, Any], run_dir: str, shards: list[dict[str, Any]]) -> list[str]:
+    """A worker job: run each shard (metric models built once for all of them); returns their states."""
+    from . import assets, runner
+    from .config import from_dict
+    from .datasets import load_dataset
+    from .profiles import metric_settings, resolve_profile
+    from .registry import METRICS, TASKS, discover
+    from .store import current_variants
+
+    discover()
+    config = from_dict(raw_config)
+    assets.set_overrides(config.assets)
+    profile = resolve_profile(config.metric_profile)
+    settings = metric_settings(profile, list(config.metrics) if config.metrics is not None else None)
+    outputs = {name: tuple(o.name for o in METRICS.get(name).outputs) for name in settings}
+    metrics = runner._Lazy(settings, config.device, profile)
+    variants = current_variants(Path(run_dir))
+    data: dict[str, list] = {}
+    states = []
+    for item in shards:
+        shard = Shard(**item)
+        folder = _folder(Path(run_dir), shard)
+        folder.mkdir(parents=True, exist_ok=True)
+        if (folder / "done").is_file():
+            states.append("done")
+            continue
+        (folder / "failed").unlink(missing_ok=True)
+        (folder / "running").write_text(str(time.time()))
+        try:
+            if shard.dataset not in data:
+                data[shard.dataset] = load_dataset(next(d for d in config.datasets if d.name == shard.dataset))
+            utts = [u for u in data[shard.dataset] if shard.buckets == 1 or bucket_of(u.utt_id, shard.buckets)
+                    == shard.bucket]
+            spec = next(c for c in config.codecs if c.label == shard.codec)
+            store = ShardStore(Path(run_dir), shard)
+            runner.run_job(config, store, TASKS.get(shard.task)(), shard.task, spec, shard.dataset, utts,
+                           metrics, outputs, False, variants.get(spec.label, ""))
+            (folder / "done").write_text(str(time.time()))
+            states.append("done")
+        except Exception as err:  # noqa: BLE001 - one shard fails alone, listed by the parent
+            (folder / "failed").write_text(f"{type(err).__name__}: {err}")
+            log.exception("shard %s failed", shard.id)
+            states.append("failed")
+        finally:
+            (folder / "running").unlink(missing_ok=True)
+    return states
+
+
+def merge(store: ResultStore, shards: list[Shard]) -> int:
+    """Add every shard's rows to the run's store (rows already there are skipped); returns rows added."""
+    before = len(store)
+    for shard in shards:
+        shard_rows = _folder(store.run_dir, shard) / "rows.jsonl"
+        if shard_rows.is_file():
+            reader = ResultStore.__new__(ResultStore)
+            reader.run_dir, reader.path = shard_rows.parent, shard_rows
+            rows: list[Row] = reader._parse()[0]
+            store.add(rows)
+    return len(store) - before
+
+
+def _executor(settings: dict[str, Any], folder: Path) -> Any:
+    try:
+        import submitit
+    except ModuleNotFoundError as err:
+        raise ModuleNotFoundError("executor local / slurm needs submitit: pip install "
+                                  "'speech-tokenizer-bench[cluster]'") from err
+    if settings["kind"] == "local":
+        local = submitit.LocalExecutor(folder=str(folder))
+        local.update_parameters(timeout_min=int(settings.get("timeout_min", 24 * 60)))
+        return local
+    executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
+    params = {f"slurm_{k}": v for k, v in settings.items() if k in SLURM_KEYS and k != "timeout_min"}
+    executor.update_parameters(timeout_min=int(settings.get("timeout_min", 60)), **params)
+    return executor
+
+
+def submit(config: Any, store: ResultStore, tasks: dict[str, Any], settings: dict[str, Any],
+           detach: bool = False) -> dict[str, Any]:
+    """Submit the unfinished shards in ``workers`` jobs; unless ``detach``, wait and merge.
+    Returns ``{"shards": n, "submitted": n, "failed": [(shard, error, log)], "merged": rows}``."""
+    run_dir = store.run_dir
+    shards = plan_shards(config, tasks, settings["buckets"])
+    pending = [s for s in shards if state_of(run_dir, s) != "done"]
+    groups = [pending[i::settings["workers"]] for i in range(settings["workers"])]
+    groups = [g for g in groups if g]
+    logs = run_dir / "shards" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    jobs = []
+    if groups:
+        executor = _executor(settings, logs)
+        raw = dict(config.raw)
+        if settings["kind"] == "slurm":
+            with executor.batch():  # one job array
+                futures = [executor.submit(work, raw, str(run_dir), [s.to_dict() for s in g]) for g in groups]
+            jobs = futures
+        else:
+            jobs = [executor.submit(work, raw, str(run_dir), [s.to_dict() for s in g]) for g in groups]
+    (run_dir / "shards" / "jobs.json").write_text(json.dumps(
+        [{"job": str(j.job_id), "shards": [s.id for s in g], "stdout": str(j.paths.stdout),
+          "stderr": str(j.paths.stderr)} for j, g in zip(jobs, groups, strict=True)], indent=2))
+    result: dict[str, Any] = {"shards": len(shards), "submitted": len(pending), "jobs": [str(j.job_id) for j in jobs],
+                              "failed": [], "merged": 0}
+    if detach:
+        return result
+    for job in jobs:
+        try:
+            job.result()
+        except Exception as err:  # noqa: BLE001 - a job that died (killed, cancelled, out of time)
+            log.warning("job %s ended without a result: %s", job.job_id, str(err).splitlines()[0][:200])
+    result["merged"] = merge(store, shards)
+    log_of = {s: str(j.paths.stderr) for j, g in zip(jobs, groups, strict=True) for s in (x.id for x in g)}
+    for shard in shards:
+        state = state_of(run_dir, shard)
+        if state != "done":
+            failed = _folder(run_dir, shard) / "failed"
+            reason = failed.read_text() if state == "failed" else f"not finished ({state})"
+            result["failed"].append((shard.id, reason, log_of.get(shard.id, str(logs))))
+    return result
+
+
+def status(run_dir: Path) -> list[tuple[str, str, str]]:
+    """``(shard, state, detail)`` of every shard folder of a run."""
+    out = []
+    for folder in sorted((Path(run_dir) / "shards").glob("*--*")):
+        state = next((s for s in ("done", "failed", "running") if (folder / s).is_file()), "pending")
+        detail = (folder / "failed").read_text()[:200] if state == "failed" else ""
+        out.append((folder.name, state, detail))
+    return out
