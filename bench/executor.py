@@ -108,8 +108,14 @@ def state_of(run_dir: Path, shard: Shard) -> str:
     return "pending"
 
 
-def work(raw_config: dict[str, Any], run_dir: str, shards: list[dict[str, Any]]) -> list[str]:
-    """A worker job: run each shard (metric models built once for all of them); returns their states."""
+def work(raw_config: dict[str, Any], run_dir: str, shards: list[dict[str, Any]], threads: int | None = None
+         ) -> list[str]:
+    """A worker job: run each shard (metric models built once for all of them); returns their states.
+    ``threads``: torch threads of this worker (local executor: the machine's cores shared among workers)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     from . import assets, runner
     from .config import from_dict
     from .datasets import load_dataset
@@ -205,7 +211,10 @@ def submit(config: Any, store: ResultStore, tasks: dict[str, Any], settings: dic
                 futures = [executor.submit(work, raw, str(run_dir), [s.to_dict() for s in g]) for g in groups]
             jobs = futures
         else:
-            jobs = [executor.submit(work, raw, str(run_dir), [s.to_dict() for s in g]) for g in groups]
+            import os
+
+            threads = max(1, (os.cpu_count() or 1) // len(groups))
+            jobs = [executor.submit(work, raw, str(run_dir), [s.to_dict() for s in g], threads) for g in groups]
     (run_dir / "shards" / "jobs.json").write_text(json.dumps(
         [{"job": str(j.job_id), "shards": [s.id for s in g], "stdout": str(j.paths.stdout),
           "stderr": str(j.paths.stderr)} for j, g in zip(jobs, groups, strict=True)], indent=2))

