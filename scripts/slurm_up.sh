@@ -37,6 +37,8 @@ SlurmdSpoolDir=/var/spool/slurmd
 SlurmctldLogFile=/var/log/slurm/slurmctld.log
 SlurmdLogFile=/var/log/slurm/slurmd.log
 ReturnToService=2
+# a test cluster: cancelled or timed-out jobs get SIGKILL 1 s after SIGTERM (the default waits 30 s)
+KillWait=1
 MpiDefault=none
 NodeName=${host} CPUs=${cpus} RealMemory=${mem} State=UNKNOWN
 PartitionName=debug Nodes=${host} Default=YES MaxTime=INFINITE State=UP
