@@ -127,7 +127,8 @@ def work(raw_config: dict[str, Any], run_dir: str, shards: list[dict[str, Any]],
     config = from_dict(raw_config)
     assets.set_overrides(config.assets)
     profile = resolve_profile(config.metric_profile)
-    settings = metric_settings(profile, list(config.metrics) if config.metrics is not None else None)
+    settings = metric_settings(profile, list(config.metrics) if config.metrics is not None else None,
+                               config.metric_options)
     outputs = {name: tuple(o.name for o in METRICS.get(name).outputs) for name in settings}
     metrics = runner._Lazy(settings, config.device, profile)
     variants = current_variants(Path(run_dir))

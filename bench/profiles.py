@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from . import assets
+from .keywords import check_keywords
 from .metric import Backend
 from .registry import METRICS, discover
 
@@ -45,11 +46,23 @@ def resolve_profile(name: str) -> str:
     raise ValueError(f"metric_profile auto: no profile has all its assets ({fallback})")
 
 
-def metric_settings(profile: str, metrics: list[str] | None) -> dict[str, dict]:
-    """``{metric name: constructor kwargs}`` for the requested metrics under a profile."""
+def metric_settings(profile: str, metrics: list[str] | None,
+                    options: dict[str, dict] | None = None) -> dict[str, dict]:
+    """``{metric name: constructor kwargs}`` for the requested metrics under a profile; ``options``
+    (the config's ``metric_options``, e.g. ``{dwer: {batch_size: 16}}``) adds settings that leave the
+    numbers alone, checked against each metric's constructor."""
     table = profiles()[resolve_profile(profile)]
     names = [n for n, b in table.items() if b.default] if metrics is None else metrics
     unknown = [m for m in names if m not in table]
     if unknown:
         raise ValueError(f"metrics {unknown} have no backend in profile {profile!r} (it has {list(table)})")
-    return {m: dict(table[m].params) for m in names}
+    options = options or {}
+    stray = sorted(set(options) - set(names))
+    if stray:
+        raise ValueError(f"metric_options for {stray}, which this run does not score with (metrics: {names})")
+    for name, extra in options.items():
+        clash = sorted(set(extra) & set(table[name].params))
+        if clash:
+            raise ValueError(f"metric_options.{name}: {clash} are set by profile {profile!r} (they change the numbers)")
+        check_keywords(METRICS.get(name).__init__, extra, f"metric_options.{name}")
+    return {m: {**table[m].params, **options.get(m, {})} for m in names}

@@ -174,7 +174,8 @@ def run(config: RunConfig, progress: bool = True, retry_errors: bool = False, de
     assets.set_overrides(config.assets)
     check_device(config.device)
     profile = resolve_profile(config.metric_profile)
-    settings = metric_settings(profile, list(config.metrics) if config.metrics is not None else None)
+    settings = metric_settings(profile, list(config.metrics) if config.metrics is not None else None,
+                               config.metric_options)
     outputs = {name: tuple(o.name for o in METRICS.get(name).outputs) for name in settings}
     tasks = {name: TASKS.get(name)() for name in task_names(config)}
     for spec in config.codecs:

@@ -3,6 +3,9 @@
 Both sides are transcribed by the same Whisper (greedy, temperature 0, no fallback) and
 normalised with Whisper's English normaliser; rows keep the error count and reference
 word count so tables aggregate at corpus level (total errors / total reference words).
+Transcripts are decoded in batches of ``batch_size`` (the same text as one at a time) and cached
+on disk by content, so audio heard before (an original, a lossless codec's output) is not
+transcribed twice.
 """
 
 from __future__ import annotations
@@ -34,9 +37,11 @@ class DWER(Metric):
     dependencies = ("faster_whisper", "whisper_normalizer", "jiwer")
     extra = "offline"
 
-    def __init__(self, asr: str = "small", device: str = "cpu", compute_type: str | None = None) -> None:
+    def __init__(self, asr: str = "small", device: str = "cpu", compute_type: str | None = None,
+                 batch_size: int | None = None) -> None:
         self.transcriber = get_transcriber(asr, device, compute_type)
         self.normalize = english_normalizer()
+        self.batch_size = batch_size or (8 if device == "cpu" else 32)
         self._refs = DiskCache(cache_dir(), "transcripts")
 
     @property
@@ -44,12 +49,31 @@ class DWER(Metric):
         return f"{self.transcriber.id}+whisper-english-normalizer"
 
     def _transcript(self, audio: np.ndarray, language: str) -> str:
-        return " ".join(self.normalize(self.transcriber.transcribe(audio, language)).split())
+        return self.transcripts([audio], [language])[0]
+
+    def _key(self, audio: np.ndarray, language: str) -> str:
+        return make_key(self.backend, language, array_digest(audio))
+
+    def transcripts(self, audios: Sequence[np.ndarray], languages: Sequence[str]) -> list[str]:
+        """Normalised transcripts, looked up on disk by content and backend; the rest decoded in batches."""
+        keys = [self._key(a, lang) for a, lang in zip(audios, languages, strict=True)]
+        found: list[str | None] = [self._refs.get(k, str) for k in keys]
+        todo: dict[str, int] = {}  # one decode per distinct key (identical audio in one batch)
+        for i, text in enumerate(found):
+            if text is None:
+                todo.setdefault(keys[i], i)
+        if todo:
+            raw = self.transcriber.transcribe_batch([audios[i] for i in todo.values()],
+                                                    [languages[i] for i in todo.values()], self.batch_size)
+            fresh = {key: " ".join(self.normalize(text).split()) for key, text in zip(todo, raw, strict=True)}
+            for key, text in fresh.items():
+                self._refs.put(key, text)
+            found = [fresh[keys[i]] if text is None else text for i, text in enumerate(found)]
+        return [text or "" for text in found]
 
     def reference_transcript(self, audio: np.ndarray, language: str) -> str:
         """Transcript of the original audio, cached on disk by content and backend."""
-        key = make_key(self.backend, language, array_digest(audio))
-        return self._refs.get_or_compute(key, lambda: self._transcript(audio, language), str)
+        return self._transcript(audio, language)
 
     def text_errors(self, audio: np.ndarray, text: str, language: str) -> tuple[int, int, str]:
         """Word errors of ``audio``'s transcript against a written ``text`` (both normalised the same way):
@@ -61,10 +85,10 @@ class DWER(Metric):
     def compute(
         self, hyp: Sequence[np.ndarray], ref: Sequence[np.ndarray], meta: Sequence[Utterance]
     ) -> list[dict[str, Score]]:
+        languages = [utt.language for utt in meta]
+        texts = self.transcripts([*ref, *hyp], languages + languages)
         scores = []
-        for h, r, utt in zip(hyp, ref, meta, strict=True):
-            ref_text = self.reference_transcript(r, utt.language)
-            hyp_text = self._transcript(h, utt.language)
+        for ref_text, hyp_text in zip(texts[:len(ref)], texts[len(ref):], strict=True):
             ref_words = words(ref_text)
             alignment = align(ref_words, words(hyp_text))
             errors = alignment.errors

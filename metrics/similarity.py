@@ -4,7 +4,9 @@ Backends: ``wavlm-base-sv`` (paper: transformers ``microsoft/wavlm-base-sv`` x-v
 raw 16 kHz input, right-padded by replication to >= 4880 samples) and ``resemblyzer``
 (offline: the GE2E encoder bundled in the ``resemblyzer`` wheel, with its own
 preprocessing: volume normalisation and webrtcvad silence trimming).
-Reference embeddings are cached on disk by content.
+Reference embeddings are cached on disk by content. Embeddings are computed in batches: Resemblyzer's
+partial windows of several utterances in one forward pass, WavLM-SV over groups of equal length
+(it takes no padding mask, so only equal lengths batch without changing the numbers).
 """
 
 from __future__ import annotations
@@ -42,10 +44,36 @@ class _Resemblyzer:
         self.id = "resemblyzer:ge2e-256(vad-trim)"
 
     def embed(self, audio: np.ndarray) -> np.ndarray:
-        wav = self._preprocess(np.asarray(audio, np.float32), source_sr=16000)
-        if len(wav) == 0:  # VAD removed everything: embed the raw signal instead
-            wav = np.asarray(audio, np.float32)
-        return np.asarray(self._encoder.embed_utterance(wav), np.float64)
+        return self.embed_batch([audio], 1)[0]
+
+    def embed_batch(self, audios: Sequence[np.ndarray], batch_size: int) -> list[np.ndarray]:
+        """``VoiceEncoder.embed_utterance`` of each utterance, the partial windows of all in shared batches."""
+        from resemblyzer.audio import wav_to_mel_spectrogram
+
+        partials: list[np.ndarray] = []
+        owners: list[int] = []
+        for i, audio in enumerate(audios):
+            wav = self._preprocess(np.asarray(audio, np.float32), source_sr=16000)
+            if len(wav) == 0:  # VAD removed everything: embed the raw signal instead
+                wav = np.asarray(audio, np.float32)
+            wav_slices, mel_slices = self._encoder.compute_partial_slices(len(wav), 1.3, 0.75)
+            if wav_slices[-1].stop >= len(wav):
+                wav = np.pad(wav, (0, wav_slices[-1].stop - len(wav)), "constant")
+            mel = wav_to_mel_spectrogram(wav)
+            partials += [mel[s] for s in mel_slices]
+            owners += [i] * len(mel_slices)
+        outputs = []
+        step = max(1, batch_size) * 8  # partial windows per forward pass (~1.3 per second of audio)
+        with torch.no_grad():
+            for start in range(0, len(partials), step):
+                mels = torch.from_numpy(np.array(partials[start:start + step])).to(self._encoder.device)
+                outputs.append(self._encoder(mels).cpu().numpy())
+        embeds = np.concatenate(outputs) if outputs else np.zeros((0, 256), np.float32)
+        result = []
+        for i in range(len(audios)):
+            raw = np.mean(embeds[[j for j, o in enumerate(owners) if o == i]], axis=0)
+            result.append(np.asarray(raw / np.linalg.norm(raw, 2), np.float64))
+        return result
 
 
 class _WavLMSV:
@@ -65,22 +93,37 @@ class _WavLMSV:
         self._device = device
         self.id = "wavlm-base-sv:xvector-512"
 
-    @torch.inference_mode()
     def embed(self, audio: np.ndarray) -> np.ndarray:
-        wav = np.asarray(audio, np.float32)
-        if len(wav) < WAVLM_MIN_SAMPLES:
-            wav = match_length(wav, WAVLM_MIN_SAMPLES)
-        x = torch.from_numpy(wav).unsqueeze(0).to(self._device)
-        emb = self._model(input_values=x).embeddings[0].double().cpu().numpy()
-        if not np.all(np.isfinite(emb)):
-            raise ValueError(f"WavLM-SV embedding is not finite for {len(audio)} samples (audio too short?)")
-        return emb
+        return self.embed_batch([audio], 1)[0]
+
+    @torch.inference_mode()
+    def embed_batch(self, audios: Sequence[np.ndarray], batch_size: int) -> list[np.ndarray]:
+        """x-vectors; utterances of equal length share a forward pass (no padding: the numbers stay)."""
+        wavs = [np.asarray(a, np.float32) for a in audios]
+        wavs = [match_length(w, WAVLM_MIN_SAMPLES) if len(w) < WAVLM_MIN_SAMPLES else w for w in wavs]
+        by_length: dict[int, list[int]] = {}
+        for i, wav in enumerate(wavs):
+            by_length.setdefault(len(wav), []).append(i)
+        result: list[np.ndarray | None] = [None] * len(wavs)
+        for group in by_length.values():
+            for start in range(0, len(group), max(1, batch_size)):
+                chunk = group[start:start + max(1, batch_size)]
+                x = torch.from_numpy(np.stack([wavs[i] for i in chunk])).to(self._device)
+                embeddings = self._model(input_values=x).embeddings.double().cpu().numpy()
+                for i, emb in zip(chunk, embeddings, strict=True):
+                    if not np.all(np.isfinite(emb)):
+                        raise ValueError(f"WavLM-SV embedding is not finite for {len(audios[i])} samples "
+                                         "(audio too short?)")
+                    result[i] = emb
+        return [r for r in result if r is not None]
 
 
 class _Embedder(Protocol):
     id: str
 
     def embed(self, audio: np.ndarray) -> np.ndarray: ...
+
+    def embed_batch(self, audios: Sequence[np.ndarray], batch_size: int) -> list[np.ndarray]: ...
 
 
 BACKENDS: dict[str, Callable[[str], _Embedder]] = {"resemblyzer": _Resemblyzer, "wavlm-base-sv": _WavLMSV}
@@ -97,30 +140,47 @@ class SpeakerSimilarity(Metric):
     reference = "target"
     assets = (WAVLM_SV,)
 
-    def __init__(self, backend: str = "wavlm-base-sv", device: str = "cpu") -> None:
+    def __init__(self, backend: str = "wavlm-base-sv", device: str = "cpu", batch_size: int | None = None) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"Sim backend must be one of {sorted(BACKENDS)}, got {backend!r}")
         self._embedder = BACKENDS[backend](device)
+        self.batch_size = batch_size or (8 if device == "cpu" else 32)
         self._refs = DiskCache(cache_dir(), "speaker_embeddings")
 
     @property
     def backend(self) -> str:
         return self._embedder.id
 
-    def _reference(self, audio: np.ndarray) -> np.ndarray:
-        key = make_key(self.backend, array_digest(audio))
-        return self._refs.get_or_compute(key, lambda: self._embedder.embed(audio), np.ndarray)
+    def _key(self, audio: np.ndarray) -> str:
+        return make_key(self.backend, array_digest(audio))
+
+    def _references(self, audios: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Embeddings cached on disk by content; the missing ones computed in one batch."""
+        keys = [self._key(a) for a in audios]
+        found: list[np.ndarray | None] = [self._refs.get(k, np.ndarray) for k in keys]
+        todo: dict[str, int] = {}
+        for i, emb in enumerate(found):
+            if emb is None:
+                todo.setdefault(keys[i], i)
+        if todo:
+            fresh = dict(zip(todo, self._embedder.embed_batch([audios[i] for i in todo.values()], self.batch_size),
+                             strict=True))
+            for key, emb in fresh.items():
+                self._refs.put(key, emb)
+            found = [fresh[keys[i]] if emb is None else emb for i, emb in enumerate(found)]
+        return [emb for emb in found if emb is not None]
 
     def speaker_embedding(self, audio: np.ndarray) -> np.ndarray:
         """The backend's speaker embedding of 16 kHz audio (cached by content): TTS conditions on it."""
-        return self._reference(audio)
+        return self._references([audio])[0]
 
     def compute(
         self, hyp: Sequence[np.ndarray], ref: Sequence[np.ndarray], meta: Sequence[Utterance]
     ) -> list[dict[str, Score]]:
+        hyps = self._embedder.embed_batch(hyp, self.batch_size)
+        refs = self._references(ref)
         scores = []
-        for h, r in zip(hyp, ref, strict=True):
-            a, b = self._embedder.embed(h), self._reference(r)
+        for a, b in zip(hyps, refs, strict=True):
             # as torch.nn.functional.cosine_similarity (eps 1e-8 on each norm), the paper's call
             cos = float(a @ b / (max(float(np.linalg.norm(a)), 1e-8) * max(float(np.linalg.norm(b)), 1e-8)))
             scores.append({"sim": Score(cos)})

@@ -71,13 +71,14 @@ class UTMOS(Metric):
     dependencies = ("torch",)
     extra = "paper"
 
-    def __init__(self, device: str = "cpu", checkpoint: str | None = None) -> None:
+    def __init__(self, device: str = "cpu", checkpoint: str | None = None, batch_size: int | None = None) -> None:
         found = assets.locate("utmos22-strong", checkpoint)
         if found.location is None:
             raise assets.AssetNotFound(assets.missing_message("utmos22-strong", "nothing configured"))
         model, self._id = load_model(found.location)
         self._model = model.to(device)
         self._device = device
+        self.batch_size = batch_size or (4 if device == "cpu" else 16)
 
     @property
     def backend(self) -> str:
@@ -87,8 +88,13 @@ class UTMOS(Metric):
     def compute(
         self, hyp: Sequence[np.ndarray], ref: Sequence[np.ndarray], meta: Sequence[Utterance]
     ) -> list[dict[str, Score]]:
-        scores = []
-        for audio in hyp:  # one at a time: padding a batch would change the scores
-            x = torch.from_numpy(np.asarray(audio, np.float32))[None].to(self._device)
-            scores.append({"utmos": Score(float(self._model(x)[0]))})
-        return scores
+        by_length: dict[int, list[int]] = {}  # no length mask: only clips of equal length share a pass
+        for i, audio in enumerate(hyp):
+            by_length.setdefault(len(audio), []).append(i)
+        values: dict[int, float] = {}
+        for group in by_length.values():
+            for start in range(0, len(group), self.batch_size):
+                chunk = group[start:start + self.batch_size]
+                x = torch.from_numpy(np.stack([np.asarray(hyp[i], np.float32) for i in chunk])).to(self._device)
+                values.update(zip(chunk, (float(v) for v in self._model(x)), strict=True))
+        return [{"utmos": Score(values[i])} for i in range(len(hyp))]

@@ -4,7 +4,6 @@ task cancelled mid-run with scancel, a re-run that computes only the missing row
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import time

@@ -1,0 +1,97 @@
+"""Where the time goes: per-stage wall time of each job, recorded in the run dir.
+
+A task wraps its stages (``load``, ``resample``, ``encode``, ``decode``, ``metric:<name>``,
+``store``, ``train``, ...) in :meth:`StageTimer.stage`; the runner appends one record per job
+and run segment to ``timing.jsonl`` beside the job's rows (the run dir, or a shard's folder).
+``bench profile RUN_DIR`` reads them back: what each job cost, and what a cached re-run saved.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+TIMING_FILE = "timing.jsonl"
+
+
+@dataclass
+class Stage:
+    """Accumulated wall time of one stage: seconds, calls, items processed, items found in a cache."""
+
+    seconds: float = 0.0
+    calls: int = 0
+    items: int = 0
+    cached: int = 0
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {"seconds": round(self.seconds, 6), "calls": self.calls, "items": self.items, "cached": self.cached}
+
+
+@dataclass
+class StageTimer:
+    """Per-stage wall time of one job; safe to use from the producer and consumer threads of a pipeline."""
+
+    stages: dict[str, Stage] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @contextmanager
+    def stage(self, name: str, items: int = 0) -> Iterator[Stage]:
+        """Time the enclosed block under ``name``; the yielded record may be updated (``cached``)."""
+        record = Stage(items=items)
+        start = time.perf_counter()
+        try:
+            yield record
+        finally:
+            record.seconds = time.perf_counter() - start
+            self.add(name, record)
+
+    def add(self, name: str, record: Stage) -> None:
+        with self._lock:
+            total = self.stages.setdefault(name, Stage())
+            total.seconds += record.seconds
+            total.calls += 1
+            total.items += record.items
+            total.cached += record.cached
+
+    def count(self, name: str, cached: int) -> None:
+        """Items of a stage found in a cache (no time spent on them)."""
+        with self._lock:
+            self.stages.setdefault(name, Stage()).cached += cached
+
+    def as_dict(self) -> dict[str, dict[str, float | int]]:
+        with self._lock:
+            return {name: stage.as_dict() for name, stage in self.stages.items()}
+
+
+def append_record(folder: Path, job: dict[str, str], wall: float, timer: StageTimer) -> None:
+    """Append one job's record to ``folder/timing.jsonl`` (one ``write`` of one line: atomic when appended)."""
+    record: dict[str, Any] = {**job, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                              "wall_s": round(wall, 6), "pid": os.getpid(), "stages": timer.as_dict()}
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / TIMING_FILE, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, sort_keys=True) + "\n")
+
+
+def read_records(run_dir: Path) -> list[dict[str, Any]]:
+    """Every timing record of a run: the run dir's and its shards'; unreadable lines are skipped."""
+    files = [Path(run_dir) / TIMING_FILE, *sorted(Path(run_dir).glob(f"shards/*/{TIMING_FILE}"))]
+    records = []
+    for path in files:
+        if not path.is_file():
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and isinstance(record.get("stages"), dict):
+                records.append(record)
+    return records

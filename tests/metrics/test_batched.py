@@ -1,0 +1,137 @@
+"""Batched metric inference gives the numbers of one-at-a-time scoring on real speech: identical
+transcripts, scores within 1e-4 (the per-utterance reference paths are the libraries' own calls)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench import assets
+from bench.audio import load_audio, resample
+from bench.datasets import Utterance
+from tests.metrics.random_assets import tiny_utmos, tiny_wavlm_sv
+
+TOLERANCE = 1e-4
+
+
+def _clips(shared_data: Path, count: int) -> tuple[list[np.ndarray], list[str]]:
+    """``count`` clips spread over the corpora (several languages), plus silence and noise."""
+    with open(shared_data / "manifest.csv", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    picked = rows[:: max(1, len(rows) // count)][:count]
+    audios, languages = [], []
+    for row in picked:
+        audio = load_audio(shared_data / "clips" / row["file"])
+        audios.append(resample(audio.samples, audio.sample_rate, 16000).astype(np.float32))
+        languages.append(row.get("language") or "en")
+    rng = np.random.default_rng(0)
+    audios += [np.zeros(24000, np.float32), (0.05 * rng.standard_normal(40000)).astype(np.float32)]
+    return audios, languages + ["en", "en"]
+
+
+def test_whisper_batches_give_the_same_transcripts(shared_data: Path) -> None:
+    pytest.importorskip("faster_whisper", reason="dWER needs faster-whisper (extra: offline)")
+    from bench.metrics._whisper import get_transcriber
+
+    audios, languages = _clips(shared_data, 10)
+    transcriber = get_transcriber("base")
+    one_by_one = [transcriber.transcribe(a, lang) for a, lang in zip(audios, languages, strict=True)]
+    assert len(set(languages)) > 1 and sum(bool(t) for t in one_by_one) >= 9  # real speech, several languages
+    for batch_size in (3, 8):
+        assert transcriber.transcribe_batch(audios, languages, batch_size) == one_by_one
+
+
+def test_dwer_reuses_transcripts_of_identical_audio(shared_data: Path, tmp_path: Path, monkeypatch) -> None:
+    pytest.importorskip("faster_whisper", reason="dWER needs faster-whisper (extra: offline)")
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path))
+    from bench.metrics.dwer import DWER
+
+    audios, _ = _clips(shared_data, 2)
+    metric = DWER(asr="base", batch_size=4)
+    calls: list[int] = []
+    original = metric.transcriber.transcribe_batch
+    monkeypatch.setattr(metric.transcriber, "transcribe_batch",
+                        lambda a, lang, b: calls.append(len(a)) or original(a, lang, b))
+    meta = [Utterance(utt_id=str(i), path=Path("x")) for i in range(2)]
+    scores = metric.compute(audios[:2], audios[:2], meta)  # a lossless codec: hypothesis == reference
+    assert calls == [2] and [s["dwer"].num for s in scores] == [0, 0]
+    metric.compute(audios[:2], audios[:2], meta)
+    assert calls == [2]  # the second pass is read from the transcript cache
+
+
+def test_dnsmos_window_batches_match_the_reference_script(shared_data: Path) -> None:
+    pytest.importorskip("speechmos", reason="DNSMOS needs speechmos (extra: offline)")
+    from bench.metrics.dnsmos import DNSMOS
+
+    audios, _ = _clips(shared_data, 8)
+    audios.append(np.full(200, 0.01, np.float32))  # tiled many times over
+    metric = DNSMOS(batch_size=5)
+    batched = metric.compute(audios, audios, [None] * len(audios))  # type: ignore[list-item]
+    names = {"p808_mos": "dnsmos_p808", "ovrl_mos": "dnsmos_ovrl", "sig_mos": "dnsmos_sig", "bak_mos": "dnsmos_bak"}
+    for audio, score in zip(audios, batched, strict=True):
+        reference = metric._model(np.clip(audio, -1.0, 1.0), 16000, False)  # speechmos, one window at a time
+        for key, name in names.items():
+            assert abs(float(reference[key]) - score[name].value) < TOLERANCE
+
+
+def test_resemblyzer_partials_batched_across_utterances(shared_data: Path, tmp_path: Path, monkeypatch) -> None:
+    pytest.importorskip("resemblyzer", reason="Sim (offline) needs resemblyzer (extra: offline)")
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path))
+    from bench.metrics.similarity import SpeakerSimilarity
+    from resemblyzer import preprocess_wav
+
+    audios, _ = _clips(shared_data, 8)
+    metric = SpeakerSimilarity("resemblyzer", batch_size=3)
+    encoder = metric._embedder._encoder  # type: ignore[attr-defined]
+    for audio, emb in zip(audios, metric._embedder.embed_batch(audios, 3), strict=True):
+        wav = preprocess_wav(audio, source_sr=16000)
+        reference = encoder.embed_utterance(wav if len(wav) else audio)
+        assert np.abs(reference - emb).max() < TOLERANCE
+    scores = metric.compute(audios[:4], audios[1:5], [None] * 4)  # type: ignore[list-item]
+    single = [metric.compute([h], [r], [None])[0] for h, r in zip(audios[:4], audios[1:5], strict=True)]  # type: ignore[list-item]
+    assert all(abs(a["sim"].value - b["sim"].value) < TOLERANCE for a, b in zip(scores, single, strict=True))
+
+
+def test_equal_length_groups_for_models_without_a_mask(tmp_path: Path, monkeypatch) -> None:
+    """WavLM-SV and UTMOS batch only clips of equal length: the scores equal one-at-a-time scoring."""
+    pytest.importorskip("transformers", reason="WavLM-SV needs transformers (extra: paper)")
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    assets.set_overrides({"wavlm-base-sv": str(tiny_wavlm_sv(tmp_path / "sv")),
+                          "utmos22-strong": str(tiny_utmos(tmp_path / "utmos"))})
+    try:
+        from bench.metrics.similarity import SpeakerSimilarity
+        from bench.metrics.utmos import UTMOS
+
+        rng = np.random.default_rng(1)
+        audios = [(0.1 * rng.standard_normal(n)).astype(np.float32) for n in (8000, 12000, 8000, 16000, 8000, 12000)]
+        sim = SpeakerSimilarity("wavlm-base-sv", batch_size=2)
+        batched = sim._embedder.embed_batch(audios, 2)
+        for audio, emb in zip(audios, batched, strict=True):  # random x-vectors are large: compare relatively
+            alone = sim._embedder.embed_batch([audio], 1)[0]
+            assert np.abs(alone - emb).max() < TOLERANCE * np.abs(alone).max()
+        pairs = list(zip(audios[:3], audios[3:], strict=True))
+        together = [s["sim"].value for s in sim.compute([h for h, _ in pairs], [r for _, r in pairs], [None] * 3)]  # type: ignore[list-item]
+        one_by_one = [sim.compute([h], [r], [None])[0]["sim"].value for h, r in pairs]  # type: ignore[list-item]
+        assert np.abs(np.array(together) - np.array(one_by_one)).max() < TOLERANCE
+        utmos = UTMOS(batch_size=2)
+        together = [s["utmos"].value for s in utmos.compute(audios, audios, [None] * 6)]  # type: ignore[list-item]
+        alone = [utmos.compute([a], [a], [None])[0]["utmos"].value for a in audios]  # type: ignore[list-item]
+        assert np.abs(np.array(together) - np.array(alone)).max() < TOLERANCE
+    finally:
+        assets.set_overrides({})
+
+
+def test_metric_options_set_batch_sizes_and_reject_what_changes_numbers() -> None:
+    from bench.profiles import metric_settings
+
+    settings = metric_settings("offline", ["dwer", "dnsmos"], {"dwer": {"batch_size": 16}})
+    assert settings["dwer"] == {"asr": "base", "batch_size": 16} and settings["dnsmos"] == {}
+    with pytest.raises(ValueError, match="does not score with"):
+        metric_settings("offline", ["dnsmos"], {"dwer": {"batch_size": 16}})
+    with pytest.raises(ValueError, match="change the numbers"):
+        metric_settings("offline", ["dwer"], {"dwer": {"asr": "small"}})
+    with pytest.raises(ValueError, match="did you mean 'batch_size'"):
+        metric_settings("offline", ["dwer"], {"dwer": {"batchsize": 16}})
