@@ -16,7 +16,7 @@ from .executor import settings_of
 KNOWN_KEYS = {
     "name", "output_dir", "seed", "device", "batch_size", "max_seconds", "metric_profile",
     "metrics", "tasks", "codecs", "datasets", "assets", "description", "task_options", "roots", "paper",
-    "task_datasets", "task_codecs", "save_audio", "executor", "metric_options",
+    "task_datasets", "task_codecs", "save_audio", "executor", "metric_options", "prefetch",
 }
 
 
@@ -49,6 +49,7 @@ class RunConfig:
     save_audio: int | None = 0  # decoded outputs saved as FLAC: the first N utterances per dataset; None = all
     executor: dict[str, Any] = field(default_factory=dict)  # inline (default), local or slurm (bench.executor)
     metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # metric -> settings (batch_size)
+    prefetch: int = 1  # batches decoded ahead of the one being scored (0: one after the other)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -172,6 +173,7 @@ def from_dict(data: dict[str, Any]) -> RunConfig:
         save_audio=_save_audio(data.get("save_audio", 0)),
         executor=settings_of(data.get("executor") or {}),
         metric_options={str(k): dict(v or {}) for k, v in (data.get("metric_options") or {}).items()},
+        prefetch=_number(data, "prefetch", int, 1),
         raw=copy.deepcopy(data),
     )
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .store import ResultStore, Row
+from .store import DATA, ENVIRONMENT, ResultStore, Row
 
 log = logging.getLogger(__name__)
 KINDS = ("inline", "local", "slurm")
@@ -61,8 +61,15 @@ class ShardStore(ResultStore):
         super().__init__(folder)
         parent = ResultStore.__new__(ResultStore)
         parent.run_dir, parent.path = Path(run_dir), Path(run_dir) / "rows.jsonl"
-        self._keys |= {row.key for row in parent._parse()[0]}
+        self._parent_keys = {row.key for row in parent._parse()[0]}
+        self._keys |= self._parent_keys
         self.run_dir = Path(run_dir)
+
+    def drop_errors(self, kinds: tuple[str, ...] = (DATA, ENVIRONMENT)) -> int:
+        """Drop this shard's failed rows of these kinds (the run's rows stay known)."""
+        dropped = super().drop_errors(kinds)
+        self._keys |= self._parent_keys
+        return dropped
 
 
 def settings_of(raw: dict[str, Any]) -> dict[str, Any]:
@@ -150,6 +157,7 @@ def work(raw_config: dict[str, Any], run_dir: str, shards: list[dict[str, Any]],
                     == shard.bucket]
             spec = next(c for c in config.codecs if c.label == shard.codec)
             store = ShardStore(Path(run_dir), shard)
+            store.drop_errors((ENVIRONMENT,))  # e.g. left by a cancelled job's last seconds: retried
             runner.run_job(config, store, TASKS.get(shard.task)(), shard.task, spec, shard.dataset, utts,
                            metrics, outputs, False, variants.get(spec.label, ""))
             (folder / "done").write_text(str(time.time()))

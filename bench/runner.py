@@ -8,6 +8,7 @@ import logging
 import platform
 import random
 import subprocess
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -30,6 +31,7 @@ from .profiles import metric_settings, profiles, resolve_profile
 from .registry import CODECS, METRICS, TASKS, discover
 from .store import DATA, ENVIRONMENT, ERROR_METRIC, ResultStore, error_kind
 from .task import Task, TaskContext
+from .timing import append_record
 
 log = logging.getLogger(__name__)
 
@@ -236,12 +238,25 @@ def run_job(config: RunConfig, store: ResultStore, task: Task, task_name: str, s
         token_cache=DiskCache(cache_dir(), "tokens"), score_cache=DiskCache(cache_dir(), "scores"),
         device=config.device, batch_size=config.batch_size, max_seconds=config.max_seconds, progress=progress,
         options=config.task_options.get(task_name, {}), seed=config.seed, variant=variant,
-        save_audio=config.save_audio,
+        save_audio=config.save_audio, prefetch=config.prefetch,
     )
+    start = time.perf_counter()
     try:
         task.run(ctx)
     except CodecBuildError as err:
         _codec_failed(ctx, task_name, err.__cause__ or err)
+    finally:
+        if ctx.timer.stages or time.perf_counter() - start > 0.5:  # jobs with nothing left to do leave no record
+            job = {"task": task_name, "codec": spec.label, "dataset": dataset, "segment": _segment(store.run_dir)}
+            append_record(store.path.parent, job, time.perf_counter() - start, ctx.timer)
+
+
+def _segment(run_dir: Path) -> str:
+    """The current run segment (``run.json``'s start time): timing records of one ``bench run`` share it."""
+    try:
+        return str(json.loads((run_dir / "run.json").read_text()).get("started", ""))
+    except (OSError, ValueError):
+        return ""
 
 
 def _codec_failed(ctx: TaskContext, task: str, err: BaseException) -> None:

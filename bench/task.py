@@ -19,6 +19,7 @@ from .datasets import Utterance
 from .diskcache import DiskCache, make_key
 from .metric import Metric, MetricOutput, Score
 from .store import DATA, ENVIRONMENT, ERROR_METRIC, ResultStore, Row
+from .timing import Stage, StageTimer
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,13 @@ class TaskContext:
     variant: str = ""  # the codec variant's id (part of every row's identity)
     get_metric: Callable[[str], Metric] | None = None  # any metric by name under the run's profile
     save_audio: int | None = 0  # decoded outputs as FLAC: the first N utterances of the dataset; None = all
+    timer: StageTimer = field(default_factory=StageTimer)  # per-stage wall time of this job (timing.jsonl)
+    prefetch: int = 1  # batches a task may decode ahead of the one being scored (0: one after the other)
+
+    def add_rows(self, rows: list[Row]) -> None:
+        """Add rows to the store, timed as the ``store`` stage."""
+        with self.timer.stage("store", len(rows)):
+            self.store.add(rows)
 
     def saved_audio(self, task: str, utt: Utterance | str, wav: np.ndarray, rate: int) -> str | None:
         """Write an output under ``RUN_DIR/audio/<task>/<codec>/<dataset>/`` when ``save_audio`` covers the
@@ -182,12 +190,19 @@ class Task(ABC):
 
 
 def cached_encode(codec: Codec, codec_key: str, wav: list[np.ndarray], cache: DiskCache,
-                  device: str) -> list[Tokens]:
-    """Encode waveforms at the codec's rate, one cache entry per utterance."""
+                  device: str, timer: StageTimer | None = None) -> list[Tokens]:
+    """Encode waveforms at the codec's rate, one cache entry per utterance (timed as ``encode``)."""
+    with (timer or StageTimer()).stage("encode") as stage:
+        return _cached_encode(codec, codec_key, wav, cache, device, stage)
+
+
+def _cached_encode(codec: Codec, codec_key: str, wav: list[np.ndarray], cache: DiskCache,
+                   device: str, stage: Stage) -> list[Tokens]:
     keys = [make_key("tokens", codec_key, array_digest(w)) for w in wav]
     found: list[Tokens | None] = [cache.get(k, Tokens) if codec.capabilities.deterministic else None
                                   for k in keys]
     todo = [i for i, t in enumerate(found) if t is None]
+    stage.items, stage.cached = len(todo), len(wav) - len(todo)
     if todo:
         batch, lengths = pad_batch([torch.from_numpy(wav[i]) for i in todo])
         with torch.inference_mode():
@@ -201,18 +216,28 @@ def cached_encode(codec: Codec, codec_key: str, wav: list[np.ndarray], cache: Di
 
 
 def score_batch(metric: Metric, hyp: list[np.ndarray], ref: list[np.ndarray],
-                meta: list[Utterance], cache: DiskCache | None = None) -> list[dict[str, Score] | Exception]:
+                meta: list[Utterance], cache: DiskCache | None = None,
+                timer: StageTimer | None = None) -> list[dict[str, Score] | Exception]:
     """Scores per utterance; a failing batch is retried one by one so one bad item fails alone.
 
     With ``cache``, scores are looked up by (metric backend, hypothesis, reference, language), so a
-    new run over the same audio and codecs recomputes nothing (failures are never cached).
+    new run over the same audio and codecs recomputes nothing (failures are never cached). Timed as
+    ``metric:<name>`` (items scored, and items found in the cache).
     """
+    with (timer or StageTimer()).stage(f"metric:{metric.name}") as stage:
+        return _score_cached(metric, hyp, ref, meta, cache, stage)
+
+
+def _score_cached(metric: Metric, hyp: list[np.ndarray], ref: list[np.ndarray], meta: list[Utterance],
+                  cache: DiskCache | None, stage: Stage) -> list[dict[str, Score] | Exception]:
+    stage.items = len(hyp)
     if cache is None:
         return _score_uncached(metric, hyp, ref, meta)
     keys = [make_key("score", metric.backend, array_digest(h), array_digest(r), m.language)
             for h, r, m in zip(hyp, ref, meta, strict=True)]
     found: list[dict[str, Score] | Exception | None] = [cache.get(k, dict) for k in keys]
     todo = [i for i, f in enumerate(found) if f is None]
+    stage.items, stage.cached = len(todo), len(hyp) - len(todo)
     if todo:
         fresh = _score_uncached(metric, [hyp[i] for i in todo], [ref[i] for i in todo], [meta[i] for i in todo])
         for i, score in zip(todo, fresh, strict=True):

@@ -95,3 +95,50 @@ def read_records(run_dir: Path) -> list[dict[str, Any]]:
             if isinstance(record, dict) and isinstance(record.get("stages"), dict):
                 records.append(record)
     return records
+
+
+def summarize(records: list[dict[str, Any]]) -> tuple[Any, Any, Any]:
+    """Three pandas tables: per job of the latest segment (wall and stage seconds), per stage over the
+    latest segment (seconds, share, items computed, items found in a cache and the seconds that saved at
+    the stage's measured cost per item), and per job over segments (first vs latest wall)."""
+    import pandas as pd
+
+    if not records:
+        empty = pd.DataFrame()
+        return empty, empty, empty
+    frame = pd.DataFrame([{"job": " / ".join(str(r.get(k, "")) for k in ("task", "codec", "dataset")),
+                           "segment": str(r.get("segment", "")), "wall_s": float(r.get("wall_s", 0.0)),
+                           "stages": r["stages"]} for r in records])
+    job = ["job"]
+    latest_segment = max(frame["segment"])
+    latest = frame[frame["segment"] == latest_segment]
+    stage_rows = [{**{k: row[k] for k in job}, "stage": name, **stage}
+                  for row in latest.to_dict("records") for name, stage in row["stages"].items()]
+    stages = pd.DataFrame(stage_rows, columns=[*job, "stage", "seconds", "calls", "items", "cached"])
+    per_job = latest.groupby(job, sort=False)["wall_s"].sum().to_frame()
+    if not stages.empty:
+        wide = stages.pivot_table(index=job, columns="stage", values="seconds", aggfunc="sum", fill_value=0.0)
+        per_job = per_job.join(wide)
+    per_job.loc["total", :] = per_job.sum(numeric_only=True)
+    by_stage = stages.groupby("stage")[["seconds", "items", "cached"]].sum() if not stages.empty else stages
+    if not stages.empty:
+        by_stage.insert(1, "share_%", 100.0 * by_stage["seconds"] / max(float(latest["wall_s"].sum()), 1e-9))
+        cost = _cost_per_item(records)
+        by_stage["saved_s"] = [float(by_stage.loc[name, "cached"]) * cost.get(name, 0.0) for name in by_stage.index]
+        by_stage = by_stage.sort_values("seconds", ascending=False)
+    walls = frame.groupby([*job, "segment"], sort=True)["wall_s"].sum().reset_index()
+    history = walls.groupby(job, sort=False)["wall_s"].agg(first_s="first", latest_s="last", segments="count")
+    history["saved_s"] = history["first_s"] - history["latest_s"]
+    return per_job.round(3), by_stage.round(3), history.round(3)
+
+
+def _cost_per_item(records: list[dict[str, Any]]) -> dict[str, float]:
+    """Seconds per computed item of each stage, over every record that computed some."""
+    seconds: dict[str, float] = {}
+    items: dict[str, int] = {}
+    for record in records:
+        for name, stage in record["stages"].items():
+            if stage.get("items"):
+                seconds[name] = seconds.get(name, 0.0) + float(stage.get("seconds", 0.0))
+                items[name] = items.get(name, 0) + int(stage["items"])
+    return {name: seconds[name] / items[name] for name in seconds}

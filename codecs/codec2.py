@@ -83,6 +83,8 @@ def _decode_in_fresh_process(mode: int, data: bytes) -> np.ndarray:
     """Decode in a child process so libcodec2's global phase generator starts at its seed."""
     result = subprocess.run([sys.executable, "-m", "bench.codecs._codec2_worker", str(mode)],
                             input=data, capture_output=True, check=False, timeout=600)
+    if result.returncode < 0:  # killed (a cancelled job, the OOM killer): the machine's fault, retried next run
+        raise ChildProcessError(f"Codec2 decoder process was killed by signal {-result.returncode}")
     if result.returncode != 0:
         raise RuntimeError(f"Codec2 decoder process failed: {result.stderr.decode(errors='replace')[-500:]}")
     return np.frombuffer(result.stdout, dtype="<i2")

@@ -3,8 +3,9 @@
 The DyCAST / FocalCodec tables' "DNSMOS" is the P.808 MOS (``dnsmos_p808``); the P.835
 OVRL/SIG/BAK scores are kept beside it. Clips shorter than 9.01 s are tiled, longer
 clips scored in 9.01 s windows with a 1 s hop and averaged, as in the reference script.
-No peak normalisation (the paper's harness does none). The windows of a batch of clips go through
-the two ONNX models ``batch_size`` at a time (the same scores as one window at a time).
+No peak normalisation (the paper's harness does none). A clip's windows go through the two ONNX
+models ``batch_size`` at a time; windows of different clips never share a call, so a clip's scores
+do not depend on the clips scored beside it (a resumed or sharded run gives the same rows).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class DNSMOS(Metric):
             ) from err
         models = Path(speechmos.__file__).parent / "dnsmos_models"
         self._model = _Model(str(models / "sig_bak_ovr.onnx"), str(models / "model_v8.onnx"))
-        self.batch_size = batch_size or (16 if device == "cpu" else 64)
+        self.batch_size = batch_size or (1 if device == "cpu" else 16)  # windows per call (no gain on CPU)
 
     @property
     def backend(self) -> str:
@@ -56,21 +57,23 @@ class DNSMOS(Metric):
     def compute(
         self, hyp: Sequence[np.ndarray], ref: Sequence[np.ndarray], meta: Sequence[Utterance]
     ) -> list[dict[str, Score]]:
-        windows: list[tuple[int, np.ndarray]] = []
-        for i, audio in enumerate(hyp):
+        per_clip: list[list[tuple[float, float, float, float]]] = []
+        for audio in hyp:
             if len(audio) == 0:
                 raise ValueError("DNSMOS got empty audio")
-            windows += [(i, w) for w in _windows(np.clip(np.asarray(audio, np.float32), -1.0, 1.0))]
-        per_clip: list[list[tuple[float, float, float, float]]] = [[] for _ in hyp]
-        for start in range(0, len(windows), self.batch_size):
-            group = windows[start:start + self.batch_size]
-            raw = np.stack([w.astype("float32") for _, w in group])
-            mels = np.stack([np.asarray(self._model.audio_melspec(audio=w[:-160])).astype("float32") for _, w in group])
-            p808 = self._model.p808_onnx_sess.run(None, {"input_1": mels})[0]
-            sig_bak_ovr = self._model.onnx_sess.run(None, {"input_1": raw})[0]
-            for (i, _), mos, (sig, bak, ovr) in zip(group, p808, sig_bak_ovr, strict=True):
-                sig_poly, bak_poly, ovr_poly = self._model.get_polyfit_val(sig, bak, ovr, False)
-                per_clip[i].append((mos[0], sig_poly, bak_poly, ovr_poly))
+            windows = _windows(np.clip(np.asarray(audio, np.float32), -1.0, 1.0))
+            values = []
+            for start in range(0, len(windows), self.batch_size):
+                group = windows[start:start + self.batch_size]
+                raw = np.stack([w.astype("float32") for w in group])
+                mels = np.stack([np.asarray(self._model.audio_melspec(audio=w[:-160])).astype("float32")
+                                 for w in group])
+                p808 = self._model.p808_onnx_sess.run(None, {"input_1": mels})[0]
+                sig_bak_ovr = self._model.onnx_sess.run(None, {"input_1": raw})[0]
+                for mos, (sig, bak, ovr) in zip(p808, sig_bak_ovr, strict=True):
+                    sig_poly, bak_poly, ovr_poly = self._model.get_polyfit_val(sig, bak, ovr, False)
+                    values.append((mos[0], sig_poly, bak_poly, ovr_poly))
+            per_clip.append(values)
         scores = []
         for values in per_clip:
             p808_mos, sig_mos, bak_mos, ovr_mos = (np.mean([v[k] for v in values]) for k in range(4))

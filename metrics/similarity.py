@@ -4,9 +4,9 @@ Backends: ``wavlm-base-sv`` (paper: transformers ``microsoft/wavlm-base-sv`` x-v
 raw 16 kHz input, right-padded by replication to >= 4880 samples) and ``resemblyzer``
 (offline: the GE2E encoder bundled in the ``resemblyzer`` wheel, with its own
 preprocessing: volume normalisation and webrtcvad silence trimming).
-Reference embeddings are cached on disk by content. Embeddings are computed in batches: Resemblyzer's
-partial windows of several utterances in one forward pass, WavLM-SV over groups of equal length
-(it takes no padding mask, so only equal lengths batch without changing the numbers).
+Reference and hypothesis embeddings are cached on disk by content. WavLM-SV takes no padding mask,
+so ``batch_size`` > 1 batches only clips of equal length; its default 1 keeps every score independent
+of the clips beside it (batched matrix products differ in the last digits, ~1e-7).
 """
 
 from __future__ import annotations
@@ -47,32 +47,13 @@ class _Resemblyzer:
         return self.embed_batch([audio], 1)[0]
 
     def embed_batch(self, audios: Sequence[np.ndarray], batch_size: int) -> list[np.ndarray]:
-        """``VoiceEncoder.embed_utterance`` of each utterance, the partial windows of all in shared batches."""
-        from resemblyzer.audio import wav_to_mel_spectrogram
-
-        partials: list[np.ndarray] = []
-        owners: list[int] = []
-        for i, audio in enumerate(audios):
+        """``VoiceEncoder.embed_utterance`` of each utterance (its partial windows are already one batch)."""
+        result = []
+        for audio in audios:
             wav = self._preprocess(np.asarray(audio, np.float32), source_sr=16000)
             if len(wav) == 0:  # VAD removed everything: embed the raw signal instead
                 wav = np.asarray(audio, np.float32)
-            wav_slices, mel_slices = self._encoder.compute_partial_slices(len(wav), 1.3, 0.75)
-            if wav_slices[-1].stop >= len(wav):
-                wav = np.pad(wav, (0, wav_slices[-1].stop - len(wav)), "constant")
-            mel = wav_to_mel_spectrogram(wav)
-            partials += [mel[s] for s in mel_slices]
-            owners += [i] * len(mel_slices)
-        outputs = []
-        step = max(1, batch_size) * 8  # partial windows per forward pass (~1.3 per second of audio)
-        with torch.no_grad():
-            for start in range(0, len(partials), step):
-                mels = torch.from_numpy(np.array(partials[start:start + step])).to(self._encoder.device)
-                outputs.append(self._encoder(mels).cpu().numpy())
-        embeds = np.concatenate(outputs) if outputs else np.zeros((0, 256), np.float32)
-        result = []
-        for i in range(len(audios)):
-            raw = np.mean(embeds[[j for j, o in enumerate(owners) if o == i]], axis=0)
-            result.append(np.asarray(raw / np.linalg.norm(raw, 2), np.float64))
+            result.append(np.asarray(self._encoder.embed_utterance(wav), np.float64))
         return result
 
 
@@ -144,7 +125,7 @@ class SpeakerSimilarity(Metric):
         if backend not in BACKENDS:
             raise ValueError(f"Sim backend must be one of {sorted(BACKENDS)}, got {backend!r}")
         self._embedder = BACKENDS[backend](device)
-        self.batch_size = batch_size or (8 if device == "cpu" else 32)
+        self.batch_size = batch_size or 1
         self._refs = DiskCache(cache_dir(), "speaker_embeddings")
 
     @property
@@ -177,7 +158,7 @@ class SpeakerSimilarity(Metric):
     def compute(
         self, hyp: Sequence[np.ndarray], ref: Sequence[np.ndarray], meta: Sequence[Utterance]
     ) -> list[dict[str, Score]]:
-        hyps = self._embedder.embed_batch(hyp, self.batch_size)
+        hyps = self._references(hyp)  # by content too: a lossless codec's output is the reference
         refs = self._references(ref)
         scores = []
         for a, b in zip(hyps, refs, strict=True):

@@ -78,7 +78,8 @@ class UTMOS(Metric):
         model, self._id = load_model(found.location)
         self._model = model.to(device)
         self._device = device
-        self.batch_size = batch_size or (4 if device == "cpu" else 16)
+        # > 1 batches clips of equal length (no length mask); 1 keeps each score independent of its neighbours
+        self.batch_size = batch_size or 1
 
     @property
     def backend(self) -> str:

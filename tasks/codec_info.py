@@ -70,7 +70,7 @@ class CodecInfo(Task):
                 audio = validate(load_audio(utt.path), min_seconds=codec.min_samples / codec.sample_rate,
                                  max_seconds=ctx.max_seconds)
                 wav = resample(audio.samples, audio.sample_rate, codec.sample_rate)
-                (tokens,) = cached_encode(codec, key, [wav], ctx.token_cache, ctx.device)
+                (tokens,) = cached_encode(codec, key, [wav], ctx.token_cache, ctx.device, ctx.timer)
             except (AudioError, RuntimeError, ValueError) as err:
                 ctx.store.add([ctx.error_row(self.name, utt.utt_id, "encode", err)])
                 continue

@@ -136,8 +136,9 @@ class _Probe(Task):
         torch.manual_seed(ctx.seed)
         model = TokenProbe(codec.codebook_sizes, text.size if self.kind == "ctc" else len(classes),
                            "ctc" if self.kind == "ctc" else "classify", codebook_tables(codec))
-        state = train(model, train_items, valid_items, cfg, ckpt,
-                      progress=f"{self.name} train {ctx.codec_label}" if ctx.progress else False)
+        with ctx.timer.stage("train", len(train_items)):
+            state = train(model, train_items, valid_items, cfg, ckpt,
+                          progress=f"{self.name} train {ctx.codec_label}" if ctx.progress else False)
         self._score(ctx, model, by_split["test"], infeasible, classes, cfg, state.epoch, text, codec_flags(codec))
 
     def text_codec(self, ctx: TaskContext, transcripts: list[str], folder) -> "CharText | BPEText":
@@ -161,7 +162,7 @@ class _Probe(Task):
             try:
                 audio = validate(load_audio(utt.path), max_seconds=ctx.max_seconds)
                 wav = resample(audio.samples, audio.sample_rate, codec.sample_rate)
-                (tokens,) = cached_encode(codec, key, [wav], ctx.token_cache, ctx.device)
+                (tokens,) = cached_encode(codec, key, [wav], ctx.token_cache, ctx.device, ctx.timer)
             except (AudioError, RuntimeError, ValueError) as err:
                 ctx.store.add([ctx.error_row(self.name, utt.utt_id, "encode", err)])
                 continue

@@ -9,6 +9,7 @@ bitrate (bits actually needed / second) are rows too.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,7 @@ from tqdm import tqdm
 from bench.audio import METRIC_SAMPLE_RATE, AudioError, load_audio, match_length, resample, validate
 from bench.codec import Codec, Tokens
 from bench.datasets import Utterance
+from bench.prefetch import prefetch
 from bench.registry import register_task
 from bench.store import Row
 from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, score_batch
@@ -53,40 +55,53 @@ class Resynthesis(Task):
         codec = ctx.get_codec()
         metrics = ctx.get_metrics()
         batch = ctx.batch_size if codec.capabilities.batched else 1
+        window = max([batch, *(int(getattr(m, "batch_size", 1)) for m in metrics.values())])  # scored together
         bar = tqdm(total=len(pending), desc=f"{ctx.codec_label} / {ctx.dataset}",
                    unit="utt", disable=not ctx.progress, leave=False)
-        for start in range(0, len(pending), batch):
-            chunk = pending[start:start + batch]
-            items = [item for item in (self._prepare(ctx, codec, u) for u in chunk) if item]
-            if items:
-                self._process(ctx, codec, metrics, items, outputs)
-            bar.update(len(chunk))
+
+        def decoded() -> Iterator[tuple[list[_Item | tuple[Utterance, AudioError]], list]]:
+            """Load and round-trip batch after batch (in the prefetch thread: no rows are written here)."""
+            for start in range(0, len(pending), batch):
+                prepared = [self._prepare(ctx, codec, u) for u in pending[start:start + batch]]
+                items = [p for p in prepared if isinstance(p, _Item)]
+                yield prepared, self._codec_roundtrip(ctx, codec, items) if items else []
+
+        scoring: list[tuple[_Item, np.ndarray]] = []
+        for prepared, results in prefetch(decoded(), ctx.prefetch):
+            for failed in prepared:
+                if not isinstance(failed, _Item):
+                    self._error(ctx, failed[0], "load", failed[1])
+            scoring += self._record(ctx, codec, [p for p in prepared if isinstance(p, _Item)], results)
+            if len(scoring) >= window:
+                self._score(ctx, metrics, scoring, outputs)
+                scoring = []
+            bar.update(len(prepared))
+        if scoring:
+            self._score(ctx, metrics, scoring, outputs)
         bar.close()
 
     def _error(self, ctx: TaskContext, utt: Utterance, stage: str, err: Exception) -> None:
-        ctx.store.add([ctx.error_row(self.name, utt.utt_id, stage, err)])
+        ctx.add_rows([ctx.error_row(self.name, utt.utt_id, stage, err)])
 
-    def _prepare(self, ctx: TaskContext, codec: Codec, utt: Utterance) -> _Item | None:
+    def _prepare(self, ctx: TaskContext, codec: Codec, utt: Utterance) -> _Item | tuple[Utterance, AudioError]:
         try:
-            audio = load_audio(utt.path)
-            min_seconds = codec.min_samples / codec.sample_rate
-            audio = validate(audio, min_seconds=min_seconds, max_seconds=ctx.max_seconds)
+            with ctx.timer.stage("load", 1):
+                audio = load_audio(utt.path)
+                min_seconds = codec.min_samples / codec.sample_rate
+                audio = validate(audio, min_seconds=min_seconds, max_seconds=ctx.max_seconds)
         except AudioError as err:
-            self._error(ctx, utt, "load", err)
-            return None
+            return utt, err
         conversions = audio.conversions + tuple(
             f"resampled {audio.sample_rate}->{rate} Hz ({use})"
             for rate, use in ((codec.sample_rate, "codec input"), (METRIC_SAMPLE_RATE, "metrics"))
             if rate != audio.sample_rate)
         if conversions:
             log.info("%s: %s", utt.utt_id, ", ".join(conversions))
-        return _Item(
-            utt=utt,
-            original=resample(audio.samples, audio.sample_rate, METRIC_SAMPLE_RATE),
-            codec_input=resample(audio.samples, audio.sample_rate, codec.sample_rate),
-            duration=audio.duration,
-            conversions=conversions,
-        )
+        with ctx.timer.stage("resample", 1):
+            original = resample(audio.samples, audio.sample_rate, METRIC_SAMPLE_RATE)
+            codec_input = resample(audio.samples, audio.sample_rate, codec.sample_rate)
+        return _Item(utt=utt, original=original, codec_input=codec_input, duration=audio.duration,
+                     conversions=conversions)
 
     def _codec_roundtrip(self, ctx: TaskContext, codec: Codec, items: list[_Item]
                          ) -> list[tuple[Tokens, np.ndarray] | Exception]:
@@ -106,21 +121,22 @@ class Resynthesis(Task):
     def _roundtrip_batch(self, ctx: TaskContext, codec: Codec, items: list[_Item]
                          ) -> list[tuple[Tokens, np.ndarray]]:
         tokens = cached_encode(codec, ctx.codec_key(codec), [i.codec_input for i in items],
-                               ctx.token_cache, ctx.device)
-        with torch.inference_mode():
+                               ctx.token_cache, ctx.device, ctx.timer)
+        with ctx.timer.stage("decode", len(items)), torch.inference_mode():
             out_wav, lengths = codec.decode(Tokens.collate(tokens).to(ctx.device))
-        wav = out_wav.float().cpu().numpy()
+            wav = out_wav.float().cpu().numpy()
         decoded = []
         for j, item in enumerate(items):
-            out = resample(wav[j, : int(lengths[j])], codec.output_sample_rate, METRIC_SAMPLE_RATE)
+            with ctx.timer.stage("resample", 1):
+                out = resample(wav[j, : int(lengths[j])], codec.output_sample_rate, METRIC_SAMPLE_RATE)
             if not np.all(np.isfinite(out)):
                 raise ValueError(f"decoder produced NaN/inf for {item.utt.utt_id}")
             decoded.append(out)
         return list(zip(tokens, decoded, strict=True))
 
-    def _process(self, ctx: TaskContext, codec: Codec, metrics: dict, items: list[_Item],
-                 outputs: list[str]) -> None:
-        results = self._codec_roundtrip(ctx, codec, items)
+    def _record(self, ctx: TaskContext, codec: Codec, items: list[_Item],
+                results: list[tuple[Tokens, np.ndarray] | Exception]) -> list[tuple[_Item, np.ndarray]]:
+        """Rate rows (and saved audio) of a decoded batch; returns the items to score."""
         ok: list[tuple[_Item, np.ndarray]] = []
         for item, result in zip(items, results, strict=True):
             if isinstance(result, Exception):
@@ -136,16 +152,19 @@ class Resynthesis(Task):
                 length_info["audio"] = saved
                 if tokens.durations is not None:  # token boundaries for listening pages (variable-rate codecs)
                     length_info["token_durations"] = tokens.durations[0, : int(tokens.lengths[0])].tolist()
-            ctx.store.add(ctx.rate_rows(self.name, item.utt.utt_id, codec, tokens, item.duration, length_info))
+            ctx.add_rows(ctx.rate_rows(self.name, item.utt.utt_id, codec, tokens, item.duration, length_info))
             ok.append((item, aligned))
+        return ok
+
+    def _score(self, ctx: TaskContext, metrics: dict, ok: list[tuple[_Item, np.ndarray]],
+               outputs: list[str]) -> None:
         for name, metric in metrics.items():
             todo = [(i, a) for i, a in ok if ctx.missing(self.name, i.utt.utt_id, ctx.metric_outputs[name])]
             if not todo:
                 continue
             scores = score_batch(metric, [a for _, a in todo], [i.original for i, _ in todo],
-                                 [i.utt for i, _ in todo], ctx.score_cache)
+                                 [i.utt for i, _ in todo], ctx.score_cache, ctx.timer)
             rows: list[Row] = []
             for (item, _), score in zip(todo, scores, strict=True):
                 rows += ctx.score_rows(self.name, item.utt.utt_id, metric, score)
-            ctx.store.add(rows)
-
+            ctx.add_rows(rows)

@@ -181,9 +181,11 @@ class _TTS(Task):
             def batches(rng: random.Random, size: int = size) -> list[list[TTSItem]]:
                 return bucketed_batches(train_items, size, rng, len)
 
-            state = train(model, batches, [valid_items[i:i + size] for i in range(0, len(valid_items), size)],
-                          self.loss, seed_cfg, folder / "model.pt", extra={"vocab": vocab.symbols, **model.config()},
-                          progress=f"{self.name} train {ctx.codec_label} seed {seed}" if ctx.progress else False)
+            with ctx.timer.stage("train", len(train_items)):
+                state = train(model, batches, [valid_items[i:i + size] for i in range(0, len(valid_items), size)],
+                              self.loss, seed_cfg, folder / "model.pt",
+                              extra={"vocab": vocab.symbols, **model.config()},
+                              progress=f"{self.name} train {ctx.codec_label} seed {seed}" if ctx.progress else False)
             model.eval()
             backend = (f"{self.kind}-llama{opts['size'].layers}x{opts['size'].dim}:steps={state.step}:seed={seed}"
                        f":{opts['speaker_metric']}")
@@ -212,7 +214,7 @@ class _TTS(Task):
                                  max_seconds=ctx.max_seconds)
                 wav = resample(audio.samples, audio.sample_rate, codec.sample_rate)
                 ref = resample(audio.samples, audio.sample_rate, METRIC_SAMPLE_RATE)
-                (tokens,) = cached_encode(codec, key, [wav], ctx.token_cache, ctx.device)
+                (tokens,) = cached_encode(codec, key, [wav], ctx.token_cache, ctx.device, ctx.timer)
                 speaker = torch.as_tensor(np.asarray(speaker_model.speaker_embedding(ref)), dtype=torch.float32)
             except (AudioError, RuntimeError, ValueError) as err:
                 ctx.store.add([ctx.error_row(self.name, utt.utt_id, "encode", err)])
@@ -315,7 +317,7 @@ class _TTS(Task):
                                         {**extra, "model": backend, **({"audio": saved} if saved else {})})
         aligned = match_length(wav, len(item.audio))
         for metric in ctx.get_metrics().values():
-            (score,) = score_batch(metric, [aligned], [item.audio], [item.utt], ctx.score_cache)
+            (score,) = score_batch(metric, [aligned], [item.audio], [item.utt], ctx.score_cache, ctx.timer)
             rows += ctx.score_rows(task, row_id, metric, score)
         ctx.store.add(rows)
 

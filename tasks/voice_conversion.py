@@ -112,7 +112,7 @@ class VoiceConversion(Task):
         source = self._load(sample.source, codec.sample_rate, ctx.max_seconds)
         key = ctx.codec_key(codec)
         if codec.capabilities.identity:  # the ideal conversion: the target speaker saying the sentence
-            (tokens,) = cached_encode(codec, key, [source], ctx.token_cache, ctx.device)
+            (tokens,) = cached_encode(codec, key, [source], ctx.token_cache, ctx.device, ctx.timer)
             wav = torch.from_numpy(resample(target16, METRIC_SAMPLE_RATE, codec.output_sample_rate))
         else:
             reference = self._load(sample.reference, codec.sample_rate, ctx.max_seconds)
@@ -128,6 +128,6 @@ class VoiceConversion(Task):
         for metric in metrics.values():
             # content metrics compare with the source utterance, speaker metrics with the target speaker
             ref = target16 if metric.reference == "target" else source16
-            (score,) = score_batch(metric, [hyp], [ref], [sample.source], ctx.score_cache)
+            (score,) = score_batch(metric, [hyp], [ref], [sample.source], ctx.score_cache, ctx.timer)
             rows += ctx.score_rows(self.name, sid, metric, score)
         ctx.store.add(rows)

@@ -9,7 +9,7 @@ import sys
 
 from bench.registry import COMMANDS, discover
 
-from . import assets, listing, paper, parity, report, run, speed
+from . import assets, listing, paper, parity, profile, report, run, speed
 
 EPILOG = """examples:
   bench quickstart                           # synthetic corpus, offline codecs + metrics
@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (run, report, listing, assets, parity, speed, paper):
+    for module in (run, report, listing, assets, parity, speed, paper, profile):
         module.add_parsers(sub)
     discover()
     for _, add_parser in COMMANDS.items():  # commands contributed by plugins (e.g. `bench rad`)

@@ -77,3 +77,22 @@ def _rerun_inline(root: Path, tmp: Path) -> Path:
         shutil.rmtree(out)
     runner.run(_config(root, out), progress=False)
     return out
+
+
+def test_a_shard_retries_its_environment_errors_and_keeps_knowing_the_runs_rows(tmp_path: Path) -> None:
+    from bench.store import ResultStore, Row
+
+    def row(utt: str, **fields: object) -> Row:
+        return Row(codec="c", task="resynthesis", dataset="d", utt_id=utt, metric=str(fields.pop("metric", "x")),
+                   **fields)  # type: ignore[arg-type]
+
+    ResultStore(tmp_path).add([row("in-run", value=1.0)])
+    shard = executor.Shard("resynthesis", "c", "d", 0, 2)
+    store = executor.ShardStore(tmp_path, shard)
+    store.add([row("killed", metric="error", error="codec: ChildProcessError: killed",
+                   extra={"kind": "environment"}), row("bad", metric="error", error="load: corrupt",
+                                                       extra={"kind": "data"})])
+    again = executor.ShardStore(tmp_path, shard)
+    assert again.drop_errors(("environment",)) == 1
+    assert again.has(row("in-run").key) and again.has(row("bad", metric="error").key)
+    assert not again.has(row("killed", metric="error").key)

@@ -76,7 +76,11 @@ def test_slurm_array_cancel_one_shard_and_resume(shared_data: Path, tmp_path: Pa
     rerun = json.loads((out / "shards" / "jobs.json").read_text())
     assert {s for j in rerun for s in j["shards"]} == unfinished
     assert all((out / "shards" / s / "rows.jsonl").read_text() == text for s, text in kept.items())
-    assert (first / "rows.jsonl").read_text().startswith(partial)  # its finished rows were not recomputed
+    # complete rows only (the kill may cut the last line; the store repairs it) and no environment errors
+    # (a dying job's last seconds can leave some: they are retried)
+    finished = [line for line in partial.splitlines(keepends=True)
+                if line.endswith("\n") and '"environment"' not in line]
+    assert (first / "rows.jsonl").read_text().splitlines(keepends=True)[:len(finished)] == finished  # not recomputed
     merged, expected = ((d / "rows.jsonl").read_text().splitlines() for d in (out, inline))
     assert sorted(merged) == sorted(expected)  # byte for byte after sorting
     assert render([out])["resynthesis"].split("\n- ")[0] == render([inline])["resynthesis"].split("\n- ")[0]

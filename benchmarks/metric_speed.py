@@ -1,0 +1,192 @@
+"""The metric stage of ``configs/ci.yaml``: the code before batched metrics vs now, alternated in one process.
+
+The old code is the commit before the change (``--old``), exported from git into a temporary folder
+laid out as the installed package (``bench``, ``bench.metrics``, ``bench.codecs``, ...). Each trial runs
+the config's scoring tasks (resynthesis and VC by default) in a fresh run dir with empty caches, and
+times every ``score_batch`` call of the task modules: that is the metric stage. The old and new rows
+are then compared: the same keys and transcripts, values within ``--tolerance``.
+
+    python benchmarks/metric_speed.py                       # 2 alternated pairs, CPU
+    python benchmarks/metric_speed.py --device cuda --pairs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parents[1]
+OLD_REV = "33dc538"  # the last commit before batched metric inference
+LAYOUT = {"bench": "bench", "metrics": "bench/metrics", "codecs": "bench/codecs", "tasks": "bench/tasks",
+          "corpora": "bench/corpora"}
+
+
+def export(rev: str, out: Path) -> Path:
+    """``rev``'s tree under ``out`` in the installed layout (so ``import bench`` finds it)."""
+    archive = out / "tree.tar"
+    subprocess.run(["git", "-C", str(ROOT), "archive", "-o", str(archive), rev], check=True)
+    tree = out / "tree"
+    with tarfile.open(archive) as tar:
+        tar.extractall(tree, filter="data")
+    pkg = out / "pkg"
+    for src, dst in LAYOUT.items():
+        shutil.copytree(tree / src, pkg / dst, dirs_exist_ok=True)
+    return pkg
+
+
+def _bench_modules() -> dict[str, ModuleType]:
+    return {name: mod for name, mod in sys.modules.items() if name == "bench" or name.startswith("bench.")}
+
+
+class Versions:
+    """Two versions of the ``bench`` package in one process; ``use(name)`` installs one in ``sys.modules``."""
+
+    def __init__(self, old_pkg: Path) -> None:
+        self.modules: dict[str, dict[str, ModuleType]] = {}
+        for name in _bench_modules():
+            del sys.modules[name]
+        editable = [f for f in sys.meta_path if "__editable__" in getattr(f, "__module__", "")
+                    or "__editable__" in repr(f)]  # an editable install maps `bench` to this checkout first
+        for finder in editable:
+            sys.meta_path.remove(finder)
+        sys.path.insert(0, str(old_pkg))
+        importlib.invalidate_caches()
+        importlib.import_module("bench.runner").discover()
+        self.modules["old"] = _bench_modules()
+        for name in self.modules["old"]:
+            del sys.modules[name]
+        sys.path.remove(str(old_pkg))
+        sys.meta_path[:0] = editable
+        importlib.invalidate_caches()
+        importlib.import_module("bench.runner").discover()
+        self.modules["new"] = _bench_modules()
+        assert self.modules["old"]["bench"].__file__ != self.modules["new"]["bench"].__file__
+
+    @contextlib.contextmanager
+    def use(self, version: str) -> Iterator[dict[str, ModuleType]]:
+        for name in _bench_modules():
+            del sys.modules[name]
+        sys.modules.update(self.modules[version])
+        yield self.modules[version]
+
+
+def trial(mods: dict[str, ModuleType], config_path: Path, tasks: list[str], device: str, work: Path,
+          models: Path) -> tuple[float, float, Path]:
+    """One run of the config's scoring tasks with empty caches: (metric-stage seconds, wall, run dir)."""
+    cache = work / "cache"
+    cache.mkdir(parents=True)
+    (cache / "models").symlink_to(models)  # the assembled offline Whisper folder is not rebuilt each trial
+    os.environ["BENCH_CACHE"] = str(cache)
+    spent = [0.0]
+    patched = []
+    for task in ("resynthesis", "voice_conversion"):
+        module = mods.get(f"bench.tasks.{task}")
+        if module is None or not hasattr(module, "score_batch"):
+            continue
+        original = module.score_batch
+
+        def timed(*args, _original=original, **kwargs):
+            start = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                spent[0] += time.perf_counter() - start
+
+        module.score_batch = timed
+        patched.append((module, original))
+    config_mod, runner = mods["bench.config"], mods["bench.runner"]
+    config = config_mod.load_config(config_path, [f"output_dir={work / 'run'}", f"device={device}",
+                                                  f"tasks=[{','.join(tasks)}]"])
+    start = time.perf_counter()
+    try:
+        runner.run(config, progress=False)
+    finally:
+        for module, original in patched:
+            module.score_batch = original
+    return spent[0], time.perf_counter() - start, work / "run"
+
+
+def compare(old_run: Path, new_run: Path, tolerance: float) -> list[str]:
+    """Differences between two runs' rows beyond ``tolerance`` (same keys, texts and errors)."""
+    def rows(run: Path) -> dict[tuple, dict]:
+        out = {}
+        for line in (run / "rows.jsonl").read_text().splitlines():
+            row = json.loads(line)
+            out[tuple(row[k] for k in ("codec", "task", "dataset", "utt_id", "metric", "variant"))] = row
+        return out
+
+    old, new = rows(old_run), rows(new_run)
+    problems = [f"rows only in one run: {sorted(set(old) ^ set(new))[:5]}"] if set(old) != set(new) else []
+    worst = 0.0
+    for key in sorted(set(old) & set(new)):
+        a, b = old[key], new[key]
+        for field in ("num", "den", "value"):
+            x, y = a.get(field), b.get(field)
+            if (x is None) != (y is None):
+                problems.append(f"{key} {field}: {x} vs {y}")
+            elif x is not None:
+                worst = max(worst, abs(float(x) - float(y)))
+        for field in ("error", "backend"):
+            if a.get(field) != b.get(field):
+                problems.append(f"{key} {field}: {a.get(field)!r} vs {b.get(field)!r}")
+        if (a.get("extra") or {}).get("hyp") != (b.get("extra") or {}).get("hyp"):
+            problems.append(f"{key}: transcript {a['extra'].get('hyp')!r} vs {b['extra'].get('hyp')!r}")
+    if worst > tolerance:
+        problems.append(f"largest value difference {worst:.3g} > {tolerance}")
+    print(f"rows compared: {len(old)}; largest value difference {worst:.3g}")
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--old", default=OLD_REV, help=f"git revision of the old code (default {OLD_REV})")
+    parser.add_argument("--config", default=str(ROOT / "configs" / "ci.yaml"))
+    parser.add_argument("--tasks", default="resynthesis,vc", help="the config's scoring tasks to run")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--pairs", type=int, default=2, help="old/new pairs, alternated (order flips each pair)")
+    parser.add_argument("--tolerance", type=float, default=1e-4)
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.chdir(ROOT)  # the config's relative paths (../shared/data)
+    with tempfile.TemporaryDirectory(prefix="metric-speed-") as tmp:
+        work = Path(tmp)
+        versions = Versions(export(args.old, work))
+        models = work / "models"
+        models.mkdir()
+        times: dict[str, list[tuple[float, float]]] = {"old": [], "new": []}
+        runs: dict[str, Path] = {}
+        for pair in range(args.pairs):
+            for version in (("old", "new") if pair % 2 == 0 else ("new", "old")):
+                with versions.use(version) as mods:
+                    metric_s, wall_s, run = trial(mods, Path(args.config), args.tasks.split(","), args.device,
+                                                  work / f"{version}-{pair}", models)
+                times[version].append((metric_s, wall_s))
+                runs.setdefault(version, run)
+                print(f"pair {pair} {version}: metric stage {metric_s:.1f} s, wall {wall_s:.1f} s", flush=True)
+        problems = compare(runs["old"], runs["new"], args.tolerance)
+        for version in ("old", "new"):
+            metric = [m for m, _ in times[version]]
+            print(f"{version}: metric stage {', '.join(f'{m:.1f}' for m in metric)} s")
+        ratios = [o[0] / n[0] for o, n in zip(times["old"], times["new"], strict=True)]
+        print(f"metric stage ratio old/new: {sum(t[0] for t in times['old']) / sum(t[0] for t in times['new']):.2f} "
+              f"(pairwise {', '.join(f'{r:.2f}' for r in ratios)}); wall ratio "
+              f"{sum(t[1] for t in times['old']) / sum(t[1] for t in times['new']):.2f}")
+        for problem in problems[:20]:
+            print("DIFFERENCE:", problem)
+        return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
