@@ -13,73 +13,18 @@ are then compared: the same keys and transcripts, values within ``--tolerance``.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _old_code import ROOT, Versions, export  # noqa: E402
+
 OLD_REV = "33dc538"  # the last commit before batched metric inference
-LAYOUT = {"bench": "bench", "metrics": "bench/metrics", "codecs": "bench/codecs", "tasks": "bench/tasks",
-          "corpora": "bench/corpora"}
-
-
-def export(rev: str, out: Path) -> Path:
-    """``rev``'s tree under ``out`` in the installed layout (so ``import bench`` finds it)."""
-    archive = out / "tree.tar"
-    subprocess.run(["git", "-C", str(ROOT), "archive", "-o", str(archive), rev], check=True)
-    tree = out / "tree"
-    with tarfile.open(archive) as tar:
-        tar.extractall(tree, filter="data")
-    pkg = out / "pkg"
-    for src, dst in LAYOUT.items():
-        shutil.copytree(tree / src, pkg / dst, dirs_exist_ok=True)
-    return pkg
-
-
-def _bench_modules() -> dict[str, ModuleType]:
-    return {name: mod for name, mod in sys.modules.items() if name == "bench" or name.startswith("bench.")}
-
-
-class Versions:
-    """Two versions of the ``bench`` package in one process; ``use(name)`` installs one in ``sys.modules``."""
-
-    def __init__(self, old_pkg: Path) -> None:
-        self.modules: dict[str, dict[str, ModuleType]] = {}
-        for name in _bench_modules():
-            del sys.modules[name]
-        editable = [f for f in sys.meta_path if "__editable__" in getattr(f, "__module__", "")
-                    or "__editable__" in repr(f)]  # an editable install maps `bench` to this checkout first
-        for finder in editable:
-            sys.meta_path.remove(finder)
-        sys.path.insert(0, str(old_pkg))
-        importlib.invalidate_caches()
-        importlib.import_module("bench.runner").discover()
-        self.modules["old"] = _bench_modules()
-        for name in self.modules["old"]:
-            del sys.modules[name]
-        sys.path.remove(str(old_pkg))
-        sys.meta_path[:0] = editable
-        importlib.invalidate_caches()
-        importlib.import_module("bench.runner").discover()
-        self.modules["new"] = _bench_modules()
-        assert self.modules["old"]["bench"].__file__ != self.modules["new"]["bench"].__file__
-
-    @contextlib.contextmanager
-    def use(self, version: str) -> Iterator[dict[str, ModuleType]]:
-        for name in _bench_modules():
-            del sys.modules[name]
-        sys.modules.update(self.modules[version])
-        yield self.modules[version]
 
 
 def trial(mods: dict[str, ModuleType], config_path: Path, tasks: list[str], device: str, work: Path,

@@ -108,8 +108,9 @@ class FocalModulation(nn.Module):
         self.norm = _norm(dim, causal, tanhscale_init) if use_post_norm else nn.Identity()
 
     def forward(self, x: torch.Tensor, state: list | None = None) -> tuple[torch.Tensor, list]:
-        h = self.in_proj(x).transpose(1, 2)
-        q, ctx, gates = torch.split(h, [self.dim, self.dim, self.focal_level + 1], dim=1)
+        h = self.in_proj(x)  # [B, T, 2C + L + 1]
+        q, ctx, gates = torch.split(h, [self.dim, self.dim, self.focal_level + 1], dim=-1)
+        ctx, gates = ctx.transpose(1, 2), gates.transpose(1, 2)  # [B, C, T] for the depthwise convolutions
         agg = torch.zeros_like(ctx)
         new_state = []
         for level, layer in enumerate(self.layers):
@@ -122,7 +123,8 @@ class FocalModulation(nn.Module):
             agg = agg + self.activation(ctx.mean(dim=2, keepdim=True)) * gates[:, self.focal_level:]
         if self.normalize_modulator:
             agg = agg / (self.focal_level + 1)
-        out = (q * self.context_proj(agg)).transpose(1, 2)
+        # the 1x1 context convolution as a matrix product in [B, T, C]: no transposed copies around it
+        out = q * F.linear(agg.transpose(1, 2), self.context_proj.weight[..., 0], self.context_proj.bias)
         return self.dropout(self.out_proj(self.norm(out))), new_state
 
 

@@ -37,6 +37,18 @@ class ConvBlock(nn.Module):
         x = self.dropout(self.conv(x))
         return self.activation(self.norm(x.transpose(1, 2))).transpose(1, 2), cache
 
+    def forward_channels_last(self, x: torch.Tensor) -> torch.Tensor:
+        """Non-causal ``[B, C, 1, T]`` in channels-last memory (``[B, T, C]`` underneath) -> the same layout.
+
+        The convolution reads and writes channels-last, so the LayerNorm over channels needs no copy
+        and neither does the next convolution (the plain path copies twice per layer)."""
+        if x.shape[-1] < self.kernel_size:
+            x = F.pad(x, (0, self.kernel_size - x.shape[-1])).contiguous(memory_format=torch.channels_last)
+        weight = self.conv.weight.unsqueeze(2)
+        y = self.dropout(F.conv2d(x, weight, stride=(1, self.conv.stride[0])))
+        y = self.activation(self.norm(y.squeeze(2).transpose(1, 2)))  # [B, T, C], contiguous
+        return y.transpose(1, 2).unsqueeze(2)
+
 
 class FeatureExtractor(nn.Module):
     def __init__(self, hidden_dims: Sequence[int], kernel_sizes: Sequence[int], strides: Sequence[int],
@@ -49,6 +61,11 @@ class FeatureExtractor(nn.Module):
         )
 
     def forward(self, sig: torch.Tensor, caches: list | None = None) -> tuple[torch.Tensor, list]:
+        if caches is None and not any(layer.causal for layer in self.layers):
+            x4 = sig[:, None, None, :]  # [B, 1, 1, S]: channels-last and contiguous are one layout for 1 channel
+            for layer in self.layers:
+                x4 = layer.forward_channels_last(x4)
+            return x4.squeeze(2).transpose(1, 2), [None] * len(self.layers)  # [B, T, C]
         x = sig.unsqueeze(1)  # [B, S] -> [B, T, C]
         new = []
         for i, layer in enumerate(self.layers):

@@ -1,0 +1,114 @@
+"""DyCAST (or FocalCodec) encode + decode of a real 15 s clip: the code before the speed-ups vs now.
+
+Old and new are alternated in one process (the old code exported from git, see ``_old_code.py``) on
+identical weights: the paper-size architecture, random weights seeded (or a checkpoint through
+``--param checkpoint=DIR``). Prints each pair's times, the ratio, whether the tokens are identical and
+the largest waveform difference (the bar: identical tokens, waveforms within 1e-5).
+
+    python benchmarks/dycast_speed.py                          # dycast-bp3, CPU, 3 pairs
+    python benchmarks/dycast_speed.py --codec focalcodec-50hz --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _old_code import Versions, export  # noqa: E402
+
+OLD_REV = "17d8d74"  # the last commit before the DyCAST / FocalCodec speed-ups
+warnings.filterwarnings("ignore")
+
+
+def clip(seconds: float) -> np.ndarray:
+    """The longest LibriSpeech clip of ../shared/data, cut or repeated to ``seconds`` (16 kHz)."""
+    from bench.audio import load_audio, resample
+    from bench.paths import shared_data_dir
+
+    root = shared_data_dir()
+    if root is None:
+        raise SystemExit("../shared/data not found (set BENCH_SHARED_DATA)")
+    with open(root / "manifest.csv", encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["corpus"] == "librispeech"]
+    row = max(rows, key=lambda r: float(r["duration_s"]))
+    audio = load_audio(root / "clips" / row["file"])
+    wav = resample(audio.samples, audio.sample_rate, 16000).astype(np.float32)
+    samples = int(seconds * 16000)
+    return np.resize(wav, samples) if len(wav) < samples else wav[:samples]
+
+
+def build(mods: dict, name: str, params: dict, device: str, state: dict | None) -> torch.nn.Module:
+    mods["bench.runner"].seed_everything(0)
+    codec = mods["bench.runner"].build_codec(mods["bench.config"].CodecSpec(name, name, params), device)
+    if state is not None:
+        codec.load_state_dict(state)
+    return codec
+
+
+def roundtrip(codec: torch.nn.Module, wav: torch.Tensor, device: str) -> tuple[float, torch.Tensor, torch.Tensor]:
+    lengths = torch.tensor([wav.shape[1]])
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    with torch.inference_mode():
+        tokens = codec.encode(wav.to(device), lengths.to(device))
+        out, out_lengths = codec.decode(tokens.to(device))
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return time.perf_counter() - start, tokens.codes.cpu(), out[0, : int(out_lengths[0])].float().cpu()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--codec", default="dycast-bp3")
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="codec params")
+    parser.add_argument("--old", default=OLD_REV, help=f"git revision of the old code (default {OLD_REV})")
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    params = dict(p.split("=", 1) for p in args.param)
+    wav = torch.from_numpy(clip(args.seconds))[None]
+    with tempfile.TemporaryDirectory(prefix="dycast-speed-") as tmp:
+        versions = Versions(export(args.old, Path(tmp)))
+        codecs = {}
+        with versions.use("new") as mods:
+            codecs["new"] = build(mods, args.codec, params, args.device, None)
+        with versions.use("old") as mods:
+            codecs["old"] = build(mods, args.codec, params, args.device, codecs["new"].state_dict())
+        params_m = sum(p.numel() for p in codecs["new"].parameters()) / 1e6
+        print(f"{args.codec}: {params_m:.2f} M parameters, {args.seconds:.0f} s clip, {args.device}, "
+              f"{torch.get_num_threads()} threads, old = {args.old}")
+        results: dict[str, list] = {"old": [], "new": []}
+        for version in ("old", "new"):  # warm-up
+            with versions.use(version):
+                roundtrip(codecs[version], wav, args.device)
+        for pair in range(args.pairs):
+            for version in (("old", "new") if pair % 2 == 0 else ("new", "old")):
+                with versions.use(version):
+                    results[version].append(roundtrip(codecs[version], wav, args.device))
+            old_s, new_s = results["old"][-1][0], results["new"][-1][0]
+            print(f"pair {pair}: old {old_s:.3f} s, new {new_s:.3f} s, ratio {old_s / new_s:.3f}", flush=True)
+        old_tokens, old_wave = results["old"][0][1:]
+        new_tokens, new_wave = results["new"][0][1:]
+        same_tokens = old_tokens.shape == new_tokens.shape and bool(torch.equal(old_tokens, new_tokens))
+        wave_diff = float((old_wave - new_wave).abs().max()) if old_wave.shape == new_wave.shape else float("inf")
+        total = sum(r[0] for r in results["old"]) / sum(r[0] for r in results["new"])
+        print(f"ratio old/new {total:.3f}; tokens identical: {same_tokens} ({tuple(new_tokens.shape)}); "
+              f"largest waveform difference {wave_diff:.3g}")
+        return 0 if same_tokens and wave_diff <= 1e-5 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
