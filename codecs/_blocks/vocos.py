@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .focal import gelu_
 from .streaming import causal_context
 
 
@@ -72,7 +73,9 @@ class ConvNeXtBlock(nn.Module):
         if self.causal:
             inp, cache = causal_context(x, cache, self.pad, self.pad_mode)
         y = self.norm(self.dwconv(inp).transpose(1, 2))
-        y = self.gamma * self.pwconv2(self.activation(self.pwconv1(y)))
+        hidden = self.pwconv1(y)
+        hidden = self.activation(hidden) if torch.is_grad_enabled() else gelu_(hidden)
+        y = self.gamma * self.pwconv2(hidden)
         return x + y.transpose(1, 2), cache
 
 

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .focal import gelu_
 from .streaming import causal_context
 
 
@@ -44,9 +45,15 @@ class ConvBlock(nn.Module):
         and neither does the next convolution (the plain path copies twice per layer)."""
         if x.shape[-1] < self.kernel_size:
             x = F.pad(x, (0, self.kernel_size - x.shape[-1])).contiguous(memory_format=torch.channels_last)
-        weight = self.conv.weight.unsqueeze(2)
-        y = self.dropout(F.conv2d(x, weight, stride=(1, self.conv.stride[0])))
-        y = self.activation(self.norm(y.squeeze(2).transpose(1, 2)))  # [B, T, C], contiguous
+        stride = self.conv.stride[0]
+        if x.shape[1] == 1:  # the waveform: frames x kernel as one matrix product, written [B, T, C]
+            frames = x[:, 0, 0].unfold(-1, self.kernel_size, stride)
+            y = self.dropout(F.linear(frames, self.conv.weight[:, 0]))
+        else:
+            weight = self.conv.weight.unsqueeze(2).contiguous(memory_format=torch.channels_last)  # output too
+            y = self.dropout(F.conv2d(x, weight, stride=(1, stride))).squeeze(2).transpose(1, 2)
+        y = self.norm(y)  # [B, T, C], contiguous
+        y = self.activation(y) if torch.is_grad_enabled() else gelu_(y)
         return y.transpose(1, 2).unsqueeze(2)
 
 
@@ -107,18 +114,25 @@ class MultiHeadAttention(nn.Module):
         self.dropout = dropout
 
     def forward(self, x: torch.Tensor, position_bias: torch.Tensor, key_mask: torch.Tensor | None,
-                curr_pos: int | None = None, kv_cache: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+                curr_pos: int | None = None, kv_cache: torch.Tensor | None = None,
+                bias_buffer: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``curr_pos`` set (causal): keys/values of this call are written into ``kv_cache
-        [B, L, H, hd, 2]`` at ``curr_pos`` and attention runs over the first ``curr_pos + T``."""
+        [B, L, H, hd, 2]`` at ``curr_pos`` and attention runs over the first ``curr_pos + T``.
+        ``bias_buffer`` (inference): the ``[B, H, T, T]`` bias is written there, reused by every layer
+        (a fresh tensor of that size per layer costs more in page faults than the multiplication)."""
         batch, frames, _ = x.shape
         heads = x.view(batch, frames, self.num_heads, self.head_dim).transpose(1, 2)
         gates = torch.sigmoid(self.gru_rel_pos_linear(heads).view(batch, self.num_heads, frames, 2, 4).sum(-1))
         gate_a, gate_b = gates.chunk(2, dim=-1)
         gate = gate_a * (gate_b * self.gru_rel_pos_const - 1.0) + 2.0
-        bias = gate * position_bias.unsqueeze(0)
-        if key_mask is not None:
-            bias = bias + key_mask
+        if bias_buffer is not None and not torch.is_grad_enabled():
+            bias = torch.mul(gate, position_bias.unsqueeze(0), out=bias_buffer)
+            if key_mask is not None:
+                bias.add_(key_mask)
+        else:
+            bias = gate * position_bias.unsqueeze(0)
+            if key_mask is not None:
+                bias = bias + key_mask
         qkv = self.qkv_proj(x).view(batch, frames, 3 * self.num_heads, self.head_dim)
         q, k, v = qkv.split(self.num_heads, dim=2)
         if curr_pos is not None:
@@ -149,9 +163,10 @@ class TransformerLayer(nn.Module):
         self.feed_forward = FeedForward(dim, ffn_dim, dropout)
 
     def forward(self, x: torch.Tensor, position_bias: torch.Tensor, key_mask: torch.Tensor | None,
-                curr_pos: int | None = None, kv_cache: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        attended, kv_cache = self.attention(self.attention_norm(x), position_bias, key_mask, curr_pos, kv_cache)
+                curr_pos: int | None = None, kv_cache: torch.Tensor | None = None,
+                bias_buffer: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        attended, kv_cache = self.attention(self.attention_norm(x), position_bias, key_mask, curr_pos, kv_cache,
+                                            bias_buffer)
         x = x + self.dropout(attended)
         return x + self.feed_forward(self.feed_forward_norm(x)), kv_cache
 
@@ -198,8 +213,11 @@ class TransformerEncoder(nn.Module):
             key_mask = key_mask.masked_fill(~frame_ok, float("-inf"))[:, None, None, :]
         x = self.dropout(x + self.positional_embedding(x)[0])
         bias = self.position_bias(x.shape[1]).to(x.dtype)
+        buffer = None
+        if not torch.is_grad_enabled():
+            buffer = x.new_empty((x.shape[0], *bias.shape))
         for layer in self.layers:
-            x, _ = layer(x, bias, key_mask)
+            x, _ = layer(x, bias, key_mask, bias_buffer=buffer)
         return x
 
     def forward_causal(self, x: torch.Tensor, state: list | None) -> tuple[torch.Tensor, list]:
