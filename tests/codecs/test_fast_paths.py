@@ -4,7 +4,6 @@ convolution as a matrix product, in-place GELU) give the plain path's numbers.""
 from __future__ import annotations
 
 import torch
-
 from bench.codecs._blocks.focal import FocalBlock
 from bench.codecs._blocks.vocos import Vocos
 from bench.codecs._blocks.wavlm import WavLM
@@ -16,8 +15,11 @@ def _both(module: torch.nn.Module, *args: torch.Tensor) -> tuple[torch.Tensor, t
         fast = module(*args)
     with torch.enable_grad():  # autograd on: the out-of-place path
         plain = module(*args)
-    first = (lambda out: out[0] if isinstance(out, tuple) else out)
-    return first(fast), first(plain).detach()
+    return _first(fast), _first(plain).detach()
+
+
+def _first(out: torch.Tensor | tuple) -> torch.Tensor:
+    return out[0] if isinstance(out, tuple) else out
 
 
 def test_wavlm_channels_last_convolutions_match_the_plain_layers() -> None:
