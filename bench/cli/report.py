@@ -18,6 +18,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                         "first task that has a codec supplies it), e.g. Table 4: --join ASR=asr_probe --join "
                         "SI=si_probe --join SER=ser_probe --join TTS=tts_nar,tts_ar")
     t.add_argument("--name", default="joined", help="file name of the --join table (default: joined)")
+    t.add_argument("--timing", action="store_true",
+                   help="also print where each run's time went (as `bench profile RUN_DIR`)")
     t.set_defaults(handler=cmd_table)
 
     r = sub.add_parser("report", help="a static HTML report (tables, rate-quality plots, listening pages)")
@@ -42,6 +44,15 @@ def cmd_table(args: argparse.Namespace) -> int:
     joins = {args.name: parse_join(args.join)} if args.join else None
     for task, markdown in render(args.run_dirs, args.out, args.published, joins).items():
         print(f"## {task}\n\n{markdown}")
+    if args.timing:
+        from .profile import cmd_profile
+
+        for run_dir in args.run_dirs:
+            print()
+            try:
+                cmd_profile(argparse.Namespace(run_dir=run_dir))
+            except ValueError as err:  # a run without timing records (made before they existed)
+                print(f"timing: {err}")
     return 0
 
 

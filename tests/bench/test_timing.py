@@ -97,6 +97,8 @@ def test_jobs_record_stage_times_and_profile_shows_them(tones: Path, tmp_path: P
     out = capsys.readouterr().out
     assert "resynthesis / codec2-3200 / d" in out and "metric:stoi" in out and "saved_s" in out
     assert (tmp_path / "warm" / "tables" / "timing_stages.csv").is_file()
+    assert main(["table", str(tmp_path / "warm"), "--timing"]) == 0
+    assert "metric:stoi" in capsys.readouterr().out
     runner.run(_config(tones, tmp_path / "run"), progress=False)  # nothing left: no new records
     assert len(read_records(tmp_path / "run")) == len(records)
 
