@@ -12,6 +12,8 @@ parallel utterance itself: the paper's Reference row.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import soundfile as sf
@@ -22,6 +24,7 @@ from bench.audio import METRIC_SAMPLE_RATE, AudioError, load_audio, match_length
 from bench.codec import Codec, Tokens
 from bench.datasets import Utterance
 from bench.knn import knn
+from bench.prefetch import prefetch
 from bench.registry import register_task
 from bench.store import Row
 from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, score_batch
@@ -94,40 +97,82 @@ class VoiceConversion(Task):
         if not pending:
             return
         codec, metrics = ctx.get_codec(), ctx.get_metrics()
-        for sample in tqdm(pending, desc=f"{ctx.codec_label} / {ctx.dataset} (vc)", unit="pair",
-                           disable=not ctx.progress, leave=False):
-            try:
-                self._one(ctx, codec, metrics, sample)
-            except (AudioError, ValueError, RuntimeError, NotImplementedError) as err:
-                ctx.store.add([ctx.error_row(self.name, sample.sample_id, "vc", err)])
+        window = max([ctx.batch_size, *(int(getattr(m, "batch_size", 1)) for m in metrics.values())])
+        bar = tqdm(total=len(pending), desc=f"{ctx.codec_label} / {ctx.dataset} (vc)", unit="pair",
+                   disable=not ctx.progress, leave=False)
+
+        def converted() -> Iterator[_Converted | tuple[VCSample, Exception]]:
+            """Conversions one after another (in the prefetch thread: no rows are written here)."""
+            for sample in pending:
+                try:
+                    yield self._convert(ctx, codec, sample)
+                except (AudioError, ValueError, RuntimeError, NotImplementedError) as err:
+                    yield sample, err
+
+        scoring: list[_Converted] = []
+        for item in prefetch(converted(), ctx.prefetch):
+            if isinstance(item, tuple):
+                ctx.add_rows([ctx.error_row(self.name, item[0].sample_id, "vc", item[1])])
+            else:
+                ctx.add_rows(item.rate_rows)
+                scoring.append(item)
+            if len(scoring) >= window:
+                self._score(ctx, metrics, scoring)
+                scoring = []
+            bar.update(1)
+        if scoring:
+            self._score(ctx, metrics, scoring)
+        bar.close()
 
     @staticmethod
     def _load(utt: Utterance, rate: int, max_seconds: float) -> np.ndarray:
         audio = validate(load_audio(utt.path), max_seconds=max_seconds)
         return resample(audio.samples, audio.sample_rate, rate)
 
-    def _one(self, ctx: TaskContext, codec: Codec, metrics: dict, sample: VCSample) -> None:
-        source16 = self._load(sample.source, METRIC_SAMPLE_RATE, ctx.max_seconds)
-        target16 = self._load(sample.target_parallel, METRIC_SAMPLE_RATE, ctx.max_seconds)
-        source = self._load(sample.source, codec.sample_rate, ctx.max_seconds)
+    def _convert(self, ctx: TaskContext, codec: Codec, sample: VCSample) -> _Converted:
+        with ctx.timer.stage("load", 2):
+            source16 = self._load(sample.source, METRIC_SAMPLE_RATE, ctx.max_seconds)
+            target16 = self._load(sample.target_parallel, METRIC_SAMPLE_RATE, ctx.max_seconds)
+            source = self._load(sample.source, codec.sample_rate, ctx.max_seconds)
         key = ctx.codec_key(codec)
         if codec.capabilities.identity:  # the ideal conversion: the target speaker saying the sentence
             (tokens,) = cached_encode(codec, key, [source], ctx.token_cache, ctx.device, ctx.timer)
             wav = torch.from_numpy(resample(target16, METRIC_SAMPLE_RATE, codec.output_sample_rate))
         else:
             reference = self._load(sample.reference, codec.sample_rate, ctx.max_seconds)
-            wav, tokens = convert(codec, source, reference, ctx.token_cache, key, ctx.device)
+            with ctx.timer.stage("convert", 1):
+                wav, tokens = convert(codec, source, reference, ctx.token_cache, key, ctx.device)
         hyp = match_length(resample(wav.numpy(), codec.output_sample_rate, METRIC_SAMPLE_RATE), len(source16))
         seconds = len(source16) / METRIC_SAMPLE_RATE
-        sid = sample.sample_id
         extra: dict = {"reference": sample.reference.utt_id, "target": sample.target_parallel.utt_id}
-        saved = ctx.saved_audio(self.name, sid, hyp, METRIC_SAMPLE_RATE)
+        saved = ctx.saved_audio(self.name, sample.sample_id, hyp, METRIC_SAMPLE_RATE)
         if saved:
             extra["audio"] = saved
-        rows: list[Row] = ctx.rate_rows(self.name, sid, codec, tokens, seconds, extra)
+        rows = ctx.rate_rows(self.name, sample.sample_id, codec, tokens, seconds, extra)
+        return _Converted(sample, hyp, source16, target16, rows)
+
+    def _score(self, ctx: TaskContext, metrics: dict, items: list[_Converted]) -> None:
+        """Each metric over a group of conversions: content metrics against the source utterance,
+        speaker metrics against the target speaker's parallel utterance."""
         for metric in metrics.values():
-            # content metrics compare with the source utterance, speaker metrics with the target speaker
-            ref = target16 if metric.reference == "target" else source16
-            (score,) = score_batch(metric, [hyp], [ref], [sample.source], ctx.score_cache, ctx.timer)
-            rows += ctx.score_rows(self.name, sid, metric, score)
-        ctx.store.add(rows)
+            todo = [i for i in items if ctx.missing(self.name, i.sample.sample_id, ctx.metric_outputs[metric.name])]
+            if not todo:
+                continue
+            refs = [i.target16 if metric.reference == "target" else i.source16 for i in todo]
+            scores = score_batch(metric, [i.hyp for i in todo], refs, [i.sample.source for i in todo],
+                                 ctx.score_cache, ctx.timer)
+            rows: list[Row] = []
+            for item, score in zip(todo, scores, strict=True):
+                rows += ctx.score_rows(self.name, item.sample.sample_id, metric, score)
+            ctx.add_rows(rows)
+
+
+@dataclass
+class _Converted:
+    """One conversion, ready to score: the output and both references at 16 kHz, and its rate rows."""
+
+    sample: VCSample
+    hyp: np.ndarray
+    source16: np.ndarray
+    target16: np.ndarray
+    rate_rows: list[Row]
