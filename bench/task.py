@@ -189,6 +189,11 @@ class Task(ABC):
         """Compute the missing rows of this (codec, dataset) and add them to ``ctx.store``."""
 
 
+def scoring_window(batch: int, metrics: dict[str, Metric]) -> int:
+    """How many decoded items a task gathers before scoring them: its batch, or the largest metric batch."""
+    return max([batch, *(int(getattr(m, "batch_size", 1)) for m in metrics.values())])
+
+
 def cached_encode(codec: Codec, codec_key: str, wav: list[np.ndarray], cache: DiskCache,
                   device: str, timer: StageTimer | None = None) -> list[Tokens]:
     """Encode waveforms at the codec's rate, one cache entry per utterance (timed as ``encode``)."""

@@ -19,6 +19,7 @@ import torch
 
 from bench import assets
 from bench.audio import array_digest, match_length
+from bench.codec import length_groups
 from bench.datasets import Utterance
 from bench.diskcache import DiskCache, make_key
 from bench.metric import Backend, Metric, MetricOutput, Score
@@ -42,9 +43,6 @@ class _Resemblyzer:
         self._encoder = VoiceEncoder(device=device, verbose=False)
         self._preprocess = preprocess_wav
         self.id = "resemblyzer:ge2e-256(vad-trim)"
-
-    def embed(self, audio: np.ndarray) -> np.ndarray:
-        return self.embed_batch([audio], 1)[0]
 
     def embed_batch(self, audios: Sequence[np.ndarray], batch_size: int) -> list[np.ndarray]:
         """``VoiceEncoder.embed_utterance`` of each utterance (its partial windows are already one batch)."""
@@ -74,19 +72,13 @@ class _WavLMSV:
         self._device = device
         self.id = "wavlm-base-sv:xvector-512"
 
-    def embed(self, audio: np.ndarray) -> np.ndarray:
-        return self.embed_batch([audio], 1)[0]
-
     @torch.inference_mode()
     def embed_batch(self, audios: Sequence[np.ndarray], batch_size: int) -> list[np.ndarray]:
         """x-vectors; utterances of equal length share a forward pass (no padding: the numbers stay)."""
         wavs = [np.asarray(a, np.float32) for a in audios]
         wavs = [match_length(w, WAVLM_MIN_SAMPLES) if len(w) < WAVLM_MIN_SAMPLES else w for w in wavs]
-        by_length: dict[int, list[int]] = {}
-        for i, wav in enumerate(wavs):
-            by_length.setdefault(len(wav), []).append(i)
         result: list[np.ndarray | None] = [None] * len(wavs)
-        for group in by_length.values():
+        for group in length_groups([len(w) for w in wavs]):
             for start in range(0, len(group), max(1, batch_size)):
                 chunk = group[start:start + max(1, batch_size)]
                 x = torch.from_numpy(np.stack([wavs[i] for i in chunk])).to(self._device)
@@ -101,8 +93,6 @@ class _WavLMSV:
 
 class _Embedder(Protocol):
     id: str
-
-    def embed(self, audio: np.ndarray) -> np.ndarray: ...
 
     def embed_batch(self, audios: Sequence[np.ndarray], batch_size: int) -> list[np.ndarray]: ...
 

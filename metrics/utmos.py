@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from bench import assets
+from bench.codec import length_groups
 from bench.datasets import Utterance
 from bench.metric import Backend, Metric, MetricOutput, Score
 from bench.registry import register_metric
@@ -89,11 +90,8 @@ class UTMOS(Metric):
     def compute(
         self, hyp: Sequence[np.ndarray], ref: Sequence[np.ndarray], meta: Sequence[Utterance]
     ) -> list[dict[str, Score]]:
-        by_length: dict[int, list[int]] = {}  # no length mask: only clips of equal length share a pass
-        for i, audio in enumerate(hyp):
-            by_length.setdefault(len(audio), []).append(i)
         values: dict[int, float] = {}
-        for group in by_length.values():
+        for group in length_groups([len(a) for a in hyp]):  # no length mask: only equal lengths share a pass
             for start in range(0, len(group), self.batch_size):
                 chunk = group[start:start + self.batch_size]
                 x = torch.from_numpy(np.stack([np.asarray(hyp[i], np.float32) for i in chunk])).to(self._device)

@@ -22,7 +22,7 @@ from bench.datasets import Utterance
 from bench.prefetch import prefetch
 from bench.registry import register_task
 from bench.store import Row
-from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, score_batch
+from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, score_batch, scoring_window
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class Resynthesis(Task):
         codec = ctx.get_codec()
         metrics = ctx.get_metrics()
         batch = ctx.batch_size if codec.capabilities.batched else 1
-        window = max([batch, *(int(getattr(m, "batch_size", 1)) for m in metrics.values())])  # scored together
+        window = scoring_window(batch, metrics)
         bar = tqdm(total=len(pending), desc=f"{ctx.codec_label} / {ctx.dataset}",
                    unit="utt", disable=not ctx.progress, leave=False)
 

@@ -27,7 +27,7 @@ from bench.knn import knn
 from bench.prefetch import prefetch
 from bench.registry import register_task
 from bench.store import Row
-from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, score_batch
+from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, score_batch, scoring_window
 
 from ._vc_pairs import VCSample, select_vc_samples
 
@@ -97,7 +97,7 @@ class VoiceConversion(Task):
         if not pending:
             return
         codec, metrics = ctx.get_codec(), ctx.get_metrics()
-        window = max([ctx.batch_size, *(int(getattr(m, "batch_size", 1)) for m in metrics.values())])
+        window = scoring_window(ctx.batch_size, metrics)
         bar = tqdm(total=len(pending), desc=f"{ctx.codec_label} / {ctx.dataset} (vc)", unit="pair",
                    disable=not ctx.progress, leave=False)
 
