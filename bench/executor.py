@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .store import DATA, ENVIRONMENT, ResultStore, Row
+from .store import ENVIRONMENT, ResultStore, Row
 
 log = logging.getLogger(__name__)
 KINDS = ("inline", "local", "slurm")
@@ -61,15 +61,8 @@ class ShardStore(ResultStore):
         super().__init__(folder)
         parent = ResultStore.__new__(ResultStore)
         parent.run_dir, parent.path = Path(run_dir), Path(run_dir) / "rows.jsonl"
-        self._parent_keys = {row.key for row in parent._parse()[0]}
-        self._keys |= self._parent_keys
+        self._keys |= {row.key for row in parent._parse()[0]}
         self.run_dir = Path(run_dir)
-
-    def drop_errors(self, kinds: tuple[str, ...] = (DATA, ENVIRONMENT)) -> int:
-        """Drop this shard's failed rows of these kinds (the run's rows stay known)."""
-        dropped = super().drop_errors(kinds)
-        self._keys |= self._parent_keys
-        return dropped
 
 
 def settings_of(raw: dict[str, Any]) -> dict[str, Any]:
@@ -126,7 +119,7 @@ def work(raw_config: dict[str, Any], run_dir: str, shards: list[dict[str, Any]],
     from . import assets, runner
     from .config import from_dict
     from .datasets import load_dataset
-    from .profiles import metric_settings, resolve_profile
+    from .profiles import resolve_profile, run_metric_settings
     from .registry import METRICS, TASKS, discover
     from .store import current_variants
 
@@ -134,8 +127,7 @@ def work(raw_config: dict[str, Any], run_dir: str, shards: list[dict[str, Any]],
     config = from_dict(raw_config)
     assets.set_overrides(config.assets)
     profile = resolve_profile(config.metric_profile)
-    settings = metric_settings(profile, list(config.metrics) if config.metrics is not None else None,
-                               config.metric_options)
+    settings = run_metric_settings(config, profile)
     outputs = {name: tuple(o.name for o in METRICS.get(name).outputs) for name in settings}
     metrics = runner._Lazy(settings, config.device, profile)
     variants = current_variants(Path(run_dir))

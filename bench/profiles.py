@@ -8,6 +8,7 @@ every asset its backends need is reachable (configured locally, or the Hub when 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from . import assets
 from .keywords import check_keywords
@@ -66,3 +67,9 @@ def metric_settings(profile: str, metrics: list[str] | None,
             raise ValueError(f"metric_options.{name}: {clash} are set by profile {profile!r} (they change the numbers)")
         check_keywords(METRICS.get(name).__init__, extra, f"metric_options.{name}")
     return {m: {**table[m].params, **options.get(m, {})} for m in names}
+
+
+def run_metric_settings(config: Any, profile: str) -> dict[str, dict]:
+    """:func:`metric_settings` of a run config (its ``metrics`` and ``metric_options``) under ``profile``."""
+    metrics = list(config.metrics) if config.metrics is not None else None
+    return metric_settings(profile, metrics, config.metric_options)

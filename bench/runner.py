@@ -27,7 +27,7 @@ from .diskcache import DiskCache, make_key
 from .keywords import check_keywords
 from .metric import Metric
 from .paths import cache_dir
-from .profiles import metric_settings, profiles, resolve_profile
+from .profiles import metric_settings, profiles, resolve_profile, run_metric_settings
 from .registry import CODECS, METRICS, TASKS, discover
 from .store import DATA, ENVIRONMENT, ERROR_METRIC, ResultStore, error_kind
 from .task import Task, TaskContext
@@ -176,8 +176,7 @@ def run(config: RunConfig, progress: bool = True, retry_errors: bool = False, de
     assets.set_overrides(config.assets)
     check_device(config.device)
     profile = resolve_profile(config.metric_profile)
-    settings = metric_settings(profile, list(config.metrics) if config.metrics is not None else None,
-                               config.metric_options)
+    settings = run_metric_settings(config, profile)
     outputs = {name: tuple(o.name for o in METRICS.get(name).outputs) for name in settings}
     tasks = {name: TASKS.get(name)() for name in task_names(config)}
     for spec in config.codecs:

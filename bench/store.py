@@ -172,7 +172,7 @@ class ResultStore:
         keep = [r for r in rows if not (r.error is not None and error_kind(r) in kinds)]
         if len(keep) != len(rows):
             self._rewrite(keep)
-        self._keys = {r.key for r in keep}
+        self._keys -= {r.key for r in rows} - {r.key for r in keep}  # keys known from elsewhere (a shard's run) stay
         return len(rows) - len(keep)
 
     def current_rows(self) -> Iterator[Row]:

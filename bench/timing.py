@@ -61,11 +61,6 @@ class StageTimer:
             total.items += record.items
             total.cached += record.cached
 
-    def count(self, name: str, cached: int) -> None:
-        """Items of a stage found in a cache (no time spent on them)."""
-        with self._lock:
-            self.stages.setdefault(name, Stage()).cached += cached
-
     def as_dict(self) -> dict[str, dict[str, float | int]]:
         with self._lock:
             return {name: stage.as_dict() for name, stage in self.stages.items()}
