@@ -3,11 +3,14 @@
 The old code is the commit before the change (``--old``), exported from git into a temporary folder
 laid out as the installed package (``bench``, ``bench.metrics``, ``bench.codecs``, ...). Each trial runs
 the config's scoring tasks (resynthesis and VC by default) in a fresh run dir with empty caches, and
-times every ``score_batch`` call of the task modules: that is the metric stage. The old and new rows
+times every ``score_batch`` call of the task modules and TTS's best-of-N ASR (``DWER.text_errors``):
+that is the metric stage. The old and new rows
 are then compared: the same keys and transcripts, values within ``--tolerance``.
 
     python benchmarks/metric_speed.py                       # 2 alternated pairs, CPU
     python benchmarks/metric_speed.py --device cuda --pairs 3
+    python benchmarks/metric_speed.py --old d9e7d60 --config configs/tts_shared.yaml --tasks tts_ar \
+        --set "codecs=[codec2-700c]"                        # TTS best-of-5 scoring in batches
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _old_code import ROOT, Versions, export  # noqa: E402
 
 OLD_REV = "33dc538"  # the last commit before batched metric inference
+SCORING_MODULES = ("resynthesis", "voice_conversion", "tts")  # task modules whose score_batch calls are timed
 
 
-def trial(mods: dict[str, ModuleType], config_path: Path, tasks: list[str], device: str, work: Path,
-          models: Path) -> tuple[float, float, Path]:
+def trial(mods: dict[str, ModuleType], config_path: Path, tasks: list[str], overrides: list[str], device: str,
+          work: Path, models: Path) -> tuple[float, float, Path]:
     """One run of the config's scoring tasks with empty caches: (metric-stage seconds, wall, run dir)."""
     cache = work / "cache"
     cache.mkdir(parents=True)
@@ -36,30 +40,34 @@ def trial(mods: dict[str, ModuleType], config_path: Path, tasks: list[str], devi
     os.environ["BENCH_CACHE"] = str(cache)
     spent = [0.0]
     patched = []
-    for task in ("resynthesis", "voice_conversion"):
-        module = mods.get(f"bench.tasks.{task}")
-        if module is None or not hasattr(module, "score_batch"):
-            continue
-        original = module.score_batch
 
-        def timed(*args, _original=original, **kwargs):
+    def timed(original):
+        def wrapper(*args, **kwargs):
             start = time.perf_counter()
             try:
-                return _original(*args, **kwargs)
+                return original(*args, **kwargs)
             finally:
                 spent[0] += time.perf_counter() - start
+        return wrapper
 
-        module.score_batch = timed
-        patched.append((module, original))
+    for task in SCORING_MODULES:
+        module = mods.get(f"bench.tasks.{task}")
+        if module is not None and hasattr(module, "score_batch"):
+            patched.append((module, "score_batch", module.score_batch))
+    dwer = mods.get("bench.metrics.dwer")
+    if dwer is not None:  # TTS picks its best sample by the ASR's errors: scoring too
+        patched.append((dwer.DWER, "text_errors", dwer.DWER.text_errors))
+    for owner, name, original in patched:
+        setattr(owner, name, timed(original))
     config_mod, runner = mods["bench.config"], mods["bench.runner"]
     config = config_mod.load_config(config_path, [f"output_dir={work / 'run'}", f"device={device}",
-                                                  f"tasks=[{','.join(tasks)}]"])
+                                                  f"tasks=[{','.join(tasks)}]", *overrides])
     start = time.perf_counter()
     try:
         runner.run(config, progress=False)
     finally:
-        for module, original in patched:
-            module.score_batch = original
+        for owner, name, original in patched:
+            setattr(owner, name, original)
     return spent[0], time.perf_counter() - start, work / "run"
 
 
@@ -86,8 +94,10 @@ def compare(old_run: Path, new_run: Path, tolerance: float) -> list[str]:
         for field in ("error", "backend"):
             if a.get(field) != b.get(field):
                 problems.append(f"{key} {field}: {a.get(field)!r} vs {b.get(field)!r}")
-        if (a.get("extra") or {}).get("hyp") != (b.get("extra") or {}).get("hyp"):
-            problems.append(f"{key}: transcript {a['extra'].get('hyp')!r} vs {b['extra'].get('hyp')!r}")
+        for field in ("hyp", "sample", "sample_errors", "sample_hyps"):  # transcripts; TTS's best-of-N choice
+            x, y = (a.get("extra") or {}).get(field), (b.get("extra") or {}).get(field)
+            if x != y:
+                problems.append(f"{key} extra.{field}: {x!r} vs {y!r}")
     if worst > tolerance:
         problems.append(f"largest value difference {worst:.3g} > {tolerance}")
     print(f"rows compared: {len(old)}; largest value difference {worst:.3g}")
@@ -99,6 +109,8 @@ def main() -> int:
     parser.add_argument("--old", default=OLD_REV, help=f"git revision of the old code (default {OLD_REV})")
     parser.add_argument("--config", default=str(ROOT / "configs" / "ci.yaml"))
     parser.add_argument("--tasks", default="resynthesis,vc", help="the config's scoring tasks to run")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                        help="a config override, as in `bench run CONFIG KEY=VALUE`")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--pairs", type=int, default=2, help="old/new pairs, alternated (order flips each pair)")
     parser.add_argument("--tolerance", type=float, default=1e-4)
@@ -115,8 +127,8 @@ def main() -> int:
         for pair in range(args.pairs):
             for version in (("old", "new") if pair % 2 == 0 else ("new", "old")):
                 with versions.use(version) as mods:
-                    metric_s, wall_s, run = trial(mods, Path(args.config), args.tasks.split(","), args.device,
-                                                  work / f"{version}-{pair}", models)
+                    metric_s, wall_s, run = trial(mods, Path(args.config), args.tasks.split(","), args.overrides,
+                                                  args.device, work / f"{version}-{pair}", models)
                 times[version].append((metric_s, wall_s))
                 runs.setdefault(version, run)
                 print(f"pair {pair} {version}: metric stage {metric_s:.1f} s, wall {wall_s:.1f} s", flush=True)

@@ -75,12 +75,13 @@ class DWER(Metric):
         """Transcript of the original audio, cached on disk by content and backend."""
         return self._transcript(audio, language)
 
-    def text_errors(self, audio: np.ndarray, text: str, language: str) -> tuple[int, int, str]:
-        """Word errors of ``audio``'s transcript against a written ``text`` (both normalised the same way):
-        ``(errors, reference words, transcript)``; TTS picks its best sample with it."""
+    def text_errors(self, audios: Sequence[np.ndarray], text: str, language: str) -> list[tuple[int, int, str]]:
+        """Word errors of each audio's transcript against a written ``text`` (both normalised the same way):
+        ``(errors, reference words, transcript)`` per audio, decoded in one batch; TTS picks its best
+        sample with it."""
         ref_words = words(" ".join(self.normalize(text).split()))
-        hyp_text = self._transcript(audio, language)
-        return align(ref_words, words(hyp_text)).errors, len(ref_words), hyp_text
+        hyps = self.transcripts(audios, [language] * len(audios))
+        return [(align(ref_words, words(hyp)).errors, len(ref_words), hyp) for hyp in hyps]
 
     def compute(
         self, hyp: Sequence[np.ndarray], ref: Sequence[np.ndarray], meta: Sequence[Utterance]

@@ -76,6 +76,16 @@ class TTSItem:
         return int(self.frames.shape[0])
 
 
+@dataclass
+class Sample:
+    """A generated sample written as one task's row: its frames, 16 kHz audio and row extras."""
+
+    task: str
+    frames: torch.Tensor
+    wav: np.ndarray
+    extra: dict
+
+
 def best_sample(errors: list[int | None], usable: list[int]) -> int:
     """The usable sample with the fewest word errors against the input text (the first on ties)."""
     return min(usable, key=lambda k: (errors[k] if errors[k] is not None else 0, k))
@@ -266,14 +276,15 @@ class _TTS(Task):
             except Exception as err:  # noqa: BLE001 - a sample the codec cannot decode is not usable
                 log.warning("%s / %s: sample not decodable: %s", ctx.codec_label, item.utt.utt_id, err)
                 audio.append(None)
-        if len(audio) > 1:  # best of N by the ASR's word errors against the input text
+        todo = [k for k in range(len(audio)) if found["errors"][k] is None]
+        if len(audio) > 1 and todo:  # best of N by the ASR's word errors against the input text
             asr: Any = ctx.metric(opts["asr_metric"])
-            for k, wav in enumerate(audio):
-                if found["errors"][k] is None:
-                    errors, n_words, hyp = asr.text_errors(wav, item.text, item.utt.language) if wav is not None \
-                        else (None, 0, "")
-                    found["errors"][k] = int(errors) if errors is not None else -1
-                    found["hyp"][k] = hyp
+            heard = [k for k in todo if audio[k] is not None]
+            scored = dict(zip(heard, asr.text_errors([audio[k] for k in heard], item.text, item.utt.language)
+                              if heard else [], strict=True))
+            for k in todo:
+                errors, _, hyp = scored.get(k, (-1, 0, ""))
+                found["errors"][k], found["hyp"][k] = int(errors), hyp
         cache.put(key, found)
         usable = [k for k, wav in enumerate(audio) if wav is not None]
         if not usable:
@@ -281,6 +292,7 @@ class _TTS(Task):
                                          "any token or failed to decode)")])
             return
         best = best_sample(found["errors"], usable)
+        samples: list[Sample] = []
         for task, k in zip(self.written_tasks(opts), (best, 0), strict=False):
             if not ctx.missing(task, row_id, ctx.scored_outputs()):
                 continue
@@ -291,7 +303,8 @@ class _TTS(Task):
             extra = {"sample": k, "seed": seed, "generated_samples": len(wav),
                      "pad_or_trim": len(item.audio) - len(wav), "sample_errors": found["errors"],
                      "sample_hyps": found["hyp"]}
-            self._score(ctx, codec, task, row_id, item, found["frames"][k], wav, extra, backend)
+            samples.append(Sample(task, found["frames"][k], wav, extra))
+        self._score(ctx, codec, row_id, item, samples, backend)
 
     def _decode(self, codec: Codec, frames: torch.Tensor, samples_per_frame: float, device: str) -> np.ndarray:
         tokens = self._tokens(frames, samples_per_frame)
@@ -309,17 +322,24 @@ class _TTS(Task):
         return Tokens(codes=frames[None].long(), lengths=torch.tensor([frames.shape[0]]),
                       num_samples=torch.tensor([max(int(round(frames.shape[0] * samples_per_frame)), 1)]))
 
-    def _score(self, ctx: TaskContext, codec: Codec, task: str, row_id: str, item: TTSItem, frames: torch.Tensor,
-               wav: np.ndarray, extra: dict, backend: str) -> None:
-        seconds = len(wav) / METRIC_SAMPLE_RATE
-        saved = ctx.saved_audio(task, row_id, wav, METRIC_SAMPLE_RATE)
-        rows: list[Row] = ctx.rate_rows(task, row_id, codec, self._tokens(frames, 1.0), seconds,
-                                        {**extra, "model": backend, **({"audio": saved} if saved else {})})
-        aligned = match_length(wav, len(item.audio))
+    def _score(self, ctx: TaskContext, codec: Codec, row_id: str, item: TTSItem, samples: list[Sample],
+               backend: str) -> None:
+        """Rows of the samples written for one test utterance (each metric scores them in one batch)."""
+        if not samples:
+            return
+        rows: list[list[Row]] = []
+        for sample in samples:
+            seconds = len(sample.wav) / METRIC_SAMPLE_RATE
+            saved = ctx.saved_audio(sample.task, row_id, sample.wav, METRIC_SAMPLE_RATE)
+            rows.append(ctx.rate_rows(sample.task, row_id, codec, self._tokens(sample.frames, 1.0), seconds,
+                                      {**sample.extra, "model": backend, **({"audio": saved} if saved else {})}))
+        aligned = [match_length(sample.wav, len(item.audio)) for sample in samples]
         for metric in ctx.get_metrics().values():
-            (score,) = score_batch(metric, [aligned], [item.audio], [item.utt], ctx.score_cache, ctx.timer)
-            rows += ctx.score_rows(task, row_id, metric, score)
-        ctx.store.add(rows)
+            scores = score_batch(metric, aligned, [item.audio] * len(samples), [item.utt] * len(samples),
+                                 ctx.score_cache, ctx.timer)
+            for sample_rows, sample, score in zip(rows, samples, scores, strict=True):
+                sample_rows += ctx.score_rows(sample.task, row_id, metric, score)
+        ctx.store.add([row for sample_rows in rows for row in sample_rows])  # sample by sample, as before
 
 
 @register_task("tts_ar")
@@ -387,4 +407,4 @@ class NonAutoregressiveTTS(_TTS):
             return
         extra = {"seed": seed, "characters": len(chars), "generated_samples": len(wav),
                  "pad_or_trim": len(item.audio) - len(wav)}
-        self._score(ctx, codec, self.name, row_id, item, frames, wav, extra, backend)
+        self._score(ctx, codec, row_id, item, [Sample(self.name, frames, wav, extra)], backend)

@@ -62,6 +62,24 @@ def test_dwer_reuses_transcripts_of_identical_audio(shared_data: Path, tmp_path:
     assert calls == [2]  # the second pass is read from the transcript cache
 
 
+def test_text_errors_of_several_samples_match_one_at_a_time(shared_data: Path, tmp_path: Path,
+                                                            monkeypatch) -> None:
+    """TTS best-of-N scores its samples in one call: the same errors and transcripts as one by one."""
+    pytest.importorskip("faster_whisper", reason="dWER needs faster-whisper (extra: offline)")
+    from bench.metrics.dwer import DWER
+
+    audios, _ = _clips(shared_data, 5)
+    audios = audios[:3] + audios[-2:]  # speech, silence and noise
+    text = "Chapter one. Missus Rachel Lynde is surprised!"
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "batched"))
+    batched = DWER(asr="base", batch_size=4).text_errors(audios, text, "en")
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "single"))
+    single = DWER(asr="base", batch_size=1)
+    one_by_one = [single.text_errors([audio], text, "en")[0] for audio in audios]
+    assert batched == one_by_one and len(batched) == 5
+    assert all(n_words == 7 for _, n_words, _ in batched) and batched[3] == (7, 7, "")  # silence: every word missed
+
+
 def test_dnsmos_window_batches_match_the_reference_script(shared_data: Path) -> None:
     pytest.importorskip("speechmos", reason="DNSMOS needs speechmos (extra: offline)")
     from bench.metrics.dnsmos import DNSMOS
