@@ -10,6 +10,7 @@ do not depend on the clips scored beside it (a resumed or sharded run gives the 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from bench.metric import Backend, Metric, MetricOutput, Score
 from bench.registry import register_metric
 
 INPUT_SECONDS = 9.01  # the models' window
+log = logging.getLogger(__name__)
 
 
 @register_metric("dnsmos")
@@ -46,9 +48,17 @@ class DNSMOS(Metric):
                 f"DNSMOS needs speechmos and onnxruntime (missing {err.name}): pip install "
                 "'speech-tokenizer-bench[offline]'"
             ) from err
+        import onnxruntime as ort
+
         models = Path(speechmos.__file__).parent / "dnsmos_models"
-        self._model = _Model(str(models / "sig_bak_ovr.onnx"), str(models / "model_v8.onnx"))
-        self.batch_size = batch_size or (1 if device == "cpu" else 16)  # windows per call (no gain on CPU)
+        providers = onnx_providers(device, ort.get_available_providers())
+        # speechmos's own constructor names no providers, which onnxruntime-gpu refuses: same model, own sessions
+        self._model = _Model.__new__(_Model)
+        self._model.primary_model_path = str(models / "sig_bak_ovr.onnx")
+        self._model.onnx_sess = ort.InferenceSession(self._model.primary_model_path, providers=providers)
+        self._model.p808_onnx_sess = ort.InferenceSession(str(models / "model_v8.onnx"), providers=providers)
+        on_cpu = providers == ["CPUExecutionProvider"]
+        self.batch_size = batch_size or (1 if on_cpu else 16)  # windows per call (no gain on CPU)
 
     @property
     def backend(self) -> str:
@@ -84,6 +94,18 @@ class DNSMOS(Metric):
                 "dnsmos_bak": Score(float(bak_mos)),
             })
         return scores
+
+
+def onnx_providers(device: str, available: Sequence[str]) -> list:
+    """onnxruntime execution providers for ``device``: CUDA (that GPU) when this onnxruntime has it,
+    else the CPU, with a warning for a CUDA device."""
+    if not device.startswith("cuda"):
+        return ["CPUExecutionProvider"]
+    if "CUDAExecutionProvider" not in available:
+        log.warning("DNSMOS runs on the CPU: this onnxruntime has no CUDA provider (pip install onnxruntime-gpu)")
+        return ["CPUExecutionProvider"]
+    index = int(device.split(":", 1)[1]) if ":" in device else 0
+    return [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
 
 
 def _windows(audio: np.ndarray, fs: int = 16000) -> list[np.ndarray]:

@@ -124,6 +124,19 @@ def test_offline_sim_and_dnsmos_on_real_speech(clip: np.ndarray, shared_data: Pa
     assert 1.0 <= dirty["dnsmos_ovrl"].value <= 5.0
 
 
+def test_dnsmos_names_its_onnx_providers(caplog: pytest.LogCaptureFixture) -> None:
+    """onnxruntime-gpu refuses a session without providers; a CUDA run uses that GPU, or says it cannot."""
+    from bench.metrics.dnsmos import onnx_providers
+
+    gpu_build = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert onnx_providers("cpu", gpu_build) == ["CPUExecutionProvider"]
+    assert onnx_providers("cuda:1", gpu_build) == [("CUDAExecutionProvider", {"device_id": 1}), "CPUExecutionProvider"]
+    assert onnx_providers("cuda", gpu_build)[0] == ("CUDAExecutionProvider", {"device_id": 0})
+    with caplog.at_level("WARNING"):
+        assert onnx_providers("cuda", ["CPUExecutionProvider"]) == ["CPUExecutionProvider"]
+    assert "onnxruntime-gpu" in caplog.text
+
+
 @pytest.mark.slow
 def test_paper_sim_backend_loads_a_local_wavlm_sv_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The paper Sim path (transformers x-vectors from a local folder), with a tiny random model."""
