@@ -29,6 +29,7 @@ import logging
 import math
 import random
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -40,6 +41,7 @@ from bench.audio import METRIC_SAMPLE_RATE, AudioError, load_audio, match_length
 from bench.codec import Codec, Tokens, codebook_tables
 from bench.datasets import Utterance
 from bench.diskcache import DiskCache, make_key
+from bench.prefetch import prefetch
 from bench.registry import register_task
 from bench.store import Row
 from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, score_batch
@@ -84,6 +86,34 @@ class Sample:
     frames: torch.Tensor
     wav: np.ndarray
     extra: dict
+
+
+@dataclass
+class Generation:
+    """What one seed's generation and scoring need: the codec, the trained model, its sample cache."""
+
+    codec: Codec
+    model: Any
+    cache: DiskCache
+    setup: str
+    opts: dict
+    seed: int
+    backend: str
+    samples_per_frame: float
+    frames_per_char: float
+
+
+@dataclass
+class Generated:
+    """One test utterance's samples, generated and decoded (in the prefetch thread: no rows written there)."""
+
+    item: TTSItem
+    row_id: str
+    frames: list[torch.Tensor]
+    audio: list[np.ndarray | None]
+    record: dict | None = None  # AR: the cached samples with their ASR errors, under ``key``
+    key: str = ""
+    error: Exception | None = None
 
 
 def best_sample(errors: list[int | None], usable: list[int]) -> int:
@@ -199,13 +229,19 @@ class _TTS(Task):
             model.eval()
             backend = (f"{self.kind}-llama{opts['size'].layers}x{opts['size'].dim}:steps={state.step}:seed={seed}"
                        f":{opts['speaker_metric']}")
-            generated = DiskCache(folder, "samples")
+            gen = Generation(codec, model, DiskCache(folder, "samples"), setup, opts, seed, backend,
+                             samples_per_frame, frames_per_char)
             tests_left = [i for i in by_split["test"] if i.utt.utt_id in todo]
-            bar = tqdm(tests_left, desc=f"{self.name} {ctx.codec_label} / {ctx.dataset}", unit="utt",
+
+            def produced(items: list[TTSItem] = tests_left, gen: Generation = gen) -> Iterator[Generated]:
+                for item in items:
+                    yield self._generate(ctx, gen, item)
+
+            bar = tqdm(total=len(tests_left), desc=f"{self.name} {ctx.codec_label} / {ctx.dataset}", unit="utt",
                        disable=not ctx.progress, leave=False)
-            for item in bar:
-                self._generate_and_score(ctx, codec, model, item, generated, setup, opts, seed, backend,
-                                         samples_per_frame, frames_per_char)
+            for done in prefetch(produced(), ctx.prefetch):  # the next utterance is generated while this is scored
+                self._write(ctx, gen, done)
+                bar.update()
             bar.close()
 
     # ---- pieces ---------------------------------------------------------------------------------
@@ -256,36 +292,45 @@ class _TTS(Task):
             return model.generate(chars, item.speaker.to(device), gens, max_frames, opts["top_p"],
                                   opts["temperature"])
 
-    def _generate_and_score(self, ctx: TaskContext, codec: Codec, model: Any, item: TTSItem, cache: DiskCache,
-                            setup: str, opts: dict, seed: int, backend: str, samples_per_frame: float,
-                            frames_per_char: float) -> None:
-        row_id = self.row_id(item.utt.utt_id, seed, opts["seeds"])
-        key = make_key("tts-samples", setup, item.utt.utt_id, opts["num_samples"], opts["top_p"], opts["temperature"])
-        found = cache.get(key, dict)
+    def _generate(self, ctx: TaskContext, gen: Generation, item: TTSItem) -> Generated:
+        """N top-p samples (cached with their ASR errors once scored), each decoded to 16 kHz audio."""
+        opts = gen.opts
+        row_id = self.row_id(item.utt.utt_id, gen.seed, opts["seeds"])
+        key = make_key("tts-samples", gen.setup, item.utt.utt_id, opts["num_samples"], opts["top_p"],
+                       opts["temperature"])
+        found = gen.cache.get(key, dict)
         if found is None:
             try:
-                frames = self._samples(model, item, opts, seed, frames_per_char, ctx.device)
+                frames = self._samples(gen.model, item, opts, gen.seed, gen.frames_per_char, ctx.device)
             except Exception as err:  # noqa: BLE001 - one utterance fails alone
-                ctx.store.add([ctx.error_row(self.name, row_id, "generate", err)])
-                return
+                return Generated(item, row_id, [], [], error=err)
             found = {"frames": frames, "hyp": [None] * len(frames), "errors": [None] * len(frames)}
         audio: list[np.ndarray | None] = []
         for frames in found["frames"]:
             try:
-                audio.append(self._decode(codec, frames, samples_per_frame, ctx.device) if len(frames) else None)
+                audio.append(self._decode(gen.codec, frames, gen.samples_per_frame, ctx.device)
+                             if len(frames) else None)
             except Exception as err:  # noqa: BLE001 - a sample the codec cannot decode is not usable
                 log.warning("%s / %s: sample not decodable: %s", ctx.codec_label, item.utt.utt_id, err)
                 audio.append(None)
+        return Generated(item, row_id, found["frames"], audio, found, key)
+
+    def _write(self, ctx: TaskContext, gen: Generation, done: Generated) -> None:
+        """Best of N by the ASR's word errors against the input text, then the rows of the best and first."""
+        item, row_id, audio, found = done.item, done.row_id, done.audio, done.record
+        if done.error is not None or found is None:
+            ctx.store.add([ctx.error_row(self.name, row_id, "generate", done.error or "no samples")])
+            return
         todo = [k for k in range(len(audio)) if found["errors"][k] is None]
-        if len(audio) > 1 and todo:  # best of N by the ASR's word errors against the input text
-            asr: Any = ctx.metric(opts["asr_metric"])
+        if len(audio) > 1 and todo:
+            asr: Any = ctx.metric(gen.opts["asr_metric"])
             heard = [k for k in todo if audio[k] is not None]
             scored = dict(zip(heard, asr.text_errors([audio[k] for k in heard], item.text, item.utt.language)
                               if heard else [], strict=True))
             for k in todo:
                 errors, _, hyp = scored.get(k, (-1, 0, ""))
                 found["errors"][k], found["hyp"][k] = int(errors), hyp
-        cache.put(key, found)
+        gen.cache.put(done.key, found)
         usable = [k for k, wav in enumerate(audio) if wav is not None]
         if not usable:
             ctx.store.add([ctx.error_row(self.name, row_id, "generate", "no sample gave audio (each ended before "
@@ -293,18 +338,18 @@ class _TTS(Task):
             return
         best = best_sample(found["errors"], usable)
         samples: list[Sample] = []
-        for task, k in zip(self.written_tasks(opts), (best, 0), strict=False):
+        for task, k in zip(self.written_tasks(gen.opts), (best, 0), strict=False):
             if not ctx.missing(task, row_id, ctx.scored_outputs()):
                 continue
             wav = audio[k]
             if wav is None:
                 ctx.store.add([ctx.error_row(task, row_id, "generate", "the first sample ended before any token")])
                 continue
-            extra = {"sample": k, "seed": seed, "generated_samples": len(wav),
+            extra = {"sample": k, "seed": gen.seed, "generated_samples": len(wav),
                      "pad_or_trim": len(item.audio) - len(wav), "sample_errors": found["errors"],
                      "sample_hyps": found["hyp"]}
-            samples.append(Sample(task, found["frames"][k], wav, extra))
-        self._score(ctx, codec, row_id, item, samples, backend)
+            samples.append(Sample(task, done.frames[k], wav, extra))
+        self._score(ctx, gen.codec, row_id, item, samples, gen.backend)
 
     def _decode(self, codec: Codec, frames: torch.Tensor, samples_per_frame: float, device: str) -> np.ndarray:
         tokens = self._tokens(frames, samples_per_frame)
@@ -393,18 +438,23 @@ class NonAutoregressiveTTS(_TTS):
         speakers = torch.stack([i.speaker for i in batch]).to(device)
         return model.loss(chars.to(device), lengths, speakers, frames.to(device))
 
-    def _generate_and_score(self, ctx: TaskContext, codec: Codec, model: Any, item: TTSItem, cache: DiskCache,
-                            setup: str, opts: dict, seed: int, backend: str, samples_per_frame: float,
-                            frames_per_char: float) -> None:
-        row_id = self.row_id(item.utt.utt_id, seed, opts["seeds"])
+    def _generate(self, ctx: TaskContext, gen: Generation, item: TTSItem) -> Generated:
+        """One frame per character (argmax), decoded to 16 kHz audio."""
+        row_id = self.row_id(item.utt.utt_id, gen.seed, gen.opts["seeds"])
         try:
             chars = item.chars if item.chars is not None else torch.zeros(0, dtype=torch.long)
             with autocast(ctx.device):
-                frames = model.generate(chars, item.speaker.to(ctx.device))
-            wav = self._decode(codec, frames, samples_per_frame, ctx.device)
+                frames = gen.model.generate(chars, item.speaker.to(ctx.device))
+            wav = self._decode(gen.codec, frames, gen.samples_per_frame, ctx.device)
         except Exception as err:  # noqa: BLE001 - one utterance fails alone
-            ctx.store.add([ctx.error_row(self.name, row_id, "generate", err)])
+            return Generated(item, row_id, [], [], error=err)
+        return Generated(item, row_id, [frames], [wav])
+
+    def _write(self, ctx: TaskContext, gen: Generation, done: Generated) -> None:
+        item, wav = done.item, done.audio[0] if done.audio else None
+        if done.error is not None or wav is None:
+            ctx.store.add([ctx.error_row(self.name, done.row_id, "generate", done.error or "no audio")])
             return
-        extra = {"seed": seed, "characters": len(chars), "generated_samples": len(wav),
-                 "pad_or_trim": len(item.audio) - len(wav)}
-        self._score(ctx, codec, row_id, item, [Sample(self.name, frames, wav, extra)], backend)
+        extra = {"seed": gen.seed, "characters": len(item.chars) if item.chars is not None else 0,
+                 "generated_samples": len(wav), "pad_or_trim": len(item.audio) - len(wav)}
+        self._score(ctx, gen.codec, done.row_id, item, [Sample(self.name, done.frames[0], wav, extra)], gen.backend)

@@ -189,6 +189,25 @@ def test_tts_shared_config_gives_ar_and_nar_rows(shared_data: Path, tmp_path: Pa
     assert len(load_rows([tmp_path / "run"])) == before
 
 
+@pytest.mark.slow
+def test_tts_rows_do_not_depend_on_prefetch(shared_data: Path, tmp_path: Path) -> None:
+    """The next utterance is generated while the current one is scored: the same rows, in the same order."""
+    root = Path(__file__).resolve().parents[2]
+    small = "{size: {layers: 1, heads: 2, kv_heads: 1, dim: 32, ffn: 64}, max_steps: 10, batch_size: 16, lr: 0.002"
+    rows = {}
+    for depth in (0, 2):
+        config = load_config(root / "configs" / "tts_shared.yaml", [
+            f"output_dir={tmp_path / f'p{depth}'}", f"datasets.shared.root={shared_data}", "metrics=[stoi]",
+            f"task_options.tts_ar={small}, num_samples: 3}}", f"task_options.tts_nar={small}}}",
+            f"prefetch={depth}", "codecs=[codec2-700c, {name: dycast-ca, codec: dycast-ca, "
+            "params: {random_preset: tiny, mode: tokens}}]"])
+        runner.run(config, progress=False)
+        rows[depth] = (tmp_path / f"p{depth}" / "rows.jsonl").read_text().splitlines()
+    assert rows[0] == rows[2]
+    tasks = {row["task"] for row in load_rows([tmp_path / "p0"]).to_dict("records")}
+    assert {"tts_ar", "tts_ar.first", "tts_nar"} <= tasks
+
+
 def test_tts_librispeech_config_names_known_plugins_and_fails_clearly_without_data(tmp_path: Path) -> None:
     from bench.registry import CODECS, TASKS
 
