@@ -298,21 +298,25 @@ class _TTS(Task):
         row_id = self.row_id(item.utt.utt_id, gen.seed, opts["seeds"])
         key = make_key("tts-samples", gen.setup, item.utt.utt_id, opts["num_samples"], opts["top_p"],
                        opts["temperature"])
-        found = gen.cache.get(key, dict)
-        if found is None:
-            try:
-                frames = self._samples(gen.model, item, opts, gen.seed, gen.frames_per_char, ctx.device)
-            except Exception as err:  # noqa: BLE001 - one utterance fails alone
-                return Generated(item, row_id, [], [], error=err)
-            found = {"frames": frames, "hyp": [None] * len(frames), "errors": [None] * len(frames)}
+        with ctx.timer.stage("generate", 1) as stage:
+            found = gen.cache.get(key, dict)
+            if found is None:
+                try:
+                    frames = self._samples(gen.model, item, opts, gen.seed, gen.frames_per_char, ctx.device)
+                except Exception as err:  # noqa: BLE001 - one utterance fails alone
+                    return Generated(item, row_id, [], [], error=err)
+                found = {"frames": frames, "hyp": [None] * len(frames), "errors": [None] * len(frames)}
+            else:
+                stage.items, stage.cached = 0, 1
         audio: list[np.ndarray | None] = []
-        for frames in found["frames"]:
-            try:
-                audio.append(self._decode(gen.codec, frames, gen.samples_per_frame, ctx.device)
-                             if len(frames) else None)
-            except Exception as err:  # noqa: BLE001 - a sample the codec cannot decode is not usable
-                log.warning("%s / %s: sample not decodable: %s", ctx.codec_label, item.utt.utt_id, err)
-                audio.append(None)
+        with ctx.timer.stage("decode", len(found["frames"])):
+            for frames in found["frames"]:
+                try:
+                    audio.append(self._decode(gen.codec, frames, gen.samples_per_frame, ctx.device)
+                                 if len(frames) else None)
+                except Exception as err:  # noqa: BLE001 - a sample the codec cannot decode is not usable
+                    log.warning("%s / %s: sample not decodable: %s", ctx.codec_label, item.utt.utt_id, err)
+                    audio.append(None)
         return Generated(item, row_id, found["frames"], audio, found, key)
 
     def _write(self, ctx: TaskContext, gen: Generation, done: Generated) -> None:
@@ -443,9 +447,10 @@ class NonAutoregressiveTTS(_TTS):
         row_id = self.row_id(item.utt.utt_id, gen.seed, gen.opts["seeds"])
         try:
             chars = item.chars if item.chars is not None else torch.zeros(0, dtype=torch.long)
-            with autocast(ctx.device):
+            with ctx.timer.stage("generate", 1), autocast(ctx.device):
                 frames = gen.model.generate(chars, item.speaker.to(ctx.device))
-            wav = self._decode(gen.codec, frames, gen.samples_per_frame, ctx.device)
+            with ctx.timer.stage("decode", 1):
+                wav = self._decode(gen.codec, frames, gen.samples_per_frame, ctx.device)
         except Exception as err:  # noqa: BLE001 - one utterance fails alone
             return Generated(item, row_id, [], [], error=err)
         return Generated(item, row_id, [frames], [wav])

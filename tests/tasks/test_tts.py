@@ -206,6 +206,11 @@ def test_tts_rows_do_not_depend_on_prefetch(shared_data: Path, tmp_path: Path) -
     assert rows[0] == rows[2]
     tasks = {row["task"] for row in load_rows([tmp_path / "p0"]).to_dict("records")}
     assert {"tts_ar", "tts_ar.first", "tts_nar"} <= tasks
+    from bench.timing import read_records
+
+    for record in read_records(tmp_path / "p2"):  # where the time went: TTS stages beside the metrics
+        if record["codec"] == "dycast-ca" or record["task"] == "tts_ar":
+            assert {"train", "generate", "decode", "metric:stoi"} <= set(record["stages"]), record
 
 
 def test_tts_librispeech_config_names_known_plugins_and_fails_clearly_without_data(tmp_path: Path) -> None:
