@@ -2,6 +2,8 @@
 
 ``export(rev, folder)`` writes the commit's tree in the installed layout (``bench``, ``bench.metrics``,
 ``bench.codecs``, ...); ``Versions(folder)`` imports both and ``use("old" | "new")`` swaps ``sys.modules``.
+
+    python benchmarks/_old_code.py 17d8d74 .device/old   # export once; pass --old .device/old/pkg later
 """
 
 from __future__ import annotations
@@ -22,7 +24,11 @@ LAYOUT = {"bench": "bench", "metrics": "bench/metrics", "codecs": "bench/codecs"
 
 
 def export(rev: str, out: Path) -> Path:
-    """``rev``'s tree under ``out`` in the installed layout (so ``import bench`` finds it)."""
+    """``rev``'s tree under ``out`` in the installed layout (so ``import bench`` finds it). ``rev`` may
+    also be a folder exported before (``python benchmarks/_old_code.py REV DIR``), for a machine
+    without the git history: it is used as it is."""
+    if (Path(rev) / "bench" / "__init__.py").is_file():
+        return Path(rev).resolve()
     archive = out / "tree.tar"
     subprocess.run(["git", "-C", str(ROOT), "archive", "-o", str(archive), rev], check=True)
     tree = out / "tree"
@@ -68,3 +74,11 @@ class Versions:
             del sys.modules[name]
         sys.modules.update(self.modules[version])
         yield self.modules[version]
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        raise SystemExit("usage: python benchmarks/_old_code.py REV DIR  (writes DIR/pkg, usable as --old DIR/pkg)")
+    target = Path(sys.argv[2])
+    target.mkdir(parents=True, exist_ok=True)
+    print(export(sys.argv[1], target))

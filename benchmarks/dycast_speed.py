@@ -72,7 +72,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--codec", default="dycast-bp3")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="codec params")
-    parser.add_argument("--old", default=OLD_REV, help=f"git revision of the old code (default {OLD_REV})")
+    parser.add_argument("--old", default=OLD_REV,
+                        help=f"git revision of the old code, or a folder exported from one (default {OLD_REV})")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--device", default="cpu")

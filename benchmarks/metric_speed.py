@@ -106,7 +106,8 @@ def compare(old_run: Path, new_run: Path, tolerance: float) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--old", default=OLD_REV, help=f"git revision of the old code (default {OLD_REV})")
+    parser.add_argument("--old", default=OLD_REV,
+                        help=f"git revision of the old code, or a folder exported from one (default {OLD_REV})")
     parser.add_argument("--config", default=str(ROOT / "configs" / "ci.yaml"))
     parser.add_argument("--tasks", default="resynthesis,vc", help="the config's scoring tasks to run")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
