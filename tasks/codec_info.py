@@ -57,7 +57,7 @@ class CodecInfo(Task):
             return
         codec = ctx.get_codec()
         if card:
-            ctx.store.add(self._card(ctx, codec))
+            ctx.add_rows(self._card(ctx, codec))
         key = ctx.codec_key(codec)
         collected: list[tuple[Tokens, float]] = []
         fresh = {u.utt_id for u in pending}
@@ -72,13 +72,13 @@ class CodecInfo(Task):
                 wav = resample(audio.samples, audio.sample_rate, codec.sample_rate)
                 (tokens,) = cached_encode(codec, key, [wav], ctx.token_cache, ctx.device, ctx.timer)
             except (AudioError, RuntimeError, ValueError) as err:
-                ctx.store.add([ctx.error_row(self.name, utt.utt_id, "encode", err)])
+                ctx.add_rows([ctx.error_row(self.name, utt.utt_id, "encode", err)])
                 continue
             if utt.utt_id in fresh:
-                ctx.store.add(ctx.rate_rows(self.name, utt.utt_id, codec, tokens, audio.duration))
+                ctx.add_rows(ctx.rate_rows(self.name, utt.utt_id, codec, tokens, audio.duration))
             collected.append((tokens, audio.duration))
         if usage and collected:
-            ctx.store.add(self._usage(ctx, codec, collected))
+            ctx.add_rows(self._usage(ctx, codec, collected))
 
     def _usage(self, ctx: TaskContext, codec: Codec, items: list[tuple[Tokens, float]]) -> list[Row]:
         """Share of each codebook's codes used, and the entropy-coded bitrate: the sum over streams of

@@ -120,7 +120,7 @@ class _Probe(Task):
         if not by_split["train"] or not by_split["test"]:
             message = (f"{self.name} on {ctx.dataset}: need train and test utterances "
                        f"(got {len(by_split['train'])} / {len(by_split['test'])})")
-            ctx.store.add([ctx.error_row(self.name, "*", "split", message)])
+            ctx.add_rows([ctx.error_row(self.name, "*", "split", message)])
             return
         cfg = self._config(ctx)
         ckpt = ctx.store.run_dir / "probes" / _safe(ctx.codec_label) / self.name / _safe(ctx.dataset) / "ckpt.pt"
@@ -164,7 +164,7 @@ class _Probe(Task):
                 wav = resample(audio.samples, audio.sample_rate, codec.sample_rate)
                 (tokens,) = cached_encode(codec, key, [wav], ctx.token_cache, ctx.device, ctx.timer)
             except (AudioError, RuntimeError, ValueError) as err:
-                ctx.store.add([ctx.error_row(self.name, utt.utt_id, "encode", err)])
+                ctx.add_rows([ctx.error_row(self.name, utt.utt_id, "encode", err)])
                 continue
             codes = tokens.codes[0, : int(tokens.lengths[0])].long()
             items[utt.utt_id] = ProbeItem(utt.utt_id, codes, self.target_of(utt))
@@ -194,7 +194,7 @@ class _Probe(Task):
                 rows.append(ctx.row(self.name, item.utt_id, self.metric, value=float(predicted != item.target),
                                     backend=backend, extra={"predicted": classes[predicted],
                                                             "label": classes[int(item.target)], **flags}))
-        ctx.store.add(rows)
+        ctx.add_rows(rows)
 
 
 def _safe(name: str) -> str:

@@ -189,7 +189,7 @@ class _TTS(Task):
                      opts["max_test_seconds"])
             by_split["test"] = [i for i in by_split["test"] if i not in long]
         if not by_split["train"] or not by_split["test"]:
-            ctx.store.add([ctx.error_row(self.name, "*", "split", f"{self.name} on {ctx.dataset}: need train and test "
+            ctx.add_rows([ctx.error_row(self.name, "*", "split", f"{self.name} on {ctx.dataset}: need train and test "
                                          f"utterances (got {len(by_split['train'])} / {len(by_split['test'])})")])
             return
         vocab = CharVocab.build([i.text for i in by_split["train"]] + [i.token_chars or "" for i in by_split["train"]])
@@ -198,7 +198,7 @@ class _TTS(Task):
         for item in by_split["test"]:  # test input: always the transcript
             item.chars = vocab.encode(item.text)
         if not train_items:
-            ctx.store.add([ctx.error_row(self.name, "*", "train", f"{self.name} on {ctx.dataset}: no usable "
+            ctx.add_rows([ctx.error_row(self.name, "*", "train", f"{self.name} on {ctx.dataset}: no usable "
                                          "training pairs")])
             return
         layout = StreamLayout(codec.codebook_sizes, flat=codec.capabilities.multi_codebook)
@@ -263,7 +263,7 @@ class _TTS(Task):
                 (tokens,) = cached_encode(codec, key, [wav], ctx.token_cache, ctx.device, ctx.timer)
                 speaker = torch.as_tensor(np.asarray(speaker_model.speaker_embedding(ref)), dtype=torch.float32)
             except (AudioError, RuntimeError, ValueError) as err:
-                ctx.store.add([ctx.error_row(self.name, utt.utt_id, "encode", err)])
+                ctx.add_rows([ctx.error_row(self.name, utt.utt_id, "encode", err)])
                 continue
             frames = tokens.codes[0, : int(tokens.lengths[0])].long()
             chars = tokens.extra.get("chars", [None])[0]
@@ -323,7 +323,7 @@ class _TTS(Task):
         """Best of N by the ASR's word errors against the input text, then the rows of the best and first."""
         item, row_id, audio, found = done.item, done.row_id, done.audio, done.record
         if done.error is not None or found is None:
-            ctx.store.add([ctx.error_row(self.name, row_id, "generate", done.error or "no samples")])
+            ctx.add_rows([ctx.error_row(self.name, row_id, "generate", done.error or "no samples")])
             return
         todo = [k for k in range(len(audio)) if found["errors"][k] is None]
         if len(audio) > 1 and todo:
@@ -337,7 +337,7 @@ class _TTS(Task):
         gen.cache.put(done.key, found)
         usable = [k for k, wav in enumerate(audio) if wav is not None]
         if not usable:
-            ctx.store.add([ctx.error_row(self.name, row_id, "generate", "no sample gave audio (each ended before "
+            ctx.add_rows([ctx.error_row(self.name, row_id, "generate", "no sample gave audio (each ended before "
                                          "any token or failed to decode)")])
             return
         best = best_sample(found["errors"], usable)
@@ -347,7 +347,7 @@ class _TTS(Task):
                 continue
             wav = audio[k]
             if wav is None:
-                ctx.store.add([ctx.error_row(task, row_id, "generate", "the first sample ended before any token")])
+                ctx.add_rows([ctx.error_row(task, row_id, "generate", "the first sample ended before any token")])
                 continue
             extra = {"sample": k, "seed": gen.seed, "generated_samples": len(wav),
                      "pad_or_trim": len(item.audio) - len(wav), "sample_errors": found["errors"],
@@ -388,7 +388,7 @@ class _TTS(Task):
                                  ctx.score_cache, ctx.timer)
             for sample_rows, sample, score in zip(rows, samples, scores, strict=True):
                 sample_rows += ctx.score_rows(sample.task, row_id, metric, score)
-        ctx.store.add([row for sample_rows in rows for row in sample_rows])  # sample by sample, as before
+        ctx.add_rows([row for sample_rows in rows for row in sample_rows])  # sample by sample, as before
 
 
 @register_task("tts_ar")
@@ -458,7 +458,7 @@ class NonAutoregressiveTTS(_TTS):
     def _write(self, ctx: TaskContext, gen: Generation, done: Generated) -> None:
         item, wav = done.item, done.audio[0] if done.audio else None
         if done.error is not None or wav is None:
-            ctx.store.add([ctx.error_row(self.name, done.row_id, "generate", done.error or "no audio")])
+            ctx.add_rows([ctx.error_row(self.name, done.row_id, "generate", done.error or "no audio")])
             return
         extra = {"seed": gen.seed, "characters": len(item.chars) if item.chars is not None else 0,
                  "generated_samples": len(wav), "pad_or_trim": len(item.audio) - len(wav)}
