@@ -13,6 +13,24 @@ import soundfile as sf
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "extra(name): needs the project's optional extra NAME; skipped, naming it, "
+                                       "where that extra is not installed")
+    config.addinivalue_line("markers", "system(tool): needs a system tool a user's install does not bring (Chromium, "
+                                       "a SLURM cluster); skips without it, CI installs it and runs these")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked ``extra("NAME")`` skips with the extra's name and install line when it is absent."""
+    from tests.extras import skip_reason
+
+    for mark in item.iter_markers("extra"):
+        for extra in mark.args:
+            reason = skip_reason(extra)
+            if reason:
+                pytest.skip(reason)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_registries() -> Iterator[None]:
     """Every test sees the registries, asset catalogue and config overrides as discovery left them:
@@ -65,3 +83,35 @@ def shared_data() -> Path:
     if root is None:
         pytest.skip("../shared/data (real speech clips) not found; set BENCH_SHARED_DATA to run this test")
     return root
+
+
+@pytest.fixture
+def snr_metric() -> str:
+    """Registers ``snr``, a delay-compensated signal-to-noise ratio in numpy alone: an intrusive metric
+    for tests of the runner that need one but no optional extra. Returns its name."""
+    from bench.metrics._alignment import AlignedIntrusiveMetric
+
+    from bench.metric import Backend, MetricOutput
+    from bench.registry import METRICS
+
+    class SNR(AlignedIntrusiveMetric):
+        """SNR (dB) of the aligned hypothesis against the reference."""
+
+        name = "snr"
+        outputs = (MetricOutput("snr", "SNR (dB)", True, order=220),)
+        profiles = {"offline": Backend(default=False), "paper": Backend(default=False)}
+        extra = None
+
+        def __init__(self) -> None:
+            pass
+
+        @property
+        def backend(self) -> str:
+            return "numpy:snr-db(xcorr-aligned)"
+
+        def score(self, hyp: np.ndarray, ref: np.ndarray) -> float:
+            noise = float(np.sum((hyp - ref) ** 2))
+            return float(10 * np.log10((float(np.sum(ref**2)) + 1e-12) / (noise + 1e-12)))
+
+    METRICS.register("snr", SNR)
+    return "snr"

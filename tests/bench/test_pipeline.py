@@ -126,7 +126,6 @@ def test_identical_reruns_give_identical_tables(audio_dir: Path, tmp_path: Path)
     assert "Frame Rate" in md and "Bitrate" in md and "| reference" in md
 
 
-@pytest.mark.slow
 def test_run_with_real_offline_metrics_on_shared_clips(shared_data: Path, tmp_path: Path) -> None:
     """Real clips, real offline metric models: numbers in sane ranges, ordering as expected."""
     pytest.importorskip("faster_whisper", reason="offline metric profile not installed")

@@ -58,6 +58,7 @@ def test_report_structure(report: Path) -> None:
     assert {"ci_low", "ci_high", "p_vs_best"} <= set((report / "summary.csv").read_text().splitlines()[0].split(","))
 
 
+@pytest.mark.system("chromium")
 def test_report_in_headless_chromium(report: Path) -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_report.py"), str(report)],
                           capture_output=True, text=True, timeout=600)

@@ -34,7 +34,8 @@ def _kill_wait() -> int:
     return 30
 
 
-pytestmark = pytest.mark.skipif(not _slurm_up(), reason="no SLURM cluster here (bash scripts/slurm_up.sh starts one)")
+pytestmark = [pytest.mark.system("slurm"),
+              pytest.mark.skipif(not _slurm_up(), reason="no SLURM cluster here (bash scripts/slurm_up.sh starts one)")]
 
 
 def _config(root: Path, out: Path, **extra) -> object:

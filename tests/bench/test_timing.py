@@ -56,7 +56,7 @@ def test_prefetch_runs_ahead_and_stops_with_its_consumer() -> None:
 
 def _config(root: Path, out: Path, **extra: object):
     return from_dict({"name": "t", "output_dir": str(out), "codecs": ["reference", "mulaw-8bit", "codec2-3200"],
-                      "metric_profile": "offline", "metrics": ["stoi"], "batch_size": 2,
+                      "metric_profile": "offline", "metrics": ["snr"], "batch_size": 2,
                       "datasets": {"d": {"format": "folder", "root": str(root)}}, **extra})
 
 
@@ -70,7 +70,7 @@ def tones(tmp_path: Path) -> Path:
     return root
 
 
-def test_prefetch_leaves_the_rows_unchanged(tones: Path, tmp_path: Path) -> None:
+def test_prefetch_leaves_the_rows_unchanged(tones: Path, tmp_path: Path, snr_metric: str) -> None:
     for depth in (0, 1, 3):
         runner.run(_config(tones, tmp_path / f"p{depth}", prefetch=depth), progress=False)
     rows = [sorted((tmp_path / f"p{d}" / "rows.jsonl").read_text().splitlines()) for d in (0, 1, 3)]
@@ -78,27 +78,27 @@ def test_prefetch_leaves_the_rows_unchanged(tones: Path, tmp_path: Path) -> None
 
 
 def test_jobs_record_stage_times_and_profile_shows_them(tones: Path, tmp_path: Path, monkeypatch,
-                                                        capsys) -> None:
+                                                        capsys, snr_metric: str) -> None:
     monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
     runner.run(_config(tones, tmp_path / "run"), progress=False)
     records = read_records(tmp_path / "run")
     assert {(r["task"], r["codec"]) for r in records} == {("resynthesis", c)
                                                          for c in ("reference", "mulaw-8bit", "codec2-3200")}
     stages = records[0]["stages"]
-    assert {"load", "resample", "encode", "decode", "metric:stoi", "store"} <= set(stages)
-    assert stages["encode"]["items"] == 5 and stages["metric:stoi"]["items"] == 5
+    assert {"load", "resample", "encode", "decode", "metric:snr", "store"} <= set(stages)
+    assert stages["encode"]["items"] == 5 and stages["metric:snr"]["items"] == 5
     assert all(r["wall_s"] >= max(s["seconds"] for s in r["stages"].values()) for r in records)
 
     runner.run(_config(tones, tmp_path / "warm"), progress=False)  # a new run dir over warm caches
     warm = read_records(tmp_path / "warm")
-    assert all(r["stages"]["metric:stoi"]["cached"] == 5 and r["stages"]["metric:stoi"]["items"] == 0
+    assert all(r["stages"]["metric:snr"]["cached"] == 5 and r["stages"]["metric:snr"]["items"] == 0
                for r in warm if r["codec"] != "reference")
     assert main(["profile", str(tmp_path / "warm")]) == 0
     out = capsys.readouterr().out
-    assert "resynthesis / codec2-3200 / d" in out and "metric:stoi" in out and "saved_s" in out
+    assert "resynthesis / codec2-3200 / d" in out and "metric:snr" in out and "saved_s" in out
     assert (tmp_path / "warm" / "tables" / "timing_stages.csv").is_file()
     assert main(["table", str(tmp_path / "warm"), "--timing"]) == 0
-    assert "metric:stoi" in capsys.readouterr().out
+    assert "metric:snr" in capsys.readouterr().out
     runner.run(_config(tones, tmp_path / "run"), progress=False)  # nothing left: no new records
     assert len(read_records(tmp_path / "run")) == len(records)
 

@@ -18,8 +18,6 @@ from bench.codecs.dycast.presets import preset
 from bench.codec import pad_batch
 from tests.conftest import tone
 
-pytestmark = pytest.mark.slow  # builds the real architecture
-
 warnings.filterwarnings("ignore", message="Using padding='same'")
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 FIXTURES = SHARED / "fixtures" / "dycast_parity"
@@ -61,6 +59,7 @@ def test_parity_checker_fails_on_changed_weights(tmp_path: Path) -> None:
     assert failing and all(c.key.startswith("rec_sig") for c in failing)
 
 
+@pytest.mark.slow  # the full-size model (269 M parameters)
 def test_default_architecture_matches_official_keys_and_shapes() -> None:
     if not KEYS_TSV.is_file():
         pytest.skip("../shared/reference/dycast/default_state_dict_keys.tsv not found")

@@ -32,6 +32,7 @@ def _clips(shared_data: Path, count: int) -> tuple[list[np.ndarray], list[str]]:
     return audios, languages + ["en", "en"]
 
 
+@pytest.mark.slow
 def test_whisper_batches_give_the_same_transcripts(shared_data: Path) -> None:
     pytest.importorskip("faster_whisper", reason="dWER needs faster-whisper (extra: offline)")
     from bench.metrics._whisper import get_transcriber
@@ -62,6 +63,7 @@ def test_dwer_reuses_transcripts_of_identical_audio(shared_data: Path, tmp_path:
     assert calls == [2]  # the second pass is read from the transcript cache
 
 
+@pytest.mark.slow
 def test_text_errors_of_several_samples_match_one_at_a_time(shared_data: Path, tmp_path: Path,
                                                             monkeypatch) -> None:
     """TTS best-of-N scores its samples in one call: the same errors and transcripts as one by one."""
@@ -80,6 +82,7 @@ def test_text_errors_of_several_samples_match_one_at_a_time(shared_data: Path, t
     assert all(n_words == 7 for _, n_words, _ in batched) and batched[3] == (7, 7, "")  # silence: every word missed
 
 
+@pytest.mark.slow
 def test_dnsmos_window_batches_match_the_reference_script(shared_data: Path) -> None:
     pytest.importorskip("speechmos", reason="DNSMOS needs speechmos (extra: offline)")
     from bench.metrics.dnsmos import DNSMOS

@@ -27,9 +27,9 @@ def test_intrusive_metrics_are_off_by_default_and_on_when_asked() -> None:
     assert set(metric_settings("offline", ["pesq", "stoi"])) == {"pesq", "stoi"}
 
 
+@pytest.mark.extra("intrusive")
 @pytest.mark.parametrize("name", ["pesq", "stoi"])
 def test_identity_and_delay_score_the_same_and_noise_scores_lower(name: str, shared_data: Path) -> None:
-    pytest.importorskip({"pesq": "pesq", "stoi": "pystoi"}[name], reason="extra 'intrusive' not installed")
     clip = sorted((shared_data / "clips").rglob("*.flac"))[0]
     audio = load_audio(clip)
     x = resample(audio.samples, audio.sample_rate, 16000)
