@@ -44,6 +44,7 @@ class Asset:
     licence: str = ""
     size: str = ""  # approximate download size, e.g. "1.1 GB"
     sha256: str | None = None  # of the main file, where known
+    check: str | None = None  # a whole-folder format `bench assets verify` loads it as (e.g. "ctranslate2")
 
 
 #: a file in an asset folder that says its weights are random (written by tools that build random-weight
@@ -206,7 +207,9 @@ def sha256_of(path: Path) -> str:
 
 
 def verify(name: str) -> str:
-    """``ok``, ``absent``, ``remote`` (only a Hub id / URL here) or the problem with the local copy."""
+    """``ok (...)`` (every file loaded, listed), ``absent``, ``remote`` (only a Hub id / URL here) or
+    ``PROBLEM: ...`` with what is wrong with the local copy: a missing file, a sha256 that differs, a file
+    that does not load the way its user loads it (:mod:`bench.asset_checks`)."""
     try:
         found = locate(name)
     except AssetNotFound as err:
@@ -222,7 +225,13 @@ def verify(name: str) -> str:
     main = path / asset.files[0] if path.is_dir() and asset.files else path
     if asset.sha256 and main.is_file() and sha256_of(main) != asset.sha256:
         return f"PROBLEM: {main} does not match its declared sha256"
-    return "ok"
+    from .asset_checks import AssetCorrupt, check_location
+
+    try:
+        loaded = check_location(path, asset.check)
+    except AssetCorrupt as err:
+        return f"PROBLEM: {err}"
+    return f"ok ({'; '.join(loaded)})" if loaded else "ok"
 
 
 def local_path(name: str) -> Path | None:

@@ -14,8 +14,21 @@ METRIC_SAMPLE_RATE = 16000
 DEFAULT_MAX_SECONDS = 60.0
 
 
+#: sample rates a file may declare (its header is checked before any sample is decoded)
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8000, 192000
+
+
 class AudioError(ValueError):
-    """An utterance that cannot be used, with the reason (recorded as an error row)."""
+    """An utterance that cannot be used, with the reason (recorded as an error row of kind ``data``)."""
+
+    kind = "data"
+
+
+class AudioUnavailable(AudioError):
+    """A file that exists but cannot be opened here (permissions, I/O): an ``environment`` error, retried by
+    the next run, never a permanent verdict on the utterance."""
+
+    kind = "environment"
 
 
 @dataclass(frozen=True)
@@ -42,20 +55,40 @@ def array_digest(samples: np.ndarray, sample_rate: int = 0) -> str:
     return h.hexdigest()[:32]
 
 
-def load_audio(path: str | Path) -> Audio:
+def load_audio(path: str | Path, max_seconds: float | None = None) -> Audio:
     """Read a file as mono float32; multi-channel audio is averaged to mono.
 
+    The header is read first: a file longer than ``max_seconds`` or with a sample rate outside
+    :data:`MIN_SAMPLE_RATE`..:data:`MAX_SAMPLE_RATE` is refused before a sample is decoded (an hour of
+    48 kHz stereo never reaches memory).
+
     Raises:
-        AudioError: unreadable or empty file.
+        AudioError: unreadable, empty, too long or out-of-range file.
+        AudioUnavailable: a file that cannot be opened (permissions, I/O).
     """
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"audio file not found: {path}")
     try:
-        with open(path, "rb") as handle:  # by handle: any file name works, whatever its encoding
+        handle = open(path, "rb")  # by handle: any file name works, whatever its encoding
+    except OSError as err:
+        raise AudioUnavailable(f"cannot open audio file {path}: {err.strerror or err}") from err
+    with handle:
+        try:
+            info = sf.info(handle)
+        except Exception as err:  # soundfile raises several types for corrupt data
+            raise AudioError(f"cannot read audio file {path}: {err}") from err
+        rate = int(info.samplerate)
+        if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+            raise AudioError(f"{path}: sample rate {rate} Hz is outside {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz")
+        if max_seconds is not None and info.frames > 0 and info.frames / rate > max_seconds:
+            raise AudioError(f"audio is {info.frames / rate:.1f} s, longer than max_seconds={max_seconds:.1f} "
+                             "(raise it in the config to accept longer files)")
+        try:
+            handle.seek(0)
             data, rate = sf.read(handle, dtype="float32", always_2d=True)
-    except Exception as err:  # soundfile raises several types for corrupt data
-        raise AudioError(f"cannot read audio file {path}: {err}") from err
+        except Exception as err:  # soundfile raises several types for corrupt data
+            raise AudioError(f"cannot read audio file {path}: {err}") from err
     conversions: list[str] = []
     if data.shape[1] > 1:
         conversions.append(f"{data.shape[1]}-channel->mono (mean)")

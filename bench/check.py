@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from .csvfile import read_csv, write_csv
 from .tables import SUMMARY_COLUMNS, load_rows, summarize
 
 KEY = ["codec", "task", "dataset", "metric"]
@@ -44,7 +45,7 @@ def load_tolerances(path: str | Path) -> Tolerances:
 def write_baseline(run_dir: str | Path, path: str | Path) -> pd.DataFrame:
     summary = summarize(load_rows([run_dir]))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    summary.to_csv(path, index=False, float_format="%.6g")
+    write_csv(summary, path, index=False, float_format="%.6g")
     return summary
 
 
@@ -55,11 +56,13 @@ def compare(run_dir: str | Path, baseline: str | Path, tolerances: Tolerances, a
     base_path = Path(baseline)
     if not base_path.is_file():
         raise FileNotFoundError(f"baseline {base_path} not found; create it with --write")
-    base = pd.read_csv(base_path, dtype={"backend": str}, keep_default_na=False,
+    base = read_csv(base_path, dtype={"backend": str}, keep_default_na=False,
                        na_values={"value": ["", "nan", "NaN"]})
     missing_cols = set(SUMMARY_COLUMNS) - set(base.columns) - {"spread", "seeds"}  # older baselines lack these
     if missing_cols:
         raise ValueError(f"baseline {base_path} lacks columns {sorted(missing_cols)}")
+    if base.empty:  # a gate with nothing to compare would pass anything (with --allow-new)
+        raise ValueError(f"baseline {base_path} has no rows; write it from a run with --write")
     merged = base.merge(current, on=KEY, how="outer", suffixes=("_base", "_run"), indicator=True)
     rows = []
     for _, r in merged.iterrows():

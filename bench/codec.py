@@ -172,8 +172,9 @@ class Codec(torch.nn.Module, ABC):
     ``output_sample_rate``, ``codebook_sizes`` (vocabulary of each parallel stream),
     ``nominal_frame_rate`` (frames/s, None when variable), ``nominal_bitrate`` (bits/s,
     None when variable), ``capabilities``, ``min_samples`` (shortest input accepted),
-    ``assets`` (the pretrained weights it can load) and ``test_params`` (params of a small
-    random-weight instance of the real architecture, for contract tests).
+    ``assets`` (the pretrained weights it can load), ``test_params`` (params of a small
+    random-weight instance of the real architecture, for contract tests) and ``version`` (bumped when
+    something outside its source changes its results; its source is fingerprinted by itself).
     """
 
     sample_rate: int = 16000
@@ -186,6 +187,8 @@ class Codec(torch.nn.Module, ABC):
     assets: ClassVar[tuple[asset_layer.Asset, ...]] = ()
     test_params: ClassVar[dict[str, Any]] = {}
     weights_id: str = ""  # the weights behind the numbers (set by resolve_weights)
+    #: bump when something outside the plugin's source changes its tokens or audio (part of its code fingerprint)
+    version: ClassVar[str] = "1"
 
     @classmethod
     def variant_assets(cls, params: dict[str, Any]) -> tuple[asset_layer.Asset, ...]:

@@ -15,12 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
+import os
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .names import file_name, name_hash
 from .store import ENVIRONMENT, ResultStore, Row
 
 log = logging.getLogger(__name__)
@@ -31,20 +33,27 @@ SLURM_KEYS = ("partition", "gpus_per_node", "cpus_per_task", "mem_gb", "timeout_
 
 @dataclass(frozen=True)
 class Shard:
+    """One unit of resumable work. ``setup`` is a hash of everything its rows depend on (the codec
+    variant id and the task / metric setups): a changed plugin, option or metric is a new shard folder,
+    never the old one's ``done`` marker."""
+
     task: str
     codec: str
     dataset: str
     bucket: int = 0
     buckets: int = 1
+    setup: str = ""
 
     @property
     def id(self) -> str:
-        name = f"{self.task}--{self.codec}--{self.dataset}--{self.bucket}of{self.buckets}"
-        return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+        """The shard's folder name: readable parts, and a hash of the exact names and setup (injective)."""
+        exact = json.dumps([self.task, self.codec, self.dataset, self.bucket, self.buckets, self.setup])
+        readable = "--".join(file_name(p) for p in (self.task, self.codec, self.dataset))
+        return f"{readable}--{self.bucket}of{self.buckets}--{name_hash(exact, 10)}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"task": self.task, "codec": self.codec, "dataset": self.dataset, "bucket": self.bucket,
-                "buckets": self.buckets}
+                "buckets": self.buckets, "setup": self.setup}
 
 
 def bucket_of(utt_id: str, buckets: int) -> int:
@@ -80,18 +89,24 @@ def settings_of(raw: dict[str, Any]) -> dict[str, Any]:
     return {**section, "kind": kind, "workers": workers, "buckets": int(section.get("buckets", workers))}
 
 
-def plan_shards(config: Any, tasks: dict[str, Any], buckets: int) -> list[Shard]:
-    """Every shard of the plan: bucketed for tasks that shard by utterance, one per job otherwise."""
+def plan_shards(config: Any, tasks: dict[str, Any], buckets: int, profile: str, metrics: list[str]) -> list[Shard]:
+    """Every shard of the plan: bucketed for tasks that shard by utterance, one per job otherwise; each
+    carries the setup of its rows (codec variant, task and metric setups under ``profile``)."""
+    from .runner import job_setups, variant_id
+
     shards = []
+    variants = {spec.label: variant_id(spec) for spec in config.codecs}
     for task_name, task in tasks.items():
+        setups = json.dumps(job_setups(config, task_name, task, profile, metrics), sort_keys=True)
         for spec in config.codecs:
             if spec.label not in config.task_codecs.get(task_name, (spec.label,)):
                 continue
+            setup = name_hash(variants[spec.label] + setups, 16)
             for dataset in config.datasets:
                 if dataset.name not in config.task_datasets.get(task_name, (dataset.name,)):
                     continue
                 n = buckets if getattr(task, "shard_by_utterance", False) else 1
-                shards += [Shard(task_name, spec.label, dataset.name, b, n) for b in range(n)]
+                shards += [Shard(task_name, spec.label, dataset.name, b, n, setup) for b in range(n)]
     return shards
 
 
@@ -119,8 +134,8 @@ def work(raw_config: dict[str, Any], run_dir: str, shards: list[dict[str, Any]],
     from . import assets, runner
     from .config import from_dict
     from .datasets import load_dataset
-    from .profiles import resolve_profile, run_metric_settings
-    from .registry import METRICS, TASKS, discover
+    from .profiles import resolve_profile, run_metric_outputs, run_metric_settings
+    from .registry import TASKS, discover
     from .store import current_variants
 
     discover()
@@ -128,7 +143,7 @@ def work(raw_config: dict[str, Any], run_dir: str, shards: list[dict[str, Any]],
     assets.set_overrides(config.assets)
     profile = resolve_profile(config.metric_profile)
     settings = run_metric_settings(config, profile)
-    outputs = {name: tuple(o.name for o in METRICS.get(name).outputs) for name in settings}
+    outputs = run_metric_outputs(config, profile)
     metrics = runner._Lazy(settings, config.device, profile)
     variants = current_variants(Path(run_dir))
     data: dict[str, list] = {}
@@ -141,7 +156,7 @@ def work(raw_config: dict[str, Any], run_dir: str, shards: list[dict[str, Any]],
             states.append("done")
             continue
         (folder / "failed").unlink(missing_ok=True)
-        (folder / "running").write_text(str(time.time()))
+        (folder / "running").write_text(_running_marker())
         try:
             if shard.dataset not in data:
                 data[shard.dataset] = load_dataset(next(d for d in config.datasets if d.name == shard.dataset))
@@ -196,8 +211,11 @@ def submit(config: Any, store: ResultStore, tasks: dict[str, Any], settings: dic
            detach: bool = False) -> dict[str, Any]:
     """Submit the unfinished shards in ``workers`` jobs; unless ``detach``, wait and merge.
     Returns ``{"shards": n, "submitted": n, "failed": [(shard, error, log)], "merged": rows}``."""
+    from .profiles import resolve_profile, run_metric_settings
+
     run_dir = store.run_dir
-    shards = plan_shards(config, tasks, settings["buckets"])
+    profile = resolve_profile(config.metric_profile)
+    shards = plan_shards(config, tasks, settings["buckets"], profile, list(run_metric_settings(config, profile)))
     pending = [s for s in shards if state_of(run_dir, s) != "done"]
     groups = [pending[i::settings["workers"]] for i in range(settings["workers"])]
     groups = [g for g in groups if g]
@@ -239,11 +257,81 @@ def submit(config: Any, store: ResultStore, tasks: dict[str, Any], settings: dic
     return result
 
 
-def status(run_dir: Path) -> list[tuple[str, str, str]]:
-    """``(shard, state, detail)`` of every shard folder of a run."""
+def planned_shards(config: Any) -> list[Shard]:
+    """The shards of a run config's plan (its tasks, codecs, datasets, profile and metrics)."""
+    from .profiles import resolve_profile, run_metric_settings
+    from .registry import TASKS
+    from .runner import task_names
+
+    settings = settings_of(config.executor)
+    profile = resolve_profile(config.metric_profile)
+    tasks = {name: TASKS.get(name)() for name in task_names(config)}
+    return plan_shards(config, tasks, settings["buckets"], profile, list(run_metric_settings(config, profile)))
+
+
+def unfinished_shards(config: Any, run_dir: Path) -> list[str]:
+    """``"<shard>: <state> (<reason>)"`` of every planned shard that is not done."""
     out = []
-    for folder in sorted((Path(run_dir) / "shards").glob("*--*")):
-        state = next((s for s in ("done", "failed", "running") if (folder / s).is_file()), "pending")
-        detail = (folder / "failed").read_text()[:200] if state == "failed" else ""
-        out.append((folder.name, state, detail))
+    for shard in planned_shards(config):
+        state = state_of(Path(run_dir), shard)
+        if state != "done":
+            failed = _folder(Path(run_dir), shard) / "failed"
+            reason = failed.read_text(errors="replace")[:200] if state == "failed" else ""
+            out.append(f"{shard.id}: {state}" + (f" ({reason})" if reason else ""))
+    return out
+
+
+def _running_marker() -> str:
+    return json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()})
+
+
+def _killed(folder: Path) -> bool:
+    """A ``running`` marker left by a process of this host that no longer exists (killed)."""
+    try:
+        marker = json.loads((folder / "running").read_text())
+        host, pid = marker["host"], int(marker["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if host != socket.gethostname():
+        return False  # another node's process: only its scheduler knows
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _state_of_folder(folder: Path) -> tuple[str, str]:
+    state = next((s for s in ("done", "failed", "running") if (folder / s).is_file()), "pending")
+    if state == "running" and _killed(folder):
+        return "killed", "its process is gone (killed?): `bench run` with the same config resubmits it"
+    return state, (folder / "failed").read_text(errors="replace")[:200] if state == "failed" else ""
+
+
+def status(run_dir: Path) -> list[tuple[str, str, str]]:
+    """``(shard, state, detail)`` of every shard the run's config plans (``pending`` where it has no folder
+    yet; ``killed`` where a process of this host that ran it is gone) and of any other shard folder
+    (``not planned``). FileNotFoundError when ``run_dir`` is not a folder."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir} is not a run folder")
+    out, planned = [], set()
+    config_file = run_dir / "config.yaml"
+    if config_file.is_file():
+        import yaml
+
+        from .config import from_dict
+
+        raw = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+        config = from_dict({**raw, "output_dir": str(run_dir)})
+        if config.executor.get("kind", "inline") != "inline":
+            for shard in planned_shards(config):
+                planned.add(shard.id)
+                out.append((shard.id, *_state_of_folder(_folder(run_dir, shard))))
+    for folder in sorted((run_dir / "shards").glob("*--*")):
+        if folder.is_dir() and folder.name not in planned:
+            state, detail = _state_of_folder(folder)
+            out.append((folder.name, f"{state}, not planned", detail or "from an earlier setup of the run"))
     return out

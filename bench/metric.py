@@ -79,6 +79,16 @@ class Metric(ABC):
     extra: ClassVar[str | None] = None
     #: set by the runner when an asset of the metric's backend holds random weights: rows are flagged
     random_weights: bool = False
+    #: bump when something outside the plugin's source changes its numbers (part of its code fingerprint)
+    version: ClassVar[str] = "1"
+
+    @property
+    def code_id(self) -> str:
+        """Fingerprint of the code that computes this metric (:func:`bench.identity.code_fingerprint`):
+        part of every cache key of its scores, transcripts and embeddings, and of its rows' setup."""
+        from .identity import code_fingerprint
+
+        return code_fingerprint(type(self))
 
     @classmethod
     def missing_dependencies(cls) -> list[str]:

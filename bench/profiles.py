@@ -7,6 +7,7 @@ every asset its backends need is reachable (configured locally, or the Hub when 
 
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import Any
 
@@ -47,16 +48,46 @@ def resolve_profile(name: str) -> str:
     raise ValueError(f"metric_profile auto: no profile has all its assets ({fallback})")
 
 
+def _output_owners(table: dict[str, Backend]) -> dict[str, str]:
+    """``{output name: metric name}`` of the metrics of a profile."""
+    return {o.name: name for name in table for o in METRICS.get(name).outputs}
+
+
+def metric_outputs(profile: str, metrics: list[str] | None) -> dict[str, tuple[str, ...]]:
+    """``{metric name: the outputs a run computes and writes}``: a metric's table columns (``in_table``)
+    and any output the config names in ``metrics:`` (``dnsmos_ovrl`` brings DNSMOS P.835 back); a metric
+    none of whose outputs is a table column gives them all."""
+    table = profiles()[resolve_profile(profile)]
+    owners = _output_owners(table)
+    entries = [n for n, b in table.items() if b.default] if metrics is None else list(metrics)
+    named = {e for e in entries if e in owners and e not in table}
+    chosen: dict[str, tuple[str, ...]] = {}
+    for entry in entries:
+        name = entry if entry in table else owners.get(entry)
+        if name is None or name in chosen:
+            continue
+        outputs = METRICS.get(name).outputs
+        picked = tuple(o.name for o in outputs if o.in_table or o.name in named)
+        chosen[name] = picked or tuple(o.name for o in outputs)
+    return chosen
+
+
 def metric_settings(profile: str, metrics: list[str] | None,
                     options: dict[str, dict] | None = None) -> dict[str, dict]:
     """``{metric name: constructor kwargs}`` for the requested metrics under a profile; ``options``
     (the config's ``metric_options``, e.g. ``{dwer: {batch_size: 16}}``) adds settings that leave the
-    numbers alone, checked against each metric's constructor."""
+    numbers alone, checked against each metric's constructor. ``metrics`` may name outputs
+    (``dnsmos_ovrl``) as well as metrics; a metric whose constructor takes ``outputs`` is told which of
+    its outputs the run writes (:func:`metric_outputs`), so it computes nothing else."""
     table = profiles()[resolve_profile(profile)]
-    names = [n for n, b in table.items() if b.default] if metrics is None else metrics
-    unknown = [m for m in names if m not in table]
+    owners = _output_owners(table)
+    entries = [n for n, b in table.items() if b.default] if metrics is None else metrics
+    unknown = [m for m in entries if m not in table and m not in owners]
     if unknown:
-        raise ValueError(f"metrics {unknown} have no backend in profile {profile!r} (it has {list(table)})")
+        raise ValueError(f"metrics {unknown} have no backend in profile {profile!r} (it has {list(table)}; "
+                         "an output name such as dnsmos_ovrl also works)")
+    selected = metric_outputs(profile, list(entries))
+    names = list(selected)
     options = options or {}
     stray = sorted(set(options) - set(names))
     if stray:
@@ -66,10 +97,19 @@ def metric_settings(profile: str, metrics: list[str] | None,
         if clash:
             raise ValueError(f"metric_options.{name}: {clash} are set by profile {profile!r} (they change the numbers)")
         check_keywords(METRICS.get(name).__init__, extra, f"metric_options.{name}")
-    return {m: {**table[m].params, **options.get(m, {})} for m in names}
+    settings = {m: {**table[m].params, **options.get(m, {})} for m in names}
+    for name in names:
+        if "outputs" in inspect.signature(METRICS.get(name).__init__).parameters:
+            settings[name]["outputs"] = list(selected[name])
+    return settings
 
 
 def run_metric_settings(config: Any, profile: str) -> dict[str, dict]:
     """:func:`metric_settings` of a run config (its ``metrics`` and ``metric_options``) under ``profile``."""
     metrics = list(config.metrics) if config.metrics is not None else None
     return metric_settings(profile, metrics, config.metric_options)
+
+
+def run_metric_outputs(config: Any, profile: str) -> dict[str, tuple[str, ...]]:
+    """:func:`metric_outputs` of a run config under ``profile``."""
+    return metric_outputs(profile, list(config.metrics) if config.metrics is not None else None)

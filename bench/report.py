@@ -15,17 +15,18 @@ from __future__ import annotations
 import html
 import json
 import logging
-import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .audio import METRIC_SAMPLE_RATE, load_audio, resample
+from .audio import METRIC_SAMPLE_RATE, AudioError, load_audio, resample
 from .cards import card_line
 from .columns import output_specs, table_columns
+from .csvfile import write_csv
 from .intervals import add_intervals
+from .names import file_name
 from .store import ERROR_METRIC
 from .tables import (
     PAPER_SUFFIX,
@@ -38,6 +39,7 @@ from .tables import (
     run_order,
     summarize,
 )
+from .task import saved_audio_path
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +67,28 @@ audio_playable:ok.filter(x=>x).length,images:imgs.length,images_bad:bad.length})
 </script>"""
 
 
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+def _saved_file(run_dir: Path, named: object) -> Path | None:
+    """The file a row names in ``extra.audio`` when it lies inside the run's ``audio/`` folder; anything
+    else (an absolute path, ``../``, a link out of the folder) is never copied into a report."""
+    if not isinstance(named, str) or not named:
+        return None
+    root = (run_dir / "audio").resolve()
+    try:
+        path = (run_dir / named).resolve()
+    except (OSError, RuntimeError):
+        return None
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return path
+
+
+UNREADABLE = "<td class='unreadable' title='{}'>unreadable</td>"
+
+
+def page_name(task: str, dataset: str) -> str:
+    """The listening page of a task and dataset (``a b`` and ``a_b``, or task ``a`` with dataset ``b_c`` and
+    task ``a_b`` with dataset ``c``, get pages of their own)."""
+    return f"{file_name(task)}+{file_name(dataset)}.html"  # "+" never occurs in a file_name: injective
 
 
 def _page(title: str, body: str) -> str:
@@ -171,7 +193,7 @@ def _rate_plots(table: pd.DataFrame, direction: dict, task: str, out: Path) -> l
         ax.set_title(f"{task}: {column}", fontsize=9)
         ax.legend(fontsize=6)
         fig.tight_layout()
-        path = out / "plots" / f"{_safe(task)}_{_safe(column)}.png"
+        path = out / "plots" / f"{file_name(task)}+{file_name(column)}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path)
         plt.close(fig)
@@ -241,8 +263,12 @@ def _utterance_pages(df: pd.DataFrame, run_dirs: list[Path], out: Path) -> list[
     run_of = {}
     for run_dir in run_dirs:
         for row in rates.itertuples():
-            if (run_dir / row.extra["audio"]).is_file():
-                run_of[row.Index] = run_dir
+            found = _saved_file(run_dir, row.extra["audio"])
+            if found is not None:
+                run_of[row.Index] = found
+            elif row.Index not in run_of:
+                log.warning("report: %s (%s / %s) is not a saved file of %s/audio: not copied", row.extra["audio"],
+                            row.codec, row.utt_id, run_dir)
     for (task, dataset), group in rates.groupby(["task", "dataset"]):
         codecs = sorted(set(group["codec"]))
         metrics = [m for m in sorted(set(scores[(scores["task"] == task) & (scores["dataset"] == dataset)]["metric"]))
@@ -259,14 +285,19 @@ def _utterance_pages(df: pd.DataFrame, run_dirs: list[Path], out: Path) -> list[
             cells = [f"<td>{html.escape(utt)}</td>"]
             source = originals.get((dataset, utt.split("->")[0].split("@seed")[0]))
             if source is not None and source.is_file():
-                target = out / "audio" / "original" / _safe(dataset) / f"{_safe(utt)}.flac"
-                if not target.is_file():
-                    import soundfile as sf
+                target = out / "audio" / "original" / file_name(dataset) / f"{file_name(utt)}.flac"
+                try:
+                    if not target.is_file():
+                        import soundfile as sf
 
-                    clip = load_audio(source)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    sf.write(target, resample(clip.samples, clip.sample_rate, METRIC_SAMPLE_RATE), METRIC_SAMPLE_RATE)
-                cells.append(f"<td><audio controls preload='auto' src='{target.relative_to(out)}'></audio></td>")
+                        clip = load_audio(source)
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        sf.write(target, resample(clip.samples, clip.sample_rate, METRIC_SAMPLE_RATE),
+                                 METRIC_SAMPLE_RATE)
+                    cells.append(f"<td><audio controls preload='auto' src='{target.relative_to(out)}'></audio></td>")
+                except (AudioError, OSError, ValueError, RuntimeError) as err:
+                    log.warning("report: original %s is unreadable: %s", source, err)
+                    cells.append(UNREADABLE.format(html.escape(str(err))))
             else:
                 cells.append("<td>-</td>")
             for codec in codecs:
@@ -275,14 +306,20 @@ def _utterance_pages(df: pd.DataFrame, run_dirs: list[Path], out: Path) -> list[
                     cells.append("<td>-</td>")
                     continue
                 extra = row.iloc[0]["extra"]
-                src = run_of[row.index[0]] / extra["audio"]
-                rel = Path("audio") / _safe(task) / _safe(codec) / _safe(dataset) / f"{_safe(utt)}.flac"
-                (out / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(src, out / rel)
+                src = run_of[row.index[0]]
+                rel = saved_audio_path(task, codec, dataset, utt)
                 spec_png = rel.with_suffix(".png")
-                audio, _ = load_audio(src).samples, None
-                _spectrogram(audio, extra.get("token_durations"), float(row.iloc[0]["den"] or len(audio) / 16000),
-                             out / spec_png)
+                try:
+                    audio = load_audio(src).samples
+                    (out / rel).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(src, out / rel)
+                    _spectrogram(audio, extra.get("token_durations"),
+                                 float(row.iloc[0]["den"] or len(audio) / 16000), out / spec_png)
+                except (AudioError, OSError, ValueError, RuntimeError) as err:
+                    log.warning("report: %s is unreadable: %s", src, err)
+                    (out / rel).unlink(missing_ok=True)
+                    cells.append(UNREADABLE.format(html.escape(str(err))))
+                    continue
                 cells.append(f"<td><audio controls preload='auto' src='{rel}'></audio><br>"
                              f"<img class='spec' src='{spec_png}' alt='spectrogram'></td>")
             numbers = [values.get((c, utt, m), float("nan")) for c in codecs for m in metrics]
@@ -295,7 +332,7 @@ def _utterance_pages(df: pd.DataFrame, run_dirs: list[Path], out: Path) -> list[
             body.append("<tr>" + "".join(cells) + "</tr>")
         table = ("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"
                  + "".join(body) + "</tbody></table>")
-        name = f"{_safe(task)}_{_safe(dataset)}.html"
+        name = page_name(task, dataset)
         note = ("<p>Click a header to sort. Spectrograms of variable-rate codecs show their token boundaries "
                 "(cyan) from the stored durations. <a href='index.html'>Back</a></p>")
         (out / name).write_text(_page(f"{task} / {dataset}: listening page", note + table), encoding="utf-8")
@@ -327,7 +364,7 @@ def build(run_dirs: list[str | Path], out: str | Path, published: str | Path | N
     out.mkdir(parents=True, exist_ok=True)
     df = load_rows(list(dirs))
     summary = add_intervals(summarize(df), df, output_specs(), flagged_codecs(df, "identity"))
-    summary.to_csv(out / "summary.csv", index=False, float_format="%.6g")
+    write_csv(summary, out / "summary.csv", index=False, float_format="%.6g")
     order = [c for r in dirs for c in run_order(r)]
     datasets = list(dict.fromkeys(d for r in dirs for d in dataset_order(r)))
     flagged = set(summary.loc[summary["random_weights"], "codec"])
@@ -338,7 +375,7 @@ def build(run_dirs: list[str | Path], out: str | Path, published: str | Path | N
     pages = _utterance_pages(df, dirs, out)
     if pages:
         parts.append("<h2>Listening pages</h2><ul>" + "".join(
-            f"<li><a href='{_safe(t)}_{_safe(d)}.html'>{html.escape(t)} / {html.escape(d)}</a> ({n} utterances)</li>"
+            f"<li><a href='{page_name(t, d)}'>{html.escape(t)} / {html.escape(d)}</a> ({n} utterances)</li>"
             for t, d, n in pages) + "</ul>")
     for task in sorted(summary["task"].unique()):
         table, direction = paper_table(df, summary, task, order, datasets)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import logging
@@ -24,10 +25,11 @@ from .codec import Codec
 from .config import CodecSpec, RunConfig
 from .datasets import Utterance, load_dataset
 from .diskcache import DiskCache, make_key
+from .identity import code_fingerprint
 from .keywords import check_keywords
 from .metric import Metric
 from .paths import cache_dir
-from .profiles import metric_settings, profiles, resolve_profile, run_metric_settings
+from .profiles import metric_settings, profiles, resolve_profile, run_metric_outputs, run_metric_settings
 from .registry import CODECS, METRICS, TASKS, discover
 from .store import DATA, ENVIRONMENT, ERROR_METRIC, ResultStore, error_kind
 from .task import Task, TaskContext
@@ -108,21 +110,63 @@ def _environment() -> dict[str, str]:
     return {"python": platform.python_version(), "git": git, **versions}
 
 
+def _asset_locations(names: list[str], explicit: str | None = None) -> dict[str, str | None]:
+    """Where each asset resolves (a changed checkpoint changes every identity built on this)."""
+    found: dict[str, str | None] = {}
+    for name in names:
+        try:
+            found[name] = assets.locate(name, explicit).location
+        except assets.AssetNotFound as err:
+            found[name] = f"misconfigured: {err}"
+    return found
+
+
 def variant_id(spec: CodecSpec) -> str:
-    """Short hash of what determines a codec variant's results: registry name, resolved params and
-    where each of its declared assets resolves (a changed checkpoint is a new variant)."""
+    """Short hash of what determines a codec variant's results: registry name, resolved params, where
+    each of its declared assets resolves (a changed checkpoint is a new variant) and the fingerprint of
+    its code (:func:`bench.identity.code_fingerprint`: an edited plugin is a new variant)."""
     factory = CODECS.get(spec.name)
     params = {**factory.params, **spec.params}
-    weights = {}
-    for asset in getattr(factory.cls, "assets", ()):
-        try:
-            weights[asset.name] = assets.locate(asset.name, params.get("checkpoint")).location
-        except assets.AssetNotFound as err:
-            weights[asset.name] = f"misconfigured: {err}"
-    return make_key("codec-variant", spec.name, params, weights)[:10]
+    weights = _asset_locations([a.name for a in getattr(factory.cls, "assets", ())], params.get("checkpoint"))
+    return make_key("codec-variant", spec.name, params, weights, code_fingerprint(factory.cls))[:10]
 
 
-def write_run_info(config: RunConfig, profile: str, variants: dict[str, str]) -> None:
+def metric_setup(name: str, profile: str) -> str:
+    """Short hash of what determines a metric's numbers under a profile: its name, the profile's backend
+    params, where its assets resolve and the fingerprint of its code (not batch sizes: they leave the
+    numbers alone)."""
+    cls = METRICS.get(name)
+    backend = profiles()[profile].get(name)
+    params = backend.params if backend else {}
+    weights = _asset_locations(list(backend.assets) if backend else [])
+    return make_key("metric-setup", name, profile, params, weights, code_fingerprint(cls))[:10]
+
+
+def job_setups(config: RunConfig, task_name: str, task: Task, profile: str, metrics: list[str]) -> dict[str, str]:
+    """``{source: "<task>/<source>/<hash>"}`` for a task's rows: ``-`` (the task's own outputs: its code,
+    options, seed, length limit and device type) and each metric of the run (the task's setup and the
+    metric's, :func:`metric_setup`). Part of every row's identity: change any of them and the rows it
+    made are recomputed."""
+    task_setup = make_key("task-setup", task_name, code_fingerprint(task), config.task_options.get(task_name, {}),
+                          config.seed, config.max_seconds, torch.device(config.device).type)[:10]
+    setups = {"-": f"{task_name}/-/{task_setup}"}
+    for name in metrics:
+        setups[name] = f"{task_name}/{name}/{make_key(task_setup, metric_setup(name, profile))[:10]}"
+    return setups
+
+
+def plan_setups(config: RunConfig, tasks: dict[str, Task], profile: str, metrics: list[str]) -> dict[str, str]:
+    """``{"<task>/<source>": hash}`` of every task of the plan (written to ``run.json``: the current setups)."""
+    table = {}
+    for task_name, task in tasks.items():
+        for full in job_setups(config, task_name, task, profile, metrics).values():
+            prefix, _, digest = full.rpartition("/")
+            table[prefix] = digest
+    return dict(sorted(table.items()))
+
+
+def write_run_info(config: RunConfig, profile: str, variants: dict[str, str],
+                   setups: dict[str, str] | None = None) -> None:
     """``config.yaml`` and ``run.json`` of this segment; the previous segment's move to ``history/``."""
     out = config.output_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -136,7 +180,7 @@ def write_run_info(config: RunConfig, profile: str, variants: dict[str, str]) ->
                 (out / name).replace(segment / name)
     (out / "config.yaml").write_text(yaml.safe_dump(config.raw, sort_keys=False))
     info = {"name": config.name, "metric_profile": profile, "started": datetime.now(timezone.utc).isoformat(),
-            "variants": variants, "environment": _environment()}
+            "variants": variants, "setups": setups or {}, "environment": _environment()}
     (out / "run.json").write_text(json.dumps(info, indent=2))
 
 
@@ -177,7 +221,7 @@ def run(config: RunConfig, progress: bool = True, retry_errors: bool = False, de
     check_device(config.device)
     profile = resolve_profile(config.metric_profile)
     settings = run_metric_settings(config, profile)
-    outputs = {name: tuple(o.name for o in METRICS.get(name).outputs) for name in settings}
+    outputs = run_metric_outputs(config, profile)
     tasks = {name: TASKS.get(name)() for name in task_names(config)}
     for spec in config.codecs:
         check_codec_params(spec)  # unknown names and params fail before any work
@@ -188,7 +232,7 @@ def run(config: RunConfig, progress: bool = True, retry_errors: bool = False, de
         if retried:
             log.info("retrying %d failed rows of earlier runs", retried)
         variants = {spec.label: variant_id(spec) for spec in config.codecs}
-        write_run_info(config, profile, variants)
+        write_run_info(config, profile, variants, plan_setups(config, tasks, profile, list(settings)))
         if config.executor.get("kind", "inline") != "inline":
             from . import executor
 
@@ -238,6 +282,7 @@ def run_job(config: RunConfig, store: ResultStore, task: Task, task_name: str, s
         device=config.device, batch_size=config.batch_size, max_seconds=config.max_seconds, progress=progress,
         options=config.task_options.get(task_name, {}), seed=config.seed, variant=variant,
         save_audio=config.save_audio, prefetch=config.prefetch,
+        setups=job_setups(config, task_name, task, metrics.profile, list(metrics.settings)),
     )
     start = time.perf_counter()
     try:
@@ -272,10 +317,11 @@ class RunSummary:
     errors: dict[str, int]
     unbuildable: list[str]
     error_only_jobs: list[str]
+    unfinished_shards: list[str] = dataclasses.field(default_factory=list)  # "shard: state (reason)"
 
     @property
     def failed(self) -> bool:
-        return bool(self.unbuildable or self.error_only_jobs)
+        return bool(self.unbuildable or self.error_only_jobs or self.unfinished_shards)
 
     def lines(self) -> list[str]:
         total = sum(self.errors.values())
@@ -285,6 +331,9 @@ class RunSummary:
             out.append(f"FAILED: codec variants that could not be built: {', '.join(self.unbuildable)}")
         if self.error_only_jobs:
             out.append(f"FAILED: jobs with only errors: {'; '.join(self.error_only_jobs)}")
+        if self.unfinished_shards:
+            out.append(f"FAILED: {len(self.unfinished_shards)} shards did not finish: "
+                       f"{'; '.join(self.unfinished_shards)}")
         return out
 
 
@@ -307,5 +356,10 @@ def summarize_run(config: RunConfig, store: ResultStore) -> RunSummary:
                 unbuildable.add(row.codec)
     only = [f"{t} / {c} / {d}" for (t, c, d), flags in sorted(jobs.items()) if flags and all(flags)
             and c not in unbuildable]
-    return RunSummary(errors, sorted(unbuildable), only)
+    unfinished: list[str] = []
+    if config.executor.get("kind", "inline") != "inline":
+        from .executor import unfinished_shards
+
+        unfinished = unfinished_shards(config, store.run_dir)
+    return RunSummary(errors, sorted(unbuildable), only, unfinished)
 

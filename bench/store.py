@@ -26,6 +26,8 @@ ERROR_METRIC = "error"
 #: error kinds: ``data`` (this utterance cannot be used: stays done) and ``environment`` (codec build,
 #: weights, memory, disk: not done, retried by the next run)
 DATA, ENVIRONMENT = "data", "environment"
+#: (codec, task, dataset, utterance, metric, variant, setup)
+RowKey = tuple[str, str, str, str, str, str, str]
 
 
 class StoreWriteError(OSError):
@@ -43,8 +45,10 @@ class Row:
     ``value`` is the per-utterance number; ``num``/``den`` let ratio metrics (corpus dWER,
     measured frame rate and bitrate) aggregate as sum(num)/sum(den). An error row has
     ``metric == "error"`` and the reason in ``error``. ``variant`` is a short hash of what
-    determines the codec's results (registry name, resolved params, weights): part of the row's
-    identity, so a changed variant under the same label is recomputed, never shown stale.
+    determines the codec's results (registry name, resolved params, weights, code); ``setup``
+    (``<task>/<source>/<hash>``, source a metric name or ``-`` for the task's own outputs) a hash of
+    what determines the rest (task code and options, seed, the metric's code, backend and weights).
+    Both are part of the row's identity, so a change to any of them is recomputed, never shown stale.
     """
 
     codec: str
@@ -59,10 +63,11 @@ class Row:
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     variant: str = ""
+    setup: str = ""
 
     @property
-    def key(self) -> tuple[str, str, str, str, str, str]:
-        return (self.codec, self.task, self.dataset, self.utt_id, self.metric, self.variant)
+    def key(self) -> RowKey:
+        return (self.codec, self.task, self.dataset, self.utt_id, self.metric, self.variant, self.setup)
 
 
 class ResultStore:
@@ -120,7 +125,7 @@ class ResultStore:
         """Every row; blank and bad lines are skipped."""
         yield from self._parse()[0]
 
-    def has(self, key: tuple[str, str, str, str, str, str]) -> bool:
+    def has(self, key: RowKey) -> bool:
         return key in self._keys
 
     def __len__(self) -> int:
@@ -176,11 +181,13 @@ class ResultStore:
         return len(rows) - len(keep)
 
     def current_rows(self) -> Iterator[Row]:
-        """Rows of the codec variants the latest run segment used (``run.json``); rows of earlier
-        variants under the same label stay in the file as history but are not current."""
+        """Rows of the codec variants and task / metric setups the latest run segment used (``run.json``);
+        rows of earlier variants or setups stay in the file as history but are not current."""
         variants = current_variants(self.run_dir)
+        setups, tasks = current_setups(self.run_dir)
         for row in self.rows():
-            if row.codec not in variants or row.variant == variants[row.codec]:
+            variant_current = row.codec not in variants or row.variant == variants[row.codec]
+            if variant_current and setup_is_current(row, setups, tasks):
                 yield row
 
     # ---- one writer per run dir ----------------------------------------------------------------
@@ -217,6 +224,29 @@ def current_variants(run_dir: Path) -> dict[str, str]:
         return {}
     variants = info.get("variants") if isinstance(info, dict) else None
     return {str(k): str(v) for k, v in variants.items()} if isinstance(variants, dict) else {}
+
+
+def current_setups(run_dir: Path) -> tuple[dict[str, str], tuple[str, ...]]:
+    """``({"<task>/<source>": hash}, tasks)`` of the latest run segment, from ``run.json`` (empty if none)."""
+    try:
+        info = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}, ()
+    setups = info.get("setups") if isinstance(info, dict) else None
+    if not isinstance(setups, dict):
+        return {}, ()
+    table = {str(k): str(v) for k, v in setups.items()}
+    return table, tuple(sorted({k.split("/", 1)[0] for k in table}))
+
+
+def setup_is_current(row: Row, setups: dict[str, str], tasks: tuple[str, ...]) -> bool:
+    """Whether a row was made by the latest segment's setup of its task and source, or by a task (or
+    source) that segment did not run. Rows from before setups existed (``setup == ""``) are current only
+    where the segment ran none of the tasks they may come from."""
+    if not row.setup:
+        return not any(row.task == t or row.task.startswith(t + ".") for t in tasks)
+    prefix, _, digest = row.setup.rpartition("/")
+    return setups.get(prefix, digest) == digest
 
 
 def error_kind(row: Row) -> str:

@@ -10,14 +10,17 @@ import yaml
 
 from .cards import card_line
 from .columns import output_specs, table_columns
+from .csvfile import write_csv
 from .intervals import add_intervals
 from .metric import MetricOutput
+from .names import file_name
 from .store import ERROR_METRIC, ResultStore
 
 log = logging.getLogger(__name__)
 
 SUMMARY_COLUMNS = ["codec", "task", "dataset", "metric", "value", "spread", "seeds", "n", "errors", "backend",
                    "random_weights"]
+ROW_KEY = ("codec", "task", "dataset", "metric", "utt_id", "variant", "setup")  # Row.key's fields
 SPREAD = " ±"  # suffix of the columns that hold the spread over training seeds
 
 
@@ -33,7 +36,10 @@ def load_rows(run_dirs: list[str | Path]) -> pd.DataFrame:
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if df.empty:
         raise ValueError(f"no rows in {', '.join(map(str, run_dirs))}")
-    return df.drop_duplicates(subset=["codec", "task", "dataset", "utt_id", "metric", "variant"], keep="first")
+    df = df.drop_duplicates(subset=list(ROW_KEY), keep="first")
+    # one canonical order: aggregates, intervals and tables never depend on the order rows were written
+    # in (an inline run and the same rows merged from shards give byte-identical summaries)
+    return df.sort_values(list(ROW_KEY), kind="stable").reset_index(drop=True)
 
 
 def _aggregate_group(group: pd.DataFrame, spec: MetricOutput | None) -> float:
@@ -276,12 +282,19 @@ def _format(table: pd.DataFrame, direction: dict[str, bool | None], style: str,
     out.index.name = "Codec"
     if style == "tex":
         out = out.rename(index=_tex, columns=_tex)
+    else:  # a "|" in a codec name or column would split a Markdown table cell
+        out = out.rename(index=lambda t: str(t).replace("|", "\\|"), columns=lambda t: str(t).replace("|", "\\|"))
     return out
 
 
+_TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
 def _tex(text: str) -> str:
-    for old, new in (("_", r"\_"), ("%", r"\%"), ("↑", r"$\uparrow$"), ("↓", r"$\downarrow$"),
-                     (" †", r"$^\dagger$")):
+    """A codec, column or note as LaTeX text: every special character escaped, arrows and † as symbols."""
+    text = "".join(_TEX_SPECIAL.get(ch, ch) for ch in str(text))
+    for old, new in (("↑", r"$\uparrow$"), ("↓", r"$\downarrow$"), (" †", r"$^\dagger$")):
         text = text.replace(old, new)
     return text
 
@@ -328,13 +341,14 @@ def run_order(run_dir: Path) -> list[str]:
 def _write(target: Path, name: str, table: pd.DataFrame, direction: dict[str, bool | None], notes: list[str],
            flagged: set[str], unranked: set[str] | frozenset[str]) -> str:
     """``<name>.csv`` / ``.md`` / ``.tex``; returns the Markdown."""
-    table.to_csv(target / f"{name}.csv", float_format="%.6g")
+    stem = file_name(name)  # a task or join name from rows or the command line: injective, inside ``target``
+    write_csv(table, target / f"{stem}.csv", float_format="%.6g")
     md = _format(table, direction, "md", flagged, unranked).to_markdown()
     md += "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
-    (target / f"{name}.md").write_text(f"## {name}\n\n{md}")
+    (target / f"{stem}.md").write_text(f"## {name}\n\n{md}")
     tex = _format(table, direction, "tex", flagged, unranked).to_latex(escape=False)
-    tex += "".join(f"% {n}\n" for n in notes)
-    (target / f"{name}.tex").write_text(tex)
+    tex += "".join(f"% {' '.join(str(n).splitlines())}\n" for n in notes)
+    (target / f"{stem}.tex").write_text(tex)
     return md
 
 
@@ -353,8 +367,8 @@ def render(run_dirs: list[str | Path], out_dir: str | Path | None = None,
     summary = summarize(df)
     target = Path(out_dir) if out_dir else dirs[0] / "tables"
     target.mkdir(parents=True, exist_ok=True)
-    add_intervals(summary, df, output_specs(), flagged_codecs(df, "identity")).to_csv(
-        target / "summary.csv", index=False, float_format="%.6g")
+    write_csv(add_intervals(summary, df, output_specs(), flagged_codecs(df, "identity")), target / "summary.csv",
+              index=False, float_format="%.6g")
     order = [c for r in dirs for c in run_order(r)]
     datasets = list(dict.fromkeys(d for r in dirs for d in dataset_order(r)))
     flagged = set(summary.loc[summary["random_weights"], "codec"])
@@ -364,7 +378,7 @@ def render(run_dirs: list[str | Path], out_dir: str | Path | None = None,
         table, direction = paper_table(df, summary, task, order, datasets)
         if published is not None:
             table = add_published(table, published, task)
-        table.to_csv(target / f"{task}.csv", float_format="%.6g")
+        write_csv(table, target / f"{file_name(task)}.csv", float_format="%.6g")
         notes = footnotes(summary, task, flagged)
         if published is not None and any(str(c).endswith(PAPER_SUFFIX) for c in table.index):
             notes.append(f"(paper) rows: published values from {Path(published).name} (Sim as cosine, not %), "

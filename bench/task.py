@@ -17,7 +17,9 @@ from .audio import array_digest
 from .codec import Codec, Tokens, pad_batch
 from .datasets import Utterance
 from .diskcache import DiskCache, make_key
+from .identity import code_fingerprint
 from .metric import Metric, MetricOutput, Score
+from .names import file_name
 from .store import DATA, ENVIRONMENT, ERROR_METRIC, ResultStore, Row
 from .timing import Stage, StageTimer
 
@@ -35,6 +37,9 @@ def kind_of(err: BaseException | str) -> str:
     which the next run retries; ``data`` for failures of the utterance itself, which stay done."""
     if isinstance(err, str):
         return DATA
+    declared = getattr(err, "kind", None)  # e.g. AudioUnavailable: a file this machine cannot open now
+    if declared in (DATA, ENVIRONMENT):
+        return str(declared)
     if isinstance(err, (MemoryError, ImportError, OSError)):
         return ENVIRONMENT
     if isinstance(err, RuntimeError) and "out of memory" in str(err).lower():
@@ -78,6 +83,9 @@ class TaskContext:
     save_audio: int | None = 0  # decoded outputs as FLAC: the first N utterances of the dataset; None = all
     timer: StageTimer = field(default_factory=StageTimer)  # per-stage wall time of this job (timing.jsonl)
     prefetch: int = 1  # batches a task may decode ahead of the one being scored (0: one after the other)
+    #: ``{source: "<task>/<source>/<hash>"}``, source a metric name or ``-`` (the task's own outputs):
+    #: the setup part of each row's identity (see :func:`bench.runner.job_setups`)
+    setups: dict[str, str] = field(default_factory=dict)
 
     def add_rows(self, rows: list[Row]) -> None:
         """Add rows to the store, timed as the ``store`` stage."""
@@ -93,12 +101,9 @@ class TaskContext:
             position = next((i for i, u in enumerate(self.utterances) if u.utt_id == base_id), None)
             if position is None or position >= self.save_audio:
                 return None
-        import re
-
         import soundfile as sf
 
-        safe = [re.sub(r"[^A-Za-z0-9._-]+", "_", part) for part in (task, self.codec_label, self.dataset, utt_id)]
-        relative = Path("audio", *safe[:3], f"{safe[3]}.flac")
+        relative = saved_audio_path(task, self.codec_label, self.dataset, utt_id)
         target = self.store.run_dir / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".tmp.flac")
@@ -112,12 +117,20 @@ class TaskContext:
             return self.get_metrics()[name]
         return self.get_metric(name)
 
+    def setup_of(self, metric: str) -> str:
+        """The setup of a row of ``metric`` (an output name): its metric's setup, or the task's own."""
+        for name, outs in self.metric_outputs.items():
+            if metric in outs and name in self.setups:
+                return self.setups[name]
+        return self.setups.get("-", "")
+
     def row(self, task: str, utt_id: str, metric: str, **fields: Any) -> Row:
         return Row(codec=self.codec_label, task=task, dataset=self.dataset, utt_id=utt_id,
-                   metric=metric, variant=self.variant, **fields)
+                   metric=metric, variant=self.variant, setup=self.setup_of(metric), **fields)
 
     def has(self, task: str, utt_id: str, metric: str) -> bool:
-        return self.store.has((self.codec_label, task, self.dataset, utt_id, metric, self.variant))
+        return self.store.has((self.codec_label, task, self.dataset, utt_id, metric, self.variant,
+                               self.setup_of(metric)))
 
     def missing(self, task: str, utt_id: str, outputs: Sequence[str]) -> bool:
         """Whether an item still needs work: no error row and some of ``outputs`` absent. (Environment
@@ -131,8 +144,9 @@ class TaskContext:
         return [o.name for o in RATE_OUTPUTS] + [o for outs in self.metric_outputs.values() for o in outs]
 
     def codec_key(self, codec: Codec) -> str:
-        """The token-cache key of this codec variant."""
-        return f"{self.codec_label}|{codec.cache_id()}"
+        """The token-cache key of this codec variant: its behaviour (``cache_id``), the fingerprint of its
+        code (:func:`bench.identity.code_fingerprint`) and the device type it runs on."""
+        return f"{self.codec_label}|{codec.cache_id()}|code={code_fingerprint(codec)}|{torch.device(self.device).type}"
 
     def error_row(self, task: str, utt_id: str, stage: str, err: BaseException | str, kind: str | None = None) -> Row:
         """An error row for one item (logged), of kind ``data`` or ``environment`` (:func:`kind_of`)."""
@@ -166,6 +180,12 @@ class TaskContext:
                 rows.append(self.row(task, utt_id, out, value=s.value, num=s.num, den=s.den,
                                      backend=metric.backend, extra=extra))
         return rows
+
+
+def saved_audio_path(task: str, codec: str, dataset: str, utt_id: str) -> Path:
+    """``audio/<task>/<codec>/<dataset>/<utterance>.flac`` relative to the run dir, every part through
+    :func:`bench.names.file_name` (injective: ``a/b`` and ``a_b`` never share a file; ``..`` stays inside)."""
+    return Path("audio", file_name(task), file_name(codec), file_name(dataset), f"{file_name(utt_id)}.flac")
 
 
 class Task(ABC):
@@ -238,7 +258,7 @@ def _score_cached(metric: Metric, hyp: list[np.ndarray], ref: list[np.ndarray], 
     stage.items = len(hyp)
     if cache is None:
         return _score_uncached(metric, hyp, ref, meta)
-    keys = [make_key("score", metric.backend, array_digest(h), array_digest(r), m.language)
+    keys = [make_key("score", metric.backend, metric.code_id, array_digest(h), array_digest(r), m.language)
             for h, r, m in zip(hyp, ref, meta, strict=True)]
     found: list[dict[str, Score] | Exception | None] = [cache.get(k, dict) for k in keys]
     todo = [i for i, f in enumerate(found) if f is None]

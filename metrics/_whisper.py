@@ -27,7 +27,8 @@ from bench.paths import cache_dir
 WHISPER_BASE_BYTES = 145_217_532
 WHISPER_SMALL = assets.Asset(
     "whisper-small-ct2", "Whisper-small in CTranslate2 form (paper dWER)", "Systran/faster-whisper-small",
-    hub_id="Systran/faster-whisper-small", files=("model.bin", "config.json"), licence="MIT", size="0.5 GB")
+    hub_id="Systran/faster-whisper-small", files=("model.bin", "config.json"), licence="MIT", size="0.5 GB",
+    check="ctranslate2")
 DECODE_OPTIONS = dict(beam_size=1, temperature=0.0, without_timestamps=True, vad_filter=False)
 #: faster-whisper's defaults for the options :data:`DECODE_OPTIONS` leaves alone (its ``transcribe`` signature):
 #: the batched path passes the same values to CTranslate2

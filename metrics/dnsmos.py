@@ -1,7 +1,8 @@
 """DNSMOS (Microsoft DNS Challenge ONNX models shipped in ``speechmos``): P.808 and P.835.
 
-The DyCAST / FocalCodec tables' "DNSMOS" is the P.808 MOS (``dnsmos_p808``); the P.835
-OVRL/SIG/BAK scores are kept beside it. Clips shorter than 9.01 s are tiled, longer
+The DyCAST / FocalCodec tables' "DNSMOS" is the P.808 MOS (``dnsmos_p808``), all the authors' DNSMOS
+computes; the P.835 OVRL/SIG/BAK scores (a second, 3x costlier model) are computed only when a run names
+one of them (``metrics: [dnsmos, dnsmos_ovrl]``). Clips shorter than 9.01 s are tiled, longer
 clips scored in 9.01 s windows with a 1 s hop and averaged, as in the reference script.
 No peak normalisation (the paper's harness does none). A clip's windows go through the two ONNX
 models ``batch_size`` at a time; windows of different clips never share a call, so a clip's scores
@@ -21,6 +22,7 @@ from bench.metric import Backend, Metric, MetricOutput, Score
 from bench.registry import register_metric
 
 INPUT_SECONDS = 9.01  # the models' window
+P835 = ("dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak")
 log = logging.getLogger(__name__)
 
 
@@ -39,7 +41,10 @@ class DNSMOS(Metric):
     dependencies = ("speechmos", "onnxruntime", "librosa")
     extra = "offline"
 
-    def __init__(self, batch_size: int | None = None, device: str = "cpu") -> None:
+    def __init__(self, batch_size: int | None = None, device: str = "cpu", outputs: Sequence[str] | None = None
+                 ) -> None:
+        """``outputs``: the scores to compute (all by default); without any P.835 output the P.835 model is
+        not run (the tables show P.808 only, as the authors' DNSMOS computes)."""
         try:
             import speechmos
             from speechmos.dnsmos import DNSMOS as _Model
@@ -54,15 +59,18 @@ class DNSMOS(Metric):
         providers = onnx_providers(device, ort.get_available_providers())
         # speechmos's own constructor names no providers, which onnxruntime-gpu refuses: same model, own sessions
         self._model = _Model.__new__(_Model)
+        self.outputs_computed = tuple(o.name for o in self.outputs if outputs is None or o.name in outputs)
+        self.p835 = any(name in P835 for name in self.outputs_computed)
         self._model.primary_model_path = str(models / "sig_bak_ovr.onnx")
-        self._model.onnx_sess = ort.InferenceSession(self._model.primary_model_path, providers=providers)
+        self._model.onnx_sess = (ort.InferenceSession(self._model.primary_model_path, providers=providers)
+                                 if self.p835 else None)
         self._model.p808_onnx_sess = ort.InferenceSession(str(models / "model_v8.onnx"), providers=providers)
         on_cpu = providers == ["CPUExecutionProvider"]
         self.batch_size = batch_size or (1 if on_cpu else 16)  # windows per call (no gain on CPU)
 
     @property
     def backend(self) -> str:
-        return "dnsmos:speechmos(sig_bak_ovr.onnx,model_v8.onnx)"
+        return "dnsmos:speechmos(sig_bak_ovr.onnx,model_v8.onnx)" if self.p835 else "dnsmos:speechmos(model_v8.onnx)"
 
     def compute(
         self, hyp: Sequence[np.ndarray], ref: Sequence[np.ndarray], meta: Sequence[Utterance]
@@ -79,6 +87,9 @@ class DNSMOS(Metric):
                 mels = np.stack([np.asarray(self._model.audio_melspec(audio=w[:-160])).astype("float32")
                                  for w in group])
                 p808 = self._model.p808_onnx_sess.run(None, {"input_1": mels})[0]
+                if not self.p835:
+                    values += [(mos[0], np.nan, np.nan, np.nan) for mos in p808]
+                    continue
                 sig_bak_ovr = self._model.onnx_sess.run(None, {"input_1": raw})[0]
                 for mos, (sig, bak, ovr) in zip(p808, sig_bak_ovr, strict=True):
                     sig_poly, bak_poly, ovr_poly = self._model.get_polyfit_val(sig, bak, ovr, False)
@@ -87,12 +98,8 @@ class DNSMOS(Metric):
         scores = []
         for values in per_clip:
             p808_mos, sig_mos, bak_mos, ovr_mos = (np.mean([v[k] for v in values]) for k in range(4))
-            scores.append({
-                "dnsmos_p808": Score(float(p808_mos)),
-                "dnsmos_ovrl": Score(float(ovr_mos)),
-                "dnsmos_sig": Score(float(sig_mos)),
-                "dnsmos_bak": Score(float(bak_mos)),
-            })
+            every = {"dnsmos_p808": p808_mos, "dnsmos_ovrl": ovr_mos, "dnsmos_sig": sig_mos, "dnsmos_bak": bak_mos}
+            scores.append({name: Score(float(every[name])) for name in self.outputs_computed})
         return scores
 
 

@@ -52,7 +52,7 @@ class DWER(Metric):
         return self.transcripts([audio], [language])[0]
 
     def _key(self, audio: np.ndarray, language: str) -> str:
-        return make_key(self.backend, language, array_digest(audio))
+        return make_key(self.backend, self.code_id, language, array_digest(audio))
 
     def transcripts(self, audios: Sequence[np.ndarray], languages: Sequence[str]) -> list[str]:
         """Normalised transcripts, looked up on disk by content and backend; the rest decoded in batches."""

@@ -123,7 +123,7 @@ class SpeakerSimilarity(Metric):
         return self._embedder.id
 
     def _key(self, audio: np.ndarray) -> str:
-        return make_key(self.backend, array_digest(audio))
+        return make_key(self.backend, self.code_id, array_digest(audio))
 
     def _references(self, audios: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Embeddings cached on disk by content; the missing ones computed in one batch."""

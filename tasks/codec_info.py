@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from bench.audio import AudioError, load_audio, resample, validate
 from bench.codec import Codec, Tokens
+from bench.csvfile import write_csv
 from bench.metric import MetricOutput
 from bench.registry import register_command, register_task
 from bench.store import Row
@@ -67,8 +68,8 @@ class CodecInfo(Task):
             if utt.utt_id not in fresh and not ctx.has(self.name, utt.utt_id, "frame_rate"):
                 continue  # an utterance that failed before
             try:
-                audio = validate(load_audio(utt.path), min_seconds=codec.min_samples / codec.sample_rate,
-                                 max_seconds=ctx.max_seconds)
+                audio = validate(load_audio(utt.path, ctx.max_seconds),
+                                 min_seconds=codec.min_samples / codec.sample_rate, max_seconds=ctx.max_seconds)
                 wav = resample(audio.samples, audio.sample_rate, codec.sample_rate)
                 (tokens,) = cached_encode(codec, key, [wav], ctx.token_cache, ctx.device, ctx.timer)
             except (AudioError, RuntimeError, ValueError) as err:
@@ -185,7 +186,7 @@ def cmd_table1(args: argparse.Namespace) -> int:
     table = pd.DataFrame(records).reindex(columns=[c for c in SHOWN if not c.startswith("paper_")])
     published = pd.read_csv(PUBLISHED).rename(columns=lambda c: f"paper_{c}" if c != "registry_name" else c)
     table = table.merge(published, how="left", left_on="codec", right_on="registry_name").drop(columns="registry_name")
-    table.to_csv(out / "table1.csv", index=False, float_format="%.4g")
+    write_csv(table, out / "table1.csv", index=False, float_format="%.4g")
     shown = table.reindex(columns=SHOWN)
     shown = shown.assign(random_weights=shown["random_weights"].map({True: "yes", False: "no"}))
     markdown = shown.to_markdown(index=False, floatfmt=".2f", missingval="-")

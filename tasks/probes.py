@@ -21,7 +21,9 @@ import torch
 from bench.audio import AudioError, load_audio, resample, validate
 from bench.codec import Codec, codebook_tables
 from bench.datasets import Utterance
+from bench.diskcache import make_key
 from bench.metric import MetricOutput
+from bench.names import file_name
 from bench.registry import register_task
 from bench.store import Row
 from bench.task import Task, TaskContext, cached_encode, codec_flags
@@ -123,7 +125,10 @@ class _Probe(Task):
             ctx.add_rows([ctx.error_row(self.name, "*", "split", message)])
             return
         cfg = self._config(ctx)
-        ckpt = ctx.store.run_dir / "probes" / _safe(ctx.codec_label) / self.name / _safe(ctx.dataset) / "ckpt.pt"
+        setup = make_key("probe", ctx.variant, ctx.setups.get("-", ""), ctx.codec_key(codec), codec.codebook_sizes,
+                         sorted(i.utt_id for i in by_split["train"]))[:10]
+        ckpt = (ctx.store.run_dir / "probes" / file_name(ctx.codec_label) / self.name / file_name(ctx.dataset)
+                / setup / "ckpt.pt")
         text = self.text_codec(ctx, [str(i.target) for i in by_split["train"]], ckpt.parent)
         for split_items in by_split.values():
             for item in split_items:
@@ -160,7 +165,7 @@ class _Probe(Task):
         key = ctx.codec_key(codec)
         for utt in utts:
             try:
-                audio = validate(load_audio(utt.path), max_seconds=ctx.max_seconds)
+                audio = validate(load_audio(utt.path, ctx.max_seconds), max_seconds=ctx.max_seconds)
                 wav = resample(audio.samples, audio.sample_rate, codec.sample_rate)
                 (tokens,) = cached_encode(codec, key, [wav], ctx.token_cache, ctx.device, ctx.timer)
             except (AudioError, RuntimeError, ValueError) as err:
@@ -195,10 +200,6 @@ class _Probe(Task):
                                     backend=backend, extra={"predicted": classes[predicted],
                                                             "label": classes[int(item.target)], **flags}))
         ctx.add_rows(rows)
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
 @register_task("asr_probe")

@@ -86,7 +86,7 @@ class Resynthesis(Task):
     def _prepare(self, ctx: TaskContext, codec: Codec, utt: Utterance) -> _Item | tuple[Utterance, AudioError]:
         try:
             with ctx.timer.stage("load", 1):
-                audio = load_audio(utt.path)
+                audio = load_audio(utt.path, ctx.max_seconds)
                 min_seconds = codec.min_samples / codec.sample_rate
                 audio = validate(audio, min_seconds=min_seconds, max_seconds=ctx.max_seconds)
         except AudioError as err:

@@ -28,7 +28,6 @@ import dataclasses
 import logging
 import math
 import random
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -41,6 +40,7 @@ from bench.audio import METRIC_SAMPLE_RATE, AudioError, load_audio, match_length
 from bench.codec import Codec, Tokens, codebook_tables
 from bench.datasets import Utterance
 from bench.diskcache import DiskCache, make_key
+from bench.names import file_name
 from bench.prefetch import prefetch
 from bench.registry import register_task
 from bench.store import Row
@@ -119,10 +119,6 @@ class Generated:
 def best_sample(errors: list[int | None], usable: list[int]) -> int:
     """The usable sample with the fewest word errors against the input text (the first on ties)."""
     return min(usable, key=lambda k: (errors[k] if errors[k] is not None else 0, k))
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
 class _TTS(Task):
@@ -213,8 +209,9 @@ class _TTS(Task):
             torch.manual_seed(seed)
             model = self._model(len(vocab), layout, train_items[0].speaker.numel(), opts["size"], tables)
             setup = make_key(self.name, model.config(), vocab.symbols, sorted(i.utt.utt_id for i in train_items),
-                             dataclasses.asdict(seed_cfg) | {"device": ""}, ctx.codec_key(codec))[:10]
-            folder = (ctx.store.run_dir / "tts" / _safe(ctx.codec_label) / self.name / _safe(ctx.dataset)
+                             dataclasses.asdict(seed_cfg) | {"device": ""}, ctx.codec_key(codec), ctx.variant,
+                             ctx.setups.get("-", ""), speaker_model.backend, speaker_model.code_id)[:10]
+            folder = (ctx.store.run_dir / "tts" / file_name(ctx.codec_label) / self.name / file_name(ctx.dataset)
                       / f"seed-{seed}-{setup}")
             size = seed_cfg.batch_size
 
@@ -256,8 +253,8 @@ class _TTS(Task):
         for utt in tqdm(utts, desc=f"{self.name} encode {ctx.codec_label}", unit="utt", disable=not ctx.progress,
                         leave=False):
             try:
-                audio = validate(load_audio(utt.path), min_seconds=codec.min_samples / codec.sample_rate,
-                                 max_seconds=ctx.max_seconds)
+                audio = validate(load_audio(utt.path, ctx.max_seconds),
+                                 min_seconds=codec.min_samples / codec.sample_rate, max_seconds=ctx.max_seconds)
                 wav = resample(audio.samples, audio.sample_rate, codec.sample_rate)
                 ref = resample(audio.samples, audio.sample_rate, METRIC_SAMPLE_RATE)
                 (tokens,) = cached_encode(codec, key, [wav], ctx.token_cache, ctx.device, ctx.timer)
@@ -297,7 +294,7 @@ class _TTS(Task):
         opts = gen.opts
         row_id = self.row_id(item.utt.utt_id, gen.seed, opts["seeds"])
         key = make_key("tts-samples", gen.setup, item.utt.utt_id, opts["num_samples"], opts["top_p"],
-                       opts["temperature"])
+                       opts["temperature"], ctx.setups.get("dwer", ""))  # the samples' ASR errors come from dwer
         with ctx.timer.stage("generate", 1) as stage:
             found = gen.cache.get(key, dict)
             if found is None:

@@ -126,7 +126,7 @@ class VoiceConversion(Task):
 
     @staticmethod
     def _load(utt: Utterance, rate: int, max_seconds: float) -> np.ndarray:
-        audio = validate(load_audio(utt.path), max_seconds=max_seconds)
+        audio = validate(load_audio(utt.path, max_seconds), max_seconds=max_seconds)
         return resample(audio.samples, audio.sample_rate, rate)
 
     def _convert(self, ctx: TaskContext, codec: Codec, sample: VCSample) -> _Converted:

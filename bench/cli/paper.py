@@ -24,6 +24,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def cmd_paper(args: argparse.Namespace) -> int:
     from bench import paper, roots, runner
+    from bench.csvfile import read_csv, write_csv
+    from bench.names import file_name
     from bench.tables import render
 
     if args.table == "table5":  # a card per baseline codec, nothing to run
@@ -56,7 +58,7 @@ def cmd_paper(args: argparse.Namespace) -> int:
     tolerance = {str(k): float(v) for k, v in (plan.section.get("tolerance") or {}).items()}
     cells = []
     for table in shown:
-        frame = pd.read_csv(config.output_dir / "tables" / f"{table}.csv", index_col=0)
+        frame = read_csv(config.output_dir / "tables" / f"{file_name(table)}.csv", index_col=0)
         cells.append(paper.compare(frame, tolerance))
     deltas = pd.concat(cells, ignore_index=True) if cells else pd.DataFrame()
     summary = runner.summarize_run(config, store)
@@ -64,7 +66,7 @@ def cmd_paper(args: argparse.Namespace) -> int:
         print("no cell has both our number and a published one (dataset names must match the paper's)")
     else:
         print(deltas.to_markdown(index=False, floatfmt=".3f"))
-        deltas.to_csv(config.output_dir / "tables" / f"{args.table}_vs_paper.csv", index=False)
+        write_csv(deltas, config.output_dir / "tables" / f"{args.table}_vs_paper.csv", index=False)
     print("\n".join(summary.lines()))
     if args.check:
         bad = deltas[deltas["ok"] == False] if not deltas.empty else deltas  # noqa: E712 - None = unchecked

@@ -13,6 +13,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
+    from bench.csvfile import write_csv
     from bench.timing import read_records, summarize
 
     run_dir = Path(args.run_dir)
@@ -31,8 +32,8 @@ def cmd_profile(args: argparse.Namespace) -> int:
         print(history.to_markdown(floatfmt=".2f"))
     out = run_dir / "tables"
     out.mkdir(parents=True, exist_ok=True)
-    per_job.to_csv(out / "timing_jobs.csv")
-    by_stage.to_csv(out / "timing_stages.csv")
-    history.to_csv(out / "timing_history.csv")
+    write_csv(per_job, out / "timing_jobs.csv")
+    write_csv(by_stage, out / "timing_stages.csv")
+    write_csv(history, out / "timing_history.csv")
     print(f"\nwritten: {out}/timing_jobs.csv, timing_stages.csv, timing_history.csv")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -66,7 +67,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from bench.executor import status
 
-    states = status(Path(args.run_dir))
+    try:
+        states = status(Path(args.run_dir))
+    except (FileNotFoundError, ValueError, KeyError) as err:
+        print(f"bench status: {err}", file=sys.stderr)
+        return 2
     if not states:
         print(f"{args.run_dir}: no shards (an inline run, or nothing submitted yet)")
         return 0
@@ -76,7 +81,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         if state != "done":
             print(f"  {state:<8} {shard}{': ' + detail if detail else ''}")
     print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-    return 1 if counts.get("failed") else 0
+    return 1 if counts.get("failed") or counts.get("killed") else 0
 
 
 def cmd_quickstart(args: argparse.Namespace) -> int:

@@ -78,7 +78,7 @@ def build_pool(model: DyCAST, utterances: Iterable[Utterance], out_dir: str | Pa
     added = 0
     for utt in tqdm(todo, desc="RAD pool", unit="utt", disable=not progress):
         try:
-            audio = validate(load_audio(utt.path), min_seconds=0.03, max_seconds=max_seconds)
+            audio = validate(load_audio(utt.path, max_seconds), min_seconds=0.03, max_seconds=max_seconds)
         except AudioError as err:
             log.warning("RAD pool: skipping %s: %s", utt.utt_id, err)
             continue

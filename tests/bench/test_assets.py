@@ -123,7 +123,7 @@ def test_fetched_copies_are_found_offline_and_verified(toy: assets.Asset, tmp_pa
     assert assets.locate(toy.name).origin == "fetched"
     assert assets.verify(toy.name).startswith("PROBLEM") and "config.json" in assets.verify(toy.name)
     (folder / "config.json").write_text("{}")
-    assert assets.verify(toy.name) == "ok"
+    assert assets.verify(toy.name).startswith("ok")
     sealed = assets.Asset("sealed", "a checksummed file", "someone/sealed", files=("config.json",),
                           sha256=assets.sha256_of(folder / "weights.bin"))
     assets.declare(sealed)

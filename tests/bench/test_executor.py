@@ -49,9 +49,14 @@ def test_local_executor_in_three_shards_equals_inline_and_resumes(audio_dir: Pat
     (local / "rows.jsonl").write_text("".join(line + "\n" for line in _sorted_rows(local) if line not in lost))
     store = runner.run(sharded, progress=False)
     jobs = (local / "shards" / "jobs.json").read_text()
-    assert victim.name in jobs and jobs.count("--") == 1 * 3  # one shard submitted (its id has three "--")
+    assert victim.name in jobs and jobs.count("--") == 1 * 4  # one shard submitted (its id has four "--")
     assert _sorted_rows(local) == _sorted_rows(inline) and len(store) == len(_sorted_rows(inline))
     assert main(["status", str(local)]) == 0 and "12 done" in capsys.readouterr().out
+    from bench.tables import render
+
+    render([inline])
+    render([local])  # the same rows, merged from shards in another order: byte-identical summaries
+    assert (local / "tables" / "summary.csv").read_bytes() == (inline / "tables" / "summary.csv").read_bytes()
 
 
 def test_detach_then_merge_on_the_next_run(audio_dir: Path, tmp_path: Path) -> None:

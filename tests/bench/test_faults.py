@@ -70,7 +70,7 @@ def test_short_write_raises_rolls_back_and_keeps_earlier_rows(tmp_path: Path, mo
     with pytest.raises(StoreWriteError, match="rows.jsonl"):
         store.add([_row("b"), _row("c")])
     monkeypatch.setattr(store_module.os, "write", real_write)
-    assert not store.has(("c", "t", "d", "b", "m", ""))  # nothing claimed that was not written
+    assert not store.has(("c", "t", "d", "b", "m", "", ""))  # nothing claimed that was not written
     assert store.path.read_bytes().endswith(b"\n")  # rolled back to a whole line
     again = ResultStore(tmp_path)
     assert [r.utt_id for r in again.rows()] == ["a"]

@@ -47,7 +47,7 @@ def test_report_structure(report: Path) -> None:
     assert "paired p vs best" in index and "class='best'" in index
     plots = sorted((report / "plots").glob("*.png"))
     assert len(plots) == 2 and all(p.stat().st_size > 5000 for p in plots)  # DNSMOS and Sim against bitrate
-    page = (report / "resynthesis_clean.html").read_text()
+    page = (report / "resynthesis+clean.html").read_text()
     audio = re.findall(r"<audio[^>]*src='([^']+)'", page)
     assert len(audio) == 2 * 5  # two saved utterances: the original and four codecs
     assert all((report / a).is_file() for a in audio) and "http" not in page  # self-contained
@@ -65,5 +65,5 @@ def test_report_in_headless_chromium(report: Path) -> None:
     if proc.returncode == 77:
         pytest.skip("no Chromium installed here (apt-get install chromium): the browser check is skipped")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "ok   resynthesis_clean.html: {'audio': 10, 'audio_playable': 10" in proc.stdout
+    assert "ok   resynthesis+clean.html: {'audio': 10, 'audio_playable': 10" in proc.stdout
     assert (report / "screenshot.png").stat().st_size > 10000

@@ -85,3 +85,5 @@ def test_slurm_array_cancel_one_shard_and_resume(shared_data: Path, tmp_path: Pa
     merged, expected = ((d / "rows.jsonl").read_text().splitlines() for d in (out, inline))
     assert sorted(merged) == sorted(expected)  # byte for byte after sorting
     assert render([out])["resynthesis"].split("\n- ")[0] == render([inline])["resynthesis"].split("\n- ")[0]
+    # rows merged from the array's shards, in their own order: the inline run's summary, byte for byte
+    assert (out / "tables" / "summary.csv").read_bytes() == (inline / "tables" / "summary.csv").read_bytes()

@@ -21,7 +21,7 @@ def test_rows_persist_and_duplicates_are_skipped(tmp_path: Path) -> None:
     again = ResultStore(tmp_path)
     rows = list(again.rows())
     assert [r.utt_id for r in rows] == ["a", "b"] and rows[0].value == 1.0
-    assert again.has(("c", "t", "d", "a", "m", "")) and not again.has(("c", "t", "d", "z", "m", ""))
+    assert again.has(("c", "t", "d", "a", "m", "", "")) and not again.has(("c", "t", "d", "z", "m", "", ""))
 
 
 def test_torn_last_line_is_dropped_and_appends_continue(tmp_path: Path) -> None:

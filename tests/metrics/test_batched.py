@@ -98,6 +98,10 @@ def test_dnsmos_window_batches_match_the_reference_script(shared_data: Path) -> 
             assert abs(float(reference[key]) - score[name].value) < TOLERANCE
     alone = [metric.compute([a], [a], [None])[0] for a in audios[:3]]  # type: ignore[list-item]
     assert alone == batched[:3]  # bit for bit: a clip's score does not depend on the clips beside it
+    p808_only = DNSMOS(batch_size=5, outputs=["dnsmos_p808"])  # what a run computes unless it names P.835
+    only = p808_only.compute(audios[:3], audios[:3], [None] * 3)  # type: ignore[list-item]
+    assert [s["dnsmos_p808"] for s in only] == [s["dnsmos_p808"] for s in batched[:3]]
+    assert all(set(s) == {"dnsmos_p808"} for s in only) and p808_only.backend != metric.backend
 
 
 def test_sim_reuses_embeddings_of_identical_audio(shared_data: Path, tmp_path: Path, monkeypatch) -> None:
@@ -152,10 +156,21 @@ def test_metric_options_set_batch_sizes_and_reject_what_changes_numbers() -> Non
     from bench.profiles import metric_settings
 
     settings = metric_settings("offline", ["dwer", "dnsmos"], {"dwer": {"batch_size": 16}})
-    assert settings["dwer"] == {"asr": "base", "batch_size": 16} and settings["dnsmos"] == {}
+    assert settings["dwer"] == {"asr": "base", "batch_size": 16} and settings["dnsmos"] == {"outputs": ["dnsmos_p808"]}
     with pytest.raises(ValueError, match="does not score with"):
         metric_settings("offline", ["dnsmos"], {"dwer": {"batch_size": 16}})
     with pytest.raises(ValueError, match="change the numbers"):
         metric_settings("offline", ["dwer"], {"dwer": {"asr": "small"}})
     with pytest.raises(ValueError, match="did you mean 'batch_size'"):
         metric_settings("offline", ["dwer"], {"dwer": {"batchsize": 16}})
+
+
+def test_metrics_compute_only_the_outputs_a_run_shows_or_names() -> None:
+    from bench.profiles import metric_outputs, metric_settings
+
+    assert metric_outputs("offline", ["dnsmos", "dwer"]) == {"dnsmos": ("dnsmos_p808",), "dwer": ("dwer",)}
+    assert metric_outputs("offline", ["dnsmos", "dnsmos_ovrl"])["dnsmos"] == ("dnsmos_p808", "dnsmos_ovrl")
+    assert metric_outputs("offline", ["dnsmos_bak"]) == {"dnsmos": ("dnsmos_p808", "dnsmos_bak")}
+    assert metric_settings("offline", ["dnsmos_sig"])["dnsmos"]["outputs"] == ["dnsmos_p808", "dnsmos_sig"]
+    with pytest.raises(ValueError, match="no backend"):
+        metric_settings("offline", ["dnsmos_nope"])

@@ -1,0 +1,48 @@
+"""CSV files that are safe to open in a spreadsheet: a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab
+or a carriage return (a formula to Excel / LibreOffice) is written with a leading ``'``; so is one that
+already starts with ``'``, which makes the change reversible (:func:`read_csv` takes it off again, so a
+codec named ``=x`` round-trips through a baseline file). Numbers are never touched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def neutral(text: Any) -> Any:
+    """``text`` with a leading ``'`` where a spreadsheet would read it as a formula (other values as they are)."""
+    return "'" + text if isinstance(text, str) and text.startswith(_FORMULA_START) else text
+
+
+def restored(text: Any) -> Any:
+    """The inverse of :func:`neutral`."""
+    return text[1:] if isinstance(text, str) and text.startswith("'") else text
+
+
+def _texty(dtype: Any) -> bool:
+    return pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+
+
+def _map_text(df: pd.DataFrame, fn: Any) -> pd.DataFrame:
+    out = df.copy()
+    for column in out.columns:
+        if _texty(out[column].dtype):
+            out[column] = out[column].map(fn)
+    out.columns = [fn(c) for c in out.columns]
+    if _texty(out.index.dtype):
+        out.index = out.index.map(fn).rename(out.index.name)
+    return out
+
+
+def write_csv(df: pd.DataFrame, path: str | Path, **kwargs: Any) -> None:
+    """``df.to_csv(path, **kwargs)`` with every text cell, column name and index label :func:`neutral`."""
+    _map_text(df, neutral).to_csv(path, **kwargs)
+
+
+def read_csv(path: str | Path, **kwargs: Any) -> pd.DataFrame:
+    """``pd.read_csv`` of a file written by :func:`write_csv`, text restored."""
+    return _map_text(pd.read_csv(path, **kwargs), restored)
