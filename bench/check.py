@@ -1,33 +1,70 @@
-"""Regression gate: compare a run's aggregated metrics with a committed baseline.
+"""Regression gate: compare a run with a committed baseline, utterance by utterance, then in aggregate.
 
-A metric fails when ``|run - baseline| > tolerance`` (absolute, per metric, in the units the
-tables show, from ``configs/tolerances.yaml``), when it is missing from the run, when it is new
-in the run (a codec, dataset or metric the baseline lacks; ``allow_new`` accepts those), when its
-value is NaN, when its backend changed (numbers from another model are not comparable), when it
-was computed on fewer utterances than the baseline, or when the run has more errors.
+A baseline is two files: ``NAME.csv`` (one row per codec x task x dataset x metric: the aggregates the
+tables show) and ``NAME.rows.csv`` (one row per utterance and metric: value, ``num`` / ``den``, backend,
+error, transcript), both written at full precision.
+
+Two policies:
+
+- ``utterance`` (the default): every utterance's value must stay within the metric's *measured* noise
+  (``measured.utterance`` of ``configs/tolerances.yaml``, written by ``bench check --calibrate``: the
+  largest deviation seen when the run is repeated under other thread counts, instruction sets and batch
+  orders, times a safety factor), its counts (``num`` / ``den``: frames, bits, word errors) and its
+  transcript must be the same unless the calibration saw them vary, and so must its backend and error;
+  then every aggregate within ``measured.aggregate``. A metric the calibration did not cover is compared
+  exactly (``measured.floor``). A change that is meant is accepted by rewriting the baseline in the same
+  commit (``--write`` prints what it changes).
+- ``aggregate``: today's coarse per-metric tolerances on the aggregates only (``default`` / ``metrics``),
+  for gates across platforms.
+
+Either way a metric fails when it is missing from the run, new in it (``allow_new`` accepts those),
+NaN, computed on fewer utterances, has more errors, or its backend changed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
 from .csvfile import read_csv, write_csv
+from .store import ERROR_METRIC
 from .tables import SUMMARY_COLUMNS, load_rows, summarize
 
 KEY = ["codec", "task", "dataset", "metric"]
+UTT_KEY = ["codec", "task", "dataset", "utt_id", "metric"]
+UTT_COLUMNS = [*UTT_KEY, "value", "num", "den", "backend", "error", "text"]
+POLICIES = ("utterance", "aggregate")
+FLOOR = 1e-9
 
 
 @dataclass(frozen=True)
 class Tolerances:
+    """Coarse aggregate tolerances (``default``, ``per_metric``: the ``aggregate`` policy) and measured ones
+    (``utterance``, ``aggregate``, ``discrete`` count deviations, metrics whose transcripts may vary)."""
+
     default: float
     per_metric: dict[str, float]
+    utterance: dict[str, float] = field(default_factory=dict)
+    aggregate: dict[str, float] = field(default_factory=dict)
+    discrete: dict[str, float] = field(default_factory=dict)
+    varying_text: tuple[str, ...] = ()
+    floor: float = FLOOR
 
     def of(self, metric: str) -> float:
+        """The coarse aggregate tolerance (``aggregate`` policy)."""
         return self.per_metric.get(metric, self.default)
+
+    def measured(self, metric: str, level: str) -> float:
+        """The measured tolerance of a metric at ``utterance`` or ``aggregate`` level (the floor if unmeasured)."""
+        table = self.utterance if level == "utterance" else self.aggregate
+        return max(table.get(metric, 0.0), self.floor)
+
+    def calibrated(self, metric: str) -> bool:
+        return metric in self.utterance or metric in self.aggregate
 
 
 def load_tolerances(path: str | Path) -> Tolerances:
@@ -35,38 +72,69 @@ def load_tolerances(path: str | Path) -> Tolerances:
     if not path.is_file():
         raise FileNotFoundError(f"tolerance file {path} not found")
     data = yaml.safe_load(path.read_text()) or {}
-    unknown = set(data) - {"default", "metrics"}
+    unknown = set(data) - {"default", "metrics", "measured"}
     if unknown:
-        raise ValueError(f"{path}: unknown keys {sorted(unknown)} (allowed: default, metrics)")
+        raise ValueError(f"{path}: unknown keys {sorted(unknown)} (allowed: default, metrics, measured)")
+    measured = data.get("measured") or {}
+
+    def floats(section: str) -> dict[str, float]:
+        return {str(k): float(v) for k, v in (measured.get(section) or {}).items()}
+
     return Tolerances(float(data.get("default", 0.0)),
-                      {str(k): float(v) for k, v in (data.get("metrics") or {}).items()})
+                      {str(k): float(v) for k, v in (data.get("metrics") or {}).items()},
+                      floats("utterance"), floats("aggregate"), floats("discrete"),
+                      tuple(str(m) for m in measured.get("varying_text") or ()), float(measured.get("floor", FLOOR)))
+
+
+def rows_path(baseline: str | Path) -> Path:
+    """The per-utterance file of a baseline: ``ci.csv`` -> ``ci.rows.csv``."""
+    path = Path(baseline)
+    return path.with_name(path.name[: -len(path.suffix)] + ".rows.csv" if path.suffix else path.name + ".rows.csv")
+
+
+def utterance_table(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per utterance and metric of a run's current rows (:data:`UTT_COLUMNS`)."""
+    def text(extra: object) -> str:
+        return str(extra.get("hyp", "")) if isinstance(extra, dict) else ""
+
+    out = df.assign(text=df["extra"].map(text), error=df["error"].fillna(""))
+    return out[UTT_COLUMNS].sort_values(UTT_KEY, kind="stable").reset_index(drop=True)
 
 
 def write_baseline(run_dir: str | Path, path: str | Path) -> pd.DataFrame:
-    summary = summarize(load_rows([run_dir]))
+    """Write a run's aggregates to ``path`` and its utterances beside it (:func:`rows_path`)."""
+    df = load_rows([run_dir])
+    summary = summarize(df)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    write_csv(summary, path, index=False, float_format="%.6g")
+    write_csv(summary, path, index=False)
+    write_csv(utterance_table(df), rows_path(path), index=False)
     return summary
 
 
-def compare(run_dir: str | Path, baseline: str | Path, tolerances: Tolerances, allow_new: bool = False
-            ) -> pd.DataFrame:
-    """Per-metric comparison table with a ``status`` column (``ok`` or the failure reason)."""
-    current = summarize(load_rows([run_dir]))
-    base_path = Path(baseline)
+def _read_baseline(base_path: Path) -> pd.DataFrame:
     if not base_path.is_file():
         raise FileNotFoundError(f"baseline {base_path} not found; create it with --write")
-    base = read_csv(base_path, dtype={"backend": str}, keep_default_na=False,
-                       na_values={"value": ["", "nan", "NaN"]})
+    base = read_csv(base_path, dtype={"backend": str}, keep_default_na=False, na_values={"value": ["", "nan", "NaN"]})
     missing_cols = set(SUMMARY_COLUMNS) - set(base.columns) - {"spread", "seeds"}  # older baselines lack these
     if missing_cols:
         raise ValueError(f"baseline {base_path} lacks columns {sorted(missing_cols)}")
     if base.empty:  # a gate with nothing to compare would pass anything (with --allow-new)
         raise ValueError(f"baseline {base_path} has no rows; write it from a run with --write")
+    return base
+
+
+def compare(run_dir: str | Path, baseline: str | Path, tolerances: Tolerances, allow_new: bool = False,
+            policy: str = "aggregate", current: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per-metric comparison of the aggregates with a ``status`` column (``ok`` or the failure reason);
+    ``policy`` picks the coarse (``aggregate``) or the measured (``utterance``) tolerances."""
+    if policy not in POLICIES:
+        raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+    current = summarize(load_rows([run_dir])) if current is None else current
+    base = _read_baseline(Path(baseline))
     merged = base.merge(current, on=KEY, how="outer", suffixes=("_base", "_run"), indicator=True)
     rows = []
     for _, r in merged.iterrows():
-        tol = tolerances.of(r["metric"])
+        tol = tolerances.of(r["metric"]) if policy == "aggregate" else tolerances.measured(r["metric"], "aggregate")
         status = "ok"
         delta = float("nan")
         if r["_merge"] == "left_only":
@@ -78,7 +146,7 @@ def compare(run_dir: str | Path, baseline: str | Path, tolerances: Tolerances, a
             if str(r["backend_run"]) != str(r["backend_base"]):
                 status = f"backend changed ({r['backend_base']} -> {r['backend_run']})"
             elif pd.isna(r["value_run"]):
-                status = "NaN in run"
+                status = "NaN in run" if not pd.isna(r["value_base"]) else "ok"
             elif pd.isna(r["value_base"]):
                 status = "value appeared (NaN in the baseline)"
             elif abs(delta) > tol + 1e-12:
@@ -90,3 +158,118 @@ def compare(run_dir: str | Path, baseline: str | Path, tolerances: Tolerances, a
         rows.append({**{k: r[k] for k in KEY}, "baseline": r["value_base"],
                      "run": r.get("value_run"), "delta": delta, "tolerance": tol, "status": status})
     return pd.DataFrame(rows)
+
+
+def _number(value: object) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _same(a: float, b: float, tol: float) -> bool:
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return abs(a - b) <= tol + 1e-12
+
+
+def compare_utterances(run_dir: str | Path, baseline: str | Path, tolerances: Tolerances,
+                       allow_new: bool = False, current: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per-utterance comparison: one row per utterance and metric with ``status`` (``ok`` or what moved),
+    ``delta`` and ``tolerance`` (the measured noise), and ``score`` (|delta| / tolerance: the largest
+    moves first when sorted)."""
+    path = rows_path(baseline)
+    if not path.is_file():
+        raise FileNotFoundError(f"baseline {baseline} has no per-utterance file {path}: rewrite the baseline with "
+                                "--write, or gate on the aggregates alone with --policy aggregate")
+    base = read_csv(path, dtype={"backend": str, "error": str, "text": str, "utt_id": str, "codec": str,
+                                 "dataset": str, "task": str, "metric": str}, keep_default_na=False,
+                    na_values={c: ["", "nan", "NaN"] for c in ("value", "num", "den")})
+    run = utterance_table(load_rows([run_dir])) if current is None else current
+    merged = base.merge(run, on=UTT_KEY, how="outer", suffixes=("_base", "_run"), indicator=True)
+    out = []
+    for r in merged.to_dict("records"):
+        metric = str(r["metric"])
+        tol = tolerances.measured(metric, "utterance")
+        count_tol = tolerances.discrete.get(metric, 0.0)
+        value_base, value_run = _number(r.get("value_base")), _number(r.get("value_run"))
+        delta = value_run - value_base
+        status = "ok"
+        if r["_merge"] == "left_only":
+            status = "missing in run"
+        elif r["_merge"] == "right_only":
+            status = "ok (new, allowed)" if allow_new else "new in run"
+        elif str(r["backend_base"]) != str(r["backend_run"]):
+            status = f"backend changed ({r['backend_base']} -> {r['backend_run']})"
+        elif bool(str(r["error_base"] or "")) != bool(str(r["error_run"] or "")):
+            status = "error appeared" if str(r["error_run"] or "") else "error gone"
+        elif metric != ERROR_METRIC and not _same(value_base, value_run, tol):
+            status = "moved"
+        elif not all(_same(_number(r[f"{c}_base"]), _number(r[f"{c}_run"]), count_tol) for c in ("num", "den")):
+            status = (f"counts changed (num {r['num_base']} -> {r['num_run']}, "
+                      f"den {r['den_base']} -> {r['den_run']})")
+        elif str(r["text_base"] or "") != str(r["text_run"] or "") and metric not in tolerances.varying_text:
+            status = f"transcript changed ({str(r['text_base'])[:60]!r} -> {str(r['text_run'])[:60]!r})"
+        score = abs(delta) / tol if not math.isnan(delta) else (0.0 if status.startswith("ok") else math.inf)
+        out.append({**{k: r[k] for k in UTT_KEY}, "baseline": value_base, "run": value_run, "delta": delta,
+                    "tolerance": tol, "score": score, "status": status})
+    frame = pd.DataFrame(out)
+    if frame.empty:
+        return frame
+    return frame.sort_values(["score", *UTT_KEY], ascending=[False, *[True] * len(UTT_KEY)], kind="stable")
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """The aggregate and (utterance policy) per-utterance comparisons of one ``bench check``."""
+
+    aggregates: pd.DataFrame
+    utterances: pd.DataFrame | None
+    uncalibrated: list[str]
+
+    @property
+    def failed_aggregates(self) -> pd.DataFrame:
+        return self.aggregates[~self.aggregates["status"].str.startswith("ok")]
+
+    @property
+    def failed_utterances(self) -> pd.DataFrame:
+        if self.utterances is None or self.utterances.empty:
+            return pd.DataFrame()
+        return self.utterances[~self.utterances["status"].str.startswith("ok")]
+
+    @property
+    def passed(self) -> bool:
+        return self.failed_aggregates.empty and self.failed_utterances.empty
+
+    def report(self, top: int = 25) -> str:
+        """What moved, the largest moves first: per metric a count, then the utterances."""
+        lines = []
+        bad = self.failed_utterances
+        if not bad.empty:
+            groups = bad.groupby(KEY, sort=False).agg(utterances=("utt_id", "count"), status=("status", "first"),
+                                                      largest=("delta", lambda d: d.abs().max()),
+                                                      tolerance=("tolerance", "first"))
+            lines += ["## utterances that moved, by metric (largest move first)", "",
+                      groups.reset_index().to_markdown(index=False, floatfmt=".3g"), "",
+                      f"## the {min(top, len(bad))} largest of {len(bad)} utterance moves", "",
+                      bad.head(top)[[*UTT_KEY, "baseline", "run", "delta", "tolerance", "status"]]
+                      .to_markdown(index=False, floatfmt=".6g"), ""]
+        failed = self.failed_aggregates
+        lines += ["## aggregates", "", (failed if not failed.empty else self.aggregates)
+                  .to_markdown(index=False, floatfmt=".4f")]
+        if self.uncalibrated:
+            lines += ["", f"not calibrated (compared exactly, floor): {', '.join(self.uncalibrated)}; "
+                          "`bench check --calibrate CONFIG` measures their noise"]
+        return "\n".join(lines)
+
+
+def gate(run_dir: str | Path, baseline: str | Path, tolerances: Tolerances, policy: str = "utterance",
+         allow_new: bool = False) -> GateResult:
+    """Run the gate of ``policy`` on a run against a baseline."""
+    df = load_rows([run_dir])
+    aggregates = compare(run_dir, baseline, tolerances, allow_new, policy, current=summarize(df))
+    if policy == "aggregate":
+        return GateResult(aggregates, None, [])
+    utterances = compare_utterances(run_dir, baseline, tolerances, allow_new, current=utterance_table(df))
+    metrics = sorted(set(aggregates["metric"]) - {ERROR_METRIC})
+    return GateResult(aggregates, utterances, [m for m in metrics if not tolerances.calibrated(m)])

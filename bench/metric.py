@@ -90,6 +90,12 @@ class Metric(ABC):
 
         return code_fingerprint(type(self))
 
+    @property
+    def row_backend(self) -> str:
+        """What every row of this metric records as its backend: :attr:`backend` (model and settings) and the
+        fingerprint of the code, so a changed scoring step (a normaliser, a window) is a changed backend."""
+        return f"{self.backend} code={self.code_id}"
+
     @classmethod
     def missing_dependencies(cls) -> list[str]:
         return [m for m in cls.dependencies if importlib.util.find_spec(m) is None]

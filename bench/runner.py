@@ -33,6 +33,7 @@ from .profiles import metric_settings, profiles, resolve_profile, run_metric_out
 from .registry import CODECS, METRICS, TASKS, discover
 from .store import DATA, ENVIRONMENT, ERROR_METRIC, ResultStore, error_kind
 from .task import Task, TaskContext
+from .threads import apply_torch_threads, processing_order
 from .timing import append_record
 
 log = logging.getLogger(__name__)
@@ -217,6 +218,7 @@ def run(config: RunConfig, progress: bool = True, retry_errors: bool = False, de
     """
     discover()
     seed_everything(config.seed)
+    apply_torch_threads()
     assets.set_overrides(config.assets)
     check_device(config.device)
     profile = resolve_profile(config.metric_profile)
@@ -227,7 +229,7 @@ def run(config: RunConfig, progress: bool = True, retry_errors: bool = False, de
         check_codec_params(spec)  # unknown names and params fail before any work
     store = ResultStore(config.output_dir, lock=True)
     try:
-        data: dict[str, list[Utterance]] = {d.name: load_dataset(d) for d in config.datasets}
+        data: dict[str, list[Utterance]] = {d.name: processing_order(load_dataset(d)) for d in config.datasets}
         retried = store.drop_errors((ENVIRONMENT,) if not retry_errors else (ENVIRONMENT, DATA))
         if retried:
             log.info("retrying %d failed rows of earlier runs", retried)

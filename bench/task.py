@@ -172,13 +172,13 @@ class TaskContext:
         rows = []
         for out in self.metric_outputs[metric.name]:
             if isinstance(score, BaseException):
-                rows.append(self.row(task, utt_id, out, backend=metric.backend,
+                rows.append(self.row(task, utt_id, out, backend=metric.row_backend,
                                      error=f"{type(score).__name__}: {score}", extra={"kind": kind_of(score)}))
             else:
                 s = score[out]
                 extra = {**s.extra, "random_weights": True} if metric.random_weights else s.extra
                 rows.append(self.row(task, utt_id, out, value=s.value, num=s.num, den=s.den,
-                                     backend=metric.backend, extra=extra))
+                                     backend=metric.row_backend, extra=extra))
         return rows
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from bench import assets
 from bench.paths import cache_dir
+from bench.threads import configured_threads
 
 WHISPER_BASE_BYTES = 145_217_532
 WHISPER_SMALL = assets.Asset(
@@ -184,10 +185,11 @@ def model_location(size: str) -> str:
 
 
 def get_transcriber(size: str, device: str = "cpu", compute_type: str | None = None) -> WhisperTranscriber:
-    """One loaded model per (size, location, device, compute type) per process."""
-    return _cached(size, model_location(size), device, compute_type)
+    """One loaded model per (size, location, device, compute type, threads) per process; CTranslate2's
+    threads from ``BENCH_THREADS`` when set (:mod:`bench.threads`)."""
+    return _cached(size, model_location(size), device, compute_type, configured_threads() or 0)
 
 
 @lru_cache(maxsize=4)
-def _cached(size: str, location: str, device: str, compute_type: str | None) -> WhisperTranscriber:
-    return WhisperTranscriber(size, device, compute_type, location=location)
+def _cached(size: str, location: str, device: str, compute_type: str | None, cpu_threads: int) -> WhisperTranscriber:
+    return WhisperTranscriber(size, device, compute_type, cpu_threads, location=location)

@@ -20,6 +20,7 @@ import numpy as np
 from bench.datasets import Utterance
 from bench.metric import Backend, Metric, MetricOutput, Score
 from bench.registry import register_metric
+from bench.threads import configured_threads
 
 INPUT_SECONDS = 9.01  # the models' window
 P835 = ("dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak")
@@ -57,14 +58,18 @@ class DNSMOS(Metric):
 
         models = Path(speechmos.__file__).parent / "dnsmos_models"
         providers = onnx_providers(device, ort.get_available_providers())
+        options = ort.SessionOptions()
+        threads = configured_threads()
+        if threads is not None:  # BENCH_THREADS (bench.threads): else ONNX Runtime's default
+            options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
         # speechmos's own constructor names no providers, which onnxruntime-gpu refuses: same model, own sessions
         self._model = _Model.__new__(_Model)
         self.outputs_computed = tuple(o.name for o in self.outputs if outputs is None or o.name in outputs)
         self.p835 = any(name in P835 for name in self.outputs_computed)
         self._model.primary_model_path = str(models / "sig_bak_ovr.onnx")
-        self._model.onnx_sess = (ort.InferenceSession(self._model.primary_model_path, providers=providers)
+        self._model.onnx_sess = (ort.InferenceSession(self._model.primary_model_path, options, providers=providers)
                                  if self.p835 else None)
-        self._model.p808_onnx_sess = ort.InferenceSession(str(models / "model_v8.onnx"), providers=providers)
+        self._model.p808_onnx_sess = ort.InferenceSession(str(models / "model_v8.onnx"), options, providers=providers)
         on_cpu = providers == ["CPUExecutionProvider"]
         self.batch_size = batch_size or (1 if on_cpu else 16)  # windows per call (no gain on CPU)
 

@@ -104,7 +104,7 @@ class _Probe(Task):
         return default_split(utt, seed)
 
     def run(self, ctx: TaskContext) -> None:
-        usable = [u for u in ctx.utterances if self.target_of(u)]
+        usable = sorted((u for u in ctx.utterances if self.target_of(u)), key=lambda u: u.utt_id)  # order-free
         if not usable:
             log.warning("%s on %s: no utterance has the labels it needs", self.name, ctx.dataset)
             return

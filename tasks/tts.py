@@ -156,7 +156,7 @@ class _TTS(Task):
 
     def run(self, ctx: TaskContext) -> None:
         cfg, opts = self.options(ctx)
-        usable = [u for u in ctx.utterances if u.text and u.text.strip()]
+        usable = sorted((u for u in ctx.utterances if u.text and u.text.strip()), key=lambda u: u.utt_id)  # order-free
         splits = {u.utt_id: corpus_split(u, ctx.seed) for u in usable}
         tests = [u for u in usable if splits[u.utt_id] == "test"]
         outputs = ctx.scored_outputs()

@@ -28,13 +28,24 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--published", help="paper numbers to show beside ours, e.g. results/published/table2.csv")
     r.set_defaults(handler=cmd_report)
 
-    c = sub.add_parser("check", help="compare a run with a baseline; exit 1 past tolerance")
-    c.add_argument("run_dir")
-    c.add_argument("--baseline", required=True, help="baseline CSV (results/baselines/...)")
+    c = sub.add_parser("check", help="compare a run with a baseline, utterance by utterance; exit 1 past tolerance")
+    c.add_argument("run_dir", nargs="?", help="the run to check (not with --calibrate)")
+    c.add_argument("--baseline", help="baseline CSV (results/baselines/...; its utterances in NAME.rows.csv)")
     c.add_argument("--tolerances", default=str(DEFAULT_TOLERANCES), help="tolerance YAML")
-    c.add_argument("--write", action="store_true", help="(re)write the baseline from this run")
+    c.add_argument("--policy", choices=["utterance", "aggregate"], default="utterance",
+                   help="utterance (default): every utterance and aggregate within measured noise; aggregate: "
+                        "the coarse per-metric tolerances on aggregates only (cross-platform gates)")
+    c.add_argument("--write", action="store_true", help="(re)write the baseline from this run, printing what changes")
     c.add_argument("--allow-new", action="store_true",
                    help="accept codecs, datasets or metrics the baseline does not have (they are listed)")
+    c.add_argument("--calibrate", metavar="CONFIG",
+                   help="measure the tolerances: run CONFIG as it is and under other thread counts, ISA paths and "
+                        "batch orders (fresh caches), write the measured section of --tolerances")
+    c.add_argument("--perturbations", nargs="+", help="with --calibrate: only these (threads-1, threads-2, "
+                                                      "mkl-compatible, isa-avx2, shuffled-order, ...)")
+    c.add_argument("--factor", type=float, default=4.0, help="with --calibrate: safety factor (default 4)")
+    c.add_argument("--workdir", help="with --calibrate: where the runs go (default a temporary folder)")
+    c.add_argument("--top", type=int, default=25, help="utterance moves listed (largest first)")
     c.set_defaults(handler=cmd_check)
 
 
@@ -69,18 +80,39 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from bench.check import compare, load_tolerances, write_baseline
+    from bench.check import gate, load_tolerances, rows_path, write_baseline
 
+    if args.calibrate:
+        from bench.calibrate import calibrate
+
+        measured = calibrate(args.calibrate, [], Path(args.tolerances), args.factor, args.perturbations,
+                             Path(args.workdir) if args.workdir else None)
+        moved = {m: t for m, t in measured["utterance"].items() if t}
+        print(f"wrote the measured tolerances of {len(measured['utterance'])} metrics to {args.tolerances}; "
+              f"nonzero per utterance: {moved or 'none'}")
+        return 0
+    if not args.run_dir or not args.baseline:
+        raise ValueError("bench check needs RUN_DIR and --baseline (or --calibrate CONFIG)")
+    tolerances = load_tolerances(args.tolerances)
     if args.write:
+        if Path(args.baseline).is_file() and rows_path(args.baseline).is_file():
+            before = gate(args.run_dir, args.baseline, tolerances, args.policy, allow_new=True)
+            changed = before.failed_utterances
+            print(f"rewriting {args.baseline}: {len(changed)} utterance values and {len(before.failed_aggregates)} "
+                  "aggregates change")
+            if not changed.empty or not before.failed_aggregates.empty:
+                print(before.report(args.top))
         summary = write_baseline(args.run_dir, args.baseline)
-        print(f"wrote {len(summary)} baseline values to {args.baseline}")
+        print(f"wrote {len(summary)} baseline values to {args.baseline} and its utterances to "
+              f"{rows_path(args.baseline)}")
         return 0
-    result = compare(args.run_dir, args.baseline, load_tolerances(args.tolerances), allow_new=args.allow_new)
-    failed = result[~result["status"].str.startswith("ok")]
-    shown = failed if not failed.empty else result
-    print(shown.to_markdown(index=False, floatfmt=".4f"))
-    if failed.empty:
-        print(f"\ncheck passed: {len(result)} metrics within tolerance of {args.baseline}")
+    result = gate(args.run_dir, args.baseline, tolerances, args.policy, allow_new=args.allow_new)
+    print(result.report(args.top))
+    if result.passed:
+        n = len(result.utterances) if result.utterances is not None else 0
+        print(f"\ncheck passed ({args.policy} policy): {len(result.aggregates)} metrics"
+              + (f" and {n} utterance values" if n else "") + f" within tolerance of {args.baseline}")
         return 0
-    print(f"\ncheck FAILED: {len(failed)} of {len(result)} metrics moved past tolerance or changed")
+    print(f"\ncheck FAILED ({args.policy} policy): {len(result.failed_aggregates)} of {len(result.aggregates)} "
+          f"aggregates and {len(result.failed_utterances)} utterance values moved past tolerance or changed")
     return 1

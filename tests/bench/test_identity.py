@@ -175,6 +175,10 @@ def test_an_edited_metric_recomputes_its_rows_in_the_same_run_dir_and_leaves_the
     stages = latest[0]["stages"]
     assert stages["metric:peak"]["items"] == 2 and "metric:snr" not in stages  # snr rows were current: not redone
     assert stages["encode"]["cached"] == 2  # the codec's tokens came from the cache
+    backends = set(load_rows([out]).query("metric == 'peak'")["backend"])
+    history = {json.loads(line)["backend"] for line in (out / "rows.jsonl").read_text().splitlines()
+               if '"peak"' in line}
+    assert len(backends) == 1 and len(history) == 2  # the edited code is a new backend (the gate names it)
 
 
 def test_a_changed_task_option_recomputes_its_rows_in_the_same_run_dir(
@@ -203,14 +207,14 @@ def test_probe_checkpoints_follow_variant_and_label(shared_data: Path, tmp_path:
         return from_dict({
             "name": "p", "output_dir": str(tmp_path / "run"), "metric_profile": "offline", "metrics": [],
             "tasks": ["si_probe"], "task_options": {"si_probe": {"max_epochs": 1, "max_steps": 2, "batch_size": 8}},
-            "codecs": codecs, "datasets": {"vctk": {"format": "manifest", "root": str(shared_data), "limit": 24}}})
+            "codecs": codecs, "datasets": {"vctk": {"format": "manifest", "root": str(shared_data), "limit": 16}}})
 
     runner.run(config([{"name": "dy a", "codec": "codec2-700c"}, {"name": "dy_a", "codec": "codec2-700c"}]),
                progress=False)
     checkpoints = sorted((tmp_path / "run" / "probes").rglob("ckpt.pt"))
     assert len(checkpoints) == 2 and file_name("dy a") != file_name("dy_a")
     # the same label with other params (other codebooks): a new probe, trained, not a resumed or crashing old one
-    runner.run(config([{"name": "dy a", "codec": "codec2-3200"}]), progress=False)
+    runner.run(config([{"name": "dy a", "codec": "codec2-1200"}]), progress=False)
     assert len(sorted((tmp_path / "run" / "probes").rglob("ckpt.pt"))) == 3
     values = load_rows([tmp_path / "run"])
     rows = values[(values["codec"] == "dy a") & (values["metric"] == "si_er")]
@@ -246,7 +250,7 @@ def test_sharded_run_with_colliding_names_merges_every_row(tmp_path: Path) -> No
     runner.run(from_dict({**raw, "output_dir": str(tmp_path / "local"),
                           "executor": {"kind": "local", "workers": 2, "buckets": 1}}), progress=False)
     inline = sorted((tmp_path / "inline" / "rows.jsonl").read_text().splitlines())
-    assert sorted((tmp_path / "local" / "rows.jsonl").read_text().splitlines()) == inline and len(inline) == 8
+    assert sorted((tmp_path / "local" / "rows.jsonl").read_text().splitlines()) == inline and len(inline) == 16
 
 
 def test_a_failed_shard_makes_the_run_exit_nonzero(audio_dir: Path, tmp_path: Path, capsys) -> None:

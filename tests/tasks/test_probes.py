@@ -121,3 +121,24 @@ def test_probe_options_are_validated(shared_data: Path, tmp_path: Path) -> None:
     })
     with pytest.raises(ValueError, match="unknown keys"):
         runner.run(config, progress=False)
+
+
+@pytest.mark.slow
+def test_probe_rows_do_not_depend_on_the_processing_order(shared_data: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training sees its utterances in one canonical order: a shuffled dataset order trains the same probe."""
+    rows, weights = [], []
+    for seed in ("", "1"):
+        monkeypatch.setenv("BENCH_ORDER_SEED", seed)
+        out = tmp_path / f"order{seed or 0}"
+        runner.run(from_dict({
+            "name": "p", "output_dir": str(out), "metric_profile": "offline", "metrics": [],
+            "tasks": ["si_probe"], "codecs": ["codec2-700c"],
+            "task_options": {"si_probe": {"max_epochs": 2, "batch_size": 4}},
+            "datasets": {"s": {"format": "manifest", "root": str(shared_data), "limit": 16}}}), progress=False)
+        rows.append(sorted((out / "rows.jsonl").read_text().splitlines()))
+        (ckpt,) = (out / "probes").rglob("ckpt.pt")
+        weights.append(torch.load(ckpt, weights_only=True)["model"])
+    assert rows[0] == rows[1] and rows[0]
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])  # the same training, bit for bit

@@ -198,6 +198,7 @@ def test_tts_rows_do_not_depend_on_prefetch(shared_data: Path, tmp_path: Path, s
     for depth in (0, 2):
         config = load_config(root / "configs" / "tts_shared.yaml", [
             f"output_dir={tmp_path / f'p{depth}'}", f"datasets.shared.root={shared_data}", "metrics=[snr]",
+            "datasets.shared.limit=24",
             f"task_options.tts_ar={small}, num_samples: 3}}", f"task_options.tts_nar={small}}}",
             f"prefetch={depth}", "codecs=[codec2-700c, {name: dycast-ca, codec: dycast-ca, "
             "params: {random_preset: tiny, mode: tokens}}]"])
