@@ -18,12 +18,15 @@ Two policies:
   for gates across platforms.
 
 Either way a metric fails when it is missing from the run, new in it (``allow_new`` accepts those),
-NaN, computed on fewer utterances, has more errors, or its backend changed.
+NaN, computed on fewer utterances, has more errors, or its backend changed. A backend that differs only in
+its ``code=`` fingerprint (a metric's source was edited) is not a regression by itself: the values decide,
+and a row that passes says ``ok (code changed)`` so the baseline can be refreshed when convenient.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +41,16 @@ KEY = ["codec", "task", "dataset", "metric"]
 UTT_KEY = ["codec", "task", "dataset", "utt_id", "metric"]
 UTT_COLUMNS = [*UTT_KEY, "value", "num", "den", "backend", "error", "text"]
 POLICIES = ("utterance", "aggregate")
+_CODE = re.compile(r"\s*\bcode=[0-9a-f]+")
+
+
+def _model(backend: object) -> str:
+    """A row backend without its code fingerprint: the model, weights and decoding rule that made it."""
+    return _CODE.sub("", str(backend))
+
+
+def _unchanged_code(status: str, base: object, run: object) -> str:
+    return "ok (code changed)" if status == "ok" and str(base) != str(run) else status
 FLOOR = 1e-9
 
 
@@ -143,7 +156,7 @@ def compare(run_dir: str | Path, baseline: str | Path, tolerances: Tolerances, a
             status = "ok (new, allowed)" if allow_new else "new in run (not in the baseline; --allow-new accepts it)"
         else:
             delta = float(r["value_run"]) - float(r["value_base"])
-            if str(r["backend_run"]) != str(r["backend_base"]):
+            if _model(r["backend_run"]) != _model(r["backend_base"]):
                 status = f"backend changed ({r['backend_base']} -> {r['backend_run']})"
             elif pd.isna(r["value_run"]):
                 status = "NaN in run" if not pd.isna(r["value_base"]) else "ok"
@@ -155,6 +168,7 @@ def compare(run_dir: str | Path, baseline: str | Path, tolerances: Tolerances, a
                 status = f"fewer utterances ({int(r['n_base'])} -> {int(r['n_run'])})"
             elif int(r["errors_run"]) > int(r["errors_base"]):
                 status = f"more errors ({int(r['errors_base'])} -> {int(r['errors_run'])})"
+            status = _unchanged_code(status, r["backend_base"], r["backend_run"])
         rows.append({**{k: r[k] for k in KEY}, "baseline": r["value_base"],
                      "run": r.get("value_run"), "delta": delta, "tolerance": tol, "status": status})
     return pd.DataFrame(rows)
@@ -199,7 +213,7 @@ def compare_utterances(run_dir: str | Path, baseline: str | Path, tolerances: To
             status = "missing in run"
         elif r["_merge"] == "right_only":
             status = "ok (new, allowed)" if allow_new else "new in run"
-        elif str(r["backend_base"]) != str(r["backend_run"]):
+        elif _model(r["backend_base"]) != _model(r["backend_run"]):
             status = f"backend changed ({r['backend_base']} -> {r['backend_run']})"
         elif bool(str(r["error_base"] or "")) != bool(str(r["error_run"] or "")):
             status = "error appeared" if str(r["error_run"] or "") else "error gone"
@@ -210,6 +224,8 @@ def compare_utterances(run_dir: str | Path, baseline: str | Path, tolerances: To
                       f"den {r['den_base']} -> {r['den_run']})")
         elif str(r["text_base"] or "") != str(r["text_run"] or "") and metric not in tolerances.varying_text:
             status = f"transcript changed ({str(r['text_base'])[:60]!r} -> {str(r['text_run'])[:60]!r})"
+        if r["_merge"] == "both":
+            status = _unchanged_code(status, r["backend_base"], r["backend_run"])
         score = abs(delta) / tol if not math.isnan(delta) else (0.0 if status.startswith("ok") else math.inf)
         out.append({**{k: r[k] for k in UTT_KEY}, "baseline": value_base, "run": value_run, "delta": delta,
                     "tolerance": tol, "score": score, "status": status})

@@ -142,3 +142,28 @@ def test_baselines_keep_utterances_and_discrete_values_compare_exactly(tmp_path:
     with pytest.raises(FileNotFoundError, match="per-utterance"):
         gate(tmp_path / "run", tmp_path / "b.csv", tolerances)
     assert np.isfinite(tolerances.measured("bitrate", "utterance"))
+
+
+def test_a_code_edit_alone_passes_and_a_model_change_fails(tmp_path: Path, audio_dir: Path, snr_metric: str) -> None:
+    """Backends differing only in ``code=`` (a metric's source edited, values unchanged) pass, marked; a
+    different model or decoding rule fails, per utterance and in aggregate."""
+    config = from_dict({"name": "c", "output_dir": str(tmp_path / "run"), "metric_profile": "offline",
+                        "metrics": [snr_metric], "codecs": ["mulaw-8bit"],
+                        "datasets": {"d": {"format": "folder", "root": str(audio_dir)}}})
+    runner.run(config, progress=False)
+    write_baseline(tmp_path / "run", tmp_path / "b.csv")
+    tolerances = load_tolerances(ROOT / "configs" / "tolerances.yaml")
+    originals = {name: (tmp_path / name).read_text() for name in ("b.csv", "b.rows.csv")}
+    assert "numpy:snr-db(xcorr-aligned) code=" in originals["b.rows.csv"]
+
+    def rewrite(old: str, new: str) -> None:
+        for name, text in originals.items():
+            (tmp_path / name).write_text(text.replace(old, new))
+
+    rewrite("xcorr-aligned) code=", "xcorr-aligned) code=0")  # another fingerprint
+    result = gate(tmp_path / "run", tmp_path / "b.csv", tolerances)
+    assert result.passed and "ok (code changed)" in set(result.utterances["status"])
+    rewrite("numpy:snr-db(xcorr-aligned)", "numpy:snr-db(unaligned)")
+    result = gate(tmp_path / "run", tmp_path / "b.csv", tolerances)
+    assert not result.passed and result.failed_utterances["status"].str.startswith("backend changed").all()
+    assert result.failed_aggregates["metric"].tolist() == ["snr"]
