@@ -1,4 +1,12 @@
-"""Whisper transcription with faster-whisper (CTranslate2): greedy, temperature 0, no fallback.
+"""Whisper transcription with faster-whisper (CTranslate2): greedy, one utterance or batch at a time.
+
+Two decoding rules:
+
+* ``fallback=False`` (offline profile, CI): temperature 0 only, batched; the same text as one at a time;
+* ``fallback=True`` (paper profile, as the authors' ``metrics/dwer.py`` calls faster-whisper):
+  ``transcribe(beam_size=1, language=..., without_timestamps=True)`` with faster-whisper's default
+  temperature fallback (0, 0.2, ..., 1.0 when the compression ratio exceeds 2.4 or the mean log-probability
+  falls below -1); sampling is seeded per utterance (``ctranslate2.set_random_seed``) so re-runs agree.
 
 Backends:
 
@@ -18,6 +26,7 @@ import tempfile
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,9 +40,12 @@ WHISPER_SMALL = assets.Asset(
     hub_id="Systran/faster-whisper-small", files=("model.bin", "config.json"), licence="MIT", size="0.5 GB",
     check="ctranslate2")
 DECODE_OPTIONS = dict(beam_size=1, temperature=0.0, without_timestamps=True, vad_filter=False)
+#: the authors' call: faster-whisper's defaults for everything else, its temperature fallback included
+FALLBACK_OPTIONS = dict(beam_size=1, without_timestamps=True)
 #: faster-whisper's defaults for the options :data:`DECODE_OPTIONS` leaves alone (its ``transcribe`` signature):
 #: the batched path passes the same values to CTranslate2
 NO_SPEECH_THRESHOLD, LOG_PROB_THRESHOLD, MAX_INITIAL_TIMESTAMP = 0.6, -1.0, 1.0
+COMPRESSION_RATIO_THRESHOLD = 2.4
 
 
 def _package_data(module: str) -> Path:
@@ -85,7 +97,8 @@ class WhisperTranscriber:
     """Transcribe 16 kHz mono audio with faster-whisper, deterministically."""
 
     def __init__(self, size: str = "small", device: str = "cpu", compute_type: str | None = None,
-                 cpu_threads: int = 0, location: str | None = None) -> None:
+                 cpu_threads: int = 0, location: str | None = None, fallback: bool = False,
+                 seed: int = 0) -> None:
         compute_type = compute_type or ("float32" if device == "cpu" else "float16")
         try:
             from faster_whisper import WhisperModel
@@ -94,26 +107,52 @@ class WhisperTranscriber:
                 "dWER needs faster-whisper: pip install 'speech-tokenizer-bench[offline]'"
             ) from err
         location = location or model_location(size)
-        self.size = size
-        local_only = assets.offline() or Path(location).is_dir()
+        self.size, self.location, self.device, self.cpu_threads = size, location, device, cpu_threads
+        self._load_model = WhisperModel
         try:
-            self.model = WhisperModel(location, device=device, compute_type=compute_type,
-                                      cpu_threads=cpu_threads, local_files_only=local_only)
+            self.model = self._load(compute_type)
         except Exception as err:
             if Path(location).is_dir():
                 raise
             raise assets.AssetNotFound(assets.missing_message("whisper-small-ct2", str(err))) from err
         self.compute_type = compute_type
+        self.fallback, self.seed = fallback, seed
         digest = ""
         if Path(location).is_dir():
             with open(Path(location) / "config.json", "rb") as handle:
                 digest = hashlib.sha256(handle.read()).hexdigest()[:8]
-        self.id = f"faster-whisper:{size}{'@' + digest if digest else ''}:{compute_type}:beam1:T0"
+        decoding = f"T0-1fallback:seed{seed}" if fallback else "T0"
+        self.id = f"faster-whisper:{size}{'@' + digest if digest else ''}:{compute_type}:beam1:{decoding}"
+
+    def _load(self, compute_type: str) -> Any:
+        local_only = assets.offline() or Path(self.location).is_dir()
+        return self._load_model(self.location, device=self.device, compute_type=compute_type,
+                                cpu_threads=self.cpu_threads, local_files_only=local_only)
 
     def transcribe(self, audio: np.ndarray, language: str = "en") -> str:
-        segments, _ = self.model.transcribe(np.asarray(audio, dtype=np.float32),
-                                            language=language, **DECODE_OPTIONS)
-        return " ".join(seg.text.strip() for seg in segments).strip()
+        """One utterance at temperature 0; with ``fallback``, redone with the temperature fallback when
+        a window fails faster-whisper's thresholds (:meth:`_with_fallback`)."""
+        segments, _ = self.model.transcribe(np.asarray(audio, dtype=np.float32), language=language,
+                                            **DECODE_OPTIONS)
+        segments = list(segments)
+        text = " ".join(seg.text.strip() for seg in segments).strip()
+        if self.fallback and any(_fails(seg.compression_ratio, seg.avg_logprob) for seg in segments):
+            return self._with_fallback(audio, language)
+        return text
+
+    def _with_fallback(self, audio: np.ndarray, language: str) -> str:
+        """The authors' call, temperature fallback included, on a model loaded afresh after
+        ``ctranslate2.set_random_seed``: CTranslate2 seeds each worker thread's sampler once, when the
+        thread first samples, so only new threads make the samples depend on the seed and this audio
+        alone (not on what was transcribed before). Only windows that fail at temperature 0 get here."""
+        import ctranslate2
+
+        ctranslate2.set_random_seed(self.seed)
+        model = self._load(self.compute_type)
+        segments, _ = model.transcribe(np.asarray(audio, dtype=np.float32), language=language, **FALLBACK_OPTIONS)
+        text = " ".join(seg.text.strip() for seg in segments).strip()
+        del model
+        return text
 
     def transcribe_batch(self, audios: Sequence[np.ndarray], languages: Sequence[str],
                          batch_size: int = 8) -> list[str]:
@@ -122,7 +161,9 @@ class WhisperTranscriber:
         Audio that fits one 30 s window goes through CTranslate2 ``generate`` in batches of
         ``batch_size`` with the prompt, suppressed tokens, no-speech rule and limits ``transcribe``
         uses for a single window (greedy, T 0: no fallback); longer audio, which ``transcribe``
-        decodes window by window with the previous text as prompt, is transcribed one by one.
+        decodes window by window with the previous text as prompt, is transcribed one by one. With
+        ``fallback``, a window that fails the thresholds at temperature 0 is redone as
+        :meth:`transcribe` does.
         """
         texts: list[str | None] = [None] * len(audios)
         windows: list[tuple[int, np.ndarray, str]] = []
@@ -136,15 +177,16 @@ class WhisperTranscriber:
                 windows.append((i, features[:, :content_frames], language))
         for start in range(0, len(windows), max(1, batch_size)):
             group = windows[start:start + max(1, batch_size)]
-            for (i, _, _), text in zip(group, self._decode_windows(group), strict=True):
-                texts[i] = text
+            for (i, _, language), (text, fails) in zip(group, self._decode_windows(group), strict=True):
+                texts[i] = self._with_fallback(audios[i], language) if self.fallback and fails else text
         return [t if t is not None else "" for t in texts]
 
-    def _decode_windows(self, group: list[tuple[int, np.ndarray, str]]) -> list[str]:
+    def _decode_windows(self, group: list[tuple[int, np.ndarray, str]]) -> list[tuple[str, bool]]:
+        """Greedy text of each single-window utterance and whether it fails the fallback thresholds."""
         import ctranslate2
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
-        from faster_whisper.transcribe import get_suppressed_tokens
+        from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 
         model = self.model
         segments = np.stack([pad_or_trim(features) for _, features, _ in group]).astype(np.float32)
@@ -167,11 +209,19 @@ class WhisperTranscriber:
         for tok, result in zip(tokenizers, results, strict=True):
             tokens = result.sequences_ids[0]
             avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
-            if result.no_speech_prob > NO_SPEECH_THRESHOLD and not avg_logprob > LOG_PROB_THRESHOLD:
-                texts.append("")  # transcribe() skips the window as silence
-                continue
-            texts.append(tok.decode(tokens).strip())
+            text = tok.decode(tokens).strip()
+            silent = result.no_speech_prob > NO_SPEECH_THRESHOLD
+            skipped = silent and avg_logprob < LOG_PROB_THRESHOLD
+            fails = _fails(get_compression_ratio(text), avg_logprob) and not skipped
+            if silent and not avg_logprob > LOG_PROB_THRESHOLD:
+                text = ""  # transcribe() skips the window as silence
+            texts.append((text, fails))
         return texts
+
+
+def _fails(compression_ratio: float, avg_logprob: float) -> bool:
+    """faster-whisper's reasons to retry a window at the next temperature (too repetitive, too unlikely)."""
+    return compression_ratio > COMPRESSION_RATIO_THRESHOLD or avg_logprob < LOG_PROB_THRESHOLD
 
 
 def model_location(size: str) -> str:
@@ -184,12 +234,15 @@ def model_location(size: str) -> str:
     raise ValueError(f"Whisper size must be 'small' (paper) or 'base' (offline), got {size!r}")
 
 
-def get_transcriber(size: str, device: str = "cpu", compute_type: str | None = None) -> WhisperTranscriber:
-    """One loaded model per (size, location, device, compute type, threads) per process; CTranslate2's
-    threads from ``BENCH_THREADS`` when set (:mod:`bench.threads`)."""
-    return _cached(size, model_location(size), device, compute_type, configured_threads() or 0)
+def get_transcriber(size: str, device: str = "cpu", compute_type: str | None = None, fallback: bool = False,
+                    seed: int = 0) -> WhisperTranscriber:
+    """One loaded model per (size, location, device, compute type, threads, decoding rule) per process;
+    CTranslate2's threads from ``BENCH_THREADS`` when set (:mod:`bench.threads`)."""
+    return _cached(size, model_location(size), device, compute_type, configured_threads() or 0, fallback, seed)
 
 
 @lru_cache(maxsize=4)
-def _cached(size: str, location: str, device: str, compute_type: str | None, cpu_threads: int) -> WhisperTranscriber:
-    return WhisperTranscriber(size, device, compute_type, cpu_threads, location=location)
+def _cached(size: str, location: str, device: str, compute_type: str | None, cpu_threads: int,
+            fallback: bool, seed: int) -> WhisperTranscriber:
+    return WhisperTranscriber(size, device, compute_type, cpu_threads, location=location, fallback=fallback,
+                              seed=seed)

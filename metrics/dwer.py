@@ -1,7 +1,8 @@
 """dWER: word error rate of the decoded audio's transcript against the original's.
 
-Both sides are transcribed by the same Whisper (greedy, temperature 0, no fallback) and
-normalised with Whisper's English normaliser; rows keep the error count and reference
+Both sides are transcribed by the same Whisper, greedy: the paper profile as the authors' harness
+(``metrics/dwer.py``: faster-whisper's temperature fallback, seeded), the offline profile at temperature 0
+without fallback (batched); both normalised with Whisper's English normaliser; rows keep the error count and reference
 word count so tables aggregate at corpus level (total errors / total reference words).
 Transcripts are decoded in batches of ``batch_size`` (the same text as one at a time) and cached
 on disk by content, so audio heard before (an original, a lossless codec's output) is not
@@ -31,15 +32,16 @@ class DWER(Metric):
 
     name = "dwer"
     outputs = (MetricOutput("dwer", "dWER", False, "ratio", 100.0, 2, order=30),)
-    profiles = {"paper": Backend({"asr": "small"}, ("whisper-small-ct2",)), "offline": Backend({"asr": "base"})}
+    profiles = {"paper": Backend({"asr": "small", "fallback": True}, ("whisper-small-ct2",)),
+                "offline": Backend({"asr": "base"})}
     reference = "source"
     assets = (WHISPER_SMALL,)
     dependencies = ("faster_whisper", "whisper_normalizer", "jiwer")
     extra = "offline"
 
     def __init__(self, asr: str = "small", device: str = "cpu", compute_type: str | None = None,
-                 batch_size: int | None = None) -> None:
-        self.transcriber = get_transcriber(asr, device, compute_type)
+                 batch_size: int | None = None, fallback: bool = False, seed: int = 0) -> None:
+        self.transcriber = get_transcriber(asr, device, compute_type, fallback, seed)
         self.normalize = english_normalizer()
         self.batch_size = batch_size or (8 if device == "cpu" else 32)
         self._refs = DiskCache(cache_dir(), "transcripts")
