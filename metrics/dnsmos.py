@@ -4,7 +4,9 @@ The DyCAST / FocalCodec tables' "DNSMOS" is the P.808 MOS (``dnsmos_p808``), all
 computes; the P.835 OVRL/SIG/BAK scores (a second, 3x costlier model) are computed only when a run names
 one of them (``metrics: [dnsmos, dnsmos_ovrl]``). Clips shorter than 9.01 s are tiled, longer
 clips scored in 9.01 s windows with a 1 s hop and averaged, as in the reference script.
-No peak normalisation (the paper's harness does none). A clip's windows go through the two ONNX
+No peak normalisation and no clipping (the paper's harness does neither: lucadellalib/audiocodecs
+``downstream/metrics/dnsmos.py`` scores the decoded samples as they are; speechmos's own call refuses samples
+outside [-1, 1], so its sessions and mel are used directly). A clip's windows go through the two ONNX
 models ``batch_size`` at a time; windows of different clips never share a call, so a clip's scores
 do not depend on the clips scored beside it (a resumed or sharded run gives the same rows).
 """
@@ -84,7 +86,7 @@ class DNSMOS(Metric):
         for audio in hyp:
             if len(audio) == 0:
                 raise ValueError("DNSMOS got empty audio")
-            windows = _windows(np.clip(np.asarray(audio, np.float32), -1.0, 1.0))
+            windows = _windows(np.asarray(audio, np.float32))  # not clipped: the authors score samples as decoded
             values = []
             for start in range(0, len(windows), self.batch_size):
                 group = windows[start:start + self.batch_size]
