@@ -8,7 +8,7 @@ Formats (registered in :data:`bench.registry.DATASETS`):
   ``clips/`` sub-folder); optional ``utt_id``, ``speaker_id``, ``transcript``,
   ``language``, ``condition``, ``parallel_group``, ``use`` (the ``../shared/data`` format).
 * ``librispeech``: the LibriSpeech layout (``speaker/chapter/*.flac`` + ``*.trans.txt``).
-* ``iemocap``: IEMOCAP (``Session{1..5}/dialog/EmoEvaluation`` + ``sentences/wav``), 4 emotions.
+* ``iemocap``: IEMOCAP (``Session{1..5}/dialog/EmoEvaluation`` + ``sentences/wav``), 4 emotions (``exc`` dropped).
 * ``quickstart``: the synthetic eSpeak NG corpus, built on first use.
 """
 
@@ -40,6 +40,9 @@ class Utterance:
     condition: str = "clean"
     parallel_group: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    # The clean recording intrusive metrics compare with when ``path`` is a noisy mixture (VoiceBank's
+    # clean_testset_wav, Libri1Mix's s1); None: the input itself.
+    reference_path: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,8 @@ def load_folder(root: str | Path) -> list[Utterance]:
 
 @register_dataset("manifest")
 def load_manifest(root: str | Path, manifest: str = "manifest.csv") -> list[Utterance]:
-    """A CSV manifest (the ``../shared/data`` format); rows with ``use=no_asr`` keep no text."""
+    """A CSV manifest (the ``../shared/data`` format); rows with ``use=no_asr`` keep no text; an optional
+    ``reference_file`` column names a noisy row's clean recording (relative to the manifest)."""
     root = Path(root)
     csv_path = root / manifest if root.is_dir() else root
     base = csv_path.parent
@@ -146,6 +150,7 @@ def load_manifest(root: str | Path, manifest: str = "manifest.csv") -> list[Utte
                     condition=row.get("condition") or "clean",
                     parallel_group=row.get("parallel_group") or None,
                     labels={k: row[k] for k in ("corpus", "gender") if row.get(k)},
+                    reference_path=base / row["reference_file"] if row.get("reference_file") else None,
                 )
             )
     return utts
@@ -177,13 +182,18 @@ def load_librispeech(root: str | Path, subsets: list[str] | None = None) -> list
     return utts
 
 
-IEMOCAP_CLASSES = {"neu": "neu", "hap": "hap", "exc": "hap", "ang": "ang", "sad": "sad"}
+IEMOCAP_CLASSES = ("sad", "hap", "ang", "neu")  # lucadellalib/audiocodecs hparams/datasets/iemocap.yaml `emotions`
 
 
 @register_dataset("iemocap")
-def load_iemocap(root: str | Path, merge_excited: bool = True) -> list[Utterance]:
-    """IEMOCAP, four classes (neu / hap(+exc) / ang / sad); split: sessions 1-4 train, session 5
-    female speaker valid, session 5 male speaker test (the paper's protocol)."""
+def load_iemocap(root: str | Path, merge_excited: bool = False) -> list[Utterance]:
+    """IEMOCAP, four classes (sad / hap / ang / neu); split: sessions 1-4 train, session 5 female speakers
+    valid (5F), session 5 male speakers test (5M).
+
+    As the authors' harness (lucadellalib/audiocodecs ``downstream/datasets/iemocap.py``, ``prepare_data``:
+    turns whose label is not in ``emotions`` are dropped; a session-5 turn belongs to 5F or 5M by the first
+    letter of its own suffix, ``Ses05M_impro01_F003`` -> F): ``exc`` is dropped. ``merge_excited=True``
+    counts ``exc`` as ``hap`` (a common SER convention, not the paper's)."""
     root = Path(root)
     utts = []
     for session in range(1, 6):
@@ -195,10 +205,8 @@ def load_iemocap(root: str | Path, merge_excited: bool = True) -> list[Utterance
                 if len(parts) < 3:
                     continue
                 turn, emotion = parts[1].strip(), parts[2].strip()
-                if emotion == "exc" and not merge_excited:
-                    continue
-                label = IEMOCAP_CLASSES.get(emotion)
-                if label is None:
+                label = "hap" if emotion == "exc" and merge_excited else emotion
+                if label not in IEMOCAP_CLASSES:
                     continue
                 gender = turn.rsplit("_", 1)[-1][:1]
                 split = "train" if session < 5 else ("valid" if gender == "F" else "test")

@@ -2,7 +2,9 @@
 ``clean_testset_wav/`` and ``testset_txt/`` (one ``<id>.txt`` transcript per utterance) under the root.
 
 ``condition="noisy"`` (default) reads the noisy mixtures (the paper's Table 2 input), ``"clean"`` the clean
-recordings; each utterance's ``labels["clean_path"]`` names its clean recording."""
+recordings. A noisy utterance's ``reference_path`` is its clean recording: the authors encode the noisy file and
+score against the clean one (lucadellalib/audiocodecs ``downstream/datasets/voicebank.py``: ``in_sig`` noisy,
+``out_sig`` clean; ``test_sr.py`` scores every intrusive metric against ``out_sig``)."""
 
 from __future__ import annotations
 
@@ -26,8 +28,8 @@ def load_voicebank(root: str | Path, condition: str = "noisy") -> list[Utterance
     for path in sorted((root / f"{condition}_testset_wav").glob("*.wav")):
         text_file = root / "testset_txt" / f"{path.stem}.txt"
         text = text_file.read_text(encoding="utf-8", errors="replace").strip() if text_file.is_file() else None
+        clean = root / "clean_testset_wav" / path.name
         utts.append(Utterance(utt_id=path.stem, path=path, speaker=path.stem.split("_")[0], text=text,
-                              condition=condition,
-                              labels={"corpus": "voicebank",
-                                      "clean_path": str(root / "clean_testset_wav" / path.name)}))
+                              condition=condition, labels={"corpus": "voicebank"},
+                              reference_path=clean if condition == "noisy" else None))
     return utts

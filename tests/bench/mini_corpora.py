@@ -29,24 +29,36 @@ def copy_wav(src: Path, dst: Path) -> None:
     sf.write(dst, data, rate, subtype="PCM_16")
 
 
-def mls(shared: Path, root: Path, per_language: int = 3) -> Path:
+def mls(shared: Path, root: Path, per_language: int = 3, unlisted: int = 0) -> Path:
+    """MLS's layout with ``per_language`` files per language (MiniMLS's shape); ``unlisted`` more lines in
+    ``transcripts.txt`` without audio (a full MLS transcripts file beside a subset of its audio)."""
     for row in clips(shared, "mls"):
         lang = MLS_LANGUAGES[row["language"]]
         folder = root / f"mls_{lang}" / "test"
-        for k in range(per_language):
+        for k in range(per_language + unlisted):
             utt_id = f"{10 + k}_{200 + k}_{row['utt_id'][-6:].replace('_', '0')}"
-            dst = folder / "audio" / utt_id.split("_")[0] / utt_id.split("_")[1] / f"{utt_id}.flac"
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(audio(shared, row), dst)
+            if k < per_language:
+                dst = folder / "audio" / utt_id.split("_")[0] / utt_id.split("_")[1] / f"{utt_id}.flac"
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(audio(shared, row), dst)
+            folder.mkdir(parents=True, exist_ok=True)
             with open(folder / "transcripts.txt", "a", encoding="utf-8") as handle:
                 handle.write(f"{utt_id}\ttext {lang} {k}\n")
     return root
 
 
 def voicebank(shared: Path, root: Path) -> Path:
+    """The shared clips as the clean recordings, each plus a stretch of the shared noise as its noisy mixture."""
+    noise, _ = sf.read(next((shared / "noise").glob("*")), dtype="float32", always_2d=True)
     for row in clips(shared, "voicebank_demand"):
-        for folder in ("noisy_testset_wav", "clean_testset_wav"):
-            copy_wav(audio(shared, row), root / folder / f"{row['utt_id']}.wav")
+        clean = root / "clean_testset_wav" / f"{row['utt_id']}.wav"
+        copy_wav(audio(shared, row), clean)
+        speech, rate = sf.read(clean, dtype="float32")
+        stretch = np.resize(noise[:, 0], len(speech))
+        noisy = root / "noisy_testset_wav" / clean.name
+        noisy.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(noisy, np.clip(speech + 0.5 * stretch / (np.abs(stretch).max() + 1e-9) * np.abs(speech).max(),
+                                -1, 1), rate, subtype="PCM_16")
         (root / "testset_txt").mkdir(exist_ok=True)
         (root / "testset_txt" / f"{row['utt_id']}.txt").write_text(row["transcript"])
     return root
@@ -84,10 +96,11 @@ def wham_metadata(shared: Path, root: Path, librispeech_root: Path, n: int = 3) 
 
 
 def libri1mix_prepared(utterances: list, root: Path) -> Path:
-    prepared = root / "wav16k" / "min" / "test" / "mix_single"
-    prepared.mkdir(parents=True)
+    """The layout LibriMix's generator writes: ``wav16k/min/test/{mix_single,s1}/<id>.wav``."""
+    prepared = root / "wav16k" / "min" / "test"
     for utt in utterances:
-        copy_wav(utt.path, prepared / f"{utt.utt_id}.wav")
+        copy_wav(utt.path, prepared / "mix_single" / f"{utt.utt_id}.wav")
+        copy_wav(utt.reference_path, prepared / "s1" / f"{utt.utt_id}.wav")
     return root
 
 
@@ -103,6 +116,22 @@ def vctk(shared: Path, root: Path, release: str = "0.92") -> Path:
             shutil.copy(audio(shared, row), dst)
         (root / "txt" / row["speaker_id"]).mkdir(parents=True, exist_ok=True)
         (root / "txt" / row["speaker_id"] / f"{utt}.txt").write_text(row["transcript"])
+    return root
+
+
+def vctk_awkward(shared: Path, root: Path) -> Path:
+    """The 0.92 layout plus what the real corpus holds: a speaker without transcripts (p315, reading the
+    sentences 003, 008 and 011), a ``mic2`` file and an utterance numbered 025 (not parallel)."""
+    vctk(shared, root)
+    audio_root = root / "wav48_silence_trimmed"
+    for n in ("003", "008", "011"):
+        dst = audio_root / "p315" / f"p315_{n}_mic1.flac"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(audio_root / "p228" / f"p228_{n}_mic1.flac", dst)
+    shutil.copy(audio_root / "p225" / "p225_003_mic1.flac", audio_root / "p225" / "p225_003_mic2.flac")
+    data, rate = sf.read(audio_root / "p226" / "p226_019_mic1.flac", dtype="float32")
+    sf.write(audio_root / "p226" / "p226_025_mic1.flac", np.concatenate([data, data]), rate)  # the longest
+    (root / "txt" / "p226" / "p226_025.txt").write_text("A sentence only this speaker reads.")
     return root
 
 

@@ -18,24 +18,47 @@ def _load(fmt: str, root: Path, **options) -> list:
     return load_dataset(DatasetSpec(fmt, fmt, str(root), options=options))
 
 
-def test_mls_reads_the_distributed_layout_and_keeps_languages(shared_data: Path, tmp_path: Path) -> None:
-    mini.mls(shared_data, tmp_path)
-    utts = _load("mls", tmp_path, per_language=2)
+def test_minimls_is_read_as_distributed(shared_data: Path, tmp_path: Path) -> None:
+    """MiniMLS as the authors read it: every audio file of every language folder, nothing ranked or cut; a
+    transcripts file may list more utterances than there is audio."""
+    mini.mls(shared_data, tmp_path, per_language=2, unlisted=3)
+    utts = _load("mls", tmp_path)
     assert len(utts) == 14 and {u.language for u in utts} == set(mini.MLS_LANGUAGES)
     assert all(u.path.is_file() and u.text for u in utts)
-    assert [u.utt_id for u in utts] == [u.utt_id for u in _load("mls", tmp_path, per_language=2)]  # deterministic
-    assert {u.utt_id for u in _load("mls", tmp_path, per_language=2, seed=1)} != {u.utt_id for u in utts}
+    assert len({u.utt_id for u in utts}) == 14
+    assert [u.utt_id for u in utts] == [u.utt_id for u in _load("mls", tmp_path)]
+    (tmp_path / "mls_polish").rename(tmp_path / "polish")  # a language folder named without the prefix
+    assert {u.utt_id for u in _load("mls", tmp_path)} == {u.utt_id for u in utts}
+    shutil.rmtree(tmp_path / "polish")
+    assert len(_load("mls", tmp_path)) == 12  # the folders present, as distributed
+    with pytest.raises(FileNotFoundError, match="mls_polish/test"):
+        _load("mls", tmp_path, languages=["polish"])
+    with pytest.raises(ValueError, match="per_language"):
+        _load("mls", tmp_path, per_language=1)
+    (tmp_path / "mls_dutch" / "test" / "transcripts.txt").write_text("")
+    with pytest.raises(FileNotFoundError, match="no line in a transcripts.txt"):
+        _load("mls", tmp_path)
+
+
+def test_mls_hashed_subset_of_full_mls_is_ours_and_seeded(shared_data: Path, tmp_path: Path) -> None:
+    mini.mls(shared_data, tmp_path)
+    utts = _load("mls", tmp_path, selection="hash", per_language=2)
+    assert len(utts) == 14 and {u.language for u in utts} == set(mini.MLS_LANGUAGES)
+    assert [u.utt_id for u in utts] == [u.utt_id for u in _load("mls", tmp_path, selection="hash", per_language=2)]
+    assert {u.utt_id for u in _load("mls", tmp_path, selection="hash", per_language=2, seed=1)} != {
+        u.utt_id for u in utts}
     shutil.rmtree(tmp_path / "mls_polish")
     with pytest.raises(FileNotFoundError, match="mls_polish/test"):
-        _load("mls", tmp_path)
+        _load("mls", tmp_path, selection="hash")
 
 
 def test_voicebank_noisy_and_clean_with_transcripts(shared_data: Path, tmp_path: Path) -> None:
     mini.voicebank(shared_data, tmp_path)
     noisy = _load("voicebank", tmp_path)
     assert len(noisy) == 3 and all(u.condition == "noisy" and u.text and u.speaker for u in noisy)
-    assert all(Path(u.labels["clean_path"]).is_file() for u in noisy)
-    assert {u.condition for u in _load("voicebank", tmp_path, condition="clean")} == {"clean"}
+    assert [u.reference_path for u in noisy] == [tmp_path / "clean_testset_wav" / u.path.name for u in noisy]
+    clean = _load("voicebank", tmp_path, condition="clean")
+    assert {u.condition for u in clean} == {"clean"} and all(u.reference_path is None for u in clean)
     shutil.rmtree(tmp_path / "testset_txt")
     with pytest.raises(FileNotFoundError, match="testset_txt"):
         _load("voicebank", tmp_path)
@@ -51,8 +74,15 @@ def test_libri1mix_prepared_and_mixed_from_metadata(shared_data: Path, tmp_path:
     assert len(mixed) == 3 and all(u.text and u.condition == "noisy" for u in mixed)
     again = _load("librimix", tmp_path / "out2", **options)
     assert np.array_equal(sf.read(mixed[0].path)[0], sf.read(again[0].path)[0])  # deterministic mixing
+    mixture, source = sf.read(mixed[0].path)[0], sf.read(mixed[0].reference_path)[0]
+    assert len(mixture) == len(source) and not np.allclose(mixture, source, atol=1e-3)  # s1: the clean source
     prepared = mini.libri1mix_prepared(mixed, tmp_path / "Libri1Mix")
-    assert [u.text for u in _load("librimix", prepared, librispeech_root=str(libri))] == [u.text for u in mixed]
+    loaded = _load("librimix", prepared, librispeech_root=str(libri))
+    assert [u.text for u in loaded] == [u.text for u in mixed]
+    assert all(u.reference_path == u.path.parent.parent / "s1" / u.path.name for u in loaded)
+    (loaded[0].reference_path).unlink()
+    with pytest.raises(FileNotFoundError, match="clean source"):
+        _load("librimix", prepared)
     with pytest.raises(FileNotFoundError, match="mix_single"):
         _load("librimix", prepared, mode="max")
 

@@ -65,8 +65,16 @@ def test_iemocap_layout_and_split(tmp_path: Path) -> None:
         lines = [f"[1.0 - 2.0]\t{turns[0]}\texc\t[2.5, 2.5, 2.5]", f"[3.0 - 4.0]\t{turns[1]}\tfru\t[2, 2, 2]",
                  f"[5.0 - 6.0]\t{dialog}_M009\tsad\t[2, 2, 2]"]
         (evald / f"{dialog}.txt").write_text("% header\n" + "\n".join(lines) + "\n")
+    extra = tmp_path / "Session5" / "dialog" / "EmoEvaluation" / "Ses05M_impro01.txt"
+    extra.write_text("[1.0 - 2.0]\tSes05M_impro01_F004\tneu\t[2, 2, 2]\n[2.0 - 3.0]\tSes05M_impro01_M005\thap\t[2]\n")
     utts = {u.utt_id: u for u in load_dataset(DatasetSpec("i", "iemocap", str(tmp_path)))}
     assert "Ses01F_impro01_M001" not in utts  # frustration is not one of the four classes
-    assert utts["Ses01F_impro01_F000"].labels == {"emotion": "hap", "split": "train"}  # exc merged into hap
-    assert utts["Ses05F_script01_F002"].labels["split"] == "valid"
+    assert "Ses01F_impro01_F000" not in utts and "Ses05F_script01_F002" not in utts  # exc dropped, as the authors
     assert utts["Ses05F_script01_M009"].labels == {"emotion": "sad", "split": "test"}
+    # 5F / 5M by the letter of the turn's own suffix, whatever the dialog's name says
+    assert utts["Ses05M_impro01_F004"].labels == {"emotion": "neu", "split": "valid"}
+    assert utts["Ses05M_impro01_M005"].labels == {"emotion": "hap", "split": "test"}
+    merged = {u.utt_id: u for u in load_dataset(DatasetSpec("i", "iemocap", str(tmp_path),
+                                                            options={"merge_excited": True}))}
+    assert merged["Ses01F_impro01_F000"].labels == {"emotion": "hap", "split": "train"}
+    assert merged["Ses05F_script01_F002"].labels["split"] == "valid"
