@@ -138,6 +138,21 @@ def resample(samples: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
     return np.asarray(out, dtype=np.float32)
 
 
+CODEC_INPUTS = ("16k", "native")
+
+
+def codec_input(samples: np.ndarray, rate: int, codec_rate: int, via: str = "16k") -> np.ndarray:
+    """A recording at a codec's rate. ``via="16k"`` (the authors' path: lucadellalib/audiocodecs reads every corpus
+    at 16 kHz, ``hparams/datasets/*.yaml`` ``sample_rate: 16000``, and its ``Codec.sig_to_toks`` resamples that to
+    the codec's rate): a 48 kHz recording reaches a 24 kHz codec band-limited to 8 kHz. ``"native"``: straight from
+    the file's rate (the codec hears the full band; not the paper's)."""
+    if via not in CODEC_INPUTS:
+        raise ValueError(f"codec_input must be one of {CODEC_INPUTS}, got {via!r}")
+    if via == "16k":
+        return resample(resample(samples, rate, METRIC_SAMPLE_RATE), METRIC_SAMPLE_RATE, codec_rate)
+    return resample(samples, rate, codec_rate)
+
+
 def match_length(samples: np.ndarray, length: int) -> np.ndarray:
     """Truncate, or pad by repeating the last sample, to ``length`` (the paper harness's rule)."""
     if len(samples) >= length:

@@ -208,6 +208,12 @@ class Task(ABC):
     def run(self, ctx: TaskContext) -> None:
         """Compute the missing rows of this (codec, dataset) and add them to ``ctx.store``."""
 
+    def count_samples(self, utterances: Sequence[Utterance], options: dict, seed: int) -> int:
+        """How many samples this task makes of a dataset's utterances under ``options`` (its ``task_options``),
+        without loading audio: what a dry run sets beside the count the paper states. One per utterance unless
+        a task pairs them (voice conversion)."""
+        return len(utterances)
+
 
 def scoring_window(batch: int, metrics: dict[str, Metric]) -> int:
     """How many decoded items a task gathers before scoring them: its batch, or the largest metric batch."""

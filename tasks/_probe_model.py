@@ -3,16 +3,18 @@
 Model: one embedding table per codebook (initialised from the codec's codebook embeddings),
 a learned softmax-weighted sum over codebooks, a 2-layer BiLSTM (512 hidden units, dropout 0.1),
 then a CTC head (ASR) or statistics pooling + linear classifier (speaker ID, emotion).
-Training: AdamW (lr 1e-4, betas 0.8/0.99, weight decay 0.01), batch 16, gradient-norm clip
-0.01, learning rate x0.9 when the validation loss improves by less than 0.0025, early stopping,
-a checkpoint after every epoch so an interrupted training resumes (:mod:`._training`).
+Training: the authors' recipe (:mod:`._training`: AdamW lr 1e-4, betas 0.9/0.98, weight decay 0.01, batch 16,
+gradient-norm clip 0.01, SpeechBrain NewBob x0.9 below 0.0025, 100 epochs, the epoch with the best validation
+error rate kept), a checkpoint after every epoch so an interrupted training resumes. As the authors'
+``train_{asr,si,ser}.py`` (embedding -> pooling -> encoder -> [statistics pooling] -> head), dropout acts only
+between the LSTM layers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
@@ -54,7 +56,6 @@ class TokenProbe(nn.Module):
                 table.weight.data.copy_(init.float())  # type: ignore[operator]
         self.codebook_weights = nn.Parameter(torch.zeros(len(codebook_sizes)))
         self.lstm = nn.LSTM(dim, hidden, num_layers=layers, dropout=dropout, bidirectional=True, batch_first=True)
-        self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(2 * hidden * (1 if task == "ctc" else 2), num_outputs)
 
     def forward(self, codes: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -64,13 +65,15 @@ class TokenProbe(nn.Module):
         packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, _ = self.lstm(packed)
         out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=codes.shape[1])
-        out = self.dropout(out)
         if self.task == "ctc":
             return F.log_softmax(self.head(out), dim=-1)
         mask = (torch.arange(out.shape[1], device=out.device)[None] < lengths.to(out.device)[:, None])[..., None]
         n = mask.sum(dim=1).clamp_min(1)
         mean = (out * mask).sum(dim=1) / n
-        std = (((out - mean[:, None]) * mask).pow(2).sum(dim=1) / n).clamp_min(1e-8).sqrt()
+        # SpeechBrain's StatisticsPooling (the authors' postnet): the unbiased std plus 1e-5; its mean also gets a
+        # fresh random offset in [1e-5, 9e-5] on every call, left out here so scores are deterministic
+        var = ((out - mean[:, None]) * mask).pow(2).sum(dim=1) / (n - 1).clamp_min(1)
+        std = var.clamp_min(1e-12).sqrt() + 1e-5
         return self.head(torch.cat([mean, std], dim=-1))
 
 
@@ -112,10 +115,12 @@ def evaluate_loss(model: TokenProbe, items: Sequence[ProbeItem], cfg: TrainConfi
 
 
 def train(model: TokenProbe, train_items: Sequence[ProbeItem], valid_items: Sequence[ProbeItem],
-          cfg: TrainConfig, checkpoint: Path | None = None, progress: bool | str = False) -> TrainState:
-    """Train with early stopping (shuffled batches); resumes from ``checkpoint``. Best weights restored."""
+          cfg: TrainConfig, checkpoint: Path | None = None, progress: bool | str = False,
+          score: Callable[[nn.Module], float] | None = None) -> TrainState:
+    """Train (shuffled batches); resumes from ``checkpoint``. The weights of the epoch with the best
+    ``score`` (the validation error rate; the validation loss without one) are restored."""
     return train_model(model, lambda rng: random_batches(train_items, cfg.batch_size, rng),
-                       _batches(valid_items, cfg.batch_size), probe_loss, cfg, checkpoint, progress)
+                       _batches(valid_items, cfg.batch_size), probe_loss, cfg, checkpoint, progress, score=score)
 
 
 def greedy_ctc(log_probs: torch.Tensor, length: int) -> list[int]:

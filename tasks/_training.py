@@ -1,5 +1,13 @@
 """A resumable trainer shared by the token models (probes, TTS): AdamW, gradient clipping, NewBob
-learning-rate annealing, early stopping on the validation loss, bf16 autocast on CUDA.
+learning-rate annealing, the best epoch's weights by a validation score, optional early stopping, bf16 autocast
+on CUDA.
+
+Defaults are the authors' downstream recipe (lucadellalib/audiocodecs ``downstream/hparams/tasks/{asr,si,ser}.yaml``
+and ``train_{asr,si,ser}.py``): AdamW lr 1e-4, betas (0.9, 0.98) (the paper's appendix D says 0.8 / 0.99; the
+code that made the numbers says 0.9 / 0.98), weight decay 0.01, batch 16, gradient-norm clip 0.01, 100 epochs
+with no early stopping, SpeechBrain's ``NewBobScheduler`` on the validation loss (x0.9 when the loss improves on
+the *previous* epoch's by less than 0.0025 relatively, ``patient: 1``), and the checkpoint with the best
+validation score kept (``min_keys=["WER"]`` / ``["ER"]``: the task supplies the score, else the loss).
 
 Checkpoints hold tensors and plain data only and are read with ``torch.load(weights_only=True)``, so
 a pickle planted in a run dir is refused, never executed. A checkpoint is written after every epoch
@@ -33,13 +41,14 @@ class TrainConfig:
     """Optimiser and schedule; every field is a ``task_options`` key of the tasks that train."""
 
     lr: float = 1e-4
-    betas: tuple[float, float] = (0.8, 0.99)
+    betas: tuple[float, float] = (0.9, 0.98)
     weight_decay: float = 0.01
     batch_size: int = 16
     grad_clip: float = 0.01
     lr_factor: float = 0.9  # NewBob: lr x lr_factor when the validation loss improves by less than `improvement`
-    improvement: float = 0.0025
-    patience: int = 5  # epochs without a better validation loss before stopping
+    improvement: float = 0.0025  # relative to the previous epoch's validation loss (SpeechBrain's NewBob)
+    anneal_patience: int = 1  # NewBob's ``patient``: low-improvement epochs let pass before each annealing
+    patience: int | None = None  # epochs without a better validation score before stopping (None: never)
     max_epochs: int = 100
     max_steps: int | None = None
     checkpoint_every: int = 0  # optimiser steps between mid-epoch checkpoints (0: after each epoch only)
@@ -53,8 +62,10 @@ class TrainState:
     epoch: int = 0
     step: int = 0
     batch_in_epoch: int = 0  # batches of the current epoch already done (mid-epoch resume)
-    best: float = math.inf
+    best: float = math.inf  # the best validation score (the task's, else the loss)
     bad_epochs: int = 0
+    previous_loss: float | None = None  # NewBob compares with the previous epoch
+    anneal_wait: int | None = None  # NewBob's countdown (None: not started, the config's anneal_patience)
     history: list[dict] = field(default_factory=list)
 
 
@@ -127,6 +138,21 @@ def save_checkpoint(path: Path, payload: dict) -> None:
 _REQUIRED = {"model", "optimizer", "state", "best_weights", "rng"}
 
 
+def _newbob_anneals(state: TrainState, loss: float, cfg: TrainConfig) -> bool:
+    """SpeechBrain's ``NewBobScheduler`` step (the authors' scheduler), updating ``state``: the relative
+    improvement on the previous epoch's loss below ``improvement`` anneals when the countdown is at 0 (which
+    then restarts at ``anneal_patience``), else counts down. The first epoch never anneals."""
+    previous, state.previous_loss = state.previous_loss, loss
+    wait = cfg.anneal_patience if state.anneal_wait is None else state.anneal_wait
+    anneal = False
+    if previous is not None:
+        improvement = 0.0 if previous == 0 else (previous - loss) / previous
+        if improvement < cfg.improvement:
+            anneal, wait = (True, cfg.anneal_patience) if wait == 0 else (False, wait - 1)
+    state.anneal_wait = wait
+    return anneal
+
+
 class Interrupted(Exception):
     """Raised by a ``stop`` callback to end training early (tests use it to simulate a kill)."""
 
@@ -134,11 +160,13 @@ class Interrupted(Exception):
 def train(model: nn.Module, train_batches: Callable[[random.Random], list[Any]], valid_batches: Sequence[Any],
           loss_fn: Callable[[nn.Module, Any], torch.Tensor], cfg: TrainConfig, checkpoint: Path | None = None,
           progress: bool | str = False, extra: dict[str, Any] | None = None,
-          stop: Callable[[TrainState], bool] | None = None) -> TrainState:
-    """Train with early stopping; resumes from ``checkpoint`` when it holds one. Best weights restored.
+          stop: Callable[[TrainState], bool] | None = None,
+          score: Callable[[nn.Module], float] | None = None) -> TrainState:
+    """Train; resumes from ``checkpoint`` when it holds one. The best epoch's weights are restored.
 
     ``train_batches(rng)`` gives one epoch's batches (rng seeded by seed and epoch); ``loss_fn(model,
-    batch)`` the loss of one batch. ``extra`` (plain data) is saved in the checkpoint (e.g. a vocabulary).
+    batch)`` the loss of one batch. ``score(model)`` (lower is better, e.g. the validation error rate) picks
+    the best epoch; without it the validation loss does. ``extra`` (plain data) is saved in the checkpoint.
     ``stop(state)``, called after every step, ends training by raising :class:`Interrupted` when true.
     ``progress``: a progress bar over steps (a string names it).
     """
@@ -163,7 +191,7 @@ def train(model: nn.Module, train_batches: Callable[[random.Random], list[Any]],
 
     bar = tqdm(total=cfg.max_steps, initial=state.step, unit="step", leave=False, disable=not progress,
                desc=progress if isinstance(progress, str) else "train")
-    while state.epoch < cfg.max_epochs and state.bad_epochs < cfg.patience:
+    while state.epoch < cfg.max_epochs and (cfg.patience is None or state.bad_epochs < cfg.patience):
         if cfg.max_steps is not None and state.step >= cfg.max_steps:
             break
         batches = train_batches(random.Random(cfg.seed * 1000 + state.epoch))
@@ -192,17 +220,23 @@ def train(model: nn.Module, train_batches: Callable[[random.Random], list[Any]],
             if cfg.max_steps is not None and state.step >= cfg.max_steps:
                 break
         valid = evaluate(model, valid_batches, loss_fn, cfg)
-        if state.best - valid < cfg.improvement:
+        if _newbob_anneals(state, valid, cfg):
             for group in optimizer.param_groups:
                 group["lr"] *= cfg.lr_factor
-        if valid < state.best:
-            state.best, state.bad_epochs = valid, 0
+        if score is not None:
+            model.eval()
+            with torch.no_grad():
+                chosen = float(score(model))
+        else:
+            chosen = valid
+        if chosen < state.best:
+            state.best, state.bad_epochs = chosen, 0
             best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             state.bad_epochs += 1
         state.epoch += 1
         state.batch_in_epoch = 0
-        state.history.append({"epoch": state.epoch, "step": state.step, "valid_loss": valid,
+        state.history.append({"epoch": state.epoch, "step": state.step, "valid_loss": valid, "valid_score": chosen,
                               "lr": optimizer.param_groups[0]["lr"]})
         bar.set_postfix(epoch=state.epoch, valid=f"{valid:.4f}")
         snapshot()

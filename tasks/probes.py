@@ -4,7 +4,8 @@ Each task encodes its dataset once (token cache), splits it (``labels["split"]``
 adapter provides one, otherwise a seeded 80/10/10 split, per speaker for speaker ID), trains a
 :class:`bench.tasks._probe_model.TokenProbe` with the paper's recipe (resumable checkpoints under the run
 directory), and writes one row per test utterance. Settings come from ``task_options`` in the
-config (``max_epochs``, ``max_steps``, ``batch_size``, ``lr``, ``patience``).
+config (``max_epochs``, ``max_steps``, ``batch_size``, ``lr``, ``patience``; ``hidden`` and ``layers`` size the
+BiLSTM: the paper's 2 x 512 by default, smaller only for smoke runs and CI, and named in every row's backend).
 
 Variable-rate codecs can produce fewer tokens than CTC needs for a transcript; such utterances
 are counted (``ctc_infeasible`` rows), left out of the CTC loss, and still scored.
@@ -103,12 +104,16 @@ class _Probe(Task):
     def split_of(self, utt: Utterance, seed: int) -> str:
         return default_split(utt, seed)
 
+    def splits(self, usable: list[Utterance], ctx: TaskContext) -> dict[str, str]:
+        """Utterance id -> ``train`` / ``valid`` / ``test``."""
+        return {u.utt_id: self.split_of(u, ctx.seed) for u in usable}
+
     def run(self, ctx: TaskContext) -> None:
         usable = sorted((u for u in ctx.utterances if self.target_of(u)), key=lambda u: u.utt_id)  # order-free
         if not usable:
             log.warning("%s on %s: no utterance has the labels it needs", self.name, ctx.dataset)
             return
-        splits = {u.utt_id: self.split_of(u, ctx.seed) for u in usable}
+        splits = self.splits(usable, ctx)
         tests = [u for u in usable if splits[u.utt_id] == "test"]
         if not ctx.missing(self.name, "*", [self.metric]):  # a dataset-level error row
             return
@@ -140,23 +145,38 @@ class _Probe(Task):
         valid_items = [i for i in by_split["valid"] if i.utt_id not in infeasible] or train_items
         torch.manual_seed(ctx.seed)
         model = TokenProbe(codec.codebook_sizes, text.size if self.kind == "ctc" else len(classes),
-                           "ctc" if self.kind == "ctc" else "classify", codebook_tables(codec))
+                           "ctc" if self.kind == "ctc" else "classify", codebook_tables(codec),
+                           hidden=self._size(ctx, "hidden"), layers=self._size(ctx, "layers"))
+        def valid_error(trained: torch.nn.Module) -> float:
+            """The validation error rate (corpus WER, or classification error) the authors pick the epoch by."""
+            counts = [self._errors(trained, item, text, cfg.device)[:2] for item in valid_items]
+            return sum(e for e, _ in counts) / max(sum(n for _, n in counts), 1)
+
         with ctx.timer.stage("train", len(train_items)):
             state = train(model, train_items, valid_items, cfg, ckpt,
-                          progress=f"{self.name} train {ctx.codec_label}" if ctx.progress else False)
+                          progress=f"{self.name} train {ctx.codec_label}" if ctx.progress else False,
+                          score=valid_error)
         self._score(ctx, model, by_split["test"], infeasible, classes, cfg, state.epoch, text, codec_flags(codec))
 
     def text_codec(self, ctx: TaskContext, transcripts: list[str], folder) -> "CharText | BPEText":
         return CharText()
 
     task_keys: tuple[str, ...] = ()
+    size_keys = {"hidden": 512, "layers": 2}  # the paper's BiLSTM
+
+    def _size(self, ctx: TaskContext, key: str) -> int:
+        value = ctx.options.get(key, self.size_keys[key])
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"task_options.{self.name}.{key} must be a positive integer, got {value!r}")
+        return value
 
     def _config(self, ctx: TaskContext) -> TrainConfig:
         fields = {f.name for f in dataclasses.fields(TrainConfig)}
-        unknown = set(ctx.options) - fields - set(self.task_keys)
+        keys = set(self.task_keys) | set(self.size_keys)
+        unknown = set(ctx.options) - fields - keys
         if unknown:
             raise ValueError(f"task_options.{self.name}: unknown keys {sorted(unknown)}; "
-                             f"allowed: {sorted(fields | set(self.task_keys))}")
+                             f"allowed: {sorted(fields | keys)}")
         train_opts = {k: v for k, v in ctx.options.items() if k in fields}
         return TrainConfig(**{"seed": ctx.seed, "device": ctx.device, "autocast": False, **train_opts})  # paper: fp32
 
@@ -181,25 +201,35 @@ class _Probe(Task):
                flags: dict) -> None:
         model.eval()
         rows: list[Row] = []
-        backend = f"bilstm2x512:{text.name}:epochs={epochs}:seed={cfg.seed}"
+        backend = (f"bilstm{self._size(ctx, 'layers')}x{self._size(ctx, 'hidden')}:{text.name}:epochs={epochs}"
+                   f":seed={cfg.seed}")
         for item in tests:
-            codes = item.codes[None].to(cfg.device)
-            out = model(codes, torch.tensor([len(item.codes)]))
+            errors, words, hyp = self._errors(model, item, text, cfg.device)
             if self.kind == "ctc":
-                hyp = text.decode(greedy_ctc(out[0], len(item.codes))).split()
                 ref = text.decode(item.target.tolist()).split()
-                errors = word_errors(ref, hyp)
-                rows.append(ctx.row(self.name, item.utt_id, self.metric, value=100.0 * errors / max(len(ref), 1),
-                                    num=errors, den=max(len(ref), 1), backend=backend,
+                rows.append(ctx.row(self.name, item.utt_id, self.metric, value=100.0 * errors / words,
+                                    num=errors, den=words, backend=backend,
                                     extra={"hyp": " ".join(hyp), "ref": " ".join(ref), **flags}))
                 rows.append(ctx.row(self.name, item.utt_id, "ctc_infeasible",
                                     value=float(item.utt_id in infeasible), backend=backend))
             else:
-                predicted = int(out[0].argmax())
-                rows.append(ctx.row(self.name, item.utt_id, self.metric, value=float(predicted != item.target),
-                                    backend=backend, extra={"predicted": classes[predicted],
+                rows.append(ctx.row(self.name, item.utt_id, self.metric, value=float(errors),
+                                    backend=backend, extra={"predicted": classes[int(hyp[0])],
                                                             "label": classes[int(item.target)], **flags}))
         ctx.add_rows(rows)
+
+    @torch.no_grad()
+    def _errors(self, model: torch.nn.Module, item: ProbeItem, text: "CharText | BPEText",
+                device: str) -> tuple[int, int, list[str]]:
+        """One item's errors, reference size and hypothesis: word errors of the greedy CTC transcript against
+        the reference words (ASR), or 1 / 0 for a wrong / right class out of 1 (the hypothesis: its index)."""
+        out = model(item.codes[None].to(device), torch.tensor([len(item.codes)]))
+        if self.kind == "ctc":
+            hyp = text.decode(greedy_ctc(out[0], len(item.codes))).split()
+            ref = text.decode(item.target.tolist()).split()
+            return word_errors(ref, hyp), max(len(ref), 1), hyp
+        predicted = int(out[0].argmax())
+        return int(predicted != item.target), 1, [str(predicted)]
 
 
 @register_task("asr_probe")
@@ -236,10 +266,34 @@ class SpeakerIDProbe(_Probe):
 
     name, kind, metric = "si_probe", "classify", "si_er"
     outputs = (MetricOutput("si_er", "SI ER", False, "mean", 100.0, 2, order=60),)
+    task_keys = ("split",)
+    SPLITS = ("sequential", "hashed")
 
     def split_of(self, utt: Utterance, seed: int) -> str:
-        """Utterances of every speaker split 80/10/10 (seeded), whatever folder they come from."""
+        """Hashed: utterances of every speaker split 80/10/10 (seeded), whatever folder they come from."""
         return default_split(dataclasses.replace(utt, labels={}), seed, utt.speaker or "")
+
+    def splits(self, usable: list[Utterance], ctx: TaskContext) -> dict[str, str]:
+        """``split: sequential`` (default), the authors' rule (lucadellalib/audiocodecs
+        ``downstream/datasets/librispeech.py``, ``prepare_data`` with ``ratios: [0.8, 0.1, 0.1]``,
+        ``hparams/datasets/librispeech-460-spk.yaml``): within each subset folder, each speaker's files in path
+        order, the first ``int(0.8 n)`` train, the next ``int(0.1 n)`` valid, the rest test (their speaker
+        shuffle only orders the output). ``split: hashed``: a seeded 80/10/10 draw per utterance (not the paper's)."""
+        rule = ctx.options.get("split", "sequential")
+        if rule not in self.SPLITS:
+            raise ValueError(f"task_options.si_probe.split must be one of {self.SPLITS}, got {rule!r}")
+        if rule == "hashed":
+            return super().splits(usable, ctx)
+        groups: dict[tuple[str, str], list[Utterance]] = {}
+        for utt in usable:
+            groups.setdefault((utt.labels.get("subset", ""), utt.speaker or ""), []).append(utt)
+        out: dict[str, str] = {}
+        for members in groups.values():
+            ordered = sorted(members, key=lambda u: (str(u.path), u.utt_id))
+            n_train, n_valid = int(0.8 * len(ordered)), int(0.1 * len(ordered))
+            for k, utt in enumerate(ordered):
+                out[utt.utt_id] = "train" if k < n_train else ("valid" if k < n_train + n_valid else "test")
+        return out
 
     def target_of(self, utt: Utterance) -> str | None:
         return utt.speaker

@@ -1,9 +1,17 @@
-"""Speech resynthesis: encode -> decode -> metrics against the original (Table 1 of the paper).
+"""Speech resynthesis: encode -> decode -> metrics against the original (Tables 1 and 2 of the paper).
 
 Per utterance: load -> validate -> resample to the codec's rate -> encode (token cache)
--> decode -> resample to 16 kHz -> match the original's length (truncate, or repeat the
+-> decode -> resample to 16 kHz -> match the reference's length (truncate, or repeat the
 last sample, recorded in the row) -> metrics. Measured frame rate (frames / second) and
 bitrate (bits actually needed / second) are rows too.
+
+The reference of the intrusive metrics (dWER, Sim, PESQ, STOI) is the utterance's clean recording when it
+has one (``Utterance.reference_path``: VoiceBank's clean_testset_wav, Libri1Mix's s1), as the authors:
+lucadellalib/audiocodecs ``downstream/test_sr.py`` encodes ``in_sig`` (the noisy mixture), pads or cuts the
+output to ``out_sig`` (the clean recording) and scores every metric against ``out_sig``. Task option
+``reference: input`` scores against the noisy input instead (codec fidelity to what it was given; not the
+paper's). The codec hears the recording through 16 kHz, as the authors' (``codec_input: 16k``, see
+:func:`bench.audio.codec_input`; ``native`` resamples straight from the file's rate).
 """
 
 from __future__ import annotations
@@ -16,7 +24,16 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from bench.audio import METRIC_SAMPLE_RATE, AudioError, load_audio, match_length, resample, validate
+from bench.audio import (
+    CODEC_INPUTS,
+    METRIC_SAMPLE_RATE,
+    AudioError,
+    codec_input,
+    load_audio,
+    match_length,
+    resample,
+    validate,
+)
 from bench.codec import Codec, Tokens
 from bench.datasets import Utterance
 from bench.prefetch import prefetch
@@ -27,10 +44,13 @@ from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, score_bat
 log = logging.getLogger(__name__)
 
 
+REFERENCES = ("clean", "input")
+
+
 @dataclass
 class _Item:
     utt: Utterance
-    original: np.ndarray  # 16 kHz, for metrics
+    original: np.ndarray  # 16 kHz, the intrusive metrics' reference (the clean recording of a noisy input)
     codec_input: np.ndarray  # at the codec's rate
     duration: float
     conversions: tuple[str, ...] = ()  # what loading changed (channels, clipping, sample rate): kept in rows
@@ -48,6 +68,9 @@ class Resynthesis(Task):
     shard_by_utterance = True
 
     def run(self, ctx: TaskContext) -> None:
+        allowed = {"reference": REFERENCES, "codec_input": CODEC_INPUTS}
+        if any(k not in allowed or v not in allowed[k] for k, v in ctx.options.items()):
+            raise ValueError(f"resynthesis: task_options {dict(ctx.options)} not understood; options: {allowed}")
         outputs = ctx.scored_outputs()
         pending = [u for u in ctx.utterances if ctx.missing(self.name, u.utt_id, outputs)]
         if not pending:
@@ -91,16 +114,28 @@ class Resynthesis(Task):
                 audio = validate(audio, min_seconds=min_seconds, max_seconds=ctx.max_seconds)
         except AudioError as err:
             return utt, err
+        via = ctx.options.get("codec_input", "16k")
+        path = [audio.sample_rate, *([METRIC_SAMPLE_RATE] if via == "16k" else []), codec.sample_rate]
+        path = [r for i, r in enumerate(path) if i == 0 or r != path[i - 1]]
         conversions = audio.conversions + tuple(
-            f"resampled {audio.sample_rate}->{rate} Hz ({use})"
-            for rate, use in ((codec.sample_rate, "codec input"), (METRIC_SAMPLE_RATE, "metrics"))
-            if rate != audio.sample_rate)
+            f"resampled {'->'.join(map(str, rates))} Hz ({use})"
+            for rates, use in ((path, "codec input"), ([audio.sample_rate, METRIC_SAMPLE_RATE], "metrics"))
+            if len(set(rates)) > 1)
         if conversions:
             log.info("%s: %s", utt.utt_id, ", ".join(conversions))
+        if utt.reference_path is not None and ctx.options.get("reference", "clean") == "clean":
+            try:
+                with ctx.timer.stage("load", 1):
+                    clean = validate(load_audio(utt.reference_path, ctx.max_seconds), max_seconds=ctx.max_seconds)
+            except AudioError as err:
+                return utt, type(err)(f"clean reference {utt.reference_path}: {err}")
+            conversions += tuple(f"reference {utt.reference_path.name}: {c}" for c in clean.conversions)
+        else:
+            clean = audio
         with ctx.timer.stage("resample", 1):
-            original = resample(audio.samples, audio.sample_rate, METRIC_SAMPLE_RATE)
-            codec_input = resample(audio.samples, audio.sample_rate, codec.sample_rate)
-        return _Item(utt=utt, original=original, codec_input=codec_input, duration=audio.duration,
+            original = resample(clean.samples, clean.sample_rate, METRIC_SAMPLE_RATE)
+            at_codec_rate = codec_input(audio.samples, audio.sample_rate, codec.sample_rate, via)
+        return _Item(utt=utt, original=original, codec_input=at_codec_rate, duration=audio.duration,
                      conversions=conversions)
 
     def _codec_roundtrip(self, ctx: TaskContext, codec: Codec, items: list[_Item]

@@ -55,7 +55,8 @@ log = logging.getLogger(__name__)
 #: training defaults for TTS (the paper gives none of these): AdamW 5e-4 (0.9, 0.98), clip 1.0, batch 16,
 #: NewBob x0.9, early stopping after 10 epochs without improvement, a checkpoint every 500 steps
 TRAIN_DEFAULTS: dict[str, Any] = {"lr": 5e-4, "betas": (0.9, 0.98), "grad_clip": 1.0, "patience": 10,
-                                  "improvement": 0.0, "checkpoint_every": 500}
+                                  "improvement": 0.0, "checkpoint_every": 500,
+                                  "anneal_patience": 0}  # anneal on any epoch that does not improve on the last
 OPTIONS: dict[str, Any] = {"size": {}, "seeds": None, "num_samples": 5, "top_p": 0.9, "temperature": 1.0,
                            "max_test_seconds": 20.0, "speaker_metric": "sim", "asr_metric": "dwer",
                            "max_frames_factor": 1.5}

@@ -4,15 +4,22 @@ One protocol per declared capability: single-codebook codecs with continuous fea
 (each pre-decoder frame of the source becomes the mean of its 4 cosine-nearest frames of the
 target reference's encoder features); multi-codebook codecs keep the source's first codebook
 and take the others from the reference (truncated, or circularly padded half before / half
-after). Metrics: quality on the output, dWER against the source's original audio, Sim against
-the target speaker's parallel utterance. An identity codec (``reference``) yields the target's
-parallel utterance itself: the paper's Reference row.
+after). Metrics, as the authors (lucadellalib/audiocodecs ``downstream/test_vc.py``, ``vocode``: the output is
+padded or cut to ``out_sig``, the target's parallel utterance, and every metric compares with ``out_sig``):
+quality on the output, dWER and Sim against the target speaker's parallel utterance (same sentence, so the
+transcripts match). An identity codec (``reference``) yields the target's parallel utterance itself: the
+paper's Reference row.
+
+Task options (``task_options: {vc: {...}}``): ``pairing`` and ``reference_pool`` (see ``_vc_pairs``); ``codec_input``
+(``16k``, the authors' path through 16 kHz, or ``native``: :func:`bench.audio.codec_input`);
+``score_against: source`` scores content metrics (dWER) against the source utterance at the source's
+length, speaker metrics against the target (this harness before the authors' code was read; not the paper's).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +27,16 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from bench.audio import METRIC_SAMPLE_RATE, AudioError, load_audio, match_length, resample, validate
+from bench.audio import (
+    CODEC_INPUTS,
+    METRIC_SAMPLE_RATE,
+    AudioError,
+    codec_input,
+    load_audio,
+    match_length,
+    resample,
+    validate,
+)
 from bench.codec import Codec, Tokens
 from bench.datasets import Utterance
 from bench.knn import knn
@@ -29,9 +45,11 @@ from bench.registry import register_task
 from bench.store import Row
 from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, score_batch, scoring_window
 
-from ._vc_pairs import VCSample, select_vc_samples
+from ._vc_pairs import PAIRINGS, REFERENCE_POOLS, VCSample, select_vc_samples
 
 TOPK = 4
+OPTIONS = {"pairing": PAIRINGS, "reference_pool": REFERENCE_POOLS, "score_against": ("target", "source"),
+           "codec_input": CODEC_INPUTS}
 log = logging.getLogger(__name__)
 
 
@@ -86,8 +104,27 @@ class VoiceConversion(Task):
     outputs = RATE_OUTPUTS
     uses_metrics = True
 
+    @staticmethod
+    def options(given: dict) -> dict[str, str]:
+        """This task's options (first value of each: the authors' protocol); anything else is an error."""
+        opts = {k: v[0] for k, v in OPTIONS.items()}
+        for key, value in given.items():
+            if key not in OPTIONS or value not in OPTIONS[key]:
+                raise ValueError(f"vc: task option {key}={value!r} not understood; options: {OPTIONS}")
+            opts[key] = value
+        return opts
+
+    def count_samples(self, utterances: Sequence[Utterance], options: dict, seed: int) -> int:
+        """The (source, target, reference) triples of the dataset (durations only choose among references)."""
+        opts = self.options(options)
+        return len(select_vc_samples(utterances, lambda _: 0.0, pairing=opts["pairing"],
+                                     reference_pool=opts["reference_pool"], seed=seed))
+
     def run(self, ctx: TaskContext) -> None:
-        samples = select_vc_samples(ctx.utterances, _duration)
+        opts = self.options(ctx.options)
+        to_target = opts["score_against"] == "target"
+        samples = select_vc_samples(ctx.utterances, _duration, pairing=opts["pairing"],
+                                    reference_pool=opts["reference_pool"], seed=ctx.seed)
         if not samples:
             log.warning("vc on %s: no source/parallel/reference triple (needs speakers and parallel_group)",
                         ctx.dataset)
@@ -105,7 +142,7 @@ class VoiceConversion(Task):
             """Conversions one after another (in the prefetch thread: no rows are written here)."""
             for sample in pending:
                 try:
-                    yield self._convert(ctx, codec, sample)
+                    yield self._convert(ctx, codec, sample, to_target)
                 except (AudioError, ValueError, RuntimeError, NotImplementedError) as err:
                     yield sample, err
 
@@ -117,32 +154,34 @@ class VoiceConversion(Task):
                 ctx.add_rows(item.rate_rows)
                 scoring.append(item)
             if len(scoring) >= window:
-                self._score(ctx, metrics, scoring)
+                self._score(ctx, metrics, scoring, to_target)
                 scoring = []
             bar.update(1)
         if scoring:
-            self._score(ctx, metrics, scoring)
+            self._score(ctx, metrics, scoring, to_target)
         bar.close()
 
     @staticmethod
-    def _load(utt: Utterance, rate: int, max_seconds: float) -> np.ndarray:
+    def _load(utt: Utterance, rate: int, max_seconds: float, via: str = "native") -> np.ndarray:
         audio = validate(load_audio(utt.path, max_seconds), max_seconds=max_seconds)
-        return resample(audio.samples, audio.sample_rate, rate)
+        return codec_input(audio.samples, audio.sample_rate, rate, via)
 
-    def _convert(self, ctx: TaskContext, codec: Codec, sample: VCSample) -> _Converted:
+    def _convert(self, ctx: TaskContext, codec: Codec, sample: VCSample, to_target: bool) -> _Converted:
+        via = self.options(ctx.options)["codec_input"]
         with ctx.timer.stage("load", 2):
             source16 = self._load(sample.source, METRIC_SAMPLE_RATE, ctx.max_seconds)
             target16 = self._load(sample.target_parallel, METRIC_SAMPLE_RATE, ctx.max_seconds)
-            source = self._load(sample.source, codec.sample_rate, ctx.max_seconds)
+            source = self._load(sample.source, codec.sample_rate, ctx.max_seconds, via)
         key = ctx.codec_key(codec)
         if codec.capabilities.identity:  # the ideal conversion: the target speaker saying the sentence
             (tokens,) = cached_encode(codec, key, [source], ctx.token_cache, ctx.device, ctx.timer)
             wav = torch.from_numpy(resample(target16, METRIC_SAMPLE_RATE, codec.output_sample_rate))
         else:
-            reference = self._load(sample.reference, codec.sample_rate, ctx.max_seconds)
+            reference = self._load(sample.reference, codec.sample_rate, ctx.max_seconds, via)
             with ctx.timer.stage("convert", 1):
                 wav, tokens = convert(codec, source, reference, ctx.token_cache, key, ctx.device)
-        hyp = match_length(resample(wav.numpy(), codec.output_sample_rate, METRIC_SAMPLE_RATE), len(source16))
+        length = len(target16) if to_target else len(source16)
+        hyp = match_length(resample(wav.numpy(), codec.output_sample_rate, METRIC_SAMPLE_RATE), length)
         seconds = len(source16) / METRIC_SAMPLE_RATE
         extra: dict = {"reference": sample.reference.utt_id, "target": sample.target_parallel.utt_id}
         saved = ctx.saved_audio(self.name, sample.sample_id, hyp, METRIC_SAMPLE_RATE)
@@ -151,14 +190,15 @@ class VoiceConversion(Task):
         rows = ctx.rate_rows(self.name, sample.sample_id, codec, tokens, seconds, extra)
         return _Converted(sample, hyp, source16, target16, rows)
 
-    def _score(self, ctx: TaskContext, metrics: dict, items: list[_Converted]) -> None:
-        """Each metric over a group of conversions: content metrics against the source utterance,
-        speaker metrics against the target speaker's parallel utterance."""
+    def _score(self, ctx: TaskContext, metrics: dict, items: list[_Converted], to_target: bool) -> None:
+        """Each metric over a group of conversions: every metric against the target speaker's parallel
+        utterance (``score_against: source``: content metrics against the source utterance)."""
         for metric in metrics.values():
             todo = [i for i in items if ctx.missing(self.name, i.sample.sample_id, ctx.metric_outputs[metric.name])]
             if not todo:
                 continue
-            refs = [i.target16 if metric.reference == "target" else i.source16 for i in todo]
+            against_target = metric.reference == "target" or to_target
+            refs = [i.target16 if against_target else i.source16 for i in todo]
             scores = score_batch(metric, [i.hyp for i in todo], refs, [i.sample.source for i in todo],
                                  ctx.score_cache, ctx.timer)
             rows: list[Row] = []

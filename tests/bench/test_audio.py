@@ -72,3 +72,25 @@ def test_match_length_truncates_or_repeats_last_sample() -> None:
     x = np.array([1, 2, 3], np.float32)
     assert match_length(x, 2).tolist() == [1, 2]
     assert match_length(x, 5).tolist() == [1, 2, 3, 3, 3]
+
+
+def test_codec_input_goes_through_16k_as_the_authors() -> None:
+    """A 48 kHz recording reaches a 24 kHz codec band-limited to 8 kHz (the authors read corpora at 16 kHz);
+    ``native`` keeps the full band."""
+    from bench.audio import codec_input
+
+    t = np.arange(48000) / 48000
+    recording = (0.3 * np.sin(2 * np.pi * 440 * t) + 0.3 * np.sin(2 * np.pi * 10000 * t)).astype(np.float32)
+
+    def band(x: np.ndarray, low: float, high: float) -> float:
+        spectrum = np.abs(np.fft.rfft(x)) ** 2
+        freqs = np.fft.rfftfreq(len(x), 1 / 24000)
+        return float(spectrum[(freqs >= low) & (freqs < high)].sum() / spectrum.sum())
+
+    via16, native = codec_input(recording, 48000, 24000), codec_input(recording, 48000, 24000, "native")
+    assert len(via16) == len(native) == 24000
+    assert band(via16, 9000, 11000) < 1e-4 < 0.4 < band(native, 9000, 11000)
+    assert band(via16, 400, 500) > 0.99
+    assert np.array_equal(codec_input(recording[:16000], 16000, 16000), recording[:16000])
+    with pytest.raises(ValueError, match="codec_input"):
+        codec_input(recording, 48000, 24000, "44k")

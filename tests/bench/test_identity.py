@@ -206,7 +206,8 @@ def test_probe_checkpoints_follow_variant_and_label(shared_data: Path, tmp_path:
     def config(codecs: list) -> object:
         return from_dict({
             "name": "p", "output_dir": str(tmp_path / "run"), "metric_profile": "offline", "metrics": [],
-            "tasks": ["si_probe"], "task_options": {"si_probe": {"max_epochs": 1, "max_steps": 2, "batch_size": 8}},
+            "tasks": ["si_probe"], "task_options": {"si_probe": {"max_epochs": 1, "max_steps": 2, "batch_size": 8,
+                                                                    "hidden": 32, "layers": 1}},
             "codecs": codecs, "datasets": {"vctk": {"format": "manifest", "root": str(shared_data), "limit": 16}}})
 
     runner.run(config([{"name": "dy a", "codec": "codec2-700c"}, {"name": "dy_a", "codec": "codec2-700c"}]),

@@ -73,6 +73,34 @@ def test_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     assert evaluate_loss(model, _items(6, 3, 1), cfg) > 0
 
 
+def test_newbob_follows_speechbrain_and_the_best_scored_epoch_is_kept() -> None:
+    """The authors' recipe: NewBob on the loss relative to the previous epoch with patient 1 (every second
+    low-improvement epoch anneals), no early stopping, the epoch with the best *score* (not loss) restored."""
+    from bench.tasks._training import TrainState, _newbob_anneals
+
+    cfg, state = TrainConfig(), TrainState()
+    assert cfg.betas == (0.9, 0.98) and cfg.patience is None and cfg.anneal_patience == 1
+    losses = [1.0, 0.5, 0.499, 0.4989, 0.4988, 0.3, 0.31]
+    assert [_newbob_anneals(state, loss, cfg) for loss in losses] == [False, False, False, True, False, False, True]
+    eager = TrainState()
+    assert [_newbob_anneals(eager, loss, TrainConfig(anneal_patience=0)) for loss in losses] == [
+        False, False, True, True, True, False, True]
+
+    torch.manual_seed(0)
+    model = TokenProbe([8, 8], 3, "classify", embedding_dim=16, hidden=32)
+    scores = iter([0.5, 0.2, 0.4, 0.3])  # the second epoch is the best by score, whatever its loss
+    weights: list[dict] = []
+
+    def score(trained: torch.nn.Module) -> float:
+        weights.append({k: v.clone() for k, v in trained.state_dict().items()})
+        return next(scores)
+
+    state = train(model, _items(16, 3), _items(6, 3, seed=1),
+                  TrainConfig(batch_size=4, max_epochs=4, lr=3e-3, grad_clip=1.0), score=score)
+    assert state.epoch == 4 and state.best == 0.2 and [h["valid_score"] for h in state.history] == [0.5, 0.2, 0.4, 0.3]
+    assert all(torch.equal(v, weights[1][k]) for k, v in model.state_dict().items())
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("task, metric", [("si_probe", "si_er"), ("asr_probe", "asr_wer")])
 def test_probe_tasks_end_to_end_on_shared_clips(shared_data: Path, tmp_path: Path, task: str, metric: str) -> None:
@@ -134,7 +162,7 @@ def test_probe_rows_do_not_depend_on_the_processing_order(shared_data: Path, tmp
         runner.run(from_dict({
             "name": "p", "output_dir": str(out), "metric_profile": "offline", "metrics": [],
             "tasks": ["si_probe"], "codecs": ["codec2-700c"],
-            "task_options": {"si_probe": {"max_epochs": 2, "batch_size": 4}},
+            "task_options": {"si_probe": {"max_epochs": 2, "batch_size": 4, "hidden": 64}},
             "datasets": {"s": {"format": "manifest", "root": str(shared_data), "limit": 16}}}), progress=False)
         rows.append(sorted((out / "rows.jsonl").read_text().splitlines()))
         (ckpt,) = (out / "probes").rglob("ckpt.pt")
@@ -142,3 +170,26 @@ def test_probe_rows_do_not_depend_on_the_processing_order(shared_data: Path, tmp
     assert rows[0] == rows[1] and rows[0]
     assert weights[0].keys() == weights[1].keys()
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])  # the same training, bit for bit
+
+
+def test_speaker_id_split_follows_the_authors_sequential_rule(tmp_path: Path) -> None:
+    """Per subset folder and speaker, files in path order: the first int(0.8 n) train, the next int(0.1 n)
+    valid, the rest test; ``split: hashed`` keeps the seeded draw."""
+    from types import SimpleNamespace
+
+    from bench.tasks.probes import SpeakerIDProbe
+
+    from bench.datasets import Utterance
+
+    utts = [Utterance(utt_id=f"{spk}-{k:04d}", path=tmp_path / sub / spk / f"{spk}-{k:04d}.flac", speaker=spk,
+                      labels={"subset": sub})
+            for sub, spk, n in (("train-clean-100", "19", 20), ("train-clean-360", "100", 9)) for k in range(n)]
+    task = SpeakerIDProbe()
+    splits = task.splits(utts[::-1], SimpleNamespace(options={}, seed=0))  # type: ignore[arg-type]
+    first = [splits[f"19-{k:04d}"] for k in range(20)]
+    assert first == ["train"] * 16 + ["valid"] * 2 + ["test"] * 2
+    assert [splits[f"100-{k:04d}"] for k in range(9)] == ["train"] * 7 + ["test"] * 2  # int(0.9) = 0 valid
+    hashed = task.splits(utts, SimpleNamespace(options={"split": "hashed"}, seed=0))  # type: ignore[arg-type]
+    assert hashed != splits and set(hashed.values()) <= {"train", "valid", "test"}
+    with pytest.raises(ValueError, match="split"):
+        task.splits(utts, SimpleNamespace(options={"split": "random"}, seed=0))  # type: ignore[arg-type]

@@ -169,6 +169,7 @@ def test_tts_shared_config_gives_ar_and_nar_rows(shared_data: Path, tmp_path: Pa
     small = "{size: {layers: 1, heads: 2, kv_heads: 1, dim: 32, ffn: 64}, max_steps: 20, batch_size: 16, lr: 0.002"
     config = load_config(root / "configs" / "tts_shared.yaml", [
         f"output_dir={tmp_path / 'run'}", f"datasets.shared.root={shared_data}", "metrics=[dnsmos]",
+        "datasets.shared.limit=24", "task_codecs={tts_ar: [codec2-700c], tts_nar: [codec2-700c, dycast-ca]}",
         f"task_options.tts_ar={small}, num_samples: 2}}", f"task_options.tts_nar={small}}}",
         "codecs=[codec2-700c, {name: dycast-ca, codec: dycast-ca, params: {random_preset: tiny, mode: tokens}}]"])
     runner.run(config, progress=False)
@@ -198,8 +199,8 @@ def test_tts_rows_do_not_depend_on_prefetch(shared_data: Path, tmp_path: Path, s
     for depth in (0, 2):
         config = load_config(root / "configs" / "tts_shared.yaml", [
             f"output_dir={tmp_path / f'p{depth}'}", f"datasets.shared.root={shared_data}", "metrics=[snr]",
-            "datasets.shared.limit=24",
-            f"task_options.tts_ar={small}, num_samples: 3}}", f"task_options.tts_nar={small}}}",
+            "datasets.shared.limit=12",
+            f"task_options.tts_ar={small}, num_samples: 2}}", f"task_options.tts_nar={small}}}",
             f"prefetch={depth}", "codecs=[codec2-700c, {name: dycast-ca, codec: dycast-ca, "
             "params: {random_preset: tiny, mode: tokens}}]"])
         runner.run(config, progress=False)
