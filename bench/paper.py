@@ -86,6 +86,8 @@ def dry_run(plan: PaperTable) -> tuple[list[str], bool]:
     lines, ok = [], True
     data = plan.data
     expected = {str(k): int(v) for k, v in (plan.section.get("expected_utterances") or {}).items()}
+    stated_samples = (plan.section.get("expected_samples") or {}).items()
+    expected_samples = {(str(t), str(d)): int(n) for t, by_dataset in stated_samples for d, n in by_dataset.items()}
     codecs = data.get("codecs") or []
     tasks = data.get("tasks") or []
     lines.append(f"bench paper {plan.name}: {len(codecs)} codec variants x {len(tasks)} tasks "
@@ -94,6 +96,7 @@ def dry_run(plan: PaperTable) -> tuple[list[str], bool]:
         ok = False
         lines.append(f"  MISSING data root {name!r}: {roots.how_to_set(name)}")
     counts: dict[str, int | None] = {}
+    loaded: dict[str, list] = {}
     for name, entry in (data.get("datasets") or {}).items():
         root = str(entry.get("root", ""))
         if roots.PLACEHOLDER.search(root):
@@ -103,11 +106,25 @@ def dry_run(plan: PaperTable) -> tuple[list[str], bool]:
             continue
         try:
             spec = from_dict({"name": "x", "codecs": ["x"], "datasets": {name: entry}}).datasets[0]
-            counts[name] = len(load_dataset(spec))
-            lines.append(f"  dataset {name}: {counts[name]} utterances ({entry.get('format')} at {root})")
+            loaded[name] = load_dataset(spec)
+            count = counts[name] = len(loaded[name])
+            lines.append(f"  dataset {name}: {count} utterances ({entry.get('format')} at {root})"
+                         + _versus_paper(count, expected.get(name)))
         except (OSError, ValueError, KeyError) as err:
             ok, counts[name] = False, None
             lines.append(f"  MISSING dataset {name}: {err}")
+    options = data.get("task_options") or {}
+    for (task, name), stated in sorted(expected_samples.items()):
+        if name not in loaded or task not in TASKS:
+            lines.append(f"  samples {task} on {name}: the paper states {stated} (dataset not read here)")
+            continue
+        try:
+            made = _samples(task, loaded[name], options, data)
+        except ValueError as err:
+            ok = False
+            lines.append(f"  MISSING task options of {task}: {err}")
+            continue
+        lines.append(f"  samples {task} on {name}: {made}{_versus_paper(made, stated)}")
     for entry in codecs:
         name = entry if isinstance(entry, str) else entry.get("codec", entry.get("name"))
         label = entry if isinstance(entry, str) else entry.get("name", name)
@@ -142,12 +159,18 @@ def dry_run(plan: PaperTable) -> tuple[list[str], bool]:
     for task in tasks:
         runs_on = restrict_d.get(task) or list(counts)
         n_codecs = len(restrict_c.get(task) or codecs)
-        utts = sum(size.get(d, 0) for d in runs_on)
+        utts = 0
+        for d in runs_on:
+            try:
+                utts += _samples(task, loaded[d], options, data) if d in loaded and task in TASKS else \
+                    expected_samples.get((task, d), size.get(d, 0))
+            except ValueError:
+                utts += size.get(d, 0)
         passes += utts * n_codecs
         trains = task in TASKS and getattr(TASKS.get(task), "trains", False)
         if trains:
             training += n_codecs * len(runs_on) * seeds.get(task, 1)
-        lines.append(f"  work {task}: {utts} utterances ({', '.join(runs_on)}) x {n_codecs} codec variants"
+        lines.append(f"  work {task}: {utts} samples ({', '.join(runs_on)}) x {n_codecs} codec variants"
                      + (f"; {n_codecs * len(runs_on) * seeds.get(task, 1)} training runs" if trains else ""))
     known = all(c is not None for c in counts.values())
     lines.append(f"  work: {passes} utterance x codec passes, {training} training runs"
@@ -166,6 +189,20 @@ def dry_run(plan: PaperTable) -> tuple[list[str], bool]:
         ok = False
         lines.append(f"  MISSING metrics {unknown_metrics}")
     return lines, ok
+
+
+def _samples(task: str, utterances: list, options: dict[str, Any], data: dict[str, Any]) -> int:
+    """The samples ``task`` makes of a dataset under the plan's options and seed."""
+    return TASKS.get(task)().count_samples(utterances, dict(options.get(task) or {}), int(data.get("seed", 0)))
+
+
+def _versus_paper(count: int, stated: int | None) -> str:
+    """The paper's count beside ours, and a warning when they differ (a partial or differently prepared corpus)."""
+    if stated is None:
+        return ""
+    if count == stated:
+        return f" (the paper: {stated}, same)"
+    return f" (WARNING: the paper states {stated}; numbers will not be comparable)"
 
 
 def _metric_of(column: str) -> str | None:

@@ -50,6 +50,21 @@ def test_dry_run_without_corpora_lists_every_missing_root_and_exits_1(tmp_path: 
     assert "training runs" in capsys.readouterr().out
 
 
+def test_dry_run_sets_the_counts_beside_the_papers_and_warns(shared_data: Path, tmp_path: Path, capsys) -> None:
+    """Corpus sizes and VC pairs beside the counts the paper states; a difference is a warning, not a failure."""
+    roots = {"mls": mini.mls(shared_data, tmp_path / "MiniMLS", per_language=1),
+             "vctk": mini.vctk_awkward(shared_data, tmp_path / "VCTK")}
+    main(["paper", "table2", *[a for n, r in roots.items() for a in ("--root", f"{n}={r}")], "--dry-run",
+          "--out", str(tmp_path / "run")])
+    lines = capsys.readouterr().out.splitlines()
+    mls = next(line for line in lines if line.startswith("  dataset mls:"))
+    assert "7 utterances" in mls and "WARNING: the paper states 700" in mls
+    vc = next(line for line in lines if line.startswith("  samples vc on vctk:"))
+    assert vc.startswith("  samples vc on vctk: 21 ") and "the paper states 2521" in vc  # the authors' pairs
+    assert "  work vc: 21 samples (vctk) x 15 codec variants" in lines
+    assert not any("dataset vctk" in line and "WARNING" in line for line in lines)  # no utterance count stated
+
+
 @pytest.fixture
 def table2_roots(shared_data: Path, tmp_path: Path) -> list[str]:
     libri = mini.librispeech(shared_data, tmp_path / "LibriSpeech")
@@ -66,13 +81,14 @@ def table2_roots(shared_data: Path, tmp_path: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_table2_end_to_end_on_miniature_corpora(table2_roots: list[str], tmp_path: Path, capsys) -> None:
-    small = [*OFFLINE, "metrics=[dnsmos, sim]", "datasets.librispeech.limit=2", "datasets.mls.options.per_language=1",
+    small = [*OFFLINE, "metrics=[dnsmos, sim]", "datasets.librispeech.limit=2",
              "datasets.vctk.options.speakers=[p225, p226]", "task_codecs={vc: [reference, dycast-bp3]}",
              "codecs=[reference, mulaw-8bit, {name: dycast-bp3, codec: dycast-bp3, params: {random_preset: tiny}}]"]
     out_dir = tmp_path / "run"
     assert main(["paper", "table2", *small, *table2_roots, "--dry-run", "--out", str(out_dir)]) == 1
     dry = capsys.readouterr().out  # every root found; only DyCAST's weights are missing (random on purpose)
     assert "dataset mls: 7 utterances" in dry and "cached: nothing yet" in dry and "MISSING data" not in dry
+    assert "samples vc on vctk: " in dry
     assert [line for line in dry.splitlines() if "MISSING" in line] == [
         line for line in dry.splitlines() if "MISSING weights of dycast-bp3: asset 'dycast'" in line]
     assert main(["paper", "table2", *small, *table2_roots, "--out", str(out_dir), "--no-progress"]) == 0
@@ -137,8 +153,9 @@ def test_table4_probes_and_tts_on_miniature_corpora(shared_data: Path, tmp_path:
                  "codecs=[codec2-700c, {name: dycast-ca, codec: dycast-ca, "
                  "params: {random_preset: tiny, mode: tokens}}]",
                  "task_codecs={tts_ar: [codec2-700c], tts_nar: [dycast-ca]}",
-                 "task_options.asr_probe={tokenizer: bpe, vocab_size: 40, max_epochs: 1}",
-                 "task_options.si_probe={max_epochs: 1}", "task_options.ser_probe={max_epochs: 1}",
+                 "task_options.asr_probe={tokenizer: bpe, vocab_size: 40, max_epochs: 1, hidden: 32}",
+                 "task_options.si_probe={max_epochs: 1, hidden: 32}",
+                 "task_options.ser_probe={max_epochs: 1, hidden: 32}",
                  f"task_options.tts_ar={{size: {size}, max_steps: 4, num_samples: 1}}",
                  f"task_options.tts_nar={{size: {size}, max_steps: 4}}"]
     assert main(["paper", "table4", *overrides, "--root", f"librispeech={libri}", "--root", f"iemocap={iemocap}",
