@@ -12,6 +12,7 @@ between the LSTM layers.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -34,6 +35,7 @@ class ProbeItem:
     utt_id: str
     codes: torch.Tensor
     target: Any  # the label (text or class name) until encoded: char / BPE ids (ASR) or a class index
+    seconds: float = 0.0  # the recording's duration (the authors' batch order)
 
 
 class TokenProbe(nn.Module):
@@ -114,13 +116,32 @@ def evaluate_loss(model: TokenProbe, items: Sequence[ProbeItem], cfg: TrainConfi
     return evaluate(model, _batches(items, cfg.batch_size), probe_loss, cfg)
 
 
+BATCH_ORDERS = ("ascending", "shuffled")
+
+
+def ascending_batches(items: Sequence[ProbeItem], size: int) -> list[list[ProbeItem]]:
+    """The authors' training order: the set sorted by duration, shortest first, cut into batches, the same
+    every epoch (``hparams/tasks/*.yaml`` ``sorting: ascending``; ``utils.py``: ``shuffle`` only for
+    ``sorting: random``; ``datasets/*.py``: ``filtered_sorted(sort_key="duration")``)."""
+    return _batches(sorted(items, key=lambda i: (i.seconds, i.utt_id)), size)
+
+
 def train(model: TokenProbe, train_items: Sequence[ProbeItem], valid_items: Sequence[ProbeItem],
           cfg: TrainConfig, checkpoint: Path | None = None, progress: bool | str = False,
-          score: Callable[[nn.Module], float] | None = None) -> TrainState:
-    """Train (shuffled batches); resumes from ``checkpoint``. The weights of the epoch with the best
-    ``score`` (the validation error rate; the validation loss without one) are restored."""
-    return train_model(model, lambda rng: random_batches(train_items, cfg.batch_size, rng),
-                       _batches(valid_items, cfg.batch_size), probe_loss, cfg, checkpoint, progress, score=score)
+          score: Callable[[nn.Module], float] | None = None, order: str = "ascending") -> TrainState:
+    """Train; resumes from ``checkpoint``. Batches in ascending duration (``order="shuffled"``: reshuffled every
+    epoch); the validation loss (NewBob's input) over single utterances, as the authors' ``valid_batch_size: 1``.
+    The weights of the epoch with the best ``score`` (the validation error rate; the loss without one) are
+    restored."""
+    if order not in BATCH_ORDERS:
+        raise ValueError(f"batch_order must be one of {BATCH_ORDERS}, got {order!r}")
+    fixed = ascending_batches(train_items, cfg.batch_size) if order == "ascending" else None
+
+    def epoch_batches(rng: random.Random) -> list[list[ProbeItem]]:
+        return fixed if fixed is not None else random_batches(train_items, cfg.batch_size, rng)
+
+    return train_model(model, epoch_batches, _batches(valid_items, 1), probe_loss, cfg, checkpoint, progress,
+                       score=score)
 
 
 def greedy_ctc(log_probs: torch.Tensor, length: int) -> list[int]:

@@ -155,13 +155,14 @@ class _Probe(Task):
         with ctx.timer.stage("train", len(train_items)):
             state = train(model, train_items, valid_items, cfg, ckpt,
                           progress=f"{self.name} train {ctx.codec_label}" if ctx.progress else False,
-                          score=valid_error)
+                          score=valid_error, order=ctx.options.get("batch_order", "ascending"))
         self._score(ctx, model, by_split["test"], infeasible, classes, cfg, state.epoch, text, codec_flags(codec))
 
     def text_codec(self, ctx: TaskContext, transcripts: list[str], folder) -> "CharText | BPEText":
         return CharText()
 
     task_keys: tuple[str, ...] = ()
+    shared_keys = ("batch_order",)  # every probe: ascending (the authors') or shuffled
     size_keys = {"hidden": 512, "layers": 2}  # the paper's BiLSTM
 
     def _size(self, ctx: TaskContext, key: str) -> int:
@@ -172,7 +173,7 @@ class _Probe(Task):
 
     def _config(self, ctx: TaskContext) -> TrainConfig:
         fields = {f.name for f in dataclasses.fields(TrainConfig)}
-        keys = set(self.task_keys) | set(self.size_keys)
+        keys = set(self.task_keys) | set(self.size_keys) | set(self.shared_keys)
         unknown = set(ctx.options) - fields - keys
         if unknown:
             raise ValueError(f"task_options.{self.name}: unknown keys {sorted(unknown)}; "
@@ -192,7 +193,7 @@ class _Probe(Task):
                 ctx.add_rows([ctx.error_row(self.name, utt.utt_id, "encode", err)])
                 continue
             codes = tokens.codes[0, : int(tokens.lengths[0])].long()
-            items[utt.utt_id] = ProbeItem(utt.utt_id, codes, self.target_of(utt))
+            items[utt.utt_id] = ProbeItem(utt.utt_id, codes, self.target_of(utt), audio.duration)
         return items
 
     @torch.no_grad()

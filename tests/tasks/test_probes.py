@@ -193,3 +193,33 @@ def test_speaker_id_split_follows_the_authors_sequential_rule(tmp_path: Path) ->
     assert hashed != splits and set(hashed.values()) <= {"train", "valid", "test"}
     with pytest.raises(ValueError, match="split"):
         task.splits(utts, SimpleNamespace(options={"split": "random"}, seed=0))  # type: ignore[arg-type]
+
+
+def test_training_batches_run_in_ascending_duration_as_the_authors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shortest first, cut into batches, the same every epoch, validation one utterance at a time;
+    ``batch_order: shuffled`` reshuffles every epoch."""
+    import random
+
+    from bench.tasks import _probe_model
+    from bench.tasks._probe_model import ascending_batches
+    from bench.tasks._training import TrainState
+
+    items = [ProbeItem(f"u{i}", torch.zeros(3, 1, dtype=torch.long), 0, seconds=float((7 * i) % 10)) for i in range(10)]
+    assert [[i.seconds for i in b] for b in ascending_batches(items[::-1], 4)] == [
+        [0.0, 1.0, 2.0, 3.0], [4.0, 5.0, 6.0, 7.0], [8.0, 9.0]]
+    seen: dict = {}
+
+    def trainer(model, train_batches, valid_batches, *args, **kwargs) -> TrainState:  # noqa: ANN001
+        seen["epochs"] = [train_batches(random.Random(epoch)) for epoch in range(2)]
+        seen["valid"] = valid_batches
+        return TrainState()
+
+    monkeypatch.setattr(_probe_model, "train_model", trainer)
+    model = TokenProbe([8], 2, "classify", embedding_dim=8, hidden=8, layers=1)
+    train(model, items, items[:3], TrainConfig(batch_size=4))
+    assert seen["epochs"][0] == seen["epochs"][1] == ascending_batches(items, 4)
+    assert [len(b) for b in seen["valid"]] == [1, 1, 1]
+    train(model, items, items[:3], TrainConfig(batch_size=4), order="shuffled")
+    assert seen["epochs"][0] != seen["epochs"][1]
+    with pytest.raises(ValueError, match="batch_order"):
+        train(model, items, items, TrainConfig(batch_size=4), order="random")
