@@ -177,6 +177,7 @@ def test_metrics_compute_only_the_outputs_a_run_shows_or_names() -> None:
         metric_settings("offline", ["dnsmos_nope"])
 
 
+@pytest.mark.slow  # each fallback loads a fresh Whisper (+0.55 GB peak): kept out of the README's 3 GB test run
 def test_authors_fallback_decoding_is_seeded_and_named(shared_data: Path, monkeypatch) -> None:
     """The paper profile decodes as the authors' harness (temperature fallback): its backend says so, and
     sampled fallbacks give the same text in any order (reversed speech makes whisper-base fall back)."""
