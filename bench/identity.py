@@ -2,13 +2,12 @@
 persists them (token, score, transcript and embedding caches, rows, checkpoints).
 
 :func:`code_fingerprint` of a plugin class hashes the module that defines it and every module of the
-same plugin package it imports, transitively (``bench.codecs.dycast.plugin`` brings the whole in-tree
-``bench.codecs.dycast`` model it builds and the shared ``bench.codecs._blocks`` it uses; ``bench.metrics.dwer``
-brings ``bench.metrics._whisper``), plus the class's declared ``version`` (a plugin bumps it when something
-outside its source changes its numbers). The core (``bench.*`` outside the plugin packages) is left out:
-it is versioned with the harness. Sources are compared as syntax trees without docstrings, so comments,
-docstrings and formatting change nothing; any change to the code does. Like joblib.Memory's function
-hashing, but over the plugin's whole in-tree closure.
+same plugin package it imports, transitively (a codec plugin brings the in-tree model package it builds and
+the package's shared helper modules it uses; a metric brings its private backend modules), plus the class's
+declared ``version`` (a plugin bumps it when something outside its source changes its numbers). The core
+(``bench.*`` outside the plugin packages) is left out: it is versioned with the harness. Sources are compared
+as syntax trees without docstrings, so comments, docstrings and formatting change nothing; any change to the
+code does. Like joblib.Memory's function hashing, but over the plugin's whole in-tree closure.
 """
 
 from __future__ import annotations

@@ -114,17 +114,20 @@ def dry_run(plan: PaperTable) -> tuple[list[str], bool]:
             ok, counts[name] = False, None
             lines.append(f"  MISSING dataset {name}: {err}")
     options = data.get("task_options") or {}
-    for (task, name), stated in sorted(expected_samples.items()):
-        if name not in loaded or task not in TASKS:
-            lines.append(f"  samples {task} on {name}: the paper states {stated} (dataset not read here)")
-            continue
+    restrict_d, restrict_c = data.get("task_datasets") or {}, data.get("task_codecs") or {}
+    made: dict[tuple[str, str], int] = {}  # the samples each task makes of each dataset read here
+    for task in (t for t in tasks if t in TASKS):
         try:
-            made = _samples(task, loaded[name], options, data)
+            made.update({(task, d): _samples(task, loaded[d], options, data)
+                         for d in restrict_d.get(task) or list(counts) if d in loaded})
         except ValueError as err:
             ok = False
             lines.append(f"  MISSING task options of {task}: {err}")
-            continue
-        lines.append(f"  samples {task} on {name}: {made}{_versus_paper(made, stated)}")
+    for (task, name), stated in sorted(expected_samples.items()):
+        if (task, name) in made:
+            lines.append(f"  samples {task} on {name}: {made[task, name]}{_versus_paper(made[task, name], stated)}")
+        else:
+            lines.append(f"  samples {task} on {name}: the paper states {stated} (dataset not read here)")
     for entry in codecs:
         name = entry if isinstance(entry, str) else entry.get("codec", entry.get("name"))
         label = entry if isinstance(entry, str) else entry.get("name", name)
@@ -153,19 +156,12 @@ def dry_run(plan: PaperTable) -> tuple[list[str], bool]:
         ok = False
         lines.append(f"  MISSING metric profile: {err}")
     size = {n: (c if c is not None else expected.get(n, 0)) for n, c in counts.items()}
-    restrict_d, restrict_c = data.get("task_datasets") or {}, data.get("task_codecs") or {}
     seeds = {t: len(o.get("seeds") or [0]) for t, o in (data.get("task_options") or {}).items()}
     passes = training = 0
     for task in tasks:
         runs_on = restrict_d.get(task) or list(counts)
         n_codecs = len(restrict_c.get(task) or codecs)
-        utts = 0
-        for d in runs_on:
-            try:
-                utts += _samples(task, loaded[d], options, data) if d in loaded and task in TASKS else \
-                    expected_samples.get((task, d), size.get(d, 0))
-            except ValueError:
-                utts += size.get(d, 0)
+        utts = sum(made.get((task, d), expected_samples.get((task, d), size.get(d, 0))) for d in runs_on)
         passes += utts * n_codecs
         trains = task in TASKS and getattr(TASKS.get(task), "trains", False)
         if trains:

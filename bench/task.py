@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -213,6 +213,18 @@ class Task(ABC):
         without loading audio: what a dry run sets beside the count the paper states. One per utterance unless
         a task pairs them (voice conversion)."""
         return len(utterances)
+
+
+def task_choices(task: str, given: Mapping[str, Any], choices: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """A task's settings among named choices: each key's first choice unless ``given`` (its ``task_options``)
+    picks another; an unknown key or value is an error naming every choice."""
+    chosen = {key: str(values[0]) for key, values in choices.items()}
+    for key, value in given.items():
+        if key not in choices or value not in choices[key]:
+            raise ValueError(f"{task}: task option {key}={value!r} not understood; options: "
+                             f"{ {k: list(v) for k, v in choices.items()} }")
+        chosen[key] = value
+    return chosen
 
 
 def scoring_window(batch: int, metrics: dict[str, Metric]) -> int:

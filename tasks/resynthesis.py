@@ -39,12 +39,12 @@ from bench.datasets import Utterance
 from bench.prefetch import prefetch
 from bench.registry import register_task
 from bench.store import Row
-from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, score_batch, scoring_window
+from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, score_batch, scoring_window, task_choices
 
 log = logging.getLogger(__name__)
 
 
-REFERENCES = ("clean", "input")
+OPTIONS = {"reference": ("clean", "input"), "codec_input": CODEC_INPUTS}  # first: the authors'
 
 
 @dataclass
@@ -68,9 +68,7 @@ class Resynthesis(Task):
     shard_by_utterance = True
 
     def run(self, ctx: TaskContext) -> None:
-        allowed = {"reference": REFERENCES, "codec_input": CODEC_INPUTS}
-        if any(k not in allowed or v not in allowed[k] for k, v in ctx.options.items()):
-            raise ValueError(f"resynthesis: task_options {dict(ctx.options)} not understood; options: {allowed}")
+        opts = task_choices(self.name, ctx.options, OPTIONS)
         outputs = ctx.scored_outputs()
         pending = [u for u in ctx.utterances if ctx.missing(self.name, u.utt_id, outputs)]
         if not pending:
@@ -85,7 +83,7 @@ class Resynthesis(Task):
         def decoded() -> Iterator[tuple[list[_Item | tuple[Utterance, AudioError]], list]]:
             """Load and round-trip batch after batch (in the prefetch thread: no rows are written here)."""
             for start in range(0, len(pending), batch):
-                prepared = [self._prepare(ctx, codec, u) for u in pending[start:start + batch]]
+                prepared = [self._prepare(ctx, codec, u, opts) for u in pending[start:start + batch]]
                 items = [p for p in prepared if isinstance(p, _Item)]
                 yield prepared, self._codec_roundtrip(ctx, codec, items) if items else []
 
@@ -106,7 +104,8 @@ class Resynthesis(Task):
     def _error(self, ctx: TaskContext, utt: Utterance, stage: str, err: Exception) -> None:
         ctx.add_rows([ctx.error_row(self.name, utt.utt_id, stage, err)])
 
-    def _prepare(self, ctx: TaskContext, codec: Codec, utt: Utterance) -> _Item | tuple[Utterance, AudioError]:
+    def _prepare(self, ctx: TaskContext, codec: Codec, utt: Utterance,
+                 opts: dict[str, str]) -> _Item | tuple[Utterance, AudioError]:
         try:
             with ctx.timer.stage("load", 1):
                 audio = load_audio(utt.path, ctx.max_seconds)
@@ -114,7 +113,7 @@ class Resynthesis(Task):
                 audio = validate(audio, min_seconds=min_seconds, max_seconds=ctx.max_seconds)
         except AudioError as err:
             return utt, err
-        via = ctx.options.get("codec_input", "16k")
+        via = opts["codec_input"]
         path = [audio.sample_rate, *([METRIC_SAMPLE_RATE] if via == "16k" else []), codec.sample_rate]
         path = [r for i, r in enumerate(path) if i == 0 or r != path[i - 1]]
         conversions = audio.conversions + tuple(
@@ -123,7 +122,7 @@ class Resynthesis(Task):
             if len(set(rates)) > 1)
         if conversions:
             log.info("%s: %s", utt.utt_id, ", ".join(conversions))
-        if utt.reference_path is not None and ctx.options.get("reference", "clean") == "clean":
+        if utt.reference_path is not None and opts["reference"] == "clean":
             try:
                 with ctx.timer.stage("load", 1):
                     clean = validate(load_audio(utt.reference_path, ctx.max_seconds), max_seconds=ctx.max_seconds)

@@ -43,7 +43,7 @@ from bench.knn import knn
 from bench.prefetch import prefetch
 from bench.registry import register_task
 from bench.store import Row
-from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, score_batch, scoring_window
+from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, score_batch, scoring_window, task_choices
 
 from ._vc_pairs import PAIRINGS, REFERENCE_POOLS, VCSample, select_vc_samples
 
@@ -104,15 +104,9 @@ class VoiceConversion(Task):
     outputs = RATE_OUTPUTS
     uses_metrics = True
 
-    @staticmethod
-    def options(given: dict) -> dict[str, str]:
+    def options(self, given: dict) -> dict[str, str]:
         """This task's options (first value of each: the authors' protocol); anything else is an error."""
-        opts = {k: v[0] for k, v in OPTIONS.items()}
-        for key, value in given.items():
-            if key not in OPTIONS or value not in OPTIONS[key]:
-                raise ValueError(f"vc: task option {key}={value!r} not understood; options: {OPTIONS}")
-            opts[key] = value
-        return opts
+        return task_choices(self.name, given, OPTIONS)
 
     def count_samples(self, utterances: Sequence[Utterance], options: dict, seed: int) -> int:
         """The (source, target, reference) triples of the dataset (durations only choose among references)."""
@@ -142,7 +136,7 @@ class VoiceConversion(Task):
             """Conversions one after another (in the prefetch thread: no rows are written here)."""
             for sample in pending:
                 try:
-                    yield self._convert(ctx, codec, sample, to_target)
+                    yield self._convert(ctx, codec, sample, opts)
                 except (AudioError, ValueError, RuntimeError, NotImplementedError) as err:
                     yield sample, err
 
@@ -166,8 +160,8 @@ class VoiceConversion(Task):
         audio = validate(load_audio(utt.path, max_seconds), max_seconds=max_seconds)
         return codec_input(audio.samples, audio.sample_rate, rate, via)
 
-    def _convert(self, ctx: TaskContext, codec: Codec, sample: VCSample, to_target: bool) -> _Converted:
-        via = self.options(ctx.options)["codec_input"]
+    def _convert(self, ctx: TaskContext, codec: Codec, sample: VCSample, opts: dict[str, str]) -> _Converted:
+        via, to_target = opts["codec_input"], opts["score_against"] == "target"
         with ctx.timer.stage("load", 2):
             source16 = self._load(sample.source, METRIC_SAMPLE_RATE, ctx.max_seconds)
             target16 = self._load(sample.target_parallel, METRIC_SAMPLE_RATE, ctx.max_seconds)
