@@ -21,7 +21,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._training import TrainConfig, TrainState, evaluate, random_batches
+from ._training import BATCH_ORDERS, TrainConfig, TrainState, evaluate, random_batches
+from ._training import ascending_batches as sorted_batches  # the probes' own ascending_batches is below
 from ._training import train as train_model
 
 __all__ = ["ProbeItem", "TokenProbe", "TrainConfig", "TrainState", "collate", "ctc_feasible", "evaluate_loss",
@@ -116,14 +117,9 @@ def evaluate_loss(model: TokenProbe, items: Sequence[ProbeItem], cfg: TrainConfi
     return evaluate(model, _batches(items, cfg.batch_size), probe_loss, cfg)
 
 
-BATCH_ORDERS = ("ascending", "shuffled")
-
-
 def ascending_batches(items: Sequence[ProbeItem], size: int) -> list[list[ProbeItem]]:
-    """The authors' training order: the set sorted by duration, shortest first, cut into batches, the same
-    every epoch (``hparams/tasks/*.yaml`` ``sorting: ascending``; ``utils.py``: ``shuffle`` only for
-    ``sorting: random``; ``datasets/*.py``: ``filtered_sorted(sort_key="duration")``)."""
-    return _batches(sorted(items, key=lambda i: (i.seconds, i.utt_id)), size)
+    """:func:`~._training.ascending_batches` by the recording's duration (the authors' order)."""
+    return sorted_batches(items, size, lambda i: (i.seconds, i.utt_id))
 
 
 def train(model: TokenProbe, train_items: Sequence[ProbeItem], valid_items: Sequence[ProbeItem],

@@ -69,6 +69,17 @@ class TrainState:
     history: list[dict] = field(default_factory=list)
 
 
+BATCH_ORDERS = ("ascending", "shuffled")
+
+
+def ascending_batches(items: Sequence[Item], size: int, key: Callable[[Item], Any]) -> list[list[Item]]:
+    """The authors' training order: the set sorted by ``key`` (duration, then id), shortest first, cut into
+    batches, the same every epoch (``hparams/tasks/*.yaml`` ``sorting: ascending``; ``utils.py``: ``shuffle``
+    only for ``sorting: random``; ``datasets/*.py``: ``filtered_sorted(sort_key="duration")``)."""
+    ordered = sorted(items, key=key)
+    return [ordered[i:i + size] for i in range(0, len(ordered), size)]
+
+
 def random_batches(items: Sequence[Item], size: int, rng: random.Random) -> list[list[Item]]:
     """Shuffled items cut into batches."""
     order = list(items)

@@ -1,16 +1,25 @@
 """TTS models on codec tokens (DyCAST paper, appendix D.6), built with transformers' Llama classes.
 
-Speech tokens: a codec frame has K streams. Codecs that declare ``multi_codebook`` (residual codebooks)
-are **flattened** across the codebook axis, one stream per step (each stream keeps its own id range:
-:class:`StreamLayout`); other codecs with K > 1 streams (DyCAST's 32 four-level axes of one token, Codec2's
-bytes of one frame) are **parallel**: one step per frame, the streams' embeddings summed at the input and
-one head per stream at the output. Stream embeddings are initialised from the codec's codebook tables.
+The AR model follows the authors' ``downstream/models/llama3.py`` / ``train_tts.py``
+(lucadellalib/audiocodecs): the prompt is ``[speaker x-vector as is, characters, zero vectors up to a
+multiple of K]`` then ``begin``; every stream has its own embedding table and head over its ids plus
+``begin`` (id V) and ``end`` (id V + 1); dropout 0.1 on attention and feed-forward outputs; no biases.
 
-- :class:`ARTTS`: Llama 3 decoder over ``[speaker] + characters + [begin] + speech steps``; next-step
-  cross-entropy over speech steps only, with an end-of-speech class; top-p sampling with one
-  ``torch.Generator`` per sample (seeded per utterance and sample) and a KV cache.
+Speech tokens: a codec frame has K streams, laid out by :class:`StreamLayout`:
+
+- ``flatten`` (the authors', every codec with K > 1): one stream per step, K steps per frame (DyCAST's 32
+  axes: 32 steps per token), the step's stream picking its table and head;
+- ``parallel``: one step per frame, the K streams' embeddings summed at the input and one head per stream.
+
+Stream embeddings are initialised from the codec's codebook tables.
+
+- :class:`ARTTS`: next-step cross-entropy over the speech steps and the end mark; :meth:`ARTTS.generate`
+  samples top-p with one ``torch.Generator`` per sample (seeded per utterance and sample) and a KV cache,
+  either exactly ``frames`` frames with the end mark off and special ids clamped to the stream's last id
+  (the authors' ``length: reference``) or until a sampled end mark (``length: predicted``).
 - :class:`NARTTS`: the same layers with bidirectional attention, one frame per character; the speaker
-  embedding is added to the hidden states before every layer; argmax decoding.
+  embedding is added to the hidden states before every layer; argmax decoding (the paper's description;
+  the authors released no NAR code).
 """
 
 from __future__ import annotations
@@ -64,6 +73,9 @@ class CharVocab:
         return torch.tensor([self._ids.get(c, 1) for c in chars], dtype=torch.long)
 
 
+LAYOUTS = ("flatten", "parallel", "auto")
+
+
 class StreamLayout:
     """How a codec's frames ``[N, K]`` become model steps: ``flat`` (one stream per step, K steps per frame)
     or ``parallel`` (all K streams in one step)."""
@@ -71,6 +83,18 @@ class StreamLayout:
     def __init__(self, codebook_sizes: Sequence[int], flat: bool) -> None:
         self.sizes = [int(v) for v in codebook_sizes]
         self.flat = flat and len(self.sizes) > 1
+
+    @classmethod
+    def named(cls, name: str, codebook_sizes: Sequence[int], multi_codebook: bool) -> StreamLayout:
+        """``flatten`` (the authors': every K > 1 codec), ``parallel`` (one step per frame), or ``auto`` (flattened
+        for residual codebooks, ``multi_codebook``, parallel otherwise: this harness's rule before #26)."""
+        if name not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {name!r}")
+        return cls(codebook_sizes, {"flatten": True, "parallel": False, "auto": multi_codebook}[name])
+
+    @property
+    def name(self) -> str:
+        return "flatten" if self.flat else "parallel"
 
     @property
     def streams(self) -> int:
@@ -80,6 +104,11 @@ class StreamLayout:
     def per_step(self) -> int:
         """Streams predicted at each step."""
         return 1 if self.flat else self.streams
+
+    @property
+    def cycle(self) -> int:
+        """Steps per frame (the authors' ``num_codebooks`` of the flattened pattern)."""
+        return self.streams if self.flat else 1
 
     def steps(self, codes: torch.Tensor) -> torch.Tensor:
         """``[N, K]`` frames -> ``[S, per_step]`` step codes (flat: frame-major, stream-minor)."""
@@ -106,10 +135,17 @@ class StreamLayout:
         offsets = torch.tensor([0] + self.sizes[:-1]).cumsum(0).to(ids.device)
         return ids.reshape(-1, self.streams) - offsets
 
+    def clamp_special(self, frames: torch.Tensor) -> torch.Tensor:
+        """``[N, K]`` with every special id (``begin`` / ``end``, >= the stream's size) replaced by the stream's
+        last id, as the authors' ``hyp_toks[hyp_toks >= vocab_size] = vocab_size - 1``."""
+        last = torch.tensor(self.sizes, device=frames.device) - 1
+        return torch.minimum(frames, last)
+
 
 class StreamEmbedding(nn.Module):
-    """One table per stream (initialised from the codec's codebooks when given), summed over the streams of a
-    step, projected to the model width; two extra rows on stream 0 hold the begin / end-of-speech marks."""
+    """One table per stream (initialised from the codec's codebooks when given) with two more rows, ``begin``
+    (id V) and ``end`` (id V + 1); summed over the streams of a step, projected to the model width (a
+    bias-free linear map, the authors' ``input``, when the codec's tables set the width)."""
 
     def __init__(self, sizes: Sequence[int], dim: int, tables: Sequence[torch.Tensor] | None = None) -> None:
         super().__init__()
@@ -117,12 +153,12 @@ class StreamEmbedding(nn.Module):
         if len(widths) != 1:
             raise ValueError(f"codebook embeddings must share one width, got {sorted(widths)}")
         width = widths.pop()
-        self.tables: Any = nn.ModuleList(nn.Embedding(v + (2 if k == 0 else 0), width) for k, v in enumerate(sizes))
+        self.tables: Any = nn.ModuleList(nn.Embedding(v + 2, width) for v in sizes)
         if tables:
             for table, init in zip(self.tables, tables, strict=True):
                 table.weight.data[: init.shape[0]] = init.float()  # type: ignore[operator]
-        self.project = nn.Linear(width, dim) if width != dim else nn.Identity()
-        self.begin_id = int(sizes[0]) + 1
+        self.project = nn.Linear(width, dim, bias=False) if tables else nn.Identity()
+        self.begin_id = int(sizes[0])
 
     def forward(self, codes: torch.Tensor, streams: Sequence[Sequence[int]]) -> torch.Tensor:
         """``codes [B, S, per_step]`` with ``streams[s]`` the stream of each column at step s -> ``[B, S, dim]``."""
@@ -132,7 +168,9 @@ class StreamEmbedding(nn.Module):
         return self.project(torch.stack(out, dim=1))
 
 
-def _llama(size: LlamaSize, causal: bool) -> Any:
+def _llama(size: LlamaSize, causal: bool, dropout: float = 0.0) -> Any:
+    """transformers' Llama with the authors' dropout: on the attention weights (``attention_dropout``) and
+    on each feed-forward block's output (a forward hook: the state dict keeps transformers' names)."""
     try:
         from transformers import LlamaConfig, LlamaModel
     except ModuleNotFoundError as err:
@@ -140,13 +178,16 @@ def _llama(size: LlamaSize, causal: bool) -> Any:
     config = LlamaConfig(vocab_size=1, hidden_size=size.dim, intermediate_size=size.ffn,
                          num_hidden_layers=size.layers, num_attention_heads=size.heads,
                          num_key_value_heads=size.kv_heads, rope_theta=size.rope_theta,  # type: ignore[call-arg]
-                         max_position_embeddings=size.max_positions, attention_dropout=0.0,
-                         bos_token_id=None, eos_token_id=None, pad_token_id=None)
+                         max_position_embeddings=size.max_positions, attention_dropout=dropout,
+                         rms_norm_eps=1e-6, bos_token_id=None, eos_token_id=None, pad_token_id=None)
     config._attn_implementation = "sdpa"
     model = LlamaModel(config)
-    if not causal:
-        for layer in model.layers:
+    for layer in model.layers:
+        if not causal:
             layer.self_attn.is_causal = False  # type: ignore[union-attr]
+        if dropout:
+            layer.mlp.register_forward_hook(  # type: ignore[union-attr]
+                lambda module, _inputs, out, p=dropout: F.dropout(out, p, module.training))
     return model
 
 
@@ -166,46 +207,59 @@ def _layer_out(out: torch.Tensor | tuple) -> torch.Tensor:
 
 
 class _Heads(nn.Module):
-    """One linear head per stream; stream 0 has one more class: end of speech (AR)."""
+    """One bias-free linear head per stream over its ids and ``extra`` special classes (AR: ``begin``, ``end``)."""
 
-    def __init__(self, dim: int, sizes: Sequence[int], eos: bool) -> None:
+    def __init__(self, dim: int, sizes: Sequence[int], extra: int) -> None:
         super().__init__()
-        self.heads: Any = nn.ModuleList(nn.Linear(dim, v + (1 if eos and k == 0 else 0)) for k, v in enumerate(sizes))
+        self.heads: Any = nn.ModuleList(nn.Linear(dim, v + extra, bias=False) for v in sizes)
 
     def forward(self, hidden: torch.Tensor, stream: int) -> torch.Tensor:
         return self.heads[stream](hidden)
 
 
 class ARTTS(nn.Module):
-    """Autoregressive TTS: ``[speaker, chars..., begin, steps...]`` -> next step (and end of speech)."""
+    """Autoregressive TTS: ``[speaker, chars..., zeros..., begin, steps...]`` -> next step (and the end mark)."""
 
     def __init__(self, num_chars: int, layout: StreamLayout, speaker_dim: int, size: LlamaSize = LlamaSize(),
-                 tables: Sequence[torch.Tensor] | None = None) -> None:
+                 tables: Sequence[torch.Tensor] | None = None, dropout: float = 0.0) -> None:
         super().__init__()
-        self.layout, self.size = layout, size
+        self.layout, self.size, self.dropout = layout, size, float(dropout)
         self.chars = nn.Embedding(num_chars, size.dim, padding_idx=0)
-        self.speaker = nn.Linear(speaker_dim, size.dim)
+        # the authors prepend the x-vector as is (its width is the model's); another width needs a map
+        self.speaker: nn.Module = (nn.Identity() if speaker_dim == size.dim
+                                   else nn.Linear(speaker_dim, size.dim, bias=False))
         self.speech = StreamEmbedding(layout.sizes, size.dim, tables)
-        self.decoder = _llama(size, causal=True)
-        self.heads = _Heads(size.dim, layout.sizes, eos=True)
-        self.eos = layout.sizes[0]
+        self.decoder = _llama(size, causal=True, dropout=self.dropout)
+        self.heads = _Heads(size.dim, layout.sizes, extra=2)
 
     def config(self) -> dict:
-        return {"kind": "ar", "size": asdict(self.size), "sizes": self.layout.sizes, "flat": self.layout.flat}
+        return {"kind": "ar", "size": asdict(self.size), "sizes": self.layout.sizes, "flat": self.layout.flat,
+                "dropout": self.dropout, "speaker": type(self.speaker).__name__, "prompt": "authors-v1"}
+
+    def begin_id(self, stream: int) -> int:
+        return self.layout.sizes[stream]
+
+    def end_id(self, stream: int) -> int:
+        return self.layout.sizes[stream] + 1
 
     def _prefix(self, chars: torch.Tensor, speaker: torch.Tensor) -> torch.Tensor:
-        """``[1 + C + 1, dim]``: speaker, characters, begin-of-speech."""
+        """``[P + 1, dim]``: speaker, characters, zero vectors up to a multiple ``P`` of the steps per frame (1 to
+        K of them, as the authors' ``train_tts.py`` pads), begin-of-speech."""
         begin = self.speech.tables[0].weight[self.speech.begin_id]
-        return torch.cat([self.speaker(speaker)[None], self.chars(chars), self.speech.project(begin)[None]])
+        prompt = torch.cat([self.speaker(speaker)[None], self.chars(chars)])
+        cycle = self.layout.cycle
+        zeros = prompt.new_zeros(cycle - prompt.shape[0] % cycle, prompt.shape[1])
+        return torch.cat([prompt, zeros, self.speech.project(begin)[None]])
 
     def _steps_embedding(self, steps: torch.Tensor, start: int = 0) -> torch.Tensor:
         """``[S, per_step]`` -> ``[S, dim]`` (steps numbered from ``start`` for the flat layout's streams)."""
         streams = [self.layout.stream_of(start + s) for s in range(steps.shape[0])]
         return self.speech(steps[None], streams)[0]
 
-    def loss(self, chars: Sequence[torch.Tensor], speakers: torch.Tensor, frames: Sequence[torch.Tensor]
-             ) -> torch.Tensor:
-        """Mean cross-entropy over every speech step and the end-of-speech mark of a batch."""
+    def _predictions(self, chars: Sequence[torch.Tensor], speakers: torch.Tensor, frames: Sequence[torch.Tensor]
+                     ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Teacher-forced predictions: per stream, ``(logits [M, V + 2], targets [M], item index [M])`` over
+        every speech step and the end mark (predicted by stream 0 after the last frame)."""
         device = speakers.device
         sequences, spans = [], []
         for c, spk, f in zip(chars, speakers, frames, strict=True):
@@ -219,7 +273,7 @@ class ARTTS(nn.Module):
         for b, s in enumerate(sequences):
             embeds[b, : s.shape[0]], mask[b, : s.shape[0]] = s, 1
         hidden = self.decoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
-        per_stream: dict[int, tuple[list[torch.Tensor], list[torch.Tensor]]] = {}
+        per_stream: dict[int, tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]] = {}
         for b, (begin, steps) in enumerate(spans):
             n = steps.shape[0]
             for k in range(self.layout.streams):
@@ -229,31 +283,59 @@ class ARTTS(nn.Module):
                 inside = rows < n
                 target[inside] = steps[rows[inside], col].long()
                 if k == 0:
-                    target[~inside] = self.eos
-                positions, targets = per_stream.setdefault(k, ([], []))
+                    target[~inside] = self.end_id(0)
+                positions, targets, owners = per_stream.setdefault(k, ([], [], []))
                 positions.append(b * length + begin + rows)  # position `begin` predicts step 0, the last the end
                 targets.append(target)
+                owners.append(torch.full((len(rows),), b, device=device))
         flat_hidden = hidden.reshape(-1, hidden.shape[-1])
-        losses = [F.cross_entropy(self.heads(flat_hidden[torch.cat(pos)], k).float(), torch.cat(tgt), reduction="sum")
-                  for k, (pos, tgt) in per_stream.items()]
+        return [(self.heads(flat_hidden[torch.cat(pos)], k).float(), torch.cat(tgt), torch.cat(own))
+                for k, (pos, tgt, own) in sorted(per_stream.items())]
+
+    def loss(self, chars: Sequence[torch.Tensor], speakers: torch.Tensor, frames: Sequence[torch.Tensor]
+             ) -> torch.Tensor:
+        """Mean cross-entropy over every speech step and the end mark of a batch (padding masked)."""
+        losses = [F.cross_entropy(logits, targets, reduction="sum")
+                  for logits, targets, _ in self._predictions(chars, speakers, frames)]
         total = sum(int(self.layout.steps(f).numel()) + 1 for f in frames)
         return torch.stack(losses).sum() / total
 
     @torch.no_grad()
+    def token_error_rates(self, chars: Sequence[torch.Tensor], speakers: torch.Tensor,
+                          frames: Sequence[torch.Tensor]) -> list[float]:
+        """Per item, the share of teacher-forced argmax predictions (speech steps and the end mark) that miss
+        their target: the authors' validation TER (speechbrain ``classification_error``, ``reduction="batch"``)."""
+        errors = torch.zeros(len(frames))
+        counts = torch.zeros(len(frames))
+        for logits, targets, owners in self._predictions(chars, speakers, frames):
+            used = targets != -100  # parallel layout: streams 1..K-1 have no target at the end mark's step
+            wrong = (logits[used].argmax(dim=-1) != targets[used]).float().cpu()
+            errors.index_add_(0, owners[used].cpu(), wrong)
+            counts.index_add_(0, owners[used].cpu(), torch.ones_like(wrong))
+        return (errors / counts.clamp(min=1)).tolist()
+
+    @torch.no_grad()
     def generate(self, chars: torch.Tensor, speaker: torch.Tensor, generators: Sequence[torch.Generator],
-                 max_frames: int, top_p: float = 0.9, temperature: float = 1.0) -> list[torch.Tensor]:
-        """One sample per generator: frames ``[N, K]`` (N <= ``max_frames``), stopping at end of speech."""
+                 max_frames: int, top_p: float = 0.9, temperature: float = 1.0,
+                 exact_frames: int | None = None) -> list[torch.Tensor]:
+        """One sample per generator: frames ``[N, K]``.
+
+        ``exact_frames`` (the authors' protocol): exactly that many frames, every class sampled (the end mark
+        never stops a sample), special ids fed back as sampled and clamped to the stream's last id at the end.
+        Without it: sampling stops at the end mark (allowed on stream 0 at a frame boundary; ``begin`` never
+        sampled), at most ``max_frames`` frames."""
         from transformers import DynamicCache
 
         n = len(generators)
         device = speaker.device
+        exact = exact_frames is not None
         prefix = self._prefix(chars.to(device), speaker)[None].expand(n, -1, -1)
         cache = DynamicCache()
         hidden = _cached_call(self.decoder, prefix, cache, None)
         position = prefix.shape[1]
         steps: list[list[list[int]]] = [[] for _ in range(n)]
         done = [False] * n
-        max_steps = max_frames * (self.layout.streams if self.layout.flat else 1)
+        max_steps = (exact_frames if exact else max_frames) * self.layout.cycle  # type: ignore[operator]
         for s in range(max_steps):
             ks = self.layout.stream_of(s)
             width = max(self.heads.heads[k].out_features for k in ks)
@@ -261,25 +343,30 @@ class ARTTS(nn.Module):
             for j, k in enumerate(ks):
                 head = self.heads(hidden, k).float()
                 logits[:, j, : head.shape[-1]] = head
-                if k == 0 and self.layout.flat and s % self.layout.streams != 0:
-                    logits[:, j, self.eos] = -torch.inf  # the end of speech only at a frame boundary
+                if not exact:
+                    logits[:, j, self.begin_id(k)] = -torch.inf
+                    if k != 0 or s % self.layout.cycle != 0:
+                        logits[:, j, self.end_id(k)] = -torch.inf  # the end mark only at a frame boundary
             step_codes = torch.stack([top_p_rows(logits[b], generators[b], top_p, temperature)
                                       for b in range(n)]).to(device)
             for b in range(n):
                 if done[b]:
                     continue
-                if int(step_codes[b, 0]) == self.eos and ks[0] == 0:
+                if not exact and ks[0] == 0 and int(step_codes[b, 0]) == self.end_id(0):
                     done[b] = True
                 else:
                     steps[b].append(step_codes[b].tolist())
-            if all(done):
+            if all(done) or s == max_steps - 1:
                 break
-            step_codes[step_codes == self.eos] = 0  # finished samples feed a harmless code
+            if not exact and ks[0] == 0:
+                ended = step_codes[:, 0] == self.end_id(0)
+                step_codes[ended, 0] = 0  # finished samples feed a harmless code
             embeds = self.speech(step_codes[:, None], [ks])
             position += 1
             hidden = _cached_call(self.decoder, embeds, cache, torch.full((n, 1), position - 1, device=device))
         per_step = self.layout.per_step
-        return [self.layout.frames(torch.tensor(st, dtype=torch.long).reshape(-1, per_step)) for st in steps]
+        out = [self.layout.frames(torch.tensor(st, dtype=torch.long).reshape(-1, per_step)) for st in steps]
+        return [self.layout.clamp_special(f) for f in out] if exact else out
 
 
 def top_p_rows(logits: torch.Tensor, generator: torch.Generator, top_p: float, temperature: float) -> torch.Tensor:
@@ -287,7 +374,7 @@ def top_p_rows(logits: torch.Tensor, generator: torch.Generator, top_p: float, t
     whatever the device and batch)."""
     probs = torch.softmax(logits.cpu().double() / max(temperature, 1e-6), dim=-1)
     ordered, index = probs.sort(dim=-1, descending=True)
-    keep = ordered.cumsum(-1) - ordered < top_p  # the smallest prefix whose mass reaches top_p
+    keep = ordered.cumsum(-1) - ordered <= top_p  # the authors' nucleus (``_sample_top_p``: mass before <= p)
     ordered = ordered * keep
     choice = torch.multinomial(ordered / ordered.sum(-1, keepdim=True), 1, generator=generator)
     return index.gather(-1, choice)[:, 0]
@@ -301,18 +388,20 @@ def top_p_sample(logits: torch.Tensor, generator: torch.Generator, top_p: float,
 class NARTTS(nn.Module):
     """Non-autoregressive TTS: one frame per character, bidirectional attention, speaker added per layer."""
 
-    def __init__(self, num_chars: int, layout: StreamLayout, speaker_dim: int, size: LlamaSize = LlamaSize()) -> None:
+    def __init__(self, num_chars: int, layout: StreamLayout, speaker_dim: int, size: LlamaSize = LlamaSize(),
+                 dropout: float = 0.0) -> None:
         super().__init__()
         if layout.flat:
             raise ValueError("NAR TTS predicts one frame per character: a flattened layout does not apply")
-        self.layout, self.size = layout, size
+        self.layout, self.size, self.dropout = layout, size, float(dropout)
         self.chars = nn.Embedding(num_chars, size.dim, padding_idx=0)
         self.speaker = nn.Linear(speaker_dim, size.dim)
-        self.decoder = _llama(size, causal=False)
-        self.heads = _Heads(size.dim, layout.sizes, eos=False)
+        self.decoder = _llama(size, causal=False, dropout=self.dropout)
+        self.heads = _Heads(size.dim, layout.sizes, extra=0)
 
     def config(self) -> dict:
-        return {"kind": "nar", "size": asdict(self.size), "sizes": self.layout.sizes, "flat": False}
+        return {"kind": "nar", "size": asdict(self.size), "sizes": self.layout.sizes, "flat": False,
+                "dropout": self.dropout}
 
     def hidden(self, chars: torch.Tensor, lengths: torch.Tensor, speakers: torch.Tensor) -> torch.Tensor:
         """``chars [B, C]`` -> ``[B, C, dim]`` (bidirectional; padded keys masked)."""
@@ -335,6 +424,15 @@ class NARTTS(nn.Module):
         losses = [F.cross_entropy(self.heads(h[keep], k).float(), frames[..., k][keep].to(h.device))
                   for k in range(self.layout.streams)]
         return torch.stack(losses).mean()
+
+    @torch.no_grad()
+    def token_error_rates(self, chars: torch.Tensor, lengths: torch.Tensor, speakers: torch.Tensor,
+                          frames: torch.Tensor) -> list[float]:
+        """Per item, the share of argmax stream codes that miss their target (the AR task's validation TER)."""
+        h = self.hidden(chars, lengths, speakers)
+        wrong = torch.stack([self.heads(h, k).argmax(dim=-1) != frames[..., k].to(h.device)
+                             for k in range(self.layout.streams)], dim=-1).float().mean(dim=-1).cpu()
+        return [float(wrong[b, : int(n)].mean()) for b, n in enumerate(lengths)]
 
     @torch.no_grad()
     def generate(self, chars: torch.Tensor, speaker: torch.Tensor) -> torch.Tensor:

@@ -8,23 +8,32 @@ utterances longer than ``max_test_seconds`` are left out, as in the paper), deco
 match the reference length (the pad / trim is recorded) and score with the run's metrics against the
 utterance itself (UTMOS / DNSMOS, dWER vs its transcript, Sim vs its speaker).
 
-- ``tts_ar``: :class:`ARTTS`; ``num_samples`` (5) top-p samples per utterance (seeded per utterance and
-  sample, each cached so generation resumes), the one whose ASR transcript has the fewest word errors
-  against the input text is scored as ``tts_ar`` (the paper's oracle best-of-5) and the first sample
-  as ``tts_ar.first`` (no oracle).
+- ``tts_ar``: :class:`ARTTS`, the authors' protocol by default (lucadellalib/audiocodecs ``train_tts.py``,
+  ``hparams/tasks/tts.yaml``): every codec with K > 1 streams flattened (``layout: flatten``), each sample
+  exactly the reference's frame count with the end mark off and special ids clamped (``length: reference``);
+  ``num_samples`` (5) top-p samples per utterance (seeded per utterance and sample, each cached so
+  generation resumes), the one whose ASR transcript has the fewest word errors against the input text is
+  scored as ``tts_ar`` (the paper's oracle best-of-5) and the first sample as ``tts_ar.first`` (no oracle).
+  ``length: predicted`` (stop at a sampled end mark) and ``layout: parallel`` / ``auto`` are options.
 - ``tts_nar``: :class:`NARTTS` for character-aligned codecs (DyCAST-CA; others are skipped): one token
   per input character, argmax; decoded with the codec's own durations (list DyCAST with
   ``mode: tokens``: its duration model).
 
-``task_options.<task>``: every :class:`TrainConfig` field (TTS defaults in :data:`TRAIN_DEFAULTS`),
-``size`` (:class:`LlamaSize` fields; the paper's by default), ``seeds`` (one training per seed; tables
-show mean and spread), ``num_samples``, ``top_p``, ``temperature``, ``max_test_seconds``,
-``speaker_metric``, ``asr_metric``, ``max_frames_factor``.
+Training is the authors' recipe (:class:`TrainConfig` defaults plus :data:`TRAIN_DEFAULTS`): AdamW 1e-4
+(0.9, 0.98), weight decay 0.01, batch 8 in ascending duration, gradient-norm clip 0.01, dropout 0.1, 100
+epochs, NewBob x0.9 below 0.0025 relative improvement (patience 1), fp32, the epoch with the lowest
+validation token error rate kept (validation one utterance at a time).
+
+``task_options.<task>``: every :class:`TrainConfig` field, ``size`` (:class:`LlamaSize` fields; the paper's by
+default), ``seeds`` (one training per seed; tables show mean and spread), ``dropout``, ``batch_order``,
+``valid_batch_size``, ``max_test_seconds``, ``speaker_metric``; ``tts_ar`` only: ``length``, ``layout``,
+``num_samples``, ``top_p``, ``temperature``, ``asr_metric``, ``max_frames_factor`` (``length: predicted``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import random
@@ -47,19 +56,21 @@ from bench.store import Row
 from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, score_batch
 
 from ._splits import corpus_split
-from ._training import TrainConfig, autocast, bucketed_batches, train
-from ._tts_model import ARTTS, NARTTS, CharVocab, LlamaSize, StreamLayout
+from ._training import BATCH_ORDERS, TrainConfig, ascending_batches, autocast, bucketed_batches, train
+from ._tts_model import ARTTS, LAYOUTS, NARTTS, CharVocab, LlamaSize, StreamLayout
 
 log = logging.getLogger(__name__)
 
-#: training defaults for TTS (the paper gives none of these): AdamW 5e-4 (0.9, 0.98), clip 1.0, batch 16,
-#: NewBob x0.9, early stopping after 10 epochs without improvement, a checkpoint every 500 steps
-TRAIN_DEFAULTS: dict[str, Any] = {"lr": 5e-4, "betas": (0.9, 0.98), "grad_clip": 1.0, "patience": 10,
-                                  "improvement": 0.0, "checkpoint_every": 500,
-                                  "anneal_patience": 0}  # anneal on any epoch that does not improve on the last
-OPTIONS: dict[str, Any] = {"size": {}, "seeds": None, "num_samples": 5, "top_p": 0.9, "temperature": 1.0,
-                           "max_test_seconds": 20.0, "speaker_metric": "sim", "asr_metric": "dwer",
-                           "max_frames_factor": 1.5}
+#: TTS's departures from :class:`TrainConfig`'s defaults, which are already the authors' optimiser and NewBob:
+#: ``hparams/tasks/tts.yaml`` trains at batch 8 in fp32 (``precision: fp32``) for 100 epochs without early
+#: stopping; a mid-epoch checkpoint every 500 steps only makes a killed run resume sooner
+TRAIN_DEFAULTS: dict[str, Any] = {"batch_size": 8, "autocast": False, "checkpoint_every": 500}
+#: ``length``: ``reference`` (the authors': the reference's frame count, end mark off) or ``predicted``
+LENGTHS = ("reference", "predicted")
+OPTIONS: dict[str, Any] = {"size": {}, "seeds": None, "dropout": 0.1, "batch_order": "ascending",
+                           "valid_batch_size": 1, "max_test_seconds": 20.0, "speaker_metric": "sim"}
+AR_OPTIONS: dict[str, Any] = {"length": "reference", "layout": "flatten", "num_samples": 5, "top_p": 0.9,
+                              "temperature": 1.0, "asr_metric": "dwer", "max_frames_factor": 1.5}
 
 
 @dataclass
@@ -102,6 +113,14 @@ class Generation:
     backend: str
     samples_per_frame: float
     frames_per_char: float
+    autocast: bool = False  # bf16 on CUDA (TrainConfig.autocast), for generation as for training
+
+    def num_samples(self, item: TTSItem, frames: torch.Tensor) -> int:
+        """The decoder's length budget: the reference's own (``length: reference``, as the authors'
+        ``toks_to_sig(hyp_toks, lens)``), else the training set's samples per frame times the frame count."""
+        if self.opts.get("length") == "reference":
+            return item.samples
+        return max(int(round(frames.shape[0] * self.samples_per_frame)), 1)
 
 
 @dataclass
@@ -130,18 +149,31 @@ class _TTS(Task):
     outputs = RATE_OUTPUTS
     kind: ClassVar[str] = "ar"
 
+    def option_defaults(self) -> dict[str, Any]:
+        return {**OPTIONS, **(AR_OPTIONS if self.kind == "ar" else {})}
+
     def options(self, ctx: TaskContext) -> tuple[TrainConfig, dict[str, Any]]:
         train_keys = {f.name for f in dataclasses.fields(TrainConfig)}
-        unknown = set(ctx.options) - train_keys - set(OPTIONS)
+        defaults = self.option_defaults()
+        unknown = set(ctx.options) - train_keys - set(defaults)
         if unknown:
-            raise ValueError(f"task_options.{self.name}: unknown keys {sorted(unknown)}; "
-                             f"allowed: {sorted(train_keys | set(OPTIONS))}")
+            only_ar = " (AR only)" if unknown & set(AR_OPTIONS) else ""
+            raise ValueError(f"task_options.{self.name}: unknown keys {sorted(unknown)}{only_ar}; "
+                             f"allowed: {sorted(train_keys | set(defaults))}")
         train_opts = {**TRAIN_DEFAULTS, **{k: v for k, v in ctx.options.items() if k in train_keys}}
         if isinstance(train_opts.get("betas"), list):
             train_opts["betas"] = tuple(train_opts["betas"])
-        opts = {**OPTIONS, **{k: v for k, v in ctx.options.items() if k in OPTIONS}}
+        opts = {**defaults, **{k: v for k, v in ctx.options.items() if k in defaults}}
         opts["seeds"] = [int(s) for s in (opts["seeds"] or [ctx.seed])]
         opts["size"] = LlamaSize(**opts["size"])
+        for key, allowed in (("length", LENGTHS), ("layout", LAYOUTS), ("batch_order", BATCH_ORDERS)):
+            if key in opts and opts[key] not in allowed:
+                raise ValueError(f"task_options.{self.name}.{key} must be one of {allowed}, got {opts[key]!r}")
+        if not 0.0 <= float(opts["dropout"]) < 1.0:
+            raise ValueError(f"task_options.{self.name}.dropout must be in [0, 1), got {opts['dropout']!r}")
+        if not isinstance(opts["valid_batch_size"], int) or opts["valid_batch_size"] < 1:
+            raise ValueError(f"task_options.{self.name}.valid_batch_size must be a positive integer, "
+                             f"got {opts['valid_batch_size']!r}")
         return TrainConfig(**{"seed": ctx.seed, "device": ctx.device, **train_opts}), opts
 
     @staticmethod
@@ -198,7 +230,8 @@ class _TTS(Task):
             ctx.add_rows([ctx.error_row(self.name, "*", "train", f"{self.name} on {ctx.dataset}: no usable "
                                          "training pairs")])
             return
-        layout = StreamLayout(codec.codebook_sizes, flat=codec.capabilities.multi_codebook)
+        layout = StreamLayout.named(opts.get("layout", "parallel"), codec.codebook_sizes,
+                                    codec.capabilities.multi_codebook)
         tables = codebook_tables(codec)
         samples_per_frame = sum(i.samples for i in train_items) / max(sum(len(i) for i in train_items), 1)
         frames_per_char = max(len(i) / max(len(i.chars), 1) for i in train_items)  # type: ignore[arg-type]
@@ -208,27 +241,25 @@ class _TTS(Task):
                 continue
             seed_cfg = dataclasses.replace(cfg, seed=seed)
             torch.manual_seed(seed)
-            model = self._model(len(vocab), layout, train_items[0].speaker.numel(), opts["size"], tables)
+            model = self._model(len(vocab), layout, train_items[0].speaker.numel(), opts["size"], tables,
+                                float(opts["dropout"]))
             setup = make_key(self.name, model.config(), vocab.symbols, sorted(i.utt.utt_id for i in train_items),
                              dataclasses.asdict(seed_cfg) | {"device": ""}, ctx.codec_key(codec), ctx.variant,
                              ctx.setups.get("-", ""), speaker_model.backend, speaker_model.code_id)[:10]
             folder = (ctx.store.run_dir / "tts" / file_name(ctx.codec_label) / self.name / file_name(ctx.dataset)
                       / f"seed-{seed}-{setup}")
-            size = seed_cfg.batch_size
-
-            def batches(rng: random.Random, size: int = size) -> list[list[TTSItem]]:
-                return bucketed_batches(train_items, size, rng, len)
-
+            valid_size = int(opts["valid_batch_size"])
+            valid_batches = [valid_items[i:i + valid_size] for i in range(0, len(valid_items), valid_size)]
             with ctx.timer.stage("train", len(train_items)):
-                state = train(model, batches, [valid_items[i:i + size] for i in range(0, len(valid_items), size)],
-                              self.loss, seed_cfg, folder / "model.pt",
+                state = train(model, self._epoch_batches(train_items, seed_cfg.batch_size, opts["batch_order"]),
+                              valid_batches, self.loss, seed_cfg, folder / "model.pt",
                               extra={"vocab": vocab.symbols, **model.config()},
-                              progress=f"{self.name} train {ctx.codec_label} seed {seed}" if ctx.progress else False)
+                              progress=f"{self.name} train {ctx.codec_label} seed {seed}" if ctx.progress else False,
+                              score=functools.partial(self.valid_error, batches=valid_batches))
             model.eval()
-            backend = (f"{self.kind}-llama{opts['size'].layers}x{opts['size'].dim}:steps={state.step}:seed={seed}"
-                       f":{opts['speaker_metric']}")
+            backend = self.backend(opts, layout, state.step, seed)
             gen = Generation(codec, model, DiskCache(folder, "samples"), setup, opts, seed, backend,
-                             samples_per_frame, frames_per_char)
+                             samples_per_frame, frames_per_char, seed_cfg.autocast)
             tests_left = [i for i in by_split["test"] if i.utt.utt_id in todo]
 
             def produced(items: list[TTSItem] = tests_left, gen: Generation = gen) -> Iterator[Generated]:
@@ -244,8 +275,34 @@ class _TTS(Task):
 
     # ---- pieces ---------------------------------------------------------------------------------
     def _model(self, num_chars: int, layout: StreamLayout, speaker_dim: int, size: LlamaSize,
-               tables: list[torch.Tensor] | None) -> ARTTS | NARTTS:
-        return ARTTS(num_chars, layout, speaker_dim, size, tables)
+               tables: list[torch.Tensor] | None, dropout: float) -> ARTTS | NARTTS:
+        return ARTTS(num_chars, layout, speaker_dim, size, tables, dropout)
+
+    def backend(self, opts: dict, layout: StreamLayout, steps: int, seed: int) -> str:
+        """The rows' ``model``: what generated them, layout and length protocol included."""
+        return (f"{self.kind}-llama{opts['size'].layers}x{opts['size'].dim}:{layout.name}:length={opts['length']}"
+                f":steps={steps}:seed={seed}:{opts['speaker_metric']}")
+
+    @staticmethod
+    def _epoch_batches(items: list[TTSItem], size: int, order: str) -> Any:
+        """``ascending`` (the authors': by duration, the same every epoch) or ``shuffled`` (length-bucketed,
+        reshuffled every epoch): one epoch's batches from the epoch's rng."""
+        fixed = (ascending_batches(items, size, lambda i: (len(i.audio), i.utt.utt_id))
+                 if order == "ascending" else None)
+
+        def batches(rng: random.Random) -> list[list[TTSItem]]:
+            return fixed if fixed is not None else bucketed_batches(items, size, rng, len)
+        return batches
+
+    def valid_error(self, model: Any, batches: list[list[TTSItem]]) -> float:
+        """Mean per-utterance token error rate over the validation set (the authors' checkpoint choice,
+        ``min_key="TER"``)."""
+        device = next(model.parameters()).device
+        rates: list[float] = []
+        for batch in batches:
+            speakers = torch.stack([i.speaker for i in batch]).to(device)
+            rates += model.token_error_rates([i.chars for i in batch], speakers, [i.frames for i in batch])
+        return sum(rates) / max(len(rates), 1)
 
     def _encode(self, ctx: TaskContext, codec: Codec, utts: list[Utterance], speaker_model: Any
                 ) -> dict[str, TTSItem]:
@@ -279,28 +336,32 @@ class _TTS(Task):
         return model.loss([i.chars for i in batch], speakers, [i.frames for i in batch])
 
     def _samples(self, model: Any, item: TTSItem, opts: dict, seed: int, frames_per_char: float,
-                 device: str) -> list[torch.Tensor]:
-        """Generated frames of each sample (not cached)."""
+                 device: str, use_autocast: bool) -> list[torch.Tensor]:
+        """Generated frames of each sample (not cached): the reference's frame count (``length: reference``) or
+        until the end mark, capped at ``max_frames_factor`` x the training set's frames per character."""
         n = int(opts["num_samples"])
         gens = [torch.Generator().manual_seed(int(make_key("tts-sample", seed, item.utt.utt_id, k)[:12], 16))
                 for k in range(n)]
         chars = item.chars if item.chars is not None else torch.zeros(0, dtype=torch.long)
         max_frames = int(math.ceil(opts["max_frames_factor"] * frames_per_char * len(chars))) + 8
-        with autocast(device):
+        exact = len(item) if opts["length"] == "reference" else None
+        with autocast(device, use_autocast):
             return model.generate(chars, item.speaker.to(device), gens, max_frames, opts["top_p"],
-                                  opts["temperature"])
+                                  opts["temperature"], exact_frames=exact)
 
     def _generate(self, ctx: TaskContext, gen: Generation, item: TTSItem) -> Generated:
         """N top-p samples (cached with their ASR errors once scored), each decoded to 16 kHz audio."""
         opts = gen.opts
         row_id = self.row_id(item.utt.utt_id, gen.seed, opts["seeds"])
         key = make_key("tts-samples", gen.setup, item.utt.utt_id, opts["num_samples"], opts["top_p"],
-                       opts["temperature"], ctx.setups.get("dwer", ""))  # the samples' ASR errors come from dwer
+                       opts["temperature"], opts["length"], opts["max_frames_factor"],
+                       ctx.setups.get("dwer", ""))  # the samples' ASR errors come from dwer
         with ctx.timer.stage("generate", 1) as stage:
             found = gen.cache.get(key, dict)
             if found is None:
                 try:
-                    frames = self._samples(gen.model, item, opts, gen.seed, gen.frames_per_char, ctx.device)
+                    frames = self._samples(gen.model, item, opts, gen.seed, gen.frames_per_char, ctx.device,
+                                           gen.autocast)
                 except Exception as err:  # noqa: BLE001 - one utterance fails alone
                     return Generated(item, row_id, [], [], error=err)
                 found = {"frames": frames, "hyp": [None] * len(frames), "errors": [None] * len(frames)}
@@ -310,7 +371,7 @@ class _TTS(Task):
         with ctx.timer.stage("decode", len(found["frames"])):
             for frames in found["frames"]:
                 try:
-                    audio.append(self._decode(gen.codec, frames, gen.samples_per_frame, ctx.device)
+                    audio.append(self._decode(gen.codec, frames, gen.num_samples(item, frames), ctx.device)
                                  if len(frames) else None)
                 except Exception as err:  # noqa: BLE001 - a sample the codec cannot decode is not usable
                     log.warning("%s / %s: sample not decodable: %s", ctx.codec_label, item.utt.utt_id, err)
@@ -353,8 +414,8 @@ class _TTS(Task):
             samples.append(Sample(task, done.frames[k], wav, extra))
         self._score(ctx, gen.codec, row_id, item, samples, gen.backend)
 
-    def _decode(self, codec: Codec, frames: torch.Tensor, samples_per_frame: float, device: str) -> np.ndarray:
-        tokens = self._tokens(frames, samples_per_frame)
+    def _decode(self, codec: Codec, frames: torch.Tensor, num_samples: int, device: str) -> np.ndarray:
+        tokens = self._tokens(frames, num_samples)
         with torch.inference_mode():
             wav, lengths = codec.decode(tokens.to(device))
         out = resample(wav[0, : int(lengths[0])].float().cpu().numpy(), codec.output_sample_rate, METRIC_SAMPLE_RATE)
@@ -363,11 +424,10 @@ class _TTS(Task):
         return out
 
     @staticmethod
-    def _tokens(frames: torch.Tensor, samples_per_frame: float) -> Tokens:
-        """Generated frames as Tokens; ``num_samples`` is the training set's mean length per frame times the
-        frame count (a length budget estimated from data, never the reference's length)."""
+    def _tokens(frames: torch.Tensor, num_samples: int) -> Tokens:
+        """Generated frames as Tokens with the decoder's length budget (:meth:`Generation.num_samples`)."""
         return Tokens(codes=frames[None].long(), lengths=torch.tensor([frames.shape[0]]),
-                      num_samples=torch.tensor([max(int(round(frames.shape[0] * samples_per_frame)), 1)]))
+                      num_samples=torch.tensor([max(int(num_samples), 1)]))
 
     def _score(self, ctx: TaskContext, codec: Codec, row_id: str, item: TTSItem, samples: list[Sample],
                backend: str) -> None:
@@ -378,7 +438,8 @@ class _TTS(Task):
         for sample in samples:
             seconds = len(sample.wav) / METRIC_SAMPLE_RATE
             saved = ctx.saved_audio(sample.task, row_id, sample.wav, METRIC_SAMPLE_RATE)
-            rows.append(ctx.rate_rows(sample.task, row_id, codec, self._tokens(sample.frames, 1.0), seconds,
+            tokens = self._tokens(sample.frames, sample.frames.shape[0])
+            rows.append(ctx.rate_rows(sample.task, row_id, codec, tokens, seconds,
                                       {**sample.extra, "model": backend, **({"audio": saved} if saved else {})}))
         aligned = [match_length(sample.wav, len(item.audio)) for sample in samples]
         for metric in ctx.get_metrics().values():
@@ -408,8 +469,12 @@ class NonAutoregressiveTTS(_TTS):
         return codec.capabilities.character_aligned
 
     def _model(self, num_chars: int, layout: StreamLayout, speaker_dim: int, size: LlamaSize,
-               tables: list[torch.Tensor] | None) -> NARTTS:
-        return NARTTS(num_chars, StreamLayout(layout.sizes, flat=False), speaker_dim, size)
+               tables: list[torch.Tensor] | None, dropout: float) -> NARTTS:
+        return NARTTS(num_chars, StreamLayout(layout.sizes, flat=False), speaker_dim, size, dropout)
+
+    def backend(self, opts: dict, layout: StreamLayout, steps: int, seed: int) -> str:
+        return (f"{self.kind}-llama{opts['size'].layers}x{opts['size'].dim}:steps={steps}:seed={seed}"
+                f":{opts['speaker_metric']}")
 
     def _inputs(self, ctx: TaskContext, items: list[TTSItem], vocab: CharVocab) -> list[TTSItem]:
         """Training pairs need one character per token: the transcript when its length matches, otherwise the
@@ -429,7 +494,9 @@ class NonAutoregressiveTTS(_TTS):
                      ctx.codec_label, len(items) - len(kept), len(items))
         return kept
 
-    def loss(self, model: Any, batch: list[TTSItem]) -> torch.Tensor:
+    @staticmethod
+    def _collate(model: Any, batch: list[TTSItem]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``chars [B, C]``, ``lengths [B]``, ``speakers [B, E]``, ``frames [B, C, K]`` on the model's device."""
         device = next(model.parameters()).device
         lengths = torch.tensor([len(i) for i in batch])
         chars = torch.zeros(len(batch), int(lengths.max()), dtype=torch.long)
@@ -438,17 +505,24 @@ class NonAutoregressiveTTS(_TTS):
             chars[b, : len(item)] = item.chars if item.chars is not None else 0
             frames[b, : len(item)] = item.frames
         speakers = torch.stack([i.speaker for i in batch]).to(device)
-        return model.loss(chars.to(device), lengths, speakers, frames.to(device))
+        return chars.to(device), lengths, speakers, frames.to(device)
+
+    def loss(self, model: Any, batch: list[TTSItem]) -> torch.Tensor:
+        return model.loss(*self._collate(model, batch))
+
+    def valid_error(self, model: Any, batches: list[list[TTSItem]]) -> float:
+        rates = [rate for batch in batches for rate in model.token_error_rates(*self._collate(model, batch))]
+        return sum(rates) / max(len(rates), 1)
 
     def _generate(self, ctx: TaskContext, gen: Generation, item: TTSItem) -> Generated:
         """One frame per character (argmax), decoded to 16 kHz audio."""
         row_id = self.row_id(item.utt.utt_id, gen.seed, gen.opts["seeds"])
         try:
             chars = item.chars if item.chars is not None else torch.zeros(0, dtype=torch.long)
-            with ctx.timer.stage("generate", 1), autocast(ctx.device):
+            with ctx.timer.stage("generate", 1), autocast(ctx.device, gen.autocast):
                 frames = gen.model.generate(chars, item.speaker.to(ctx.device))
             with ctx.timer.stage("decode", 1):
-                wav = self._decode(gen.codec, frames, gen.samples_per_frame, ctx.device)
+                wav = self._decode(gen.codec, frames, gen.num_samples(item, frames), ctx.device)
         except Exception as err:  # noqa: BLE001 - one utterance fails alone
             return Generated(item, row_id, [], [], error=err)
         return Generated(item, row_id, [frames], [wav])

@@ -58,6 +58,16 @@ def test_ar_model_learns_a_fixed_batch_and_generates_valid_ids(layout: str) -> N
 
 
 def test_flattening_round_trips() -> None:
+    dycast = StreamLayout.named("flatten", [4] * 32, multi_codebook=False)  # DyCAST's 32 axes: 32 steps a token
+    tokens = torch.randint(0, 4, (13, 32))
+    assert dycast.flat and dycast.steps(tokens).shape == (13 * 32, 1) and dycast.cycle == 32
+    assert torch.equal(dycast.frames(dycast.steps(tokens)), tokens)
+    assert [dycast.stream_of(s)[0] for s in (0, 31, 32, 33)] == [0, 31, 0, 1]
+    assert not StreamLayout.named("auto", [4] * 32, multi_codebook=False).flat  # the rule before #26
+    assert StreamLayout.named("auto", [1024, 1024], multi_codebook=True).flat
+    assert not StreamLayout.named("parallel", [1024, 1024], multi_codebook=True).flat
+    with pytest.raises(ValueError, match="layout must be one of"):
+        StreamLayout.named("interleaved", [4], multi_codebook=False)
     layout = StreamLayout([8, 16, 4], flat=True)
     codes = torch.stack([torch.randint(0, v, (11,)) for v in (8, 16, 4)], dim=1)
     ids = layout.flat_ids(codes)
@@ -65,6 +75,63 @@ def test_flattening_round_trips() -> None:
     assert torch.equal(layout.frames(layout.steps(codes)), codes)
     assert [layout.stream_of(s)[0] for s in range(6)] == [0, 1, 2, 0, 1, 2]
     assert StreamLayout([4] * 5, flat=False).per_step == 5
+
+
+@pytest.mark.parametrize("layout", ["flat", "parallel"])
+def test_reference_length_gives_the_references_frames_with_special_ids_fed_back_then_clamped(layout: str) -> None:
+    """The authors' ``length: reference``: N x K steps, nothing masked, no stop, special ids clamped at the end."""
+    sizes, flat = LAYOUTS[layout]
+    torch.manual_seed(0)
+    model = ARTTS(10, StreamLayout(sizes, flat), 6, TINY).eval()
+    for head in model.heads.heads:
+        head.weight.data.zero_()  # uniform over V + 2 classes: begin / end are sampled often
+    fed: list[torch.Tensor] = []
+    model.speech.register_forward_hook(lambda _m, args, _out: fed.append(args[0].clone()))
+    chars, speakers, _ = _batch(sizes)
+    out = model.generate(chars[0], speakers[0], [torch.Generator().manual_seed(k) for k in range(4)],
+                         max_frames=2, exact_frames=7)
+    assert [tuple(f.shape) for f in out] == [(7, len(sizes))] * 4  # exactly the reference's frames, never cut
+    last = torch.tensor(sizes) - 1
+    assert all(bool((f >= 0).all() and (f <= last).all()) for f in out)
+    specials = torch.cat([c.flatten() for c in fed]) >= min(sizes)
+    assert bool(specials.any())  # sampled as is and fed back; only the output is clamped
+    if sizes == [4] * 6:
+        clamped = model.layout.clamp_special(torch.tensor([[0, 4, 5, 3, 4, 5]]))
+        assert torch.equal(clamped, torch.tensor([[0, 3, 3, 3, 3, 3]]))
+    cut = model.generate(chars[0], speakers[0], [torch.Generator().manual_seed(0)], max_frames=2)  # predicted
+    assert cut[0].shape[0] <= 2 and bool((cut[0] <= last).all())
+
+
+def test_prompt_is_padded_to_a_multiple_of_the_steps_per_frame() -> None:
+    """``[speaker, chars, zeros]`` fills a multiple of K positions (1 to K zeros, as ``train_tts.py``), then begin."""
+    torch.manual_seed(0)
+    flat = ARTTS(10, StreamLayout([4] * 8, True), 32, TINY)
+    for n_chars, length in ((7, 16), (5, 8), (6, 8)):
+        prefix = flat._prefix(torch.randint(2, 10, (n_chars,)), torch.randn(32))
+        assert prefix.shape[0] == length + 1 and bool((prefix[1 + n_chars:length] == 0).all())
+    single = ARTTS(10, StreamLayout([16], False), 32, TINY)
+    assert single._prefix(torch.randint(2, 10, (5,)), torch.randn(32)).shape[0] == 1 + 5 + 1 + 1  # K = 1: one zero
+    assert isinstance(flat.speaker, torch.nn.Identity)  # an x-vector of the model's width goes in as is
+    assert isinstance(ARTTS(10, StreamLayout([16], False), 6, TINY).speaker, torch.nn.Linear)
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_loss_masks_padding_and_token_error_rate_counts_steps_and_the_end(layout: str) -> None:
+    sizes, flat = LAYOUTS[layout]
+    torch.manual_seed(0)
+    model = ARTTS(10, StreamLayout(sizes, flat), 6, TINY, dropout=0.1).eval()
+    chars, speakers, frames = _batch(sizes)
+    counts = [int(model.layout.steps(f).numel()) + 1 for f in frames]
+    with torch.no_grad():
+        batch = float(model.loss(chars, speakers, frames)) * sum(counts)
+        alone = sum(float(model.loss([c], s[None], [f])) * n
+                    for c, s, f, n in zip(chars, speakers, frames, counts, strict=True))
+    assert batch == pytest.approx(alone, rel=1e-5)  # padded positions add nothing
+    for head in model.heads.heads:
+        head.weight.data.zero_()  # argmax is class 0 everywhere
+    rates = model.token_error_rates(chars, speakers, frames)
+    for rate, f in zip(rates, frames, strict=True):  # every code of every frame, and the end mark (never class 0)
+        assert rate == pytest.approx(1 - float((f == 0).sum()) / (f.numel() + 1))
 
 
 def test_nar_model_learns_and_emits_one_frame_per_character() -> None:
@@ -132,7 +199,7 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path: Path) -> None:
 
     def fresh() -> ARTTS:
         torch.manual_seed(0)
-        return ARTTS(10, StreamLayout(sizes, True), 6, TINY)
+        return ARTTS(10, StreamLayout(sizes, True), 6, TINY, dropout=0.1)  # dropout draws from the RNG
 
     whole = fresh()
     train(whole, batches, [items], loss, cfg, tmp_path / "a.pt")
