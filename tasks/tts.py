@@ -408,7 +408,8 @@ class _TTS(Task):
             if wav is None:
                 ctx.add_rows([ctx.error_row(task, row_id, "generate", "the first sample ended before any token")])
                 continue
-            extra = {"sample": k, "seed": gen.seed, "generated_samples": len(wav),
+            extra = {"sample": k, "seed": gen.seed, "frames": int(done.frames[k].shape[0]),
+                     "reference_frames": len(item), "generated_samples": len(wav),
                      "pad_or_trim": len(item.audio) - len(wav), "sample_errors": found["errors"],
                      "sample_hyps": found["hyp"]}
             samples.append(Sample(task, done.frames[k], wav, extra))

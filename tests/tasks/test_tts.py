@@ -249,8 +249,9 @@ def test_tts_shared_config_gives_ar_and_nar_rows(shared_data: Path, tmp_path: Pa
     nar = ok[(ok["task"] == "tts_nar") & (ok["metric"] == "frame_rate")]
     assert all(r["num"] == r["extra"]["characters"] for _, r in nar.iterrows())  # one token per character
     ar = ok[(ok["task"] == "tts_ar") & (ok["metric"] == "frame_rate")]
-    for e in ar["extra"]:
-        assert "pad_or_trim" in e and len(e["sample_errors"]) == 2
+    for e in ar["extra"]:  # length: reference, the authors' protocol: each sample has the reference's frames
+        assert "pad_or_trim" in e and len(e["sample_errors"]) == 2 and e["frames"] == e["reference_frames"]
+        assert e["model"].split(":")[1:3] == ["flatten", "length=reference"]
         assert e["sample"] == best_sample(e["sample_errors"], [k for k, x in enumerate(e["sample_errors"]) if x >= 0])
     before = len(df)
     runner.run(config, progress=False)  # resumes: nothing left to do
@@ -280,6 +281,25 @@ def test_tts_rows_do_not_depend_on_prefetch(shared_data: Path, tmp_path: Path, s
     for record in read_records(tmp_path / "p2"):  # where the time went: TTS stages beside the metrics
         if record["codec"] == "dycast-ca" or record["task"] == "tts_ar":
             assert {"train", "generate", "decode", "metric:snr"} <= set(record["stages"]), record
+
+
+def test_options_default_to_the_authors_recipe_and_refuse_what_does_not_apply() -> None:
+    from types import SimpleNamespace
+
+    from bench.tasks.tts import AutoregressiveTTS, NonAutoregressiveTTS
+
+    cfg, opts = AutoregressiveTTS().options(SimpleNamespace(options={}, seed=3, device="cpu"))
+    assert (cfg.lr, cfg.betas, cfg.weight_decay, cfg.batch_size, cfg.grad_clip) == (1e-4, (0.9, 0.98), 0.01, 8, 0.01)
+    assert (cfg.max_epochs, cfg.patience, cfg.improvement, cfg.anneal_patience, cfg.autocast) == (100, None, 0.0025,
+                                                                                                 1, False)
+    assert (opts["length"], opts["layout"], opts["dropout"], opts["batch_order"], opts["valid_batch_size"]) == (
+        "reference", "flatten", 0.1, "ascending", 1)
+    for bad, match in (({"length": "eos"}, "length must be one of"), ({"layout": "delay"}, "layout must be one of"),
+                       ({"dropout": 1.0}, "dropout"), ({"valid_batch_size": 0}, "valid_batch_size")):
+        with pytest.raises(ValueError, match=match):
+            AutoregressiveTTS().options(SimpleNamespace(options=bad, seed=0, device="cpu"))
+    with pytest.raises(ValueError, match=r"unknown keys \['length'\] \(AR only\)"):
+        NonAutoregressiveTTS().options(SimpleNamespace(options={"length": "reference"}, seed=0, device="cpu"))
 
 
 def test_tts_librispeech_config_names_known_plugins_and_fails_clearly_without_data(tmp_path: Path) -> None:
