@@ -125,6 +125,12 @@ class StreamLayout:
         """The streams of step ``step`` (flat: one, cycling through 0..K-1)."""
         return [step % self.streams] if self.flat else list(range(self.streams))
 
+    def stream_ids(self, start: int, count: int) -> torch.Tensor:
+        """``[count, per_step]``: the streams of steps ``start .. start + count - 1``."""
+        if self.flat:
+            return ((torch.arange(count) + start) % self.streams)[:, None]
+        return torch.arange(self.streams)[None].expand(count, -1)
+
     def flat_ids(self, codes: torch.Tensor) -> torch.Tensor:
         """``[N, K]`` -> one id per stream code, each stream in its own range (offset by earlier sizes)."""
         offsets = torch.tensor([0] + self.sizes[:-1]).cumsum(0).to(codes.device)
@@ -144,8 +150,9 @@ class StreamLayout:
 
 class StreamEmbedding(nn.Module):
     """One table per stream (initialised from the codec's codebooks when given) with two more rows, ``begin``
-    (id V) and ``end`` (id V + 1); summed over the streams of a step, projected to the model width (a
-    bias-free linear map, the authors' ``input``, when the codec's tables set the width)."""
+    (id V) and ``end`` (id V + 1), stored as one matrix (stream k's rows from ``offsets[k]``, the authors'
+    ``MultiHeadEmbedding``); summed over the streams of a step, projected to the model width (a bias-free
+    linear map, the authors' ``input``, when the codec's tables set the width)."""
 
     def __init__(self, sizes: Sequence[int], dim: int, tables: Sequence[torch.Tensor] | None = None) -> None:
         super().__init__()
@@ -153,19 +160,26 @@ class StreamEmbedding(nn.Module):
         if len(widths) != 1:
             raise ValueError(f"codebook embeddings must share one width, got {sorted(widths)}")
         width = widths.pop()
-        self.tables: Any = nn.ModuleList(nn.Embedding(v + 2, width) for v in sizes)
+        rows = [int(v) + 2 for v in sizes]
+        self.offsets: torch.Tensor
+        self.register_buffer("offsets", torch.tensor([0] + rows[:-1]).cumsum(0), persistent=False)
+        self.table = nn.Embedding(sum(rows), width)
         if tables:
-            for table, init in zip(self.tables, tables, strict=True):
-                table.weight.data[: init.shape[0]] = init.float()  # type: ignore[operator]
+            for k, init in enumerate(tables):
+                start = int(self.offsets[k])
+                self.table.weight.data[start: start + init.shape[0]] = init.float()
         self.project = nn.Linear(width, dim, bias=False) if tables else nn.Identity()
         self.begin_id = int(sizes[0])
 
-    def forward(self, codes: torch.Tensor, streams: Sequence[Sequence[int]]) -> torch.Tensor:
-        """``codes [B, S, per_step]`` with ``streams[s]`` the stream of each column at step s -> ``[B, S, dim]``."""
-        out = []
-        for s, ks in enumerate(streams):
-            out.append(torch.stack([self.tables[k](codes[:, s, j]) for j, k in enumerate(ks)]).sum(dim=0))
-        return self.project(torch.stack(out, dim=1))
+    def begin(self) -> torch.Tensor:
+        """``[dim]``: the begin-of-speech vector (stream 0's id V)."""
+        return self.project(self.table.weight[self.begin_id])
+
+    def forward(self, codes: torch.Tensor, streams: torch.Tensor) -> torch.Tensor:
+        """``codes [B, S, per_step]`` with ``streams [S, per_step]`` the stream of each column -> ``[B, S, dim]``
+        (one lookup for every step)."""
+        ids = codes.long() + self.offsets.to(codes.device)[streams.to(codes.device)][None]
+        return self.project(self.table(ids).sum(dim=2))
 
 
 def _llama(size: LlamaSize, causal: bool, dropout: float = 0.0) -> Any:
@@ -245,16 +259,14 @@ class ARTTS(nn.Module):
     def _prefix(self, chars: torch.Tensor, speaker: torch.Tensor) -> torch.Tensor:
         """``[P + 1, dim]``: speaker, characters, zero vectors up to a multiple ``P`` of the steps per frame (1 to
         K of them, as the authors' ``train_tts.py`` pads), begin-of-speech."""
-        begin = self.speech.tables[0].weight[self.speech.begin_id]
         prompt = torch.cat([self.speaker(speaker)[None], self.chars(chars)])
         cycle = self.layout.cycle
         zeros = prompt.new_zeros(cycle - prompt.shape[0] % cycle, prompt.shape[1])
-        return torch.cat([prompt, zeros, self.speech.project(begin)[None]])
+        return torch.cat([prompt, zeros, self.speech.begin()[None]])
 
     def _steps_embedding(self, steps: torch.Tensor, start: int = 0) -> torch.Tensor:
         """``[S, per_step]`` -> ``[S, dim]`` (steps numbered from ``start`` for the flat layout's streams)."""
-        streams = [self.layout.stream_of(start + s) for s in range(steps.shape[0])]
-        return self.speech(steps[None], streams)[0]
+        return self.speech(steps[None], self.layout.stream_ids(start, steps.shape[0]))[0]
 
     def _predictions(self, chars: Sequence[torch.Tensor], speakers: torch.Tensor, frames: Sequence[torch.Tensor]
                      ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
@@ -361,7 +373,7 @@ class ARTTS(nn.Module):
             if not exact and ks[0] == 0:
                 ended = step_codes[:, 0] == self.end_id(0)
                 step_codes[ended, 0] = 0  # finished samples feed a harmless code
-            embeds = self.speech(step_codes[:, None], [ks])
+            embeds = self.speech(step_codes[:, None], torch.tensor([ks]))
             position += 1
             hidden = _cached_call(self.decoder, embeds, cache, torch.full((n, 1), position - 1, device=device))
         per_step = self.layout.per_step
