@@ -59,7 +59,7 @@ def run_config(config: str, overrides: list[str], out: Path, env: dict[str, str]
 def deviations(reference: Path, other: Path) -> dict[str, dict[str, float]]:
     """Per metric: the largest |value| deviation per utterance and per aggregate, the largest count
     deviation, and how many transcripts differ, of ``other``'s rows from ``reference``'s."""
-    ref_df, other_df = load_rows([reference]), load_rows([other])
+    ref_df, other_df = load_rows([reference], extra="none"), load_rows([other], extra="none")
     utt = utterance_table(ref_df).merge(utterance_table(other_df), on=UTT_KEY, suffixes=("_a", "_b"), how="outer",
                                         indicator=True)
     missing = utt[utt["_merge"] != "both"]

@@ -34,6 +34,7 @@ import pandas as pd
 import yaml
 
 from .csvfile import read_csv, write_csv
+from .rowframe import with_derived
 from .store import ERROR_METRIC
 from .tables import SUMMARY_COLUMNS, load_rows, summarize
 
@@ -107,16 +108,14 @@ def rows_path(baseline: str | Path) -> Path:
 
 def utterance_table(df: pd.DataFrame) -> pd.DataFrame:
     """One row per utterance and metric of a run's current rows (:data:`UTT_COLUMNS`)."""
-    def text(extra: object) -> str:
-        return str(extra.get("hyp", "")) if isinstance(extra, dict) else ""
-
-    out = df.assign(text=df["extra"].map(text), error=df["error"].fillna(""))
+    df = with_derived(df)
+    out = df.assign(text=df["hyp"].fillna(""), error=df["error"].fillna(""))
     return out[UTT_COLUMNS].sort_values(UTT_KEY, kind="stable").reset_index(drop=True)
 
 
 def write_baseline(run_dir: str | Path, path: str | Path) -> pd.DataFrame:
     """Write a run's aggregates to ``path`` and its utterances beside it (:func:`rows_path`)."""
-    df = load_rows([run_dir])
+    df = load_rows([run_dir], extra="none")
     summary = summarize(df)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     write_csv(summary, path, index=False)
@@ -142,7 +141,7 @@ def compare(run_dir: str | Path, baseline: str | Path, tolerances: Tolerances, a
     ``policy`` picks the coarse (``aggregate``) or the measured (``utterance``) tolerances."""
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
-    current = summarize(load_rows([run_dir])) if current is None else current
+    current = summarize(load_rows([run_dir], extra="none")) if current is None else current
     base = _read_baseline(Path(baseline))
     merged = base.merge(current, on=KEY, how="outer", suffixes=("_base", "_run"), indicator=True)
     rows = []
@@ -199,7 +198,7 @@ def compare_utterances(run_dir: str | Path, baseline: str | Path, tolerances: To
     base = read_csv(path, dtype={"backend": str, "error": str, "text": str, "utt_id": str, "codec": str,
                                  "dataset": str, "task": str, "metric": str}, keep_default_na=False,
                     na_values={c: ["", "nan", "NaN"] for c in ("value", "num", "den")})
-    run = utterance_table(load_rows([run_dir])) if current is None else current
+    run = utterance_table(load_rows([run_dir], extra="none")) if current is None else current
     merged = base.merge(run, on=UTT_KEY, how="outer", suffixes=("_base", "_run"), indicator=True)
     out = []
     for r in merged.to_dict("records"):
@@ -282,7 +281,7 @@ class GateResult:
 def gate(run_dir: str | Path, baseline: str | Path, tolerances: Tolerances, policy: str = "utterance",
          allow_new: bool = False) -> GateResult:
     """Run the gate of ``policy`` on a run against a baseline."""
-    df = load_rows([run_dir])
+    df = load_rows([run_dir], extra="none")
     aggregates = compare(run_dir, baseline, tolerances, allow_new, policy, current=summarize(df))
     if policy == "aggregate":
         return GateResult(aggregates, None, [])

@@ -253,7 +253,7 @@ def _originals(run_dirs: list[Path]) -> dict[tuple[str, str], Path]:
 
 def _utterance_pages(df: pd.DataFrame, run_dirs: list[Path], out: Path) -> list[tuple[str, str, int]]:
     """One page per (task, dataset) with saved audio. Returns ``(task, dataset, utterances)``."""
-    rates = df[(df["metric"] == "frame_rate") & df["extra"].map(lambda e: isinstance(e, dict) and "audio" in e)]
+    rates = df[(df["metric"] == "frame_rate") & df["audio"].notna()]
     if rates.empty:
         return []
     originals = _originals(run_dirs)
@@ -263,11 +263,11 @@ def _utterance_pages(df: pd.DataFrame, run_dirs: list[Path], out: Path) -> list[
     run_of = {}
     for run_dir in run_dirs:
         for row in rates.itertuples():
-            found = _saved_file(run_dir, row.extra["audio"])
+            found = _saved_file(run_dir, row.audio)
             if found is not None:
                 run_of[row.Index] = found
             elif row.Index not in run_of:
-                log.warning("report: %s (%s / %s) is not a saved file of %s/audio: not copied", row.extra["audio"],
+                log.warning("report: %s (%s / %s) is not a saved file of %s/audio: not copied", row.audio,
                             row.codec, row.utt_id, run_dir)
     for (task, dataset), group in rates.groupby(["task", "dataset"]):
         codecs = sorted(set(group["codec"]))
@@ -305,7 +305,7 @@ def _utterance_pages(df: pd.DataFrame, run_dirs: list[Path], out: Path) -> list[
                 if row.empty or row.index[0] not in run_of:
                     cells.append("<td>-</td>")
                     continue
-                extra = row.iloc[0]["extra"]
+                extra = json.loads(row.iloc[0]["extra"])  # the JSON text (load_rows(extra="raw"))
                 src = run_of[row.index[0]]
                 rel = saved_audio_path(task, codec, dataset, utt)
                 spec_png = rel.with_suffix(".png")
@@ -362,7 +362,7 @@ def build(run_dirs: list[str | Path], out: str | Path, published: str | Path | N
     dirs = [Path(r) for r in run_dirs]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    df = load_rows(list(dirs))
+    df = load_rows(list(dirs), extra="raw")
     summary = add_intervals(summarize(df), df, output_specs(), flagged_codecs(df, "identity"))
     write_csv(summary, out / "summary.csv", index=False, float_format="%.6g")
     order = [c for r in dirs for c in run_order(r)]
@@ -392,11 +392,9 @@ def build(run_dirs: list[str | Path], out: str | Path, published: str | Path | N
         if sub.empty:
             continue
         rates = {m: sub[sub["metric"] == m]["value"].mean() for m in ("frame_rate", "bitrate")}
-        backends = sorted({b for b in df[df["codec"] == codec]["extra"].map(
-            lambda e: e.get("model", "") if isinstance(e, dict) else "") if b})
+        backends = sorted(set(df.loc[df["codec"] == codec, "model"].dropna()))
         line = card_line(params.get(codec, ("", {}))[0]) or card_line(codec)
-        weights = sorted({e["weights_id"] for e in df[df["codec"] == codec]["extra"]
-                          if isinstance(e, dict) and e.get("weights_id")})
+        weights = sorted(set(df.loc[df["codec"] == codec, "weights_id"].dropna()))
         name, given = params.get(codec, (codec, {}))
         cards.append(f"<div class='card'><b>{html.escape(codec)}</b>{' † random weights' if codec in flagged else ''}"
                      f"<br>frame rate {rates['frame_rate']:.2f} Hz, bitrate {rates['bitrate']:.3f} kbps"

@@ -163,6 +163,9 @@ class ResultStore:
         self._keys.update(r.key for r in fresh)
 
     def _rewrite(self, rows: list[Row]) -> None:
+        from .rowframe import drop_snapshot
+
+        drop_snapshot(self.run_dir)  # its columns describe the old file (the new inode would refuse it too)
         tmp = self.path.with_suffix(".tmp")
         with open(tmp, "w", encoding="utf-8") as handle:
             handle.write("".join(json.dumps(asdict(r), sort_keys=True) + "\n" for r in rows))

@@ -14,7 +14,8 @@ from .csvfile import write_csv
 from .intervals import add_intervals
 from .metric import MetricOutput
 from .names import file_name
-from .store import ERROR_METRIC, ResultStore
+from .rowframe import current_mask, read_columns, to_frame, with_derived
+from .store import ERROR_METRIC
 
 log = logging.getLogger(__name__)
 
@@ -24,22 +25,46 @@ ROW_KEY = ("codec", "task", "dataset", "metric", "utt_id", "variant", "setup")  
 SPREAD = " ±"  # suffix of the columns that hold the spread over training seeds
 
 
-def load_rows(run_dirs: list[str | Path]) -> pd.DataFrame:
-    """Rows of one or more run directories (several environments can feed one table)."""
+def load_rows(run_dirs: list[str | Path], extra: str = "dict") -> pd.DataFrame:
+    """Current rows of one or more run directories (several environments can feed one table), in one canonical
+    order, duplicates dropped. Read column-wise (:mod:`bench.rowframe`): string fields as object columns that
+    share one string per distinct value, ``extra`` as dicts (``extra="dict"``), JSON texts (``"raw"``) or not at
+    all (``"none"``); the ``extra`` fields tables and gates use are columns of their own (``seed``,
+    ``random_weights``, ``identity``, ``kind``, ``hyp``, ``audio``, ``model``, ``weights_id``)."""
     frames = []
     for run_dir in run_dirs:
         path = Path(run_dir) / "rows.jsonl"
         if not path.is_file():
             raise FileNotFoundError(f"{run_dir} has no rows.jsonl (is it a run directory?)")
-        records = [r.__dict__ for r in ResultStore(run_dir).current_rows()]
-        frames.append(pd.DataFrame.from_records(records))
-    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        columns = read_columns(run_dir, keep_extra=extra != "none")
+        frames.append(to_frame(columns, current_mask(Path(run_dir), columns), extra))
+    df = _concat_categorical(frames)
     if df.empty:
         raise ValueError(f"no rows in {', '.join(map(str, run_dirs))}")
     df = df.drop_duplicates(subset=list(ROW_KEY), keep="first")
     # one canonical order: aggregates, intervals and tables never depend on the order rows were written
-    # in (an inline run and the same rows merged from shards give byte-identical summaries)
-    return df.sort_values(list(ROW_KEY), kind="stable").reset_index(drop=True)
+    # in (an inline run and the same rows merged from shards give byte-identical summaries); categories are
+    # sorted, so sorting their codes is sorting the strings
+    df = df.sort_values(list(ROW_KEY), kind="stable").reset_index(drop=True)
+    for name in df.columns:
+        if isinstance(df[name].dtype, pd.CategoricalDtype):
+            df[name] = df[name].astype(object).where(df[name].notna(), None)
+    return df
+
+
+def _concat_categorical(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Frames of categorical columns concatenated with their categories merged (still sorted)."""
+    if len(frames) == 1:
+        return frames[0]
+    from pandas.api.types import union_categoricals
+
+    merged = {}
+    for name in frames[0].columns:
+        if isinstance(frames[0][name].dtype, pd.CategoricalDtype):
+            merged[name] = union_categoricals([f[name] for f in frames], sort_categories=True)
+        else:
+            merged[name] = pd.concat([f[name] for f in frames], ignore_index=True)
+    return pd.DataFrame(merged)
 
 
 def _aggregate_group(group: pd.DataFrame, spec: MetricOutput | None) -> float:
@@ -55,7 +80,7 @@ def _aggregate_group(group: pd.DataFrame, spec: MetricOutput | None) -> float:
 def _over_seeds(group: pd.DataFrame, spec: MetricOutput | None) -> tuple[float, float, int]:
     """``(value, spread, seeds)``: with rows from several training seeds (``extra["seed"]``), the mean and
     the sample standard deviation of the per-seed values; otherwise the value, NaN and 1."""
-    seeds = group["extra"].map(lambda e: e.get("seed") if isinstance(e, dict) else None)
+    seeds = group["seed"]
     distinct = sorted(set(seeds.dropna()))
     if len(distinct) < 2:
         return _aggregate_group(group, spec), float("nan"), 1
@@ -66,12 +91,14 @@ def _over_seeds(group: pd.DataFrame, spec: MetricOutput | None) -> tuple[float, 
 
 
 def flagged_codecs(df: pd.DataFrame, flag: str) -> set[str]:
-    """Codec labels whose rows carry ``extra[flag]`` (``random_weights``, ``identity``)."""
-    return {c for c, extra in zip(df["codec"], df["extra"], strict=True) if isinstance(extra, dict) and extra.get(flag)}
+    """Codec labels whose rows carry ``extra[flag]`` (``random_weights``, ``identity``: columns of their own)."""
+    df = with_derived(df)
+    return set(df.loc[df[flag].astype(bool), "codec"])
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
     """One row per (codec, task, dataset, metric): value, utterances used, errors, backend."""
+    df = with_derived(df)
     specs = output_specs()
     utt_errors = df[df["metric"] == ERROR_METRIC].groupby(["codec", "task", "dataset"]).size()
     random_codecs = flagged_codecs(df, "random_weights")
@@ -363,7 +390,7 @@ def render(run_dirs: list[str | Path], out_dir: str | Path | None = None,
     ``{"table4": {"ASR": ["asr_probe"], "SI": ["si_probe"], "SER": ["ser_probe"], "TTS": ["tts_nar", "tts_ar"]}}``.
     """
     dirs = [Path(r) for r in run_dirs]
-    df = load_rows(list(dirs))
+    df = load_rows(list(dirs), extra="none")
     summary = summarize(df)
     target = Path(out_dir) if out_dir else dirs[0] / "tables"
     target.mkdir(parents=True, exist_ok=True)
