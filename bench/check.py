@@ -30,6 +30,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -200,38 +201,73 @@ def compare_utterances(run_dir: str | Path, baseline: str | Path, tolerances: To
                     na_values={c: ["", "nan", "NaN"] for c in ("value", "num", "den")})
     run = utterance_table(load_rows([run_dir], extra="none")) if current is None else current
     merged = base.merge(run, on=UTT_KEY, how="outer", suffixes=("_base", "_run"), indicator=True)
-    out = []
-    for r in merged.to_dict("records"):
-        metric = str(r["metric"])
-        tol = tolerances.measured(metric, "utterance")
-        count_tol = tolerances.discrete.get(metric, 0.0)
-        value_base, value_run = _number(r.get("value_base")), _number(r.get("value_run"))
-        delta = value_run - value_base
-        status = "ok"
-        if r["_merge"] == "left_only":
-            status = "missing in run"
-        elif r["_merge"] == "right_only":
-            status = "ok (new, allowed)" if allow_new else "new in run"
-        elif _model(r["backend_base"]) != _model(r["backend_run"]):
-            status = f"backend changed ({r['backend_base']} -> {r['backend_run']})"
-        elif bool(str(r["error_base"] or "")) != bool(str(r["error_run"] or "")):
-            status = "error appeared" if str(r["error_run"] or "") else "error gone"
-        elif metric != ERROR_METRIC and not _same(value_base, value_run, tol):
-            status = "moved"
-        elif not all(_same(_number(r[f"{c}_base"]), _number(r[f"{c}_run"]), count_tol) for c in ("num", "den")):
-            status = (f"counts changed (num {r['num_base']} -> {r['num_run']}, "
-                      f"den {r['den_base']} -> {r['den_run']})")
-        elif str(r["text_base"] or "") != str(r["text_run"] or "") and metric not in tolerances.varying_text:
-            status = f"transcript changed ({str(r['text_base'])[:60]!r} -> {str(r['text_run'])[:60]!r})"
-        if r["_merge"] == "both":
-            status = _unchanged_code(status, r["backend_base"], r["backend_run"])
-        score = abs(delta) / tol if not math.isnan(delta) else (0.0 if status.startswith("ok") else math.inf)
-        out.append({**{k: r[k] for k in UTT_KEY}, "baseline": value_base, "run": value_run, "delta": delta,
-                    "tolerance": tol, "score": score, "status": status})
-    frame = pd.DataFrame(out)
-    if frame.empty:
-        return frame
-    return frame.sort_values(["score", *UTT_KEY], ascending=[False, *[True] * len(UTT_KEY)], kind="stable")
+    if merged.empty:
+        return pd.DataFrame()
+    return _utterance_status(merged, tolerances, allow_new).sort_values(
+        ["score", *UTT_KEY], ascending=[False, *[True] * len(UTT_KEY)], kind="stable")
+
+
+def _numbers(column: pd.Series) -> np.ndarray:
+    return pd.to_numeric(column, errors="coerce").astype(float).to_numpy()
+
+
+def _same_all(a: np.ndarray, b: np.ndarray, tol: np.ndarray) -> np.ndarray:
+    """:func:`_same` over arrays."""
+    with np.errstate(invalid="ignore"):
+        close = np.abs(a - b) <= tol + 1e-12
+    return np.where(np.isnan(a) | np.isnan(b), np.isnan(a) & np.isnan(b), close)
+
+
+def _texts(column: pd.Series) -> pd.Series:
+    return column.astype(object).where(column.notna(), "").astype(str)
+
+
+def _utterance_status(merged: pd.DataFrame, tolerances: Tolerances, allow_new: bool) -> pd.DataFrame:
+    """The per-utterance verdicts of a merged baseline / run table, column-wise; the first failing check names
+    the status (the same order as before: presence, backend, errors, value, counts, transcript)."""
+    metric = merged["metric"].astype(str)
+    names = set(metric)
+    tol = metric.map({m: tolerances.measured(m, "utterance") for m in names}).astype(float).to_numpy()
+    count_tol = metric.map({m: tolerances.discrete.get(m, 0.0) for m in names}).astype(float).to_numpy()
+    value_base, value_run = _numbers(merged["value_base"]), _numbers(merged["value_run"])
+    delta = value_run - value_base
+    which = merged["_merge"].astype(str).to_numpy()
+    backend_base, backend_run = _texts(merged["backend_base"]), _texts(merged["backend_run"])
+    model_of = {b: _model(b) for b in set(backend_base) | set(backend_run)}
+    model_changed = (backend_base.map(model_of) != backend_run.map(model_of)).to_numpy()
+    error_base = (_texts(merged["error_base"]) != "").to_numpy()
+    error_run = (_texts(merged["error_run"]) != "").to_numpy()
+    moved = (metric != ERROR_METRIC).to_numpy() & ~_same_all(value_base, value_run, tol)
+    counts = ~(_same_all(_numbers(merged["num_base"]), _numbers(merged["num_run"]), count_tol)
+               & _same_all(_numbers(merged["den_base"]), _numbers(merged["den_run"]), count_tol))
+    text_base, text_run = _texts(merged["text_base"]), _texts(merged["text_run"])
+    text = ((text_base != text_run) & ~metric.isin(list(tolerances.varying_text))).to_numpy()
+    status = np.full(len(merged), "ok", dtype=object)
+    both = which == "both"
+    checks = [(which == "left_only", lambda i: "missing in run"),
+              (which == "right_only", lambda i: "ok (new, allowed)" if allow_new else "new in run"),
+              (both & model_changed,
+               lambda i: f"backend changed ({merged['backend_base'].iat[i]} -> {merged['backend_run'].iat[i]})"),
+              (both & (error_base != error_run), lambda i: "error appeared" if error_run[i] else "error gone"),
+              (both & moved, lambda i: "moved"),
+              (both & counts, lambda i: (f"counts changed (num {merged['num_base'].iat[i]} -> "
+                                         f"{merged['num_run'].iat[i]}, den {merged['den_base'].iat[i]} -> "
+                                         f"{merged['den_run'].iat[i]})")),
+              (both & text, lambda i: f"transcript changed ({text_base.iat[i][:60]!r} -> {text_run.iat[i][:60]!r})")]
+    decided = np.zeros(len(merged), dtype=bool)
+    for mask, name in checks:
+        for i in np.flatnonzero(mask & ~decided):
+            status[i] = name(i)
+        decided |= mask
+    code_changed = both & ~decided & (backend_base != backend_run).to_numpy()
+    status[code_changed] = "ok (code changed)"
+    ok = np.array([s.startswith("ok") for s in status], dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = np.where(np.isnan(delta), np.where(ok, 0.0, np.inf), np.abs(delta) / tol)
+    out = merged[UTT_KEY].copy()
+    out["baseline"], out["run"], out["delta"], out["tolerance"] = value_base, value_run, delta, tol
+    out["score"], out["status"] = score, status
+    return out.reset_index(drop=True)
 
 
 @dataclass(frozen=True)

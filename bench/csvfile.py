@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
@@ -27,11 +28,21 @@ def _texty(dtype: Any) -> bool:
     return pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
 
 
+def _map_column(column: pd.Series, fn: Any) -> pd.Series:
+    """``fn`` applied to the column's text cells, once per distinct value (a column repeats few values)."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    mapped = [fn(v) for v in uniques]
+    if all(m is v for m, v in zip(mapped, uniques, strict=True)):
+        return column  # nothing starts with a marked character
+    values = np.asarray(mapped + [column[codes < 0].iloc[0] if (codes < 0).any() else None], dtype=object)
+    return pd.Series(values[codes], index=column.index, name=column.name)
+
+
 def _map_text(df: pd.DataFrame, fn: Any) -> pd.DataFrame:
     out = df.copy()
     for column in out.columns:
         if _texty(out[column].dtype):
-            out[column] = out[column].map(fn)
+            out[column] = _map_column(out[column], fn)
     out.columns = [fn(c) for c in out.columns]
     if _texty(out.index.dtype):
         out.index = out.index.map(fn).rename(out.index.name)

@@ -259,7 +259,7 @@ def read_columns(run_dir: str | Path, keep_extra: bool = True) -> Columns:
         except BadLines:
             if attempt:
                 raise
-            ResultStore(run_dir)  # quarantines the bad lines (rewriting rows.jsonl), then read again
+            ResultStore(run_dir, read_keys=False).quarantine_bad_lines()  # rewrites rows.jsonl; read it again
             drop_snapshot(run_dir)
             continue
         columns = concat([base, fresh]) if base is not None else fresh
@@ -332,3 +332,48 @@ def with_derived(df: Any) -> Any:
         values[name] = (np.array([np.nan if v is None else v for v in column], dtype=float) if kind == "float"
                         else np.array(column, dtype=bool) if kind == "bool" else column)
     return df.assign(**values)
+
+
+KEY_FIELDS = ("codec", "task", "dataset", "utt_id", "metric", "variant", "setup")  # Row.key's order
+
+
+class KeyIndex:
+    """Which row keys a store holds, read column-wise: each key field coded by its categories, the codes of a
+    row combined into one integer, the integers sorted (no Python object per row). ``key in index`` codes the
+    key's fields through one dict each and binary-searches."""
+
+    def __init__(self, columns: Columns | None) -> None:
+        self._lookup: list[dict[str, int]] = []
+        self._radix: list[int] = []
+        self._sorted = np.zeros(0, dtype=np.int64)
+        self._fallback: set[tuple] | None = None
+        if columns is None or not len(columns):
+            return
+        self._lookup = [{c: i for i, c in enumerate(columns.categories[f])} for f in KEY_FIELDS]
+        sizes = [len(columns.categories[f]) + 1 for f in KEY_FIELDS]  # +1: code -1 (missing) shifted to 0
+        if int(np.prod([float(s) for s in sizes])) >= 2**62:  # too many distinct values for one int64
+            self._fallback = set(zip(*(np.asarray(columns.categories[f] + [None], dtype=object)[columns.codes[f]]
+                                       for f in KEY_FIELDS), strict=True))
+            return
+        combined = np.zeros(len(columns), dtype=np.int64)
+        for field, size in zip(KEY_FIELDS, sizes, strict=True):
+            combined = combined * size + (columns.codes[field].astype(np.int64) + 1)
+        self._radix = sizes
+        self._sorted = np.unique(combined)
+
+    def __len__(self) -> int:
+        return len(self._fallback) if self._fallback is not None else len(self._sorted)
+
+    def __contains__(self, key: tuple) -> bool:
+        if self._fallback is not None:
+            return key in self._fallback
+        if not len(self._sorted):
+            return False
+        combined = 0
+        for value, lookup, size in zip(key, self._lookup, self._radix, strict=True):
+            code = lookup.get(value)
+            if code is None:
+                return False
+            combined = combined * size + code + 1
+        at = int(np.searchsorted(self._sorted, combined))
+        return at < len(self._sorted) and int(self._sorted[at]) == combined

@@ -73,8 +73,11 @@ class Row:
 class ResultStore:
     """Rows of one run directory (``rows.jsonl``)."""
 
-    def __init__(self, run_dir: str | Path, lock: bool = False) -> None:
-        """Open (and with ``lock``, first become the only writer of) a run directory."""
+    def __init__(self, run_dir: str | Path, lock: bool = False, read_keys: bool = True) -> None:
+        """Open (and with ``lock``, first become the only writer of) a run directory. The keys already stored are
+        read column-wise (:class:`bench.rowframe.KeyIndex`: no object per row); bad lines are quarantined first."""
+        from .rowframe import KeyIndex, read_columns
+
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.run_dir / "rows.jsonl"
@@ -82,7 +85,9 @@ class ResultStore:
         self._lock: IO[str] | None = None
         if lock:
             self.lock()
-        self._keys = {row.key for row in self._quarantine_bad_lines()}
+        self._keys: set[RowKey] = set()  # keys added through this store (or known from elsewhere: shards)
+        self._index = KeyIndex(read_columns(self.run_dir, keep_extra=False)
+                               if read_keys and self.path.is_file() else None)
 
     # ---- reading -------------------------------------------------------------------------------
     def _parse(self) -> tuple[list[Row], list[tuple[int, str, str]]]:
@@ -104,7 +109,7 @@ class ResultStore:
                 bad.append((number, raw.decode("utf-8", errors="replace"), f"{type(err).__name__}: {err}"))
         return rows, bad
 
-    def _quarantine_bad_lines(self) -> list[Row]:
+    def quarantine_bad_lines(self) -> list[Row]:
         """The file's rows; bad lines moved to the quarantine file (one parse of the file)."""
         rows, bad = self._parse()
         if not bad:
@@ -126,16 +131,16 @@ class ResultStore:
         yield from self._parse()[0]
 
     def has(self, key: RowKey) -> bool:
-        return key in self._keys
+        return key in self._keys or key in self._index
 
     def __len__(self) -> int:
         """Rows stored (without reading the file again)."""
-        return len(self._keys)
+        return len(self._index) + len(self._keys)
 
     # ---- writing -------------------------------------------------------------------------------
     def add(self, rows: Iterable[Row]) -> None:
         """Append rows (one checked write per batch) and make them durable; all or nothing."""
-        fresh = [r for r in rows if r.key not in self._keys]
+        fresh = [r for r in rows if not self.has(r.key)]
         if not fresh:
             return
         payload = "".join(json.dumps(asdict(r), sort_keys=True) + "\n" for r in fresh).encode("utf-8")
@@ -165,7 +170,7 @@ class ResultStore:
     def _rewrite(self, rows: list[Row]) -> None:
         from .rowframe import drop_snapshot
 
-        drop_snapshot(self.run_dir)  # its columns describe the old file (the new inode would refuse it too)
+        drop_snapshot(self.path.parent)  # its columns describe the old file (the new inode would refuse it too)
         tmp = self.path.with_suffix(".tmp")
         with open(tmp, "w", encoding="utf-8") as handle:
             handle.write("".join(json.dumps(asdict(r), sort_keys=True) + "\n" for r in rows))
@@ -176,11 +181,15 @@ class ResultStore:
     def drop_errors(self, kinds: tuple[str, ...] = (DATA, ENVIRONMENT)) -> int:
         """Remove failed rows (utterance errors and failed metric values) of these kinds, so they are
         recomputed; returns how many."""
+        from .rowframe import KeyIndex, read_columns
+
         rows = list(self.rows())
         keep = [r for r in rows if not (r.error is not None and error_kind(r) in kinds)]
         if len(keep) != len(rows):
             self._rewrite(keep)
         self._keys -= {r.key for r in rows} - {r.key for r in keep}  # keys known from elsewhere (a shard's run) stay
+        self._index = KeyIndex(read_columns(self.path.parent, keep_extra=False) if self.path.is_file() else None)
+        self._keys -= {key for key in self._keys if key in self._index}
         return len(rows) - len(keep)
 
     def current_rows(self) -> Iterator[Row]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -67,27 +68,21 @@ def _concat_categorical(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(merged)
 
 
-def _aggregate_group(group: pd.DataFrame, spec: MetricOutput | None) -> float:
-    valid = group[group["error"].isna() & group["value"].notna()]
-    if valid.empty:
+def _aggregate(value: np.ndarray, num: np.ndarray, den: np.ndarray, spec: MetricOutput | None) -> float:
+    """A cell's statistic over its valid rows' arrays: the mean of ``value`` or ``scale * sum(num) / sum(den)``
+    (missing numbers count as 0, as pandas' sums; the same additions in the same order as before)."""
+    if not len(value):
         return float("nan")
     if spec is not None and spec.aggregation == "ratio":
-        den = valid["den"].astype(float).sum()
-        return float(spec.scale * valid["num"].astype(float).sum() / den) if den else float("nan")
-    return float(valid["value"].astype(float).mean() * (spec.scale if spec else 1.0))
+        total = np.where(np.isnan(den), 0.0, den).sum()
+        return float(spec.scale * np.where(np.isnan(num), 0.0, num).sum() / total) if total else float("nan")
+    return float(value.sum() / float(len(value)) * (spec.scale if spec else 1.0))
 
 
-def _over_seeds(group: pd.DataFrame, spec: MetricOutput | None) -> tuple[float, float, int]:
-    """``(value, spread, seeds)``: with rows from several training seeds (``extra["seed"]``), the mean and
-    the sample standard deviation of the per-seed values; otherwise the value, NaN and 1."""
-    seeds = group["seed"]
-    distinct = sorted(set(seeds.dropna()))
-    if len(distinct) < 2:
-        return _aggregate_group(group, spec), float("nan"), 1
-    per_seed = pd.Series([_aggregate_group(group[seeds == s], spec) for s in distinct]).dropna()
-    if per_seed.empty:
-        return float("nan"), float("nan"), len(distinct)
-    return float(per_seed.mean()), float(per_seed.std(ddof=1)) if len(per_seed) > 1 else float("nan"), len(distinct)
+def _aggregate_group(group: pd.DataFrame, spec: MetricOutput | None) -> float:
+    valid = group[group["error"].isna() & group["value"].notna()]
+    value, num, den = (valid[c].astype(float).to_numpy() for c in ("value", "num", "den"))
+    return _aggregate(value, num, den, spec)
 
 
 def flagged_codecs(df: pd.DataFrame, flag: str) -> set[str]:
@@ -97,23 +92,45 @@ def flagged_codecs(df: pd.DataFrame, flag: str) -> set[str]:
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per (codec, task, dataset, metric): value, utterances used, errors, backend."""
+    """One row per (codec, task, dataset, metric): value, utterances used, errors, backend. Column arrays and
+    one index per cell, no frame per cell (:func:`_aggregate` per cell)."""
     df = with_derived(df)
     specs = output_specs()
     utt_errors = df[df["metric"] == ERROR_METRIC].groupby(["codec", "task", "dataset"]).size()
     random_codecs = flagged_codecs(df, "random_weights")
-    out = []
+    out: list[dict] = []
     metrics = df[df["metric"] != ERROR_METRIC]
-    for (codec, task, dataset, metric), group in metrics.groupby(["codec", "task", "dataset", "metric"], sort=True):
-        backends = sorted(set(group["backend"].dropna()) - {""})
+    if metrics.empty:
+        return pd.DataFrame(out, columns=SUMMARY_COLUMNS)
+    value, num, den = (metrics[c].astype(float).to_numpy() for c in ("value", "num", "den"))
+    seeds = metrics["seed"].astype(float).to_numpy()
+    failed = metrics["error"].notna().to_numpy()
+    valid = ~failed & ~np.isnan(value)
+    backend_codes, backend_names = pd.factorize(metrics["backend"])
+    cells = metrics.groupby(["codec", "task", "dataset", "metric"], sort=True).indices
+    for key in sorted(cells):
+        codec, task, dataset, metric = key
+        rows = cells[key]
+        names = {str(backend_names[c]) for c in np.unique(backend_codes[rows]) if c >= 0}
+        backends = sorted(names - {""})
         if len(backends) > 1:
             log.warning("%s/%s/%s/%s mixes metric backends %s", codec, task, dataset, metric, backends)
-        value, spread, seeds = _over_seeds(group, specs.get(metric))
+        spec = specs.get(metric)
+        used = rows[valid[rows]]
+        distinct = sorted(set(seeds[rows][~np.isnan(seeds[rows])].tolist()))
+        spread, n_seeds = float("nan"), 1
+        if len(distinct) < 2:
+            result = _aggregate(value[used], num[used], den[used], spec)
+        else:
+            n_seeds = len(distinct)
+            per_seed = pd.Series([_aggregate(value[part], num[part], den[part], spec)
+                                  for s in distinct for part in [used[seeds[used] == s]]]).dropna()
+            result = float(per_seed.mean()) if not per_seed.empty else float("nan")
+            spread = float(per_seed.std(ddof=1)) if len(per_seed) > 1 else float("nan")
         out.append({
             "codec": codec, "task": task, "dataset": dataset, "metric": metric,
-            "value": value, "spread": spread, "seeds": seeds,
-            "n": int((group["error"].isna() & group["value"].notna()).sum()),
-            "errors": int(group["error"].notna().sum() + utt_errors.get((codec, task, dataset), 0)),
+            "value": result, "spread": spread, "seeds": n_seeds, "n": len(used),
+            "errors": int(failed[rows].sum() + utt_errors.get((codec, task, dataset), 0)),
             "backend": " + ".join(backends), "random_weights": codec in random_codecs,
         })
     return pd.DataFrame(out, columns=SUMMARY_COLUMNS)
