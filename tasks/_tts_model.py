@@ -281,10 +281,12 @@ class ARTTS(nn.Module):
             spans.append((prefix.shape[0] - 1, steps))
         length = max(s.shape[0] for s in sequences)
         embeds = torch.zeros(len(sequences), length, self.size.dim, device=device, dtype=sequences[0].dtype)
-        mask = torch.zeros(len(sequences), length, dtype=torch.long, device=device)
         for b, s in enumerate(sequences):
-            embeds[b, : s.shape[0]], mask[b, : s.shape[0]] = s, 1
-        hidden = self.decoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+            embeds[b, : s.shape[0]] = s
+        # right padding needs no mask under causal attention: a real position never sees a later (padded) one,
+        # and padded positions are never scored; without a mask SDPA runs its fused causal kernel instead of
+        # materialising a [B, heads, S, S] mask (32 steps per DyCAST token make S long)
+        hidden = self.decoder(inputs_embeds=embeds).last_hidden_state
         per_stream: dict[int, tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]] = {}
         for b, (begin, steps) in enumerate(spans):
             n = steps.shape[0]
