@@ -306,12 +306,14 @@ def to_frame(columns: Columns, mask: np.ndarray | None = None, extra: str = "dic
 
     keep = np.arange(len(columns)) if mask is None else np.flatnonzero(mask)
     data: dict[str, Any] = {}
-    for name, cats in columns.categories.items():
-        data[name] = pd.Categorical.from_codes(columns.codes[name][keep], categories=pd.Index(cats, dtype=object))
-    for name, values in columns.floats.items():
-        data[name] = values[keep]
-    for name, values in columns.flags.items():
-        data[name] = values[keep]
+    texts = (*STRINGS, *(n for n, k in DERIVED.items() if k == "str"))
+    for name in texts:
+        data[name] = pd.Categorical.from_codes(columns.codes[name][keep],
+                                               categories=pd.Index(columns.categories[name], dtype=object))
+    for name in (*FLOATS, *(n for n, k in DERIVED.items() if k == "float")):
+        data[name] = columns.floats[name][keep]
+    for name in (n for n, k in DERIVED.items() if k == "bool"):
+        data[name] = columns.flags[name][keep]
     if extra != "none" and columns.extra is not None:
         texts = [columns.extra[i] for i in keep.tolist()]
         data["extra"] = [json.loads(t) for t in texts] if extra == "dict" else texts
