@@ -115,7 +115,7 @@ class Generation:
     frames_per_char: float
     autocast: bool = False  # bf16 on CUDA (TrainConfig.autocast), for generation as for training
 
-    def num_samples(self, item: TTSItem, frames: torch.Tensor) -> int:
+    def length_budget(self, item: TTSItem, frames: torch.Tensor) -> int:
         """The decoder's length budget: the reference's own (``length: reference``, as the authors'
         ``toks_to_sig(hyp_toks, lens)``), else the training set's samples per frame times the frame count."""
         if self.opts.get("length") == "reference":
@@ -371,7 +371,7 @@ class _TTS(Task):
         with ctx.timer.stage("decode", len(found["frames"])):
             for frames in found["frames"]:
                 try:
-                    audio.append(self._decode(gen.codec, frames, gen.num_samples(item, frames), ctx.device)
+                    audio.append(self._decode(gen.codec, frames, gen.length_budget(item, frames), ctx.device)
                                  if len(frames) else None)
                 except Exception as err:  # noqa: BLE001 - a sample the codec cannot decode is not usable
                     log.warning("%s / %s: sample not decodable: %s", ctx.codec_label, item.utt.utt_id, err)
@@ -426,7 +426,7 @@ class _TTS(Task):
 
     @staticmethod
     def _tokens(frames: torch.Tensor, num_samples: int) -> Tokens:
-        """Generated frames as Tokens with the decoder's length budget (:meth:`Generation.num_samples`)."""
+        """Generated frames as Tokens with the decoder's length budget (:meth:`Generation.length_budget`)."""
         return Tokens(codes=frames[None].long(), lengths=torch.tensor([frames.shape[0]]),
                       num_samples=torch.tensor([max(int(num_samples), 1)]))
 
@@ -523,7 +523,7 @@ class NonAutoregressiveTTS(_TTS):
             with ctx.timer.stage("generate", 1), autocast(ctx.device, gen.autocast):
                 frames = gen.model.generate(chars, item.speaker.to(ctx.device))
             with ctx.timer.stage("decode", 1):
-                wav = self._decode(gen.codec, frames, gen.num_samples(item, frames), ctx.device)
+                wav = self._decode(gen.codec, frames, gen.length_budget(item, frames), ctx.device)
         except Exception as err:  # noqa: BLE001 - one utterance fails alone
             return Generated(item, row_id, [], [], error=err)
         return Generated(item, row_id, [frames], [wav])
