@@ -315,8 +315,8 @@ def to_frame(columns: Columns, mask: np.ndarray | None = None, extra: str = "dic
     for name in (n for n, k in DERIVED.items() if k == "bool"):
         data[name] = columns.flags[name][keep]
     if extra != "none" and columns.extra is not None:
-        texts = [columns.extra[i] for i in keep.tolist()]
-        data["extra"] = [json.loads(t) for t in texts] if extra == "dict" else texts
+        kept = [columns.extra[i] for i in keep.tolist()]
+        data["extra"] = [json.loads(t) for t in kept] if extra == "dict" else kept
     return pd.DataFrame(data)
 
 
