@@ -236,6 +236,27 @@ def drop_snapshot(run_dir: Path) -> None:
     (Path(run_dir) / SNAPSHOT).unlink(missing_ok=True)
 
 
+def _parse_from(path: Path, start: int) -> tuple[Columns, int]:
+    """The rows after byte ``start``, parsed a chunk of whole lines at a time (memory stays a chunk's), and how
+    many bytes they span; :class:`BadLines` also for text after the last newline (a torn or unfinished write)."""
+    parts, spanned, carry = [], 0, b""
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        while True:
+            chunk = handle.read(_CHUNK)
+            if not chunk:
+                break
+            data = carry + chunk
+            cut = data.rfind(b"\n") + 1
+            carry = data[cut:]
+            if cut:
+                parts.append(parse(data[:cut], keep_extra=True))
+                spanned += cut
+    if carry.strip():
+        raise BadLines("text after the last newline (torn write)")
+    return (concat(parts) if parts else parse(b"", keep_extra=True)), spanned
+
+
 def read_columns(run_dir: str | Path, keep_extra: bool = True) -> Columns:
     """Every row of ``run_dir/rows.jsonl`` as :class:`Columns`: the snapshot plus the bytes appended since
     (the snapshot is refreshed when it is missing or behind by many rows and the store is large). Bad lines go
@@ -248,14 +269,8 @@ def read_columns(run_dir: str | Path, keep_extra: bool = True) -> Columns:
         stat = path.stat()
         loaded = _load_snapshot(run_dir, stat, keep_extra)
         base, covered = loaded if loaded is not None else (None, 0)
-        with open(path, "rb") as handle:
-            handle.seek(covered)
-            tail = handle.read()
-        whole = tail.rfind(b"\n") + 1
         try:
-            if tail[whole:].strip():
-                raise BadLines("text after the last newline (torn write)")
-            fresh = parse(tail[:whole], keep_extra=True)
+            fresh, whole = _parse_from(path, covered)
         except BadLines:
             if attempt:
                 raise

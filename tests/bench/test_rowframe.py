@@ -113,3 +113,10 @@ def test_summaries_are_the_same_from_columns_as_from_rows(tmp_path: Path, small_
     by_rows = summarize(_plain(tmp_path))
     by_columns = summarize(load_rows([tmp_path], extra="none"))
     pd.testing.assert_frame_equal(by_rows, by_columns)
+
+
+def test_chunked_parsing_gives_the_same_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ResultStore(tmp_path).add(_rows(60))
+    whole = load_rows([tmp_path])
+    monkeypatch.setattr(rowframe, "_CHUNK", 97)  # chunks end mid-line: lines are carried over whole
+    pd.testing.assert_frame_equal(load_rows([tmp_path]), whole)
