@@ -94,7 +94,8 @@ class StreamLayout:
 
     @property
     def name(self) -> str:
-        return "flatten" if self.flat else "parallel"
+        """``flatten``, ``parallel``, or ``single`` (one stream: both layouts are the same)."""
+        return "single" if self.streams == 1 else "flatten" if self.flat else "parallel"
 
     @property
     def streams(self) -> int:
