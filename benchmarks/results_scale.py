@@ -4,7 +4,8 @@
 Rows are a Table-2-shaped resynthesis run: codecs x datasets x utterances, six rows per utterance (frame rate,
 bitrate, UTMOS, DNSMOS P.808, dWER with its transcripts, Sim), a few error rows, a ``run.json`` naming the
 variants and setups. Each command runs in a fresh process; its wall time and peak RSS (``wait4``) are printed.
-The baseline for ``bench check`` is written once per size (``bench check --write``, not timed).
+The first read of a synthesised store (which writes ``rows.columns.npz``, as the first ``bench table`` after a
+run does) is timed on its own line; the baseline for ``bench check`` is written once per size (not timed).
 
     python benchmarks/results_scale.py [--rows 100000 1000000 5000000] [--workdir /tmp/results_scale]
         [--only table check open report]
@@ -105,6 +106,10 @@ def main() -> None:
             synthesise(run, rows)
         size_mb = (run / "rows.jsonl").stat().st_size / 2**20
         count = sum(1 for _ in open(run / "rows.jsonl", "rb"))
+        if not (run / "rows.columns.npz").is_file():  # the first read parses rows.jsonl and writes the snapshot
+            wall, peak, rc, output = timed(f"from bench.rowframe import read_columns; read_columns({str(run)!r})")
+            print(f"{count:>9,} rows ({size_mb:6.0f} MB)  first read (writes rows.columns.npz) {wall:7.2f} s  "
+                  f"peak {peak:7.0f} MB  {'ok' if rc == 0 else output[-300:]}", flush=True)
         base = str(Path(args.workdir) / f"baseline-{rows}.csv")
         if "check" in args.only and not Path(base).is_file():
             timed(f"from bench.cli.main import main; main(['check', {str(run)!r}, '--baseline', {base!r}, '--write'])")
