@@ -43,7 +43,7 @@ class DWER(Metric):
                  batch_size: int | None = None, fallback: bool = False, seed: int = 0) -> None:
         self.transcriber = get_transcriber(asr, device, compute_type, fallback, seed)
         self.normalize = english_normalizer()
-        self.batch_size = batch_size or (8 if device == "cpu" else 32)
+        self.batch_size = batch_size or (16 if device == "cpu" else 32)  # texts do not depend on it
         self._refs = DiskCache(cache_dir(), "transcripts")
 
     @property
