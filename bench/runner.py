@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import yaml
 from tqdm import tqdm
@@ -31,7 +32,7 @@ from .metric import Metric
 from .paths import cache_dir
 from .profiles import metric_settings, profiles, resolve_profile, run_metric_outputs, run_metric_settings
 from .registry import CODECS, METRICS, TASKS, discover
-from .store import DATA, ENVIRONMENT, ERROR_METRIC, ResultStore, error_kind
+from .store import DATA, ENVIRONMENT, ERROR_METRIC, ResultStore
 from .task import Task, TaskContext
 from .threads import apply_torch_threads, processing_order
 from .timing import append_record
@@ -339,23 +340,34 @@ class RunSummary:
         return out
 
 
+def _current_frame(store: ResultStore) -> pd.DataFrame:
+    """The store's current rows, read column-wise (no object per row), ``extra`` as JSON text."""
+    from .rowframe import current_mask, read_columns, to_frame
+
+    folder = store.path.parent
+    columns = read_columns(folder, keep_extra=True)
+    return to_frame(columns, current_mask(store.run_dir, columns), extra="raw")
+
+
 def summarize_run(config: RunConfig, store: ResultStore) -> RunSummary:
     """The :class:`RunSummary` of this config's jobs in ``store``."""
     labels, datasets, tasks = {c.label for c in config.codecs}, {d.name for d in config.datasets}, task_names(config)
     errors: dict[str, int] = {}
     unbuildable: set[str] = set()
-    jobs: dict[tuple[str, str, str], list[bool]] = {}
-    for row in store.current_rows():
-        if row.codec not in labels or row.dataset not in datasets or row.task not in tasks:
-            continue
-        if row.dataset not in config.task_datasets.get(row.task, (row.dataset,)):
-            continue
-        failed = row.error is not None
-        jobs.setdefault((row.task, row.codec, row.dataset), []).append(failed)
-        if failed and row.metric == ERROR_METRIC:
-            errors[error_kind(row)] = errors.get(error_kind(row), 0) + 1
-            if (row.extra or {}).get("stage") == "codec-load":
-                unbuildable.add(row.codec)
+    jobs: dict[tuple[str, str, str], list[bool]] = {}  # per job: whether it has a row, and whether all failed
+    if store.path.is_file():
+        df = _current_frame(store)
+        df = df[df["codec"].isin(labels) & df["dataset"].isin(datasets) & df["task"].isin(tasks)]
+        allowed = [config.task_datasets.get(t) for t in df["task"]]
+        df = df[[a is None or d in a for a, d in zip(allowed, df["dataset"], strict=True)]]
+        failed = df["error"].notna()
+        per_job = failed.groupby([df["task"], df["codec"], df["dataset"]]).all()
+        jobs = {key: [bool(all_failed)] for key, all_failed in per_job.items()}
+        for _, row in df[failed & (df["metric"] == ERROR_METRIC)].iterrows():  # the utterance errors: few
+            kind = row["kind"] if isinstance(row["kind"], str) else DATA
+            errors[kind] = errors.get(kind, 0) + 1
+            if json.loads(row["extra"]).get("stage") == "codec-load":
+                unbuildable.add(row["codec"])
     only = [f"{t} / {c} / {d}" for (t, c, d), flags in sorted(jobs.items()) if flags and all(flags)
             and c not in unbuildable]
     unfinished: list[str] = []
