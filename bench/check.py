@@ -25,7 +25,6 @@ and a row that passes says ``ok (code changed)`` so the baseline can be refreshe
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,19 +173,6 @@ def compare(run_dir: str | Path, baseline: str | Path, tolerances: Tolerances, a
     return pd.DataFrame(rows)
 
 
-def _number(value: object) -> float:
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return float("nan")
-
-
-def _same(a: float, b: float, tol: float) -> bool:
-    if math.isnan(a) or math.isnan(b):
-        return math.isnan(a) and math.isnan(b)
-    return abs(a - b) <= tol + 1e-12
-
-
 def compare_utterances(run_dir: str | Path, baseline: str | Path, tolerances: Tolerances,
                        allow_new: bool = False, current: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per-utterance comparison: one row per utterance and metric with ``status`` (``ok`` or what moved),
@@ -212,7 +198,7 @@ def _numbers(column: pd.Series) -> np.ndarray:
 
 
 def _same_all(a: np.ndarray, b: np.ndarray, tol: np.ndarray) -> np.ndarray:
-    """:func:`_same` over arrays."""
+    """Whether ``a`` and ``b`` agree within ``tol`` (NaN agrees only with NaN), element-wise."""
     with np.errstate(invalid="ignore"):
         close = np.abs(a - b) <= tol + 1e-12
     return np.where(np.isnan(a) | np.isnan(b), np.isnan(a) & np.isnan(b), close)

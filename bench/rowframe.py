@@ -394,3 +394,10 @@ class KeyIndex:
             combined = combined * size + code + 1
         at = int(np.searchsorted(self._sorted, combined))
         return at < len(self._sorted) and int(self._sorted[at]) == combined
+
+
+def current_frame(rows_dir: str | Path, run_dir: str | Path | None = None, extra: str = "dict") -> Any:
+    """The current rows of ``rows_dir/rows.jsonl`` as a frame (:func:`to_frame`); which rows are current comes
+    from ``run_dir``'s ``run.json`` (``rows_dir`` itself by default; a shard's rows answer to the run's)."""
+    columns = read_columns(rows_dir, keep_extra=extra != "none")
+    return to_frame(columns, current_mask(Path(run_dir or rows_dir), columns), extra)

@@ -16,7 +16,6 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 import yaml
 from tqdm import tqdm
@@ -340,15 +339,6 @@ class RunSummary:
         return out
 
 
-def _current_frame(store: ResultStore) -> pd.DataFrame:
-    """The store's current rows, read column-wise (no object per row), ``extra`` as JSON text."""
-    from .rowframe import current_mask, read_columns, to_frame
-
-    folder = store.path.parent
-    columns = read_columns(folder, keep_extra=True)
-    return to_frame(columns, current_mask(store.run_dir, columns), extra="raw")
-
-
 def summarize_run(config: RunConfig, store: ResultStore) -> RunSummary:
     """The :class:`RunSummary` of this config's jobs in ``store``."""
     labels, datasets, tasks = {c.label for c in config.codecs}, {d.name for d in config.datasets}, task_names(config)
@@ -356,7 +346,9 @@ def summarize_run(config: RunConfig, store: ResultStore) -> RunSummary:
     unbuildable: set[str] = set()
     jobs: dict[tuple[str, str, str], list[bool]] = {}  # per job: whether it has a row, and whether all failed
     if store.path.is_file():
-        df = _current_frame(store)
+        from .rowframe import current_frame
+
+        df = current_frame(store.path.parent, store.run_dir, extra="raw")
         df = df[df["codec"].isin(labels) & df["dataset"].isin(datasets) & df["task"].isin(tasks)]
         allowed = [config.task_datasets.get(t) for t in df["task"]]
         df = df[[a is None or d in a for a, d in zip(allowed, df["dataset"], strict=True)]]

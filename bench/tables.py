@@ -15,7 +15,7 @@ from .csvfile import write_csv
 from .intervals import add_intervals
 from .metric import MetricOutput
 from .names import file_name
-from .rowframe import current_mask, read_columns, to_frame, with_derived
+from .rowframe import current_frame, with_derived
 from .store import ERROR_METRIC
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,7 @@ def load_rows(run_dirs: list[str | Path], extra: str = "dict") -> pd.DataFrame:
         path = Path(run_dir) / "rows.jsonl"
         if not path.is_file():
             raise FileNotFoundError(f"{run_dir} has no rows.jsonl (is it a run directory?)")
-        columns = read_columns(run_dir, keep_extra=extra != "none")
-        frames.append(to_frame(columns, current_mask(Path(run_dir), columns), extra))
+        frames.append(current_frame(run_dir, extra=extra))
     df = _concat_categorical(frames)
     if df.empty:
         raise ValueError(f"no rows in {', '.join(map(str, run_dirs))}")
