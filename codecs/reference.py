@@ -1,4 +1,8 @@
-"""The ``reference`` row: 16-bit PCM, i.e. the original audio through the whole pipeline."""
+"""The ``reference`` row: 16-bit PCM, i.e. the original audio through the whole pipeline.
+
+Samples map to codes as the usual 16-bit PCM convention does (``x * 32768``, as soundfile reads and
+writes them), so 16-bit audio comes back bit for bit: its output is the original, whose transcripts
+and embeddings the caches already hold."""
 
 from __future__ import annotations
 
@@ -22,9 +26,9 @@ class ReferenceCodec(Codec):
         self.nominal_bitrate = 16.0 * sample_rate
 
     def encode(self, wav: torch.Tensor, lengths: torch.Tensor) -> Tokens:
-        pcm = torch.round(wav.clamp(-1, 1) * 32767).long() + 32768
+        pcm = torch.round(wav * 32768).clamp(-32768, 32767).long() + 32768
         return Tokens(codes=pcm.unsqueeze(-1), lengths=lengths.clone(), num_samples=lengths.clone())
 
     def decode(self, tokens: Tokens) -> tuple[torch.Tensor, torch.Tensor]:
-        wav = (tokens.codes[..., 0].float() - 32768) / 32767
+        wav = (tokens.codes[..., 0].float() - 32768) / 32768
         return wav, tokens.lengths.clone()

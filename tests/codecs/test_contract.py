@@ -104,6 +104,19 @@ def test_mulaw_is_near_lossless() -> None:
     assert snr > 25
 
 
+def test_reference_returns_16_bit_audio_bit_for_bit() -> None:
+    """16-bit PCM read as floats (k / 32768, soundfile's convention) comes back unchanged, extremes included,
+    so the reference row's output is the original audio the caches already know."""
+    codec = build_codec(CodecSpec("reference", "reference"))
+    pcm = torch.tensor([-32768, -32767, -16385, -1, 0, 1, 16384, 32767] * 4)
+    x = (pcm.float() / 32768)[None]
+    wav, _ = codec.decode(codec.encode(x, torch.tensor([x.shape[1]])))
+    assert torch.equal(wav, x)
+    loud = torch.tensor([[1.5, -1.5]])  # beyond full scale: clipped to the 16-bit range
+    wav, _ = codec.decode(codec.encode(loud, torch.tensor([2])))
+    assert wav.tolist() == [[32767 / 32768, -1.0]]
+
+
 def test_bad_codec_params_raise_clear_errors() -> None:
     from bench.codecs.opus import OpusCodec
 
