@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from .names import file_name, name_hash
-from .store import ENVIRONMENT, ResultStore, Row
+from .rows import ENVIRONMENT, parse_lines
+from .store import ResultStore
 
 log = logging.getLogger(__name__)
 KINDS = ("inline", "local", "slurm")
@@ -68,9 +69,7 @@ class ShardStore(ResultStore):
     def __init__(self, run_dir: Path, shard: Shard) -> None:
         folder = Path(run_dir) / "shards" / shard.id
         super().__init__(folder)
-        parent = ResultStore.__new__(ResultStore)
-        parent.run_dir, parent.path = Path(run_dir), Path(run_dir) / "rows.jsonl"
-        self._keys |= {row.key for row in parent._parse()[0]}
+        self._keys |= {row.key for row in parse_lines(Path(run_dir) / "rows.jsonl")[0]}
         self.run_dir = Path(run_dir)
 
 
@@ -184,10 +183,7 @@ def merge(store: ResultStore, shards: list[Shard]) -> int:
     for shard in shards:
         shard_rows = _folder(store.run_dir, shard) / "rows.jsonl"
         if shard_rows.is_file():
-            reader = ResultStore.__new__(ResultStore)
-            reader.run_dir, reader.path = shard_rows.parent, shard_rows
-            rows: list[Row] = reader._parse()[0]
-            store.add(rows)
+            store.add(parse_lines(shard_rows)[0])
     return len(store) - before
 
 

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from .rows import Row, current_setups, current_variants, quarantine_bad_lines, setup_is_current
+
 log = logging.getLogger(__name__)
 
 #: the string fields of a row (categorical codes); the key fields first
@@ -70,8 +72,6 @@ class Columns:
 
 
 def _field_names() -> set[str]:
-    from .store import Row
-
     return {f.name for f in fields(Row)}
 
 
@@ -261,8 +261,6 @@ def read_columns(run_dir: str | Path, keep_extra: bool = True) -> Columns:
     """Every row of ``run_dir/rows.jsonl`` as :class:`Columns`: the snapshot plus the bytes appended since
     (the snapshot is refreshed when it is missing or behind by many rows and the store is large). Bad lines go
     through the store's quarantine first; text after the last newline (a torn or unfinished write) too."""
-    from .store import ResultStore
-
     run_dir = Path(run_dir)
     path = run_dir / "rows.jsonl"
     for attempt in range(2):
@@ -274,7 +272,7 @@ def read_columns(run_dir: str | Path, keep_extra: bool = True) -> Columns:
         except BadLines:
             if attempt:
                 raise
-            ResultStore(run_dir, read_keys=False).quarantine_bad_lines()  # rewrites rows.jsonl; read it again
+            quarantine_bad_lines(path)  # rewrites rows.jsonl; read it again
             drop_snapshot(run_dir)
             continue
         columns = concat([base, fresh]) if base is not None else fresh
@@ -292,8 +290,6 @@ def read_columns(run_dir: str | Path, keep_extra: bool = True) -> Columns:
 def current_mask(run_dir: Path, columns: Columns) -> np.ndarray:
     """Which rows are current (:meth:`bench.store.ResultStore.current_rows`, vectorised): their codec's variant
     and their task / source's setup are the latest run segment's, or that segment did not run them."""
-    from .store import Row, current_setups, current_variants, setup_is_current
-
     n = len(columns)
     codec_cats, variant_cats = columns.categories["codec"], columns.categories["variant"]
     variants = current_variants(run_dir)

@@ -17,17 +17,27 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
+
+from .rowframe import KeyIndex, drop_snapshot, read_columns
+from .rows import (  # noqa: F401 - the row schema, re-exported: importers of the store use it
+    DATA,
+    ENVIRONMENT,
+    ERROR_METRIC,
+    Row,
+    RowKey,
+    current_setups,
+    current_variants,
+    error_kind,
+    parse_lines,
+    quarantine_bad_lines,
+    rewrite_rows,
+    setup_is_current,
+)
 
 log = logging.getLogger(__name__)
-ERROR_METRIC = "error"
-#: error kinds: ``data`` (this utterance cannot be used: stays done) and ``environment`` (codec build,
-#: weights, memory, disk: not done, retried by the next run)
-DATA, ENVIRONMENT = "data", "environment"
-#: (codec, task, dataset, utterance, metric, variant, setup)
-RowKey = tuple[str, str, str, str, str, str, str]
 
 
 class StoreWriteError(OSError):
@@ -38,46 +48,12 @@ class RunDirLocked(OSError):
     """Another run holds the run directory."""
 
 
-@dataclass(frozen=True)
-class Row:
-    """One result.
-
-    ``value`` is the per-utterance number; ``num``/``den`` let ratio metrics (corpus dWER,
-    measured frame rate and bitrate) aggregate as sum(num)/sum(den). An error row has
-    ``metric == "error"`` and the reason in ``error``. ``variant`` is a short hash of what
-    determines the codec's results (registry name, resolved params, weights, code); ``setup``
-    (``<task>/<source>/<hash>``, source a metric name or ``-`` for the task's own outputs) a hash of
-    what determines the rest (task code and options, seed, the metric's code, backend and weights).
-    Both are part of the row's identity, so a change to any of them is recomputed, never shown stale.
-    """
-
-    codec: str
-    task: str
-    dataset: str
-    utt_id: str
-    metric: str
-    value: float | None = None
-    num: float | None = None
-    den: float | None = None
-    backend: str = ""
-    error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    variant: str = ""
-    setup: str = ""
-
-    @property
-    def key(self) -> RowKey:
-        return (self.codec, self.task, self.dataset, self.utt_id, self.metric, self.variant, self.setup)
-
-
 class ResultStore:
     """Rows of one run directory (``rows.jsonl``)."""
 
     def __init__(self, run_dir: str | Path, lock: bool = False, read_keys: bool = True) -> None:
         """Open (and with ``lock``, first become the only writer of) a run directory. The keys already stored are
         read column-wise (:class:`bench.rowframe.KeyIndex`: no object per row); bad lines are quarantined first."""
-        from .rowframe import KeyIndex, read_columns
-
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.run_dir / "rows.jsonl"
@@ -90,45 +66,15 @@ class ResultStore:
                                if read_keys and self.path.is_file() else None)
 
     # ---- reading -------------------------------------------------------------------------------
-    def _parse(self) -> tuple[list[Row], list[tuple[int, str, str]]]:
-        """Rows, and the bad lines as (line number, text, reason); blank lines are neither."""
-        rows: list[Row] = []
-        bad: list[tuple[int, str, str]] = []
-        if not self.path.is_file():
-            return rows, bad
-        data = self.path.read_bytes()
-        lines = data.split(b"\n")
-        for number, raw in enumerate(lines, start=1):
-            if not raw.strip():
-                continue
-            try:
-                if number == len(lines):  # text after the last newline: an interrupted write
-                    raise ValueError("no newline at the end (torn write)")
-                rows.append(Row(**json.loads(raw.decode("utf-8"))))
-            except (ValueError, TypeError) as err:
-                bad.append((number, raw.decode("utf-8", errors="replace"), f"{type(err).__name__}: {err}"))
-        return rows, bad
 
     def quarantine_bad_lines(self) -> list[Row]:
         """The file's rows; bad lines moved to the quarantine file (one parse of the file)."""
-        rows, bad = self._parse()
-        if not bad:
-            return rows
-        for number, _, reason in bad:
-            log.warning("%s:%d is not a result row (%s): moved to %s", self.path, number, reason, self.quarantine.name)
-        try:
-            with open(self.quarantine, "a", encoding="utf-8") as handle:
-                for number, text, reason in bad:
-                    handle.write(json.dumps({"file": self.path.name, "line": number, "reason": reason,
-                                             "text": text}) + "\n")
-            self._rewrite(rows)
-        except OSError as err:  # a read-only run dir: readers skip the bad lines anyway
-            log.warning("could not quarantine bad lines of %s: %s", self.path, err)
-        return rows
+        return quarantine_bad_lines(self.path)
+
 
     def rows(self) -> Iterator[Row]:
         """Every row; blank and bad lines are skipped."""
-        yield from self._parse()[0]
+        yield from parse_lines(self.path)[0]
 
     def has(self, key: RowKey) -> bool:
         return key in self._keys or key in self._index
@@ -168,21 +114,12 @@ class ResultStore:
         self._keys.update(r.key for r in fresh)
 
     def _rewrite(self, rows: list[Row]) -> None:
-        from .rowframe import drop_snapshot
-
         drop_snapshot(self.path.parent)  # its columns describe the old file (the new inode would refuse it too)
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write("".join(json.dumps(asdict(r), sort_keys=True) + "\n" for r in rows))
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(self.path)
+        rewrite_rows(self.path, rows)
 
     def drop_errors(self, kinds: tuple[str, ...] = (DATA, ENVIRONMENT)) -> int:
         """Remove failed rows (utterance errors and failed metric values) of these kinds, so they are
         recomputed; returns how many."""
-        from .rowframe import KeyIndex, read_columns
-
         rows = list(self.rows())
         keep = [r for r in rows if not (r.error is not None and error_kind(r) in kinds)]
         if len(keep) != len(rows):
@@ -225,42 +162,3 @@ class ResultStore:
             fcntl.flock(self._lock, fcntl.LOCK_UN)
             self._lock.close()
             self._lock = None
-
-
-def current_variants(run_dir: Path) -> dict[str, str]:
-    """``{codec label: variant id}`` of the latest run segment, from ``run.json`` (empty if none)."""
-    path = Path(run_dir) / "run.json"
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    variants = info.get("variants") if isinstance(info, dict) else None
-    return {str(k): str(v) for k, v in variants.items()} if isinstance(variants, dict) else {}
-
-
-def current_setups(run_dir: Path) -> tuple[dict[str, str], tuple[str, ...]]:
-    """``({"<task>/<source>": hash}, tasks)`` of the latest run segment, from ``run.json`` (empty if none)."""
-    try:
-        info = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}, ()
-    setups = info.get("setups") if isinstance(info, dict) else None
-    if not isinstance(setups, dict):
-        return {}, ()
-    table = {str(k): str(v) for k, v in setups.items()}
-    return table, tuple(sorted({k.split("/", 1)[0] for k in table}))
-
-
-def setup_is_current(row: Row, setups: dict[str, str], tasks: tuple[str, ...]) -> bool:
-    """Whether a row was made by the latest segment's setup of its task and source, or by a task (or
-    source) that segment did not run. Rows from before setups existed (``setup == ""``) are current only
-    where the segment ran none of the tasks they may come from."""
-    if not row.setup:
-        return not any(row.task == t or row.task.startswith(t + ".") for t in tasks)
-    prefix, _, digest = row.setup.rpartition("/")
-    return setups.get(prefix, digest) == digest
-
-
-def error_kind(row: Row) -> str:
-    """``environment`` or ``data`` (the default: rows written before kinds existed)."""
-    return str((row.extra or {}).get("kind", DATA))

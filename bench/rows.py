@@ -1,0 +1,143 @@
+"""The row schema of a run's ``rows.jsonl``: :class:`Row`, its key, error kinds, which rows the latest run
+segment makes current, and reading, rewriting and quarantining the file's lines.
+
+The lowest layer of the results: :mod:`bench.rowframe` (columns) and :mod:`bench.store` (the writer) build on it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+ERROR_METRIC = "error"
+#: error kinds: ``data`` (this utterance cannot be used: stays done) and ``environment`` (codec build,
+#: weights, memory, disk: not done, retried by the next run)
+DATA, ENVIRONMENT = "data", "environment"
+#: (codec, task, dataset, utterance, metric, variant, setup)
+RowKey = tuple[str, str, str, str, str, str, str]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One result.
+
+    ``value`` is the per-utterance number; ``num``/``den`` let ratio metrics (corpus dWER,
+    measured frame rate and bitrate) aggregate as sum(num)/sum(den). An error row has
+    ``metric == "error"`` and the reason in ``error``. ``variant`` is a short hash of what
+    determines the codec's results (registry name, resolved params, weights, code); ``setup``
+    (``<task>/<source>/<hash>``, source a metric name or ``-`` for the task's own outputs) a hash of
+    what determines the rest (task code and options, seed, the metric's code, backend and weights).
+    Both are part of the row's identity, so a change to any of them is recomputed, never shown stale.
+    """
+
+    codec: str
+    task: str
+    dataset: str
+    utt_id: str
+    metric: str
+    value: float | None = None
+    num: float | None = None
+    den: float | None = None
+    backend: str = ""
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    variant: str = ""
+    setup: str = ""
+
+    @property
+    def key(self) -> RowKey:
+        return (self.codec, self.task, self.dataset, self.utt_id, self.metric, self.variant, self.setup)
+
+
+def parse_lines(path: Path) -> tuple[list[Row], list[tuple[int, str, str]]]:
+    """The rows of a ``rows.jsonl``, and its bad lines as (line number, text, reason); blank lines are neither."""
+    rows: list[Row] = []
+    bad: list[tuple[int, str, str]] = []
+    if not path.is_file():
+        return rows, bad
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            if number == len(lines):  # text after the last newline: an interrupted write
+                raise ValueError("no newline at the end (torn write)")
+            rows.append(Row(**json.loads(raw.decode("utf-8"))))
+        except (ValueError, TypeError) as err:
+            bad.append((number, raw.decode("utf-8", errors="replace"), f"{type(err).__name__}: {err}"))
+    return rows, bad
+
+
+def rewrite_rows(path: Path, rows: list[Row]) -> None:
+    """Replace ``path`` with ``rows``, whole (a temporary file, fsynced, renamed over it). A columnar snapshot
+    of the old file is refused from then on: it names the old file's inode and bytes."""
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write("".join(json.dumps(asdict(r), sort_keys=True) + "\n" for r in rows))
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)
+
+
+def quarantine_bad_lines(path: Path) -> list[Row]:
+    """The file's rows; its bad lines moved to ``rows.quarantine.jsonl`` beside it (one parse of the file)."""
+    rows, bad = parse_lines(path)
+    if not bad:
+        return rows
+    quarantine = path.parent / "rows.quarantine.jsonl"
+    for number, _, reason in bad:
+        log.warning("%s:%d is not a result row (%s): moved to %s", path, number, reason, quarantine.name)
+    try:
+        with open(quarantine, "a", encoding="utf-8") as handle:
+            for number, text, reason in bad:
+                handle.write(json.dumps({"file": path.name, "line": number, "reason": reason,
+                                         "text": text}) + "\n")
+        rewrite_rows(path, rows)
+    except OSError as err:  # a read-only run dir: readers skip the bad lines anyway
+        log.warning("could not quarantine bad lines of %s: %s", path, err)
+    return rows
+
+
+def current_variants(run_dir: Path) -> dict[str, str]:
+    """``{codec label: variant id}`` of the latest run segment, from ``run.json`` (empty if none)."""
+    path = Path(run_dir) / "run.json"
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    variants = info.get("variants") if isinstance(info, dict) else None
+    return {str(k): str(v) for k, v in variants.items()} if isinstance(variants, dict) else {}
+
+
+def current_setups(run_dir: Path) -> tuple[dict[str, str], tuple[str, ...]]:
+    """``({"<task>/<source>": hash}, tasks)`` of the latest run segment, from ``run.json`` (empty if none)."""
+    try:
+        info = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}, ()
+    setups = info.get("setups") if isinstance(info, dict) else None
+    if not isinstance(setups, dict):
+        return {}, ()
+    table = {str(k): str(v) for k, v in setups.items()}
+    return table, tuple(sorted({k.split("/", 1)[0] for k in table}))
+
+
+def setup_is_current(row: Row, setups: dict[str, str], tasks: tuple[str, ...]) -> bool:
+    """Whether a row was made by the latest segment's setup of its task and source, or by a task (or
+    source) that segment did not run. Rows from before setups existed (``setup == ""``) are current only
+    where the segment ran none of the tasks they may come from."""
+    if not row.setup:
+        return not any(row.task == t or row.task.startswith(t + ".") for t in tasks)
+    prefix, _, digest = row.setup.rpartition("/")
+    return setups.get(prefix, digest) == digest
+
+
+def error_kind(row: Row) -> str:
+    """``environment`` or ``data`` (the default: rows written before kinds existed)."""
+    return str((row.extra or {}).get("kind", DATA))
