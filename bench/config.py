@@ -11,7 +11,6 @@ import yaml
 
 from . import roots
 from .datasets import DatasetSpec
-from .executor import settings_of
 
 KNOWN_KEYS = {
     "name", "output_dir", "seed", "device", "batch_size", "max_seconds", "metric_profile",
@@ -27,6 +26,46 @@ class CodecSpec:
     label: str
     name: str
     params: dict[str, Any] = field(default_factory=dict)
+
+
+EXECUTOR_KINDS = ("inline", "local", "slurm")
+#: ``executor:`` keys handed to submitit's SLURM executor (as ``slurm_<key>``; ``timeout_min`` for both kinds)
+SLURM_KEYS = ("partition", "gpus_per_node", "cpus_per_task", "mem_gb", "timeout_min", "array_parallelism",
+              "additional_parameters", "qos", "account")
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    """The ``executor:`` section: ``inline`` (this process, the default), ``local`` (``workers`` processes of
+    this machine) or ``slurm`` (a job array); the plan is cut into ``buckets`` shards per sharded job."""
+
+    kind: str = "inline"
+    workers: int = 2
+    buckets: int = 2
+    scheduler: dict[str, Any] = field(default_factory=dict)  # the SLURM_KEYS given
+
+    @property
+    def inline(self) -> bool:
+        return self.kind == "inline"
+
+    @classmethod
+    def from_section(cls, section: dict[str, Any] | None) -> ExecutorConfig:
+        """Validated: a known kind, ``workers`` >= 1, ``buckets`` defaulting to ``workers``, no unknown key."""
+        section = dict(section or {})
+        kind = section.pop("kind", "inline")
+        if kind not in EXECUTOR_KINDS:
+            raise ValueError(f"executor.kind must be one of {EXECUTOR_KINDS}, got {kind!r}")
+        workers = int(section.pop("workers", 2))
+        if workers < 1:
+            raise ValueError(f"executor.workers must be >= 1, got {workers}")
+        buckets = int(section.pop("buckets", workers))
+        if buckets < 1:
+            raise ValueError(f"executor.buckets must be >= 1, got {buckets}")
+        unknown = set(section) - set(SLURM_KEYS)
+        if unknown:
+            raise ValueError(f"executor: unknown keys {sorted(unknown)} (known: kind, workers, buckets, "
+                             f"{', '.join(SLURM_KEYS)})")
+        return cls(str(kind), workers, buckets, section)
 
 
 @dataclass(frozen=True)
@@ -47,7 +86,7 @@ class RunConfig:
     task_datasets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # task -> the datasets it runs on
     task_codecs: dict[str, tuple[str, ...]] = field(default_factory=dict)  # task -> the codec labels it runs on
     save_audio: int | None = 0  # decoded outputs saved as FLAC: the first N utterances per dataset; None = all
-    executor: dict[str, Any] = field(default_factory=dict)  # inline (default), local or slurm (bench.executor)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # metric -> settings (batch_size)
     prefetch: int = 1  # batches decoded ahead of the one being scored (0: one after the other)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -171,7 +210,7 @@ def from_dict(data: dict[str, Any]) -> RunConfig:
         task_datasets=_restriction(data, "task_datasets", set(datasets)),
         task_codecs=_restriction(data, "task_codecs", set(labels)),
         save_audio=_save_audio(data.get("save_audio", 0)),
-        executor=settings_of(data.get("executor") or {}),
+        executor=ExecutorConfig.from_section(data.get("executor")),
         metric_options={str(k): dict(v or {}) for k, v in (data.get("metric_options") or {}).items()},
         prefetch=_number(data, "prefetch", int, 1),
         raw=copy.deepcopy(data),

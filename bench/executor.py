@@ -22,14 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .config import ExecutorConfig, RunConfig
 from .names import file_name, name_hash
 from .rows import ENVIRONMENT, parse_lines
 from .store import ResultStore
 
 log = logging.getLogger(__name__)
-KINDS = ("inline", "local", "slurm")
-SLURM_KEYS = ("partition", "gpus_per_node", "cpus_per_task", "mem_gb", "timeout_min", "array_parallelism",
-              "additional_parameters", "qos", "account")
 
 
 @dataclass(frozen=True)
@@ -73,25 +71,11 @@ class ShardStore(ResultStore):
         self.run_dir = Path(run_dir)
 
 
-def settings_of(raw: dict[str, Any]) -> dict[str, Any]:
-    """The ``executor:`` section with defaults: ``kind`` inline, ``workers`` 2, ``buckets`` = workers."""
-    section = dict(raw or {})
-    kind = section.get("kind", "inline")
-    if kind not in KINDS:
-        raise ValueError(f"executor.kind must be one of {KINDS}, got {kind!r}")
-    workers = int(section.get("workers", 2))
-    if workers < 1:
-        raise ValueError(f"executor.workers must be >= 1, got {workers}")
-    unknown = set(section) - {"kind", "workers", "buckets", "folder", "poll_s", *SLURM_KEYS}
-    if unknown:
-        raise ValueError(f"executor: unknown keys {sorted(unknown)}")
-    return {**section, "kind": kind, "workers": workers, "buckets": int(section.get("buckets", workers))}
-
-
-def plan_shards(config: Any, tasks: dict[str, Any], buckets: int, profile: str, metrics: list[str]) -> list[Shard]:
+def plan_shards(config: RunConfig, tasks: dict[str, Any], buckets: int, profile: str,
+                metrics: list[str]) -> list[Shard]:
     """Every shard of the plan: bucketed for tasks that shard by utterance, one per job otherwise; each
     carries the setup of its rows (codec variant, task and metric setups under ``profile``)."""
-    from .runner import job_setups, variant_id
+    from .jobs import job_setups, variant_id
 
     shards = []
     variants = {spec.label: variant_id(spec) for spec in config.codecs}
@@ -130,7 +114,7 @@ def work(raw_config: dict[str, Any], run_dir: str, shards: list[dict[str, Any]],
         import torch
 
         torch.set_num_threads(threads)
-    from . import assets, runner
+    from . import assets, jobs
     from .config import from_dict
     from .datasets import load_dataset
     from .profiles import resolve_profile, run_metric_outputs, run_metric_settings
@@ -143,7 +127,7 @@ def work(raw_config: dict[str, Any], run_dir: str, shards: list[dict[str, Any]],
     profile = resolve_profile(config.metric_profile)
     settings = run_metric_settings(config, profile)
     outputs = run_metric_outputs(config, profile)
-    metrics = runner._Lazy(settings, config.device, profile)
+    metrics = jobs.MetricSet(settings, config.device, profile)
     variants = current_variants(Path(run_dir))
     data: dict[str, list] = {}
     states = []
@@ -164,7 +148,7 @@ def work(raw_config: dict[str, Any], run_dir: str, shards: list[dict[str, Any]],
             spec = next(c for c in config.codecs if c.label == shard.codec)
             store = ShardStore(Path(run_dir), shard)
             store.drop_errors((ENVIRONMENT,))  # e.g. left by a cancelled job's last seconds: retried
-            runner.run_job(config, store, TASKS.get(shard.task)(), shard.task, spec, shard.dataset, utts,
+            jobs.run_job(config, store, TASKS.get(shard.task)(), shard.task, spec, shard.dataset, utts,
                            metrics, outputs, False, variants.get(spec.label, ""))
             (folder / "done").write_text(str(time.time()))
             states.append("done")
@@ -187,23 +171,23 @@ def merge(store: ResultStore, shards: list[Shard]) -> int:
     return len(store) - before
 
 
-def _executor(settings: dict[str, Any], folder: Path) -> Any:
+def _executor(settings: ExecutorConfig, folder: Path) -> Any:
     try:
         import submitit
     except ModuleNotFoundError as err:
         raise ModuleNotFoundError("executor local / slurm needs submitit: pip install "
                                   "'speech-tokenizer-bench[cluster]'") from err
-    if settings["kind"] == "local":
+    if settings.kind == "local":
         local = submitit.LocalExecutor(folder=str(folder))
-        local.update_parameters(timeout_min=int(settings.get("timeout_min", 24 * 60)))
+        local.update_parameters(timeout_min=int(settings.scheduler.get("timeout_min", 24 * 60)))
         return local
     executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
-    params = {f"slurm_{k}": v for k, v in settings.items() if k in SLURM_KEYS and k != "timeout_min"}
-    executor.update_parameters(timeout_min=int(settings.get("timeout_min", 60)), **params)
+    params = {f"slurm_{k}": v for k, v in settings.scheduler.items() if k != "timeout_min"}
+    executor.update_parameters(timeout_min=int(settings.scheduler.get("timeout_min", 60)), **params)
     return executor
 
 
-def submit(config: Any, store: ResultStore, tasks: dict[str, Any], settings: dict[str, Any],
+def submit(config: RunConfig, store: ResultStore, tasks: dict[str, Any], settings: ExecutorConfig,
            detach: bool = False) -> dict[str, Any]:
     """Submit the unfinished shards in ``workers`` jobs; unless ``detach``, wait and merge.
     Returns ``{"shards": n, "submitted": n, "failed": [(shard, error, log)], "merged": rows}``."""
@@ -211,9 +195,9 @@ def submit(config: Any, store: ResultStore, tasks: dict[str, Any], settings: dic
 
     run_dir = store.run_dir
     profile = resolve_profile(config.metric_profile)
-    shards = plan_shards(config, tasks, settings["buckets"], profile, list(run_metric_settings(config, profile)))
+    shards = plan_shards(config, tasks, settings.buckets, profile, list(run_metric_settings(config, profile)))
     pending = [s for s in shards if state_of(run_dir, s) != "done"]
-    groups = [pending[i::settings["workers"]] for i in range(settings["workers"])]
+    groups = [pending[i::settings.workers] for i in range(settings.workers)]
     groups = [g for g in groups if g]
     logs = run_dir / "shards" / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -221,7 +205,7 @@ def submit(config: Any, store: ResultStore, tasks: dict[str, Any], settings: dic
     if groups:
         executor = _executor(settings, logs)
         raw = dict(config.raw)
-        if settings["kind"] == "slurm":
+        if settings.kind == "slurm":
             with executor.batch():  # one job array
                 futures = [executor.submit(work, raw, str(run_dir), [s.to_dict() for s in g]) for g in groups]
             jobs = futures
@@ -253,19 +237,19 @@ def submit(config: Any, store: ResultStore, tasks: dict[str, Any], settings: dic
     return result
 
 
-def planned_shards(config: Any) -> list[Shard]:
+def planned_shards(config: RunConfig) -> list[Shard]:
     """The shards of a run config's plan (its tasks, codecs, datasets, profile and metrics)."""
+    from .jobs import task_names
     from .profiles import resolve_profile, run_metric_settings
     from .registry import TASKS
-    from .runner import task_names
 
-    settings = settings_of(config.executor)
+    settings = config.executor
     profile = resolve_profile(config.metric_profile)
     tasks = {name: TASKS.get(name)() for name in task_names(config)}
-    return plan_shards(config, tasks, settings["buckets"], profile, list(run_metric_settings(config, profile)))
+    return plan_shards(config, tasks, settings.buckets, profile, list(run_metric_settings(config, profile)))
 
 
-def unfinished_shards(config: Any, run_dir: Path) -> list[str]:
+def unfinished_shards(config: RunConfig, run_dir: Path) -> list[str]:
     """``"<shard>: <state> (<reason>)"`` of every planned shard that is not done."""
     out = []
     for shard in planned_shards(config):
@@ -322,7 +306,7 @@ def status(run_dir: Path) -> list[tuple[str, str, str]]:
 
         raw = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
         config = from_dict({**raw, "output_dir": str(run_dir)})
-        if config.executor.get("kind", "inline") != "inline":
+        if not config.executor.inline:
             for shard in planned_shards(config):
                 planned.add(shard.id)
                 out.append((shard.id, *_state_of_folder(_folder(run_dir, shard))))

@@ -11,7 +11,7 @@ pytest.importorskip("submitit", reason="executors need submitit: pip install 'sp
 
 from bench import executor, runner  # noqa: E402
 from bench.cli.main import main  # noqa: E402
-from bench.config import from_dict  # noqa: E402
+from bench.config import ExecutorConfig, from_dict  # noqa: E402
 
 
 def _config(root: Path, out: Path, **extra) -> object:
@@ -25,11 +25,15 @@ def _sorted_rows(run_dir: Path) -> list[str]:
 
 
 def test_executor_settings_are_validated() -> None:
-    assert executor.settings_of({})["kind"] == "inline"
-    assert executor.settings_of({"kind": "local", "workers": 3}) ["buckets"] == 3
-    for bad in ({"kind": "cloud"}, {"workers": 0}, {"kind": "slurm", "partitions": "x"}):
+    assert ExecutorConfig.from_section(None).inline
+    local = ExecutorConfig.from_section({"kind": "local", "workers": 3})
+    assert (local.kind, local.workers, local.buckets, local.inline) == ("local", 3, 3, False)
+    slurm = ExecutorConfig.from_section({"kind": "slurm", "partition": "gpu", "timeout_min": 30})
+    assert slurm.scheduler == {"partition": "gpu", "timeout_min": 30}
+    for bad in ({"kind": "cloud"}, {"workers": 0}, {"buckets": 0}, {"kind": "slurm", "partitions": "x"},
+                {"poll_s": 5}):
         with pytest.raises(ValueError, match="executor"):
-            executor.settings_of(bad)
+            ExecutorConfig.from_section(bad)
 
 
 def test_local_executor_in_three_shards_equals_inline_and_resumes(audio_dir: Path, tmp_path: Path, capsys) -> None:
