@@ -10,6 +10,7 @@ parameters + buffers (some codecs keep their codebooks in buffers), with the cod
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 import torch
@@ -84,8 +85,9 @@ class CodecInfo(Task):
     def _usage(self, ctx: TaskContext, codec: Codec, items: list[tuple[Tokens, float]]) -> list[Row]:
         """Share of each codebook's codes used, and the entropy-coded bitrate: the sum over streams of
         the empirical code entropy (bits per token) times tokens per second, over the dataset."""
-        frames = sum(float(t.lengths[0]) for t, _ in items)  # tokens (code vectors), not e.g. Opus packets
-        seconds = sum(d for _, d in items)
+        # exactly rounded sums: the same in any utterance order (a sharded run meets them in another)
+        frames = math.fsum(float(t.lengths[0]) for t, _ in items)  # tokens (code vectors), not e.g. Opus packets
+        seconds = math.fsum(d for _, d in items)
         used, bits = [], 0.0
         for k, vocab in enumerate(codec.codebook_sizes):
             codes = torch.cat([t.codes[0, : int(t.lengths[0]), k] for t, _ in items]).long()
