@@ -22,6 +22,9 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from .registry import METRICS, add_registration_hook, discover
 
 log = logging.getLogger(__name__)
 HUB_ID = re.compile(r"[\w\-]+/[\w\-.]+")
@@ -90,10 +93,18 @@ def declare(*items: Asset) -> None:
         _CATALOGUE[asset.name] = asset
 
 
+def _declare_plugin_assets(kind: str, plugin: Any) -> None:
+    """Registration hook: a plugin class's ``assets`` (a tuple of :class:`Asset`) join the catalogue."""
+    declared = getattr(plugin, "assets", ())
+    if isinstance(declared, tuple) and all(isinstance(a, Asset) for a in declared):
+        declare(*declared)
+
+
+add_registration_hook(_declare_plugin_assets)
+
+
 def catalogue() -> dict[str, Asset]:
     """Every declared asset (plugins are discovered first)."""
-    from .registry import discover
-
     discover()
     return dict(sorted(_CATALOGUE.items()))
 
@@ -254,8 +265,6 @@ def missing_message(name: str, detail: str = "") -> str:
 
 
 def _metric_assets() -> set[str]:
-    from .registry import METRICS
-
     return {a.name for _, cls in METRICS.items() for a in getattr(cls, "assets", ())}
 
 

@@ -11,6 +11,7 @@ from typing import Any, Callable, ClassVar, Hashable, Sequence
 import torch
 
 from . import assets as asset_layer
+from .registry import CODECS
 
 
 @dataclass(frozen=True)
@@ -284,3 +285,6 @@ class GroupedCodec(Codec):
 
     def decode(self, tokens: Tokens) -> tuple[torch.Tensor, torch.Tensor]:
         return map_length_groups(lambda codes: self._decode(codes.to(self._device())), tokens.codes, tokens.lengths)
+
+
+CODECS.set_base(Codec)  # the registry checks every codec plugin against it

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 
 from .datasets import Utterance
+from .registry import METRICS
 
 if TYPE_CHECKING:
     from .assets import Asset
@@ -110,3 +111,6 @@ class Metric(ABC):
         self, hyp: Sequence[np.ndarray], ref: Sequence[np.ndarray], meta: Sequence[Utterance]
     ) -> list[dict[str, Score]]:
         """Scores per utterance: one ``{output name: Score}`` per input."""
+
+
+METRICS.set_base(Metric)  # the registry checks every metric plugin against it

@@ -13,6 +13,11 @@ the ``bench.<kind>`` entry points of installed packages. A module that fails to 
 optional dependency is missing is kept as *known but not installed*: its names are read from the
 decorators' literal arguments without importing it, with ``PLUGIN_EXTRA`` (the pip extra) or
 ``PLUGIN_HINT`` (a custom install instruction), so ``bench list`` can show how to get it.
+
+This module imports nothing else of the project (the bottom of the core's layers): the base class a typed
+registry checks against is handed to it by the module that defines it (:meth:`Registry.set_base`, called by
+:mod:`bench.codec`, :mod:`bench.metric` and :mod:`bench.task`), and what else happens on registration
+(declaring a plugin's assets) is a hook added by the layer that owns it (:func:`add_registration_hook`).
 """
 
 from __future__ import annotations
@@ -76,15 +81,24 @@ Names = str | Mapping[str, Mapping[str, Any]]
 class Registry(Generic[T]):
     """Name -> plugin table with base-class checks, close-match errors and no silent ``None``."""
 
-    def __init__(self, kind: str, base: type | None = None, variants: bool = False) -> None:
+    def __init__(self, kind: str, base: type | None = None, variants: bool = False,
+                 base_name: str | None = None) -> None:
         self.kind = kind
         self.base = base
+        self.base_name = base_name  # the class its entries must subclass, handed over by set_base
         self.variants = variants  # entries are Variant(cls, params), built by calling them
         self._items: dict[str, Any] = {}
         self._unavailable: dict[str, Unavailable] = {}
 
+    def set_base(self, base: type) -> None:
+        """The class every entry must subclass (given by the module that defines it, once it is defined)."""
+        self.base = base
+
     def _check(self, name: str, obj: Any) -> None:
         target = obj.cls if isinstance(obj, Variant) else obj
+        if self.base is None and self.base_name is not None:
+            raise TypeError(f"{self.kind} {name!r}: {self.base_name} is not loaded, so {target!r} cannot be checked "
+                            f"(import {self.base_name.rpartition('.')[0]} first)")
         if self.base is not None and not (isinstance(target, type) and issubclass(target, self.base)):
             raise TypeError(f"{self.kind} {name!r}: {target!r} is not a subclass of {self.base.__qualname__}")
         if self.base is None and not callable(target):
@@ -96,7 +110,8 @@ class Registry(Generic[T]):
         if self.variants and not isinstance(obj, Variant):
             obj = Variant(name, obj)
         self._check(name, obj)
-        self._declare_assets(obj.cls if isinstance(obj, Variant) else obj)
+        for hook in _REGISTRATION_HOOKS:
+            hook(self.kind, obj.cls if isinstance(obj, Variant) else obj)
         if name in self._items and self._items[name] != obj:
             raise ValueError(
                 f"{self.kind} {name!r} is already registered to {self._items[name]!r}; "
@@ -105,14 +120,6 @@ class Registry(Generic[T]):
         self._items[name] = obj
         self._unavailable.pop(name, None)
         return obj
-
-    @staticmethod
-    def _declare_assets(target: Any) -> None:
-        from .assets import Asset, declare
-
-        declared = getattr(target, "assets", ())
-        if isinstance(declared, tuple) and all(isinstance(a, Asset) for a in declared):
-            declare(*declared)
 
     def decorator(self, *names: Names) -> Callable[[T], T]:
         """``@register_x("name", ...)`` or ``@register_x({"name": {params}, ...})``."""
@@ -171,26 +178,19 @@ class Registry(Generic[T]):
         self._items, self._unavailable = dict(state[0]), dict(state[1])
 
 
-def _bases() -> dict[str, type | None]:
-    from .codec import Codec
-    from .metric import Metric
-    from .task import Task
-
-    return {"codec": Codec, "task": Task, "metric": Metric}
+#: ``hook(kind, plugin)`` called for every registration, after the checks (see :func:`add_registration_hook`)
+_REGISTRATION_HOOKS: list[Callable[[str, Any], None]] = []
 
 
-class _LazyBase(Registry[T]):
-    """A registry whose base class is imported on first registration (no import cycle)."""
-
-    def _check(self, name: str, obj: Any) -> None:
-        if self.base is None and self.kind in ("codec", "task", "metric"):
-            self.base = _bases()[self.kind]
-        super()._check(name, obj)
+def add_registration_hook(hook: Callable[[str, Any], None]) -> None:
+    """Call ``hook(kind, plugin class or function)`` on every registration from now on (once per hook)."""
+    if hook not in _REGISTRATION_HOOKS:
+        _REGISTRATION_HOOKS.append(hook)
 
 
-CODECS: Registry = _LazyBase("codec", variants=True)
-TASKS: Registry = _LazyBase("task")
-METRICS: Registry = _LazyBase("metric")
+CODECS: Registry = Registry("codec", variants=True, base_name="bench.codec.Codec")
+TASKS: Registry = Registry("task", base_name="bench.task.Task")
+METRICS: Registry = Registry("metric", base_name="bench.metric.Metric")
 DATASETS: Registry = Registry("dataset")
 #: ``bench <command>``: functions ``add_parser(subparsers)`` contributed by plugins
 COMMANDS: Registry = Registry("command")

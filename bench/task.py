@@ -20,6 +20,7 @@ from .diskcache import DiskCache, make_key
 from .identity import code_fingerprint
 from .metric import Metric, MetricOutput, Score
 from .names import file_name
+from .registry import TASKS
 from .store import DATA, ENVIRONMENT, ERROR_METRIC, ResultStore, Row
 from .timing import Stage, StageTimer
 
@@ -305,3 +306,6 @@ def _score_uncached(metric: Metric, hyp: list[np.ndarray], ref: list[np.ndarray]
             log.warning("metric %s failed on %s: %s", metric.name, m.utt_id, err)
             results.append(err)
     return results
+
+
+TASKS.set_base(Task)  # the registry checks every task plugin against it
