@@ -30,12 +30,12 @@ from .names import file_name
 from .store import ERROR_METRIC
 from .tables import (
     PAPER_SUFFIX,
-    _marks,
     add_published,
     dataset_order,
     flagged_codecs,
     load_rows,
     paper_table,
+    rank_marks,
     run_order,
     summarize,
 )
@@ -100,7 +100,7 @@ def _page(title: str, body: str) -> str:
 def _table_html(table: pd.DataFrame, direction: dict, flagged: set[str], unranked: set[str],
                 ci: dict[tuple[str, str], str]) -> str:
     specs = {s.label: s for s in output_specs().values()}
-    marks = _marks(table, direction, unranked)
+    marks = rank_marks(table, direction, unranked)
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in ["Codec", *table.columns])
     rows = []
     for codec in table.index:

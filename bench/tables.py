@@ -282,8 +282,8 @@ def add_published(table: pd.DataFrame, published: str | Path, task: str) -> pd.D
     return pd.concat([table, pd.DataFrame.from_dict(rows, orient="index")])
 
 
-def _marks(table: pd.DataFrame, direction: dict[str, bool | None], unranked: frozenset[str] | set[str]
-           ) -> dict[tuple[str, str], int]:
+def rank_marks(table: pd.DataFrame, direction: dict[str, bool | None], unranked: frozenset[str] | set[str]
+               ) -> dict[tuple[str, str], int]:
     """(codec, column) -> 1 for best, 2 for second best (identity codecs and published rows not ranked)."""
     marks = {}
     ranked = [c for c in table.index if c not in unranked and not str(c).endswith(PAPER_SUFFIX)]
@@ -301,7 +301,7 @@ def _marks(table: pd.DataFrame, direction: dict[str, bool | None], unranked: fro
 def _format(table: pd.DataFrame, direction: dict[str, bool | None], style: str,
             flagged: set[str], unranked: frozenset[str] | set[str] = frozenset()) -> pd.DataFrame:
     specs = {s.label: s for s in output_specs().values()}
-    marks = _marks(table, direction, unranked)
+    marks = rank_marks(table, direction, unranked)
     out = pd.DataFrame(index=[f"{c}{' †' if c in flagged else ''}" for c in table.index])
     for column in table.columns:
         if column.endswith(SPREAD):

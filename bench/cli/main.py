@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from bench.registry import COMMANDS, discover
+from bench.registry import COMMANDS, declared_commands, discover
 
 from . import assets, listing, paper, parity, profile, report, run, speed
 
@@ -23,23 +23,31 @@ EPILOG = """examples:
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser. Plugins are imported (with torch, for most) only when ``argv`` asks for a command a plugin
+    contributes (``bench rad``, ``bench table1``); otherwise those commands are listed from their source."""
     parser = argparse.ArgumentParser(prog="bench", description="Speech tokenizer benchmark harness.",
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in (run, report, listing, assets, parity, speed, paper, profile):
         module.add_parsers(sub)
-    discover()
-    for _, add_parser in COMMANDS.items():  # commands contributed by plugins (e.g. `bench rad`)
-        add_parser(sub)
+    words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+    if words and words[0] not in sub.choices:
+        discover()
+        for _, add_parser in COMMANDS.items():  # commands contributed by plugins (e.g. `bench rad`)
+            add_parser(sub)
+    else:
+        for name, text in declared_commands().items():  # listed only: `bench NAME` imports its plugin
+            if name not in sub.choices:
+                sub.add_parser(name, help=text or f"a plugin's command (bench {name} -h)")
     return parser
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     """Parsed arguments; ``key=value`` overrides may come before or after a command's options
     (``bench paper table1 --root librispeech=DIR device=cpu``)."""
-    parser = build_parser()
+    parser = build_parser(argv)
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         late = [u for u in unknown if "=" in u and not u.startswith("-")]

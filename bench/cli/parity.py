@@ -11,9 +11,9 @@ from bench.registry import PARITY, discover
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    discover()
     p = sub.add_parser("parity", help="replay a parity fixture folder; exit 0 only if every output agrees")
-    p.add_argument("codec", choices=PARITY.names(), help="implementation family to check")
+    p.add_argument("codec", metavar="FAMILY", help="implementation family to check (dycast, focalcodec, utmos, or "
+                                                   "any a plugin registers; an unknown name lists them)")
     p.add_argument("folder", help="fixture folder (config.json, model.safetensors, manifest.json, ...)")
     p.add_argument("--all", action="store_true", help="print every check, not only a per-file summary")
     p.set_defaults(handler=cmd_parity)
@@ -25,6 +25,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
     import pandas as pd
 
     warnings.filterwarnings("ignore", message="Using padding='same'")
+    discover()  # here, not when the parser is built: `bench --help` imports no plugin
     checks = PARITY.get(args.codec)(args.folder)
     table = pd.DataFrame([{"file": c.file, "output": c.key, "kind": c.kind, "max_abs_diff": c.diff,
                            "tolerance": c.tol, "ok": c.ok, "detail": c.detail} for c in checks])

@@ -12,7 +12,7 @@ from bench.check import Tolerances, compare, load_tolerances, write_baseline
 from bench.cli.main import main
 from bench.config import from_dict
 from bench.store import ResultStore, Row
-from bench.tables import _marks, render, summarize
+from bench.tables import rank_marks, render, summarize
 
 ROOT = Path(__file__).parents[2]
 
@@ -70,7 +70,7 @@ def test_table4_joins_probes_and_tts_with_nar_first_and_published_rows(tmp_path:
 def test_best_and_second_best_skip_identity_rows_and_respect_direction() -> None:
     table = pd.DataFrame({"dWER ↓": [0.0, 5.0, 3.0, 9.0], "Sim ↑": [1.0, 0.8, 0.9, 0.7]},
                          index=["reference", "a", "b", "c"])
-    marks = _marks(table, {"dWER ↓": False, "Sim ↑": True}, unranked={"reference"})
+    marks = rank_marks(table, {"dWER ↓": False, "Sim ↑": True}, unranked={"reference"})
     assert marks[("b", "dWER ↓")] == 1 and marks[("a", "dWER ↓")] == 2
     assert marks[("b", "Sim ↑")] == 1 and marks[("a", "Sim ↑")] == 2
     assert ("reference", "dWER ↓") not in marks
