@@ -276,45 +276,36 @@ def declared_plugins(module: str, kind: str) -> tuple[list[str], str | None, str
 
 def declared_commands() -> dict[str, str]:
     """``{command: its help text}`` of every ``bench`` command plugins contribute, read from the plugin packages'
-    sources (``@register_command("name")`` and the ``help=`` of its ``add_parser("name", ...)`` call) and the
-    names of ``bench.commands`` entry points, without importing any plugin (so ``bench --help`` stays light)."""
+    sources (the names :func:`declared_plugins` finds, the ``help=`` of each one's ``add_parser("name", ...)``
+    call) and the names of ``bench.commands`` entry points, without importing any plugin (so ``bench --help``
+    stays light)."""
     found: dict[str, str] = {}
     for package, _ in _PACKAGES.values():
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
             continue
         for info in pkgutil.iter_modules(spec.submodule_search_locations):
-            if info.name.startswith("_"):
-                continue
-            for path in _source_files(f"{package}.{info.name}"):
-                found.update(_commands_in(path))
+            module = f"{package}.{info.name}"
+            names = [] if info.name.startswith("_") else declared_plugins(module, "command")[0]
+            if names:
+                helps = _help_texts(module)
+                found.update({name: helps.get(name, "") for name in names})
     for entry in importlib.metadata.entry_points(group="bench.commands"):
         found.setdefault(entry.name, f"(from {entry.value})")
     return dict(sorted(found.items()))
 
 
-def _commands_in(path: Path) -> dict[str, str]:
-    """The commands one source file registers, with the help text its ``add_parser`` call gives each."""
-    text = path.read_text(encoding="utf-8")
-    if "register_command" not in text:
-        return {}
-    tree = ast.parse(text)
+def _help_texts(module: str) -> dict[str, str]:
+    """``{command: help}`` of the ``add_parser("command", help="...")`` calls in a module's sources."""
     helps: dict[str, str] = {}
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "add_parser" and node.args
-                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
-            for keyword in node.keywords:
-                if keyword.arg == "help" and isinstance(keyword.value, ast.Constant):
-                    helps[node.args[0].value] = str(keyword.value.value)
-    out: dict[str, str] = {}
-    for node in tree.body:
-        for deco in getattr(node, "decorator_list", []):
-            func = deco.func if isinstance(deco, ast.Call) else None
-            if isinstance(deco, ast.Call) and getattr(func, "id", getattr(func, "attr", None)) == "register_command":
-                for arg in deco.args:
-                    for name in _literal_names(arg, {}):
-                        out[name] = helps.get(name, "")
-    return out
+    for path in _source_files(module):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "add_parser" and node.args
+                    and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+                for keyword in node.keywords:
+                    if keyword.arg == "help" and isinstance(keyword.value, ast.Constant):
+                        helps[node.args[0].value] = str(keyword.value.value)
+    return helps
 
 
 def _load_entry_points(kind: str, registry: Registry) -> None:
