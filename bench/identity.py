@@ -35,22 +35,31 @@ def _strip_docstrings(tree: ast.AST) -> ast.AST:
     return tree
 
 
-def _imports(tree: ast.AST, module: str, is_package: bool) -> list[str]:
-    """Absolute names of the modules (and ``from x import name`` candidates) a module imports."""
-    names: list[str] = []
+def import_statements(tree: ast.AST, module: str, is_package: bool) -> list[tuple[str, list[str], int]]:
+    """``(absolute module, names taken from it, line)`` of every import statement of a module's syntax tree,
+    deferred (function-level) ones included; relative imports resolved against ``module``."""
     parts = module.split(".")
     base_parts = parts if is_package else parts[:-1]
+    out: list[tuple[str, list[str], int]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
+            out += [(alias.name, [], node.lineno) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 anchor = base_parts[: len(base_parts) - (node.level - 1)]
                 target = ".".join([*anchor, node.module] if node.module else anchor)
             else:
                 target = node.module or ""
-            names.append(target)
-            names += [f"{target}.{alias.name}" for alias in node.names]
+            out.append((target, [alias.name for alias in node.names], node.lineno))
+    return out
+
+
+def _imports(tree: ast.AST, module: str, is_package: bool) -> list[str]:
+    """Absolute names of the modules (and ``from x import name`` candidates) a module imports."""
+    names: list[str] = []
+    for target, taken, _ in import_statements(tree, module, is_package):
+        names.append(target)
+        names += [f"{target}.{name}" for name in taken]
     return names
 
 

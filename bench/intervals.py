@@ -29,12 +29,6 @@ def _rng(*key: str) -> np.random.Generator:
     return np.random.default_rng(int(hashlib.sha256("\0".join(key).encode()).hexdigest()[:16], 16))
 
 
-def _arrays(group: pd.DataFrame, spec: MetricOutput | None) -> tuple[np.ndarray, np.ndarray | None]:
-    if spec is not None and spec.aggregation == "ratio":
-        return group["num"].astype(float).to_numpy(), group["den"].astype(float).to_numpy()
-    return group["value"].astype(float).to_numpy(), None
-
-
 def _counts(rng: np.random.Generator, n: int, resamples: int) -> np.ndarray:
     """``[resamples, n]``: how often each utterance is drawn in each resample (n draws with replacement)."""
     index = rng.integers(0, n, size=(resamples, n))
@@ -122,5 +116,7 @@ def _statistics(counts: np.ndarray, num: np.ndarray, den: np.ndarray, scale: np.
 
 def _cell_arrays(group: pd.DataFrame, spec: MetricOutput | None) -> tuple[np.ndarray, np.ndarray]:
     """A cell's numerators and denominators: ``(num, den)`` of a ratio, ``(value, 1)`` of a mean."""
-    num, den = _arrays(group, spec)
-    return num, (den if den is not None else np.ones(len(num)))
+    if spec is not None and spec.aggregation == "ratio":
+        return group["num"].astype(float).to_numpy(), group["den"].astype(float).to_numpy()
+    value = group["value"].astype(float).to_numpy()
+    return value, np.ones(len(value))

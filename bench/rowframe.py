@@ -8,9 +8,9 @@ readers use become columns of their own (:data:`DERIVED`); the rest of ``extra``
 Stores of :data:`SNAPSHOT_ROWS` rows or more keep these columns in ``rows.columns.npz`` (numpy arrays,
 loaded with ``allow_pickle=False``: nothing in it is executed). The snapshot records the inode of
 ``rows.jsonl``, how many of its bytes it covers and their BLAKE2b digest; it is used only while all three
-still match (a rewrite by quarantine or ``--retry-errors`` gives a new inode and deletes it), and only the
-bytes appended after it are parsed. A line that is not a row sends the read through the store's quarantine
-(:class:`bench.store.ResultStore`), as before.
+still match (a rewrite by quarantine or ``--retry-errors`` gives a new inode, and the reader or the store
+deletes it), and only the bytes appended after it are parsed. A line that is not a row sends the read through
+the quarantine (:func:`bench.rows.quarantine_bad_lines`).
 """
 
 from __future__ import annotations
@@ -27,16 +27,20 @@ from typing import Any
 
 import numpy as np
 
-from .rows import Row, current_setups, current_variants, quarantine_bad_lines, setup_is_current
+from .rows import KEY_FIELDS, Row, current_setups, current_variants, quarantine_bad_lines, setup_is_current
 
 log = logging.getLogger(__name__)
 
 #: the string fields of a row (categorical codes); the key fields first
 STRINGS = ("codec", "task", "dataset", "utt_id", "metric", "variant", "setup", "backend", "error")
 FLOATS = ("value", "num", "den")
-#: ``extra`` fields readers use, as columns: name -> (kind, how it is read from ``extra``)
+#: ``extra`` fields readers use, as columns: name -> kind (how :func:`_derived` reads it from ``extra``)
 DERIVED: dict[str, str] = {"seed": "float", "random_weights": "bool", "identity": "bool", "kind": "str",
                            "hyp": "str", "audio": "str", "model": "str", "weights_id": "str"}
+#: the columns of :class:`Columns` by storage: coded strings, float arrays, flags
+TEXT_COLUMNS = (*STRINGS, *(n for n, k in DERIVED.items() if k == "str"))
+NUMBER_COLUMNS = (*FLOATS, *(n for n, k in DERIVED.items() if k == "float"))
+FLAG_COLUMNS = tuple(n for n, k in DERIVED.items() if k == "bool")
 SNAPSHOT = "rows.columns.npz"
 SNAPSHOT_ROWS = 20_000  # smaller stores are parsed each time (a fraction of a second)
 VERSION = 1
@@ -91,9 +95,7 @@ def parse(data: bytes, keep_extra: bool = True) -> Columns:
     is not a row. Blank lines are skipped. Strings are coded as they are read (no string per row is kept)."""
     loads, names = _loads(), _field_names()
     required = {"codec", "task", "dataset", "utt_id", "metric"}
-    text_fields = (*STRINGS, *(n for n, k in DERIVED.items() if k == "str"))
-    number_fields = (*FLOATS, *(n for n, k in DERIVED.items() if k == "float"))
-    flag_fields = tuple(n for n, k in DERIVED.items() if k == "bool")
+    text_fields, number_fields, flag_fields = TEXT_COLUMNS, NUMBER_COLUMNS, FLAG_COLUMNS
     index: dict[str, dict[str, int]] = {name: {} for name in text_fields}
     codes = {name: array("i") for name in text_fields}
     numbers = {name: array("d") for name in number_fields}
@@ -317,13 +319,12 @@ def to_frame(columns: Columns, mask: np.ndarray | None = None, extra: str = "dic
 
     keep = np.arange(len(columns)) if mask is None else np.flatnonzero(mask)
     data: dict[str, Any] = {}
-    texts = (*STRINGS, *(n for n, k in DERIVED.items() if k == "str"))
-    for name in texts:
+    for name in TEXT_COLUMNS:
         data[name] = pd.Categorical.from_codes(columns.codes[name][keep],
                                                categories=pd.Index(columns.categories[name], dtype=object))
-    for name in (*FLOATS, *(n for n, k in DERIVED.items() if k == "float")):
+    for name in NUMBER_COLUMNS:
         data[name] = columns.floats[name][keep]
-    for name in (n for n, k in DERIVED.items() if k == "bool"):
+    for name in FLAG_COLUMNS:
         data[name] = columns.flags[name][keep]
     if extra != "none" and columns.extra is not None:
         kept = [columns.extra[i] for i in keep.tolist()]
@@ -345,9 +346,6 @@ def with_derived(df: Any) -> Any:
         values[name] = (np.array([np.nan if v is None else v for v in column], dtype=float) if kind == "float"
                         else np.array(column, dtype=bool) if kind == "bool" else column)
     return df.assign(**values)
-
-
-KEY_FIELDS = ("codec", "task", "dataset", "utt_id", "metric", "variant", "setup")  # Row.key's order
 
 
 class KeyIndex:

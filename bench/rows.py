@@ -20,6 +20,8 @@ ERROR_METRIC = "error"
 DATA, ENVIRONMENT = "data", "environment"
 #: (codec, task, dataset, utterance, metric, variant, setup)
 RowKey = tuple[str, str, str, str, str, str, str]
+QUARANTINE = "rows.quarantine.jsonl"  # beside rows.jsonl: the lines that were not rows, with where and why
+KEY_FIELDS = ("codec", "task", "dataset", "utt_id", "metric", "variant", "setup")  # the fields of Row.key, in order
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ def quarantine_bad_lines(path: Path) -> list[Row]:
     rows, bad = parse_lines(path)
     if not bad:
         return rows
-    quarantine = path.parent / "rows.quarantine.jsonl"
+    quarantine = path.parent / QUARANTINE
     for number, _, reason in bad:
         log.warning("%s:%d is not a result row (%s): moved to %s", path, number, reason, quarantine.name)
     try:

@@ -12,14 +12,11 @@ from tqdm import tqdm
 from . import assets
 from .config import RunConfig
 from .datasets import Utterance, load_dataset
-from .jobs import (  # noqa: F401 - re-exported: the runner is where callers find them
-    CodecBuildError,
+from .jobs import (  # noqa: F401 - build_codec, seed_everything, write_run_info re-exported for their callers
     MetricSet,
     build_codec,
     check_codec_params,
     check_device,
-    job_setups,
-    metric_setup,
     plan_setups,
     run_job,
     seed_everything,

@@ -26,13 +26,13 @@ from .rows import (  # noqa: F401 - the row schema, re-exported: importers of th
     DATA,
     ENVIRONMENT,
     ERROR_METRIC,
+    QUARANTINE,
     Row,
     RowKey,
     current_setups,
     current_variants,
     error_kind,
     parse_lines,
-    quarantine_bad_lines,
     rewrite_rows,
     setup_is_current,
 )
@@ -57,7 +57,7 @@ class ResultStore:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.run_dir / "rows.jsonl"
-        self.quarantine = self.run_dir / "rows.quarantine.jsonl"
+        self.quarantine = self.run_dir / QUARANTINE
         self._lock: IO[str] | None = None
         if lock:
             self.lock()
@@ -66,10 +66,6 @@ class ResultStore:
                                if read_keys and self.path.is_file() else None)
 
     # ---- reading -------------------------------------------------------------------------------
-
-    def quarantine_bad_lines(self) -> list[Row]:
-        """The file's rows; bad lines moved to the quarantine file (one parse of the file)."""
-        return quarantine_bad_lines(self.path)
 
 
     def rows(self) -> Iterator[Row]:

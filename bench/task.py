@@ -85,7 +85,7 @@ class TaskContext:
     timer: StageTimer = field(default_factory=StageTimer)  # per-stage wall time of this job (timing.jsonl)
     prefetch: int = 1  # batches a task may decode ahead of the one being scored (0: one after the other)
     #: ``{source: "<task>/<source>/<hash>"}``, source a metric name or ``-`` (the task's own outputs):
-    #: the setup part of each row's identity (see :func:`bench.runner.job_setups`)
+    #: the setup part of each row's identity (see :func:`bench.jobs.job_setups`)
     setups: dict[str, str] = field(default_factory=dict)
 
     def add_rows(self, rows: list[Row]) -> None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from bench.identity import import_statements
+
 #: the core's layers, lowest first; a module imports modules of its own layer or of the layers below
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("registry", "names", "paths", "keywords", "threads", "text", "audio", "identity", "roots",
@@ -108,21 +110,10 @@ def module_files(root: Path, package: str, folder: Path) -> dict[str, Path]:
 
 
 def imports_of(module: str, file: Path) -> list[tuple[str, list[str], int]]:
-    """``(imported module, names taken from it, line)`` of every import statement of a file."""
+    """``(imported module, names taken from it, line)`` of every import statement of a file
+    (:func:`bench.identity.import_statements`, the reader code fingerprints follow imports with)."""
     tree = ast.parse(file.read_text(encoding="utf-8"))
-    package_parts = module.split(".") if file.name == "__init__.py" else module.split(".")[:-1]
-    out = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            out += [(alias.name, [], node.lineno) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                anchor = package_parts[: len(package_parts) - node.level + 1]
-                target = ".".join([*anchor, node.module] if node.module else anchor)
-            else:
-                target = node.module or ""
-            out.append((target, [alias.name for alias in node.names], node.lineno))
-    return out
+    return import_statements(tree, module, file.name == "__init__.py")
 
 
 def resolve(target: str, names: list[str], known: dict[str, Path]) -> set[str]:
@@ -179,7 +170,7 @@ def private_imports(root: Path) -> list[str]:
         for module, file in module_files(root, package, root / folder).items():
             tree = ast.parse(file.read_text(encoding="utf-8"))
             project_aliases = set()
-            for target, names, line in imports_of(module, file):
+            for target, names, line in import_statements(tree, module, file.name == "__init__.py"):
                 if target.startswith("bench"):
                     project_aliases |= {n for n in names if not n.startswith("_")}
                     out += [f"{file.relative_to(root)}:{line} {target}.{n}" for n in names
