@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("api", ("codec", "datasets", "metric", "diskcache", "task", "synth")),
     ("config", ("config", "profiles")),
     ("engine", ("jobs", "executor", "runner")),
-    ("results", ("columns", "intervals", "tables", "check", "report", "paper", "calibrate")),
+    ("results", ("columns", "intervals", "tables", "check", "report", "paper", "table1", "calibrate")),
     ("cli", ("cli", "__main__", "")),  # "" is the package itself; cli.* modules belong to "cli"
 )
 #: the highest layer plugins (``codecs/``, ``tasks/``, ``metrics/``, ``corpora/``) may import from

@@ -1,26 +1,24 @@
-"""Codec properties (Table 1 of the paper) and the ``bench table1`` command: frame rate and bitrate
-measured on real audio, sample rates, codebooks and parameter counts.
+"""Codec properties (Table 1 of the paper): frame rate and bitrate measured on real audio, sample rates,
+codebooks and parameter counts.
 
 Per utterance: load -> validate -> resample to the codec's rate -> encode (token cache) -> measured
 frame rate and bitrate rows. Once per codec variant (utterance ``*``): sample rates, parameters and
 parameters + buffers (some codecs keep their codebooks in buffers), with the codebook layout in
-``extra``. ``bench table1`` runs this task and prints the paper's layout beside the published values.
+``extra``. ``bench table1`` and ``bench paper table1`` run this task; :mod:`bench.table1` lays its rows out
+as the paper does, beside the published values.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
 from bench.audio import AudioError, load_audio, resample, validate
 from bench.codec import Codec, Tokens
-from bench.csvfile import write_csv
 from bench.metric import MetricOutput
-from bench.registry import register_command, register_task
+from bench.registry import register_task
 from bench.store import Row
 from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, codec_flags
 
@@ -110,92 +108,3 @@ class CodecInfo(Task):
                   "params_m": params / 1e6 if params else None, "state_m": state / 1e6 if state else None}
         return [ctx.row(self.name, CARD, name, value=value, backend="counted", extra=extra)
                 for name, value in values.items()]
-
-
-# ---- `bench table1`: run this task over every codec and print the paper's layout ----------------------
-
-PUBLISHED = Path(__file__).resolve().parents[1] / "results" / "published" / "table1.csv"
-TASK = CodecInfo.name
-SHOWN = ["codec", "frame_rate_hz", "paper_frame_rate_hz", "bitrate_kbps", "paper_bitrate_kbps", "sample_rate_khz",
-         "codebooks", "paper_codebooks", "params_m", "state_m", "paper_params_m", "codebook_usage_pct",
-         "entropy_bitrate_kbps", "random_weights", "error"]
-
-
-@register_command("table1")
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("table1", help="measure frame rate, bitrate, codebooks and parameters of every codec")
-    p.add_argument("--data", help="folder of audio (default: the quickstart corpus)")
-    p.add_argument("--codecs", nargs="*", help="registry names (default: every installed codec)")
-    p.add_argument("--limit", type=int, default=None, help="use at most this many utterances")
-    p.add_argument("--out", default="runs/table1", help="run folder: rows.jsonl, table1.csv, table1.md")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(handler=cmd_table1)
-
-
-def _measured(run_dir: Path, names: list[str]) -> tuple[list[dict], int]:
-    """One record per codec (totals over utterances: frames or bits / seconds; the per-codec card), and the
-    number of utterances measured: one read of the store."""
-    from bench.store import ERROR_METRIC, ResultStore
-
-    rows = [r for r in ResultStore(run_dir).current_rows() if r.task == TASK]
-    records = []
-    for name in names:
-        mine = [r for r in rows if r.codec == name]
-        ok = [r for r in mine if r.error is None]
-        errors = [str(r.error) for r in mine if r.metric == ERROR_METRIC]
-        card = [r for r in ok if r.utt_id == CARD]
-        record: dict = {"codec": name}
-        for metric, column, scale in (("frame_rate", "frame_rate_hz", 1.0), ("bitrate", "bitrate_kbps", 1e-3)):
-            part = [r for r in ok if r.metric == metric]
-            den = sum(float(r.den or 0.0) for r in part)
-            record[column] = scale * sum(float(r.num or 0.0) for r in part) / den if den else None
-        for r in card:
-            record[r.metric] = r.value
-            if r.metric == "codebook_usage":
-                record["codebook_usage_pct"] = 100.0 * float(r.value or 0.0)
-            if r.metric == "entropy_bitrate":
-                record["entropy_bitrate_kbps"] = float(r.value or 0.0) / 1000
-            if "codebooks" in r.extra:
-                record["codebooks"] = r.extra["codebooks"]
-            record["random_weights"] = record.get("random_weights", False) or bool(r.extra.get("random_weights"))
-        if card:
-            record["error"] = f"{len(errors)} utterances failed" if errors else ""
-        else:
-            record["error"] = errors[0].splitlines()[0][:160] if errors else "not measured"
-        records.append(record)
-    return records, len({r.utt_id for r in rows if r.utt_id != CARD})
-
-
-def cmd_table1(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from bench.config import from_dict
-    from bench.registry import CODECS, discover
-    from bench.runner import run
-
-    discover()
-    dataset = {"format": "folder", "root": str(Path(args.data).expanduser())} if args.data else {"format": "quickstart"}
-    if args.limit is not None:
-        dataset["limit"] = args.limit
-    names = list(args.codecs or CODECS.names())
-    out = Path(args.out)
-    config = from_dict({"name": "table1", "output_dir": str(out), "tasks": [TASK], "metrics": [],
-                        "metric_profile": "offline", "codecs": names, "datasets": {"t1": dataset},
-                        "device": args.device, "batch_size": 1})
-    run(config, progress=not args.no_progress)
-    records, utts = _measured(out, names)
-    table = pd.DataFrame(records).reindex(columns=[c for c in SHOWN if not c.startswith("paper_")])
-    published = pd.read_csv(PUBLISHED).rename(columns=lambda c: f"paper_{c}" if c != "registry_name" else c)
-    table = table.merge(published, how="left", left_on="codec", right_on="registry_name").drop(columns="registry_name")
-    write_csv(table, out / "table1.csv", index=False, float_format="%.4g")
-    shown = table.reindex(columns=SHOWN)
-    shown = shown.assign(random_weights=shown["random_weights"].map({True: "yes", False: "no"}))
-    markdown = shown.to_markdown(index=False, floatfmt=".2f", missingval="-")
-    note = (f"\nMeasured on {utts} utterances; frame rate and bitrate = "
-            "total frames or bits / total seconds. random_weights=yes: real architecture, random weights "
-            "(rates and parameter counts are exact for fixed-rate codecs; DyCAST's rate depends on its weights). "
-            "state_m counts parameters and buffers (some codecs keep their codebooks in buffers).")
-    (out / "table1.md").write_text(markdown + "\n" + note + "\n")
-    print(markdown + "\n" + note)
-    return 0

@@ -9,7 +9,7 @@ import sys
 
 from bench.registry import COMMANDS, declared_commands, discover
 
-from . import assets, listing, paper, parity, profile, report, run, speed
+from . import assets, listing, paper, parity, profile, report, run, speed, table1
 
 EPILOG = """examples:
   bench quickstart                           # synthetic corpus, offline codecs + metrics
@@ -25,12 +25,12 @@ EPILOG = """examples:
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser. Plugins are imported (with torch, for most) only when ``argv`` asks for a command a plugin
-    contributes (``bench rad``, ``bench table1``); otherwise those commands are listed from their source."""
+    contributes (``bench rad``); otherwise those commands are listed from their source."""
     parser = argparse.ArgumentParser(prog="bench", description="Speech tokenizer benchmark harness.",
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (run, report, listing, assets, parity, speed, paper, profile):
+    for module in (run, report, listing, assets, parity, speed, paper, profile, table1):
         module.add_parsers(sub)
     words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
     if words and words[0] not in sub.choices:

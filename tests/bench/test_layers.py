@@ -15,13 +15,6 @@ graph_tool = importlib.util.module_from_spec(_spec)
 sys.modules["import_graph"] = graph_tool  # dataclasses look their module up while the class is made
 _spec.loader.exec_module(graph_tool)
 
-#: plugin imports from above the plugin layers, each with the reason it is still there (a ratchet: a new one fails)
-KNOWN_PLUGIN_VIOLATIONS = {
-    # `bench table1` runs a plan through the runner from inside the codec_info plugin; it is to become a
-    # results-layer command beside `bench paper` (issue 28, not done yet)
-    "tasks/codec_info.py bench.config", "tasks/codec_info.py bench.runner",
-}
-
 
 def test_every_core_module_has_a_layer_and_the_graph_has_no_cycle() -> None:
     graph = graph_tool.core_graph(ROOT)
@@ -39,9 +32,7 @@ def test_no_module_imports_another_modules_private_names() -> None:
 
 
 def test_plugins_import_only_the_layers_below_config() -> None:
-    found = {f"{v.split(':')[0]} {v.split(' ')[1]}" for v in graph_tool.plugin_violations(ROOT)}
-    assert found - KNOWN_PLUGIN_VIOLATIONS == set()
-    assert KNOWN_PLUGIN_VIOLATIONS - found == set(), "a known violation is gone: drop it from the list"
+    assert graph_tool.plugin_violations(ROOT) == []  # Table 1's command lives in bench.table1 (results layer)
 
 
 def test_the_checker_sees_cycles_upward_arrows_and_private_imports(tmp_path: Path) -> None:

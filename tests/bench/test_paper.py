@@ -121,7 +121,10 @@ def test_table6_modes_and_table1_rates_on_miniature_librispeech(shared_data: Pat
     assert {"dycast-bp3-durations", "dycast-bp3", "dycast-bp3-tokens", "dycast-bp3-tokens (paper)"} <= set(table.index)
     assert main(["paper", "table1", "device=cpu", "datasets.librispeech.limit=2", "codecs=[mulaw-8bit, codec2-700c]",
                  "--out", str(tmp_path / "t1"), "--root", f"librispeech={libri}", "--no-progress"]) == 0
-    assert "codec_info" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "codec_info" in out and "Table 1 as published" in out
+    laid_out = pd.read_csv(tmp_path / "t1" / "table1.csv").set_index("codec")
+    assert laid_out.loc["codec2-700c", "codebooks"] == "4x256" and "paper_bitrate_kbps" in laid_out.columns
 
 
 @pytest.mark.slow
