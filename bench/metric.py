@@ -65,14 +65,13 @@ class Metric(ABC):
     Declarations a plugin sets: ``outputs`` (its columns), ``profiles`` (its backend under each
     metric profile it takes part in), ``reference`` (``"source"``: the audio whose content the
     hypothesis must keep; ``"target"``: audio of the speaker it must sound like; ``"none"``),
-    ``requires_text``, ``assets`` (pretrained files it may load), ``dependencies`` and ``extra``.
+    ``assets`` (pretrained files it may load), ``dependencies``, ``extra`` and ``version``.
     """
 
     name: ClassVar[str]
     outputs: ClassVar[tuple[MetricOutput, ...]]
     profiles: ClassVar[dict[str, Backend]] = {}
     reference: ClassVar[Reference] = "none"
-    requires_text: ClassVar[bool] = False
     assets: ClassVar[tuple[Asset, ...]] = ()
     sample_rate: ClassVar[int] = 16000
     #: importable modules the metric needs, and the pip extra that installs them

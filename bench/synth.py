@@ -14,7 +14,6 @@ import hashlib
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -47,14 +46,6 @@ _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _POS_CHARACTER = 1
 _ESPEAK_RATE, _ESPEAK_PITCH = 1, 3
 _lock = threading.Lock()
-
-
-@dataclass(frozen=True)
-class SynthUtterance:
-    utt_id: str
-    speaker: str
-    text: str
-    path: Path
 
 
 class ESpeak:

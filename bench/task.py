@@ -194,7 +194,9 @@ class Task(ABC):
 
     Declarations: ``outputs`` (the columns the task itself writes, beside the run's metrics);
     ``uses_metrics`` (whether the run's metrics score its outputs); ``default`` (run when a
-    config names no tasks); ``trains`` (a training run per codec variant and dataset).
+    config names no tasks); ``trains`` (a training run per codec variant and dataset); ``version``
+    (bump when something outside the plugin's source changes its numbers: it is part of the task's code
+    fingerprint, so of its rows' ``setup`` and its cache keys).
     """
 
     name: ClassVar[str]

@@ -50,9 +50,6 @@ class DWER(Metric):
     def backend(self) -> str:
         return f"{self.transcriber.id}+whisper-english-normalizer"
 
-    def _transcript(self, audio: np.ndarray, language: str) -> str:
-        return self.transcripts([audio], [language])[0]
-
     def _key(self, audio: np.ndarray, language: str) -> str:
         return make_key(self.backend, self.code_id, language, array_digest(audio))
 
@@ -72,10 +69,6 @@ class DWER(Metric):
                 self._refs.put(key, text)
             found = [fresh[keys[i]] if text is None else text for i, text in enumerate(found)]
         return [text or "" for text in found]
-
-    def reference_transcript(self, audio: np.ndarray, language: str) -> str:
-        """Transcript of the original audio, cached on disk by content and backend."""
-        return self._transcript(audio, language)
 
     def text_errors(self, audios: Sequence[np.ndarray], text: str, language: str) -> list[tuple[int, int, str]]:
         """Word errors of each audio's transcript against a written ``text`` (both normalised the same way):

@@ -199,6 +199,21 @@ def test_a_changed_task_option_recomputes_its_rows_in_the_same_run_dir(
     assert _values(out, "reference", "gained") == once and len((out / "rows.jsonl").read_text().splitlines()) == 4
 
 
+def test_a_bumped_task_version_is_a_new_setup() -> None:
+    """``Task.version`` (declared for changes outside the plugin's source) reaches the rows' setup id."""
+    from bench.identity import code_fingerprint
+    from bench.task import Task
+
+    class Old(Task):
+        name, version = "versioned", "1"
+
+    class New(Task):
+        name, version = "versioned", "2"
+
+    New.__qualname__ = Old.__qualname__  # the same class in the same file, its version bumped
+    assert code_fingerprint(Old) != code_fingerprint(New)
+
+
 # ---- 2. probe checkpoints follow the codec variant -------------------------------------------------------
 
 @pytest.mark.slow
