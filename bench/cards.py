@@ -7,15 +7,18 @@ import csv
 from functools import lru_cache
 from pathlib import Path
 
-TABLE5 = Path(__file__).resolve().parents[1] / "results" / "published" / "table5.csv"
+from .resources import published
+
+
+def table5() -> Path:
+    """The paper's Table 5 (codec cards), shipped as package data."""
+    return published("table5.csv")
 
 
 @lru_cache(maxsize=1)
 def cards() -> dict[str, dict[str, str]]:
-    """``{registry name: card}`` (empty when the file is not shipped, e.g. a wheel install)."""
-    if not TABLE5.is_file():
-        return {}
-    with open(TABLE5, newline="", encoding="utf-8") as handle:
+    """``{registry name: card}``."""
+    with open(table5(), newline="", encoding="utf-8") as handle:
         return {row["codec"]: row for row in csv.DictReader(handle)}
 
 

@@ -17,10 +17,9 @@ from .config import RunConfig, from_dict, read_config_data
 from .datasets import load_dataset
 from .profiles import profiles, resolve_profile
 from .registry import CODECS, METRICS, TASKS, discover
+from .resources import paper_configs, published
 from .store import ResultStore
 from .tables import PAPER_SUFFIX
-
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "paper"
 
 
 @dataclass
@@ -39,7 +38,7 @@ class PaperTable:
     @property
     def published(self) -> Path | None:
         path = self.section.get("published")
-        return Path(__file__).resolve().parents[1] / path if path else None
+        return published(path) if path else None
 
     @property
     def joins(self) -> dict[str, dict[str, list[str]]] | None:
@@ -48,13 +47,13 @@ class PaperTable:
 
 
 def available() -> list[str]:
-    return sorted(p.stem for p in CONFIG_DIR.glob("table*.yaml"))
+    return sorted(p.stem for p in paper_configs().glob("table*.yaml"))
 
 
 def load(table: str, given_roots: dict[str, str] | None = None, overrides: list[str] | tuple[str, ...] = (),
          output_dir: str | None = None) -> PaperTable:
     """The plan of ``table`` (``table1`` ... ``table6``)."""
-    path = CONFIG_DIR / f"{table}.yaml"
+    path = paper_configs() / f"{table}.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"no paper table {table!r}; available: {', '.join(available())}")
     data = read_config_data(path, overrides, {"output_dir": output_dir} if output_dir else None)

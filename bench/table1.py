@@ -13,9 +13,9 @@ import pandas as pd
 
 from . import paper
 from .config import RunConfig, from_dict
+from .resources import published
 from .store import ERROR_METRIC, ResultStore
 
-PUBLISHED = Path(__file__).resolve().parents[1] / "results" / "published" / "table1.csv"
 CARD = "*"  # the utterance id of the once-per-codec rows
 SHOWN = ["codec", "frame_rate_hz", "paper_frame_rate_hz", "bitrate_kbps", "paper_bitrate_kbps", "sample_rate_khz",
          "codebooks", "paper_codebooks", "params_m", "state_m", "paper_params_m", "codebook_usage_pct",
@@ -76,8 +76,8 @@ def layout(run_dir: Path, names: list[str]) -> tuple[pd.DataFrame, str]:
     measured."""
     records, utts = measured(run_dir, names)
     table = pd.DataFrame(records).reindex(columns=[c for c in SHOWN if not c.startswith("paper_")])
-    published = pd.read_csv(PUBLISHED).rename(columns=lambda c: f"paper_{c}" if c != "registry_name" else c)
-    table = table.merge(published, how="left", left_on="codec", right_on="registry_name").drop(columns="registry_name")
+    theirs = pd.read_csv(published("table1.csv")).rename(columns=lambda c: c if c == "registry_name" else f"paper_{c}")
+    table = table.merge(theirs, how="left", left_on="codec", right_on="registry_name").drop(columns="registry_name")
     shown = table.reindex(columns=SHOWN)
     shown = shown.assign(random_weights=shown["random_weights"].map({True: "yes", False: "no"}))
     markdown = shown.to_markdown(index=False, floatfmt=".2f", missingval="-")

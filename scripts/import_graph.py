@@ -19,7 +19,7 @@ from bench.identity import import_statements
 #: the core's layers, lowest first; a module imports modules of its own layer or of the layers below
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("registry", "names", "paths", "keywords", "threads", "text", "audio", "identity", "roots",
-                    "csvfile", "timing", "asset_checks", "prefetch", "knn", "cards", "parity", "rows")),
+                    "csvfile", "timing", "asset_checks", "prefetch", "knn", "cards", "parity", "rows", "resources")),
     ("storage", ("rowframe", "store")),
     ("assets", ("assets",)),
     ("api", ("codec", "datasets", "metric", "diskcache", "task", "synth")),

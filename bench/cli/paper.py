@@ -31,9 +31,9 @@ def cmd_paper(args: argparse.Namespace) -> int:
     if args.table == "table5":  # a card per baseline codec, nothing to run
         import pandas as pd
 
-        from bench.cards import TABLE5
+        from bench.cards import table5
 
-        print(pd.read_csv(TABLE5).to_markdown(index=False))
+        print(pd.read_csv(table5()).to_markdown(index=False))
         return 0
     plan = paper.load(args.table, roots.parse(args.root), args.overrides, args.out)
     lines, ok = paper.dry_run(plan) if args.dry_run else ([], True)

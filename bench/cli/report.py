@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-DEFAULT_TOLERANCES = Path(__file__).resolve().parents[2] / "configs" / "tolerances.yaml"
-
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser("table", help="render tables of one or more run directories")
@@ -31,7 +29,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     c = sub.add_parser("check", help="compare a run with a baseline, utterance by utterance; exit 1 past tolerance")
     c.add_argument("run_dir", nargs="?", help="the run to check (not with --calibrate)")
     c.add_argument("--baseline", help="baseline CSV (results/baselines/...; its utterances in NAME.rows.csv)")
-    c.add_argument("--tolerances", default=str(DEFAULT_TOLERANCES), help="tolerance YAML")
+    c.add_argument("--tolerances", default=None, help="tolerance YAML (default: the shipped configs/tolerances.yaml)")
     c.add_argument("--policy", choices=["utterance", "aggregate"], default="utterance",
                    help="utterance (default): every utterance and aggregate within measured noise; aggregate: "
                         "the coarse per-metric tolerances on aggregates only (cross-platform gates)")
@@ -81,7 +79,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from bench.check import gate, load_tolerances, rows_path, write_baseline
+    from bench.resources import config_file
 
+    args.tolerances = args.tolerances or str(config_file("tolerances.yaml"))
     if args.calibrate:
         from bench.calibrate import calibrate
 

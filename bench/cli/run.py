@@ -7,8 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
-
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run a plan of codecs x tasks x datasets (resumes)")
@@ -85,7 +83,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_quickstart(args: argparse.Namespace) -> int:
-    config = args.config or CONFIG_DIR / "quickstart.yaml"
+    from bench.resources import config_file
+
+    config = args.config or config_file("quickstart.yaml")
     patch: dict = {}
     if args.data:  # set as data, never as YAML text: any path works
         patch["datasets"] = {"user": {"format": "folder", "root": str(Path(args.data).expanduser().resolve())}}

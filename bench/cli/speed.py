@@ -35,6 +35,7 @@ def cmd_speed(args: argparse.Namespace) -> int:
     from bench.config import CodecSpec, load_config
     from bench.profiles import metric_settings
     from bench.registry import METRICS, discover
+    from bench.resources import config_file
     from bench.runner import build_codec
 
     discover()
@@ -43,7 +44,7 @@ def cmd_speed(args: argparse.Namespace) -> int:
     audio = [load_audio(u.path) for u in utts]
     total = sum(a.duration for a in audio)
     print(f"{len(utts)} utterances, {total:.1f} s of audio, {torch.get_num_threads()} threads\n")
-    quick = Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml"
+    quick = config_file("quickstart.yaml")
     names = args.codecs or [c.name for c in load_config(quick).codecs]
     print(f"{'codec':<16} {'encode s/s':>11} {'decode s/s':>11}")
     for name in names:

@@ -1,0 +1,1 @@
+"""Data files of the harness (package data: found through bench.resources)."""
