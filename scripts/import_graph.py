@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                     "csvfile", "timing", "asset_checks", "prefetch", "knn", "cards", "parity", "rows", "resources")),
     ("storage", ("rowframe", "store")),
     ("assets", ("assets",)),
-    ("api", ("codec", "datasets", "metric", "diskcache", "task", "synth")),
+    ("api", ("codec", "contract", "datasets", "metric", "diskcache", "task", "synth")),
     ("config", ("config", "profiles")),
     ("engine", ("jobs", "executor", "runner")),
     ("results", ("columns", "intervals", "tables", "check", "report", "paper", "table1", "calibrate")),

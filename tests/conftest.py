@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from bench.contract import tone  # noqa: F401 - the tests take their probe signal from here
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
@@ -55,15 +57,6 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Every test session gets its own cache unless BENCH_CACHE is set (CI reuses one)."""
     if "BENCH_CACHE" not in os.environ:
         os.environ["BENCH_CACHE"] = str(tmp_path_factory.mktemp("bench-cache"))
-
-
-def tone(seconds: float = 1.0, rate: int = 16000, freq: float = 220.0, seed: int = 0) -> np.ndarray:
-    """A deterministic harmonic tone with a little noise (speech-like enough for codecs)."""
-    t = np.arange(int(seconds * rate)) / rate
-    rng = np.random.default_rng(seed)
-    x = sum(0.2 / k * np.sin(2 * np.pi * freq * k * t) for k in range(1, 6))
-    x = x * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t)) + 0.005 * rng.standard_normal(len(t))
-    return x.astype(np.float32)
 
 
 @pytest.fixture

@@ -135,6 +135,21 @@ def test_a_codec_in_one_file_reaches_list_and_the_resynthesis_table(
     assert wide.loc["quant4", "Bitrate (kbps)"] == pytest.approx(64.0)  # 4 bits x 16 kHz, measured
 
 
+def test_bench_check_codec_runs_the_contract_on_a_third_party_codec(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """``bench check-codec NAME`` passes a codec that keeps the contract and names the check a broken one fails."""
+    install_plugin(tmp_path, monkeypatch, "third_codec", CODEC, "bench.codecs", "quant4")
+    assert main(["check-codec", "quant4"]) == 0
+    out = capsys.readouterr().out
+    assert "3 of 3 checks passed" in out and "ok     frame_rate" in out
+    broken = CODEC.replace("float(self.sample_rate)", "50.0").replace('"quant4"', '"quant4-wrong-rate"')
+    (tmp_path / "b").mkdir()
+    install_plugin(tmp_path / "b", monkeypatch, "third_broken", broken, "bench.codecs", "quant4-wrong-rate")
+    assert main(["check-codec", "quant4-wrong-rate"]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED frame_rate" in out and "declared 50.0 Hz" in out and "2 of 3 checks passed" in out
+
+
 def test_a_task_in_one_file_gets_its_own_column_into_the_table(
         tmp_path: Path, audio_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     install_plugin(tmp_path, monkeypatch, "third_task", TASK, "bench.tasks", "loudness")

@@ -35,7 +35,8 @@ def test_the_wheel_runs_from_a_fresh_venv_with_its_package_data(tmp_path: Path) 
     venv = tmp_path / "venv"  # its own site-packages first; this environment's dependencies (torch ...) after
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp_path)
     python = venv / "bin" / "python"
-    site = Path(_run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path).strip())
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = Path(_run([str(python), "-c", purelib], tmp_path).strip())
     # a path listed in a .pth is not a site dir: the editable install's finder there is never loaded
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     _run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", "--no-index",

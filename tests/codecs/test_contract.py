@@ -1,4 +1,5 @@
-"""Contract tests, parametrized over every registered (installed) codec."""
+"""Contract tests, parametrized over every registered (installed) codec: the checks of :mod:`bench.contract`
+(what ``bench check-codec NAME`` runs), and a few codec-specific ones."""
 
 from __future__ import annotations
 
@@ -8,12 +9,11 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from bench.audio import resample
-from bench.codec import Codec, Tokens, pad_batch
+from bench.codec import Codec, Tokens
 from bench.config import CodecSpec
+from bench.contract import CHECKS, clip
 from bench.registry import CODECS, discover
 from bench.runner import build_codec
-from tests.conftest import tone
 
 pytestmark = pytest.mark.slow  # builds every codec's real architecture
 
@@ -21,10 +21,6 @@ discover()
 #: every installed codec, DyCAST included; each built from its declared ``test_params`` (a small
 #: random-weight instance of the real architecture where the plugin offers one)
 NAMES = CODECS.names()
-
-
-def _clip(codec: Codec, seconds: float, seed: int = 0) -> torch.Tensor:
-    return torch.from_numpy(resample(tone(seconds, 16000, 200 + 30 * seed, seed), 16000, codec.sample_rate))
 
 
 @pytest.fixture(params=NAMES, scope="module")
@@ -41,49 +37,10 @@ def codec(request: pytest.FixtureRequest) -> Iterator[Codec]:
     gc.collect()
 
 
-@torch.inference_mode()
-def test_roundtrip_shapes_range_and_length(codec: Codec) -> None:
-    x = _clip(codec, 3.0)
-    tokens = codec.encode(x[None], torch.tensor([len(x)]))
-    assert tokens.codes.dim() == 3 and tokens.codes.shape[2] == len(codec.codebook_sizes)
-    for k, vocab in enumerate(codec.codebook_sizes):
-        stream = tokens.codes[0, : int(tokens.lengths[0]), k]
-        assert int(stream.min()) >= 0 and int(stream.max()) < vocab
-    wav, lengths = codec.decode(tokens)
-    # one frame of slack (variable-rate codecs: one frame of their underlying grid, 20 ms)
-    hop = codec.output_sample_rate / (codec.nominal_frame_rate or 50.0)
-    expected = len(x) * codec.output_sample_rate / codec.sample_rate
-    assert abs(int(lengths[0]) - expected) <= hop
-    assert torch.isfinite(wav).all()
-
-
-@torch.inference_mode()
-def test_measured_frame_rate_matches_nominal(codec: Codec) -> None:
-    x = _clip(codec, 3.0)
-    tokens = codec.encode(x[None], torch.tensor([len(x)]))
-    rate = float(codec.measured_frames(tokens)[0]) / 3.0
-    if codec.capabilities.variable_rate:  # no nominal rate: frames are counted, one per token
-        assert codec.nominal_frame_rate is None and tokens.durations is not None
-        assert rate == pytest.approx(int(tokens.lengths[0]) / 3.0)
-        return
-    assert codec.nominal_frame_rate is not None
-    assert rate == pytest.approx(codec.nominal_frame_rate, rel=0.02)
-    if codec.nominal_bitrate is not None:
-        assert float(codec.measured_bits(tokens)[0]) / 3.0 == pytest.approx(codec.nominal_bitrate, rel=0.02)
-
-
-@torch.inference_mode()
-def test_batch_equals_one_at_a_time(codec: Codec) -> None:
-    clips = [_clip(codec, s, i) for i, s in enumerate((1.0, 1.7, 0.6))]
-    x, lengths = pad_batch(clips)
-    batch = codec.encode(x, lengths)
-    wav, out_lengths = codec.decode(batch)
-    for i, clip in enumerate(clips):
-        single = codec.encode(clip[None], torch.tensor([len(clip)]))
-        assert torch.equal(batch.item(i).codes, single.codes)
-        one, one_len = codec.decode(single)
-        assert int(out_lengths[i]) == int(one_len[0])
-        assert torch.allclose(wav[i, : int(one_len[0])], one[0, : int(one_len[0])], atol=1e-6)
+@pytest.mark.parametrize("check", list(CHECKS))
+def test_contract(codec: Codec, check: str) -> None:
+    """The checks ``bench check-codec NAME`` runs (:mod:`bench.contract`): round trip, frame rate, batching."""
+    CHECKS[check](codec)
 
 
 def test_tokens_collate_and_item_roundtrip() -> None:
@@ -98,7 +55,7 @@ def test_tokens_collate_and_item_roundtrip() -> None:
 
 def test_mulaw_is_near_lossless() -> None:
     codec = build_codec(CodecSpec("mulaw-8bit", "mulaw-8bit"))
-    x = _clip(codec, 1.0)
+    x = clip(codec, 1.0)
     wav, _ = codec.decode(codec.encode(x[None], torch.tensor([len(x)])))
     snr = 10 * torch.log10(x.pow(2).sum() / (wav[0] - x).pow(2).sum())
     assert snr > 25
