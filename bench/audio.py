@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 import soundfile as sf
@@ -138,7 +139,9 @@ def resample(samples: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
     return np.asarray(out, dtype=np.float32)
 
 
-CODEC_INPUTS = ("16k", "native")
+#: how a recording reaches a codec: through 16 kHz (the authors') or from the file's own rate
+CodecInput = Literal["16k", "native"]
+CODEC_INPUTS: tuple[str, ...] = get_args(CodecInput)
 
 
 def codec_input(samples: np.ndarray, rate: int, codec_rate: int, via: str = "16k") -> np.ndarray:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import plan
 from .config import ExecutorConfig, RunConfig
 from .names import file_name, name_hash
 from .rows import ENVIRONMENT, parse_lines
@@ -79,17 +80,12 @@ def plan_shards(config: RunConfig, tasks: dict[str, Any], buckets: int, profile:
 
     shards = []
     variants = {spec.label: variant_id(spec) for spec in config.codecs}
-    for task_name, task in tasks.items():
-        setups = json.dumps(job_setups(config, task_name, task, profile, metrics), sort_keys=True)
-        for spec in config.codecs:
-            if spec.label not in config.task_codecs.get(task_name, (spec.label,)):
-                continue
-            setup = name_hash(variants[spec.label] + setups, 16)
-            for dataset in config.datasets:
-                if dataset.name not in config.task_datasets.get(task_name, (dataset.name,)):
-                    continue
-                n = buckets if getattr(task, "shard_by_utterance", False) else 1
-                shards += [Shard(task_name, spec.label, dataset.name, b, n, setup) for b in range(n)]
+    setups = {name: json.dumps(job_setups(config, name, task, profile, metrics), sort_keys=True)
+              for name, task in tasks.items()}
+    for job in plan.jobs(config, tasks):
+        setup = name_hash(variants[job.codec.label] + setups[job.task], 16)
+        n = buckets if getattr(tasks[job.task], "shard_by_utterance", False) else 1
+        shards += [Shard(job.task, job.codec.label, job.dataset, b, n, setup) for b in range(n)]
     return shards
 
 

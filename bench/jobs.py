@@ -227,7 +227,7 @@ def run_job(config: RunConfig, store: ResultStore, task: Task, task_name: str, s
         get_codec=get_codec, get_metrics=metrics, get_metric=metrics.one, metric_outputs=outputs,
         token_cache=DiskCache(cache_dir(), "tokens"), score_cache=DiskCache(cache_dir(), "scores"),
         device=config.device, batch_size=config.batch_size, max_seconds=config.max_seconds, progress=progress,
-        options=config.task_options.get(task_name, {}), seed=config.seed, variant=variant,
+        options=task.parse_options(config.task_options.get(task_name)), seed=config.seed, variant=variant,
         save_audio=config.save_audio, prefetch=config.prefetch,
         setups=job_setups(config, task_name, task, metrics.profile, list(metrics.settings)),
     )

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import assets, roots
+from . import assets, plan, roots
 from .columns import output_specs
 from .config import RunConfig, from_dict, read_config_data
 from .datasets import load_dataset
@@ -79,72 +79,69 @@ def _codec_assets(spec_name: str, params: dict[str, Any]) -> list[tuple[str, str
     return out
 
 
-def dry_run(plan: PaperTable) -> tuple[list[str], bool]:
+def dry_run(table: PaperTable) -> tuple[list[str], bool]:
     """Lines describing the plan, and whether everything it needs is here."""
     discover()
     lines, ok = [], True
-    data = plan.data
-    expected = {str(k): int(v) for k, v in (plan.section.get("expected_utterances") or {}).items()}
-    stated_samples = (plan.section.get("expected_samples") or {}).items()
+    config = table.config
+    expected = {str(k): int(v) for k, v in (table.section.get("expected_utterances") or {}).items()}
+    stated_samples = (table.section.get("expected_samples") or {}).items()
     expected_samples = {(str(t), str(d)): int(n) for t, by_dataset in stated_samples for d, n in by_dataset.items()}
-    codecs = data.get("codecs") or []
-    tasks = data.get("tasks") or []
-    lines.append(f"bench paper {plan.name}: {len(codecs)} codec variants x {len(tasks)} tasks "
-                 f"({', '.join(tasks)}) x {len(data.get('datasets') or {})} datasets")
-    for name in plan.missing_roots:
+    tasks = list(config.tasks)
+    lines.append(f"bench paper {table.name}: {len(config.codecs)} codec variants x {len(tasks)} tasks "
+                 f"({', '.join(tasks)}) x {len(config.datasets)} datasets")
+    for name in table.missing_roots:
         ok = False
         lines.append(f"  MISSING data root {name!r}: {roots.how_to_set(name)}")
     counts: dict[str, int | None] = {}
     loaded: dict[str, list] = {}
-    for name, entry in (data.get("datasets") or {}).items():
-        root = str(entry.get("root", ""))
-        if roots.PLACEHOLDER.search(root):
-            counts[name] = None
-            lines.append(f"  dataset {name}: root not configured ({root}); "
-                         f"expected {expected.get(name, '?')} utterances")
+    for spec in config.datasets:
+        if roots.PLACEHOLDER.search(spec.root or ""):
+            counts[spec.name] = None
+            lines.append(f"  dataset {spec.name}: root not configured ({spec.root}); "
+                         f"expected {expected.get(spec.name, '?')} utterances")
             continue
         try:
-            spec = from_dict({"name": "x", "codecs": ["x"], "datasets": {name: entry}}).datasets[0]
-            loaded[name] = load_dataset(spec)
-            count = counts[name] = len(loaded[name])
-            lines.append(f"  dataset {name}: {count} utterances ({entry.get('format')} at {root})"
-                         + _versus_paper(count, expected.get(name)))
+            loaded[spec.name] = load_dataset(spec)
+            count = counts[spec.name] = len(loaded[spec.name])
+            lines.append(f"  dataset {spec.name}: {count} utterances ({spec.format} at {spec.root})"
+                         + _versus_paper(count, expected.get(spec.name)))
         except (OSError, ValueError, KeyError) as err:
-            ok, counts[name] = False, None
-            lines.append(f"  MISSING dataset {name}: {err}")
-    options = data.get("task_options") or {}
-    restrict_d, restrict_c = data.get("task_datasets") or {}, data.get("task_codecs") or {}
-    made: dict[tuple[str, str], int] = {}  # the samples each task makes of each dataset read here
-    for task in (t for t in tasks if t in TASKS):
+            ok, counts[spec.name] = False, None
+            lines.append(f"  MISSING dataset {spec.name}: {err}")
+    options: dict[str, Any] = {}  # each registered task's parsed Options
+    for task in tasks:
+        if task not in TASKS:
+            continue
         try:
-            made.update({(task, d): _samples(task, loaded[d], options, data)
-                         for d in restrict_d.get(task) or list(counts) if d in loaded})
+            options[task] = TASKS.get(task).parse_options(config.task_options.get(task))
         except ValueError as err:
             ok = False
             lines.append(f"  MISSING task options of {task}: {err}")
+    made: dict[tuple[str, str], int] = {}  # the samples each task makes of each dataset read here
+    for job in plan.jobs(config, options):
+        if job.dataset in loaded and (job.task, job.dataset) not in made:
+            made[job.task, job.dataset] = TASKS.get(job.task)().count_samples(
+                loaded[job.dataset], options[job.task], config.seed)
     for (task, name), stated in sorted(expected_samples.items()):
         if (task, name) in made:
             lines.append(f"  samples {task} on {name}: {made[task, name]}{_versus_paper(made[task, name], stated)}")
         else:
             lines.append(f"  samples {task} on {name}: the paper states {stated} (dataset not read here)")
-    for entry in codecs:
-        name = entry if isinstance(entry, str) else entry.get("codec", entry.get("name"))
-        label = entry if isinstance(entry, str) else entry.get("name", name)
-        params = {} if isinstance(entry, str) else dict(entry.get("params") or {})
+    for codec in config.codecs:
         try:
-            problems = _codec_assets(name, params)
+            problems = _codec_assets(codec.name, codec.params)
         except (KeyError, ModuleNotFoundError) as err:
             ok = False
-            lines.append(f"  MISSING codec {label}: {err.args[0] if err.args else err}")
+            lines.append(f"  MISSING codec {codec.label}: {err.args[0] if err.args else err}")
             continue
         for asset, problem in problems:
             ok = False
-            lines.append(f"  MISSING weights of {label}: asset {asset!r} {problem}")
+            lines.append(f"  MISSING weights of {codec.label}: asset {asset!r} {problem}")
     try:
-        profile = resolve_profile(str(data.get("metric_profile", "auto")))
-        wanted = data.get("metrics")
+        profile = resolve_profile(config.metric_profile)
         for metric, backend in profiles()[profile].items():
-            if wanted is not None and metric not in wanted:
+            if config.metrics is not None and metric not in config.metrics:
                 continue
             for asset in backend.assets:
                 if not assets.reachable(asset):
@@ -155,22 +152,21 @@ def dry_run(plan: PaperTable) -> tuple[list[str], bool]:
         ok = False
         lines.append(f"  MISSING metric profile: {err}")
     size = {n: (c if c is not None else expected.get(n, 0)) for n, c in counts.items()}
-    seeds = {t: len(o.get("seeds") or [0]) for t, o in (data.get("task_options") or {}).items()}
     passes = training = 0
     for task in tasks:
-        runs_on = restrict_d.get(task) or list(counts)
-        n_codecs = len(restrict_c.get(task) or codecs)
+        task_jobs = plan.jobs(config, [task])
+        runs_on = list(dict.fromkeys(job.dataset for job in task_jobs))
+        n_codecs = len({job.codec.label for job in task_jobs})
         utts = sum(made.get((task, d), expected_samples.get((task, d), size.get(d, 0))) for d in runs_on)
         passes += utts * n_codecs
-        trains = task in TASKS and getattr(TASKS.get(task), "trains", False)
-        if trains:
-            training += n_codecs * len(runs_on) * seeds.get(task, 1)
+        runs = TASKS.get(task)().training_runs(options[task]) if task in options else 0
+        training += n_codecs * len(runs_on) * runs
         lines.append(f"  work {task}: {utts} samples ({', '.join(runs_on)}) x {n_codecs} codec variants"
-                     + (f"; {n_codecs * len(runs_on) * seeds.get(task, 1)} training runs" if trains else ""))
+                     + (f"; {n_codecs * len(runs_on) * runs} training runs" if runs else ""))
     known = all(c is not None for c in counts.values())
     lines.append(f"  work: {passes} utterance x codec passes, {training} training runs"
                  + ("" if known else " (the paper's corpus sizes where data is missing)"))
-    out = Path(data.get("output_dir") or f"runs/{data.get('name')}")
+    out = config.output_dir
     if (out / "rows.jsonl").is_file():
         lines.append(f"  cached: {len(ResultStore(out))} rows in {out} (only missing rows are computed)")
     else:
@@ -179,16 +175,11 @@ def dry_run(plan: PaperTable) -> tuple[list[str], bool]:
         if task not in TASKS:
             ok = False
             lines.append(f"  MISSING task {task!r} (not registered)")
-    unknown_metrics = [m for m in (data.get("metrics") or []) if m not in METRICS]
+    unknown_metrics = [m for m in (config.metrics or ()) if m not in METRICS]
     if unknown_metrics:
         ok = False
         lines.append(f"  MISSING metrics {unknown_metrics}")
     return lines, ok
-
-
-def _samples(task: str, utterances: list, options: dict[str, Any], data: dict[str, Any]) -> int:
-    """The samples ``task`` makes of a dataset under the plan's options and seed."""
-    return TASKS.get(task)().count_samples(utterances, dict(options.get(task) or {}), int(data.get("seed", 0)))
 
 
 def _versus_paper(count: int, stated: int | None) -> str:

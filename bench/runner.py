@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
-from . import assets
+from . import assets, plan
 from .config import RunConfig
 from .datasets import Utterance, load_dataset
 from .jobs import (  # noqa: F401 - build_codec, seed_everything, write_run_info re-exported for their callers
@@ -49,6 +49,8 @@ def run(config: RunConfig, progress: bool = True, retry_errors: bool = False, de
     settings = run_metric_settings(config, profile)
     outputs = run_metric_outputs(config, profile)
     tasks = {name: TASKS.get(name)() for name in task_names(config)}
+    for name, task in tasks.items():
+        task.parse_options(config.task_options.get(name))  # unknown keys, wrong types: before any work
     for spec in config.codecs:
         check_codec_params(spec)  # unknown names and params fail before any work
     store = ResultStore(config.output_dir, lock=True)
@@ -79,11 +81,9 @@ def _run_plan(config: RunConfig, store: ResultStore, tasks: dict[str, Task], dat
               settings: dict[str, dict], outputs: dict[str, tuple[str, ...]], progress: bool,
               variants: dict[str, str], profile: str) -> None:
     metrics = MetricSet(settings, config.device, profile)
-    plan = [(t, c, d) for t in tasks for c in config.codecs for d in data
-            if d in config.task_datasets.get(t, (d,)) and c.label in config.task_codecs.get(t, (c.label,))]
-    for task_name, spec, dataset in tqdm(plan, desc=config.name, unit="job", disable=not progress):
-        run_job(config, store, tasks[task_name], task_name, spec, dataset, data[dataset], metrics, outputs, progress,
-                variants[spec.label])
+    for job in tqdm(plan.jobs(config, tasks), desc=config.name, unit="job", disable=not progress):
+        run_job(config, store, tasks[job.task], job.task, job.codec, job.dataset, data[job.dataset], metrics,
+                outputs, progress, variants[job.codec.label])
 
 
 @dataclass(frozen=True)
@@ -116,17 +116,17 @@ class RunSummary:
 
 def summarize_run(config: RunConfig, store: ResultStore) -> RunSummary:
     """The :class:`RunSummary` of this config's jobs in ``store``."""
-    labels, datasets, tasks = {c.label for c in config.codecs}, {d.name for d in config.datasets}, task_names(config)
+    planned = [job.key for job in plan.jobs(config, task_names(config))]
     errors: dict[str, int] = {}
     unbuildable: set[str] = set()
     jobs: dict[tuple[str, str, str], list[bool]] = {}  # per job: whether it has a row, and whether all failed
     if store.path.is_file():
+        import pandas as pd
+
         from .rowframe import current_frame
 
         df = current_frame(store.path.parent, store.run_dir, extra="raw")
-        df = df[df["codec"].isin(labels) & df["dataset"].isin(datasets) & df["task"].isin(tasks)]
-        allowed = [config.task_datasets.get(t) for t in df["task"]]
-        df = df[[a is None or d in a for a, d in zip(allowed, df["dataset"], strict=True)]]
+        df = df[pd.MultiIndex.from_arrays([df["task"], df["codec"], df["dataset"]]).isin(planned)]
         failed = df["error"].notna()
         per_job = failed.groupby([df["task"], df["codec"], df["dataset"]]).all()
         jobs = {key: [bool(all_failed)] for key, all_failed in per_job.items()}

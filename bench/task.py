@@ -20,6 +20,7 @@ from .diskcache import DiskCache, make_key
 from .identity import code_fingerprint
 from .metric import Metric, MetricOutput, Score
 from .names import file_name
+from .options import NoOptions, parse_options
 from .registry import TASKS
 from .store import DATA, ENVIRONMENT, ERROR_METRIC, ResultStore, Row
 from .timing import Stage, StageTimer
@@ -77,7 +78,7 @@ class TaskContext:
     batch_size: int = 8
     max_seconds: float = 60.0
     progress: bool = True
-    options: dict = field(default_factory=dict)  # this task's settings from the config's task_options
+    options: Any = field(default_factory=NoOptions)  # this task's Options, parsed from the config's task_options
     seed: int = 0
     variant: str = ""  # the codec variant's id (part of every row's identity)
     get_metric: Callable[[str], Metric] | None = None  # any metric by name under the run's profile
@@ -196,11 +197,14 @@ class Task(ABC):
     ``uses_metrics`` (whether the run's metrics score its outputs); ``default`` (run when a
     config names no tasks); ``trains`` (a training run per codec variant and dataset); ``version``
     (bump when something outside the plugin's source changes its numbers: it is part of the task's code
-    fingerprint, so of its rows' ``setup`` and its cache keys).
+    fingerprint, so of its rows' ``setup`` and its cache keys); ``Options`` (a dataclass of its
+    ``task_options``; the context hands the task the parsed instance as ``ctx.options``).
     """
 
     name: ClassVar[str]
     version: ClassVar[str] = "1"
+    #: the dataclass of this task's ``task_options`` (:func:`bench.options.parse_options` builds it)
+    Options: ClassVar[type] = NoOptions
     outputs: ClassVar[tuple[MetricOutput, ...]] = ()
     uses_metrics: ClassVar[bool] = False
     default: ClassVar[bool] = False
@@ -211,23 +215,22 @@ class Task(ABC):
     def run(self, ctx: TaskContext) -> None:
         """Compute the missing rows of this (codec, dataset) and add them to ``ctx.store``."""
 
-    def count_samples(self, utterances: Sequence[Utterance], options: dict, seed: int) -> int:
-        """How many samples this task makes of a dataset's utterances under ``options`` (its ``task_options``),
+    @classmethod
+    def parse_options(cls, given: Mapping[str, Any] | None) -> Any:
+        """This task's :attr:`Options` from its ``task_options`` mapping: unknown keys (with a did-you-mean),
+        wrong types and values outside a field's choices are errors naming ``task_options.<task>.<key>``."""
+        return parse_options(cls.Options, given, f"task_options.{cls.name}")
+
+    def training_runs(self, options: Any) -> int:
+        """How many models this task trains per codec variant and dataset under ``options`` (the dry run's
+        work estimate): one for a task that :attr:`trains`, none otherwise."""
+        return 1 if self.trains else 0
+
+    def count_samples(self, utterances: Sequence[Utterance], options: Any, seed: int) -> int:
+        """How many samples this task makes of a dataset's utterances under ``options`` (its :attr:`Options`),
         without loading audio: what a dry run sets beside the count the paper states. One per utterance unless
         a task pairs them (voice conversion)."""
         return len(utterances)
-
-
-def task_choices(task: str, given: Mapping[str, Any], choices: Mapping[str, Sequence[str]]) -> dict[str, str]:
-    """A task's settings among named choices: each key's first choice unless ``given`` (its ``task_options``)
-    picks another; an unknown key or value is an error naming every choice."""
-    chosen = {key: str(values[0]) for key, values in choices.items()}
-    for key, value in given.items():
-        if key not in choices or value not in choices[key]:
-            raise ValueError(f"{task}: task option {key}={value!r} not understood; options: "
-                             f"{ {k: list(v) for k, v in choices.items()} }")
-        chosen[key] = value
-    return chosen
 
 
 def scoring_window(batch: int, metrics: dict[str, Metric]) -> int:

@@ -19,11 +19,12 @@ from bench.identity import import_statements
 #: the core's layers, lowest first; a module imports modules of its own layer or of the layers below
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("registry", "names", "paths", "keywords", "threads", "text", "audio", "identity", "roots",
-                    "csvfile", "timing", "asset_checks", "prefetch", "knn", "cards", "parity", "rows", "resources")),
+                    "csvfile", "timing", "asset_checks", "prefetch", "knn", "cards", "parity", "rows", "resources",
+                    "options")),
     ("storage", ("rowframe", "store")),
     ("assets", ("assets",)),
     ("api", ("codec", "contract", "datasets", "metric", "diskcache", "task", "synth")),
-    ("config", ("config", "profiles")),
+    ("config", ("config", "profiles", "plan")),
     ("engine", ("jobs", "executor", "runner")),
     ("results", ("columns", "intervals", "tables", "check", "report", "paper", "table1", "calibrate")),
     ("cli", ("cli", "__main__", "")),  # "" is the package itself; cli.* modules belong to "cli"

@@ -26,7 +26,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 import torch
 from torch import nn
@@ -37,8 +37,9 @@ Item = TypeVar("Item")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Optimiser and schedule; every field is a ``task_options`` key of the tasks that train."""
+class TrainOptions:
+    """Optimiser and schedule: the ``task_options`` keys every training task takes (its Options subclass this,
+    with its own defaults where it departs from these)."""
 
     lr: float = 1e-4
     betas: tuple[float, float] = (0.9, 0.98)
@@ -52,9 +53,20 @@ class TrainConfig:
     max_epochs: int = 100
     max_steps: int | None = None
     checkpoint_every: int = 0  # optimiser steps between mid-epoch checkpoints (0: after each epoch only)
+    autocast: bool = True  # bf16 autocast where the device is CUDA (no effect on CPU)
+
+    def train_config(self, seed: int, device: str) -> TrainConfig:
+        """The training run's config: these settings, the run's seed and device."""
+        chosen = {f.name: getattr(self, f.name) for f in dataclasses.fields(TrainOptions)}
+        return TrainConfig(**chosen, seed=seed, device=device)
+
+
+@dataclass(frozen=True)
+class TrainConfig(TrainOptions):
+    """What one training run uses: the task's :class:`TrainOptions`, the seed and the device."""
+
     seed: int = 0
     device: str = "cpu"
-    autocast: bool = True  # bf16 autocast where the device is CUDA (no effect on CPU)
 
 
 @dataclass
@@ -69,7 +81,9 @@ class TrainState:
     history: list[dict] = field(default_factory=list)
 
 
-BATCH_ORDERS = ("ascending", "shuffled")
+#: ``ascending`` (the authors': shortest first, the same every epoch) or ``shuffled``
+BatchOrder = Literal["ascending", "shuffled"]
+BATCH_ORDERS: tuple[str, ...] = get_args(BatchOrder)
 
 
 def ascending_batches(items: Sequence[Item], size: int, key: Callable[[Item], Any]) -> list[list[Item]]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import torch
 from torch import nn
@@ -73,7 +73,8 @@ class CharVocab:
         return torch.tensor([self._ids.get(c, 1) for c in chars], dtype=torch.long)
 
 
-LAYOUTS = ("flatten", "parallel", "auto")
+Layout = Literal["flatten", "parallel", "auto"]
+LAYOUTS: tuple[str, ...] = get_args(Layout)
 
 
 class StreamLayout:

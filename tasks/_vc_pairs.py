@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Literal, Sequence, get_args
 
 from bench.datasets import Utterance
 
-PAIRINGS = ("consecutive", "next", "random")
-REFERENCE_POOLS = ("parallel", "all")
+Pairing = Literal["consecutive", "next", "random"]
+ReferencePool = Literal["parallel", "all"]
+PAIRINGS: tuple[str, ...] = get_args(Pairing)
+REFERENCE_POOLS: tuple[str, ...] = get_args(ReferencePool)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 
@@ -32,6 +34,7 @@ from bench.text import word_errors
 
 from ._probe_model import ProbeItem, TokenProbe, TrainConfig, ctc_feasible, greedy_ctc, train
 from ._splits import corpus_split, default_split
+from ._training import BatchOrder, TrainOptions
 
 CHARS = " 'abcdefghijklmnopqrstuvwxyz"  # ids 1..28; 0 is the CTC blank
 log = logging.getLogger(__name__)
@@ -91,12 +94,44 @@ class BPEText:
         return self._sp.decode([i - 1 for i in ids if i > 0])
 
 
+@dataclass(frozen=True)
+class ProbeOptions(TrainOptions):
+    """``task_options.<probe>``: the optimiser and schedule, the batch order and the BiLSTM's size."""
+
+    autocast: bool = False  # the paper's probes train in fp32
+    batch_order: BatchOrder = "ascending"
+    hidden: int = 512  # the paper's 2 x 512 BiLSTM; smaller only for smoke runs and CI (named in the backend)
+    layers: int = 2
+
+    def __post_init__(self) -> None:
+        for key in ("hidden", "layers"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be a positive integer, got {getattr(self, key)!r}")
+
+
+@dataclass(frozen=True)
+class ASRProbeOptions(ProbeOptions):
+    """``task_options.asr_probe``: CTC targets as characters or a BPE vocabulary (its size, per codec label)."""
+
+    tokenizer: Literal["chars", "bpe"] = "chars"
+    vocab_size: int = 1000
+    vocab_sizes: dict[str, int] = field(default_factory=dict)  # codec label -> size (the paper: 500 for Mimi)
+
+
+@dataclass(frozen=True)
+class SpeakerIDOptions(ProbeOptions):
+    """``task_options.si_probe``: the split rule (``sequential``: the authors')."""
+
+    split: Literal["sequential", "hashed"] = "sequential"
+
+
 class _Probe(Task):
     """Shared flow: select -> encode -> split -> train -> score the test split."""
 
     kind = "classify"
     metric = ""
     trains = True
+    Options = ProbeOptions
 
     def target_of(self, utt: Utterance) -> str | None:
         raise NotImplementedError
@@ -129,7 +164,8 @@ class _Probe(Task):
                        f"(got {len(by_split['train'])} / {len(by_split['test'])})")
             ctx.add_rows([ctx.error_row(self.name, "*", "split", message)])
             return
-        cfg = self._config(ctx)
+        opts: ProbeOptions = ctx.options
+        cfg = opts.train_config(ctx.seed, ctx.device)
         setup = make_key("probe", ctx.variant, ctx.setups.get("-", ""), ctx.codec_key(codec), codec.codebook_sizes,
                          sorted(i.utt_id for i in by_split["train"]))[:10]
         ckpt = (ctx.store.run_dir / "probes" / file_name(ctx.codec_label) / self.name / file_name(ctx.dataset)
@@ -146,7 +182,7 @@ class _Probe(Task):
         torch.manual_seed(ctx.seed)
         model = TokenProbe(codec.codebook_sizes, text.size if self.kind == "ctc" else len(classes),
                            "ctc" if self.kind == "ctc" else "classify", codebook_tables(codec),
-                           hidden=self._size(ctx, "hidden"), layers=self._size(ctx, "layers"))
+                           hidden=opts.hidden, layers=opts.layers)
         def valid_error(trained: torch.nn.Module) -> float:
             """The validation error rate (corpus WER, or classification error) the authors pick the epoch by."""
             counts = [self._errors(trained, item, text, cfg.device)[:2] for item in valid_items]
@@ -155,31 +191,11 @@ class _Probe(Task):
         with ctx.timer.stage("train", len(train_items)):
             state = train(model, train_items, valid_items, cfg, ckpt,
                           progress=f"{self.name} train {ctx.codec_label}" if ctx.progress else False,
-                          score=valid_error, order=ctx.options.get("batch_order", "ascending"))
+                          score=valid_error, order=opts.batch_order)
         self._score(ctx, model, by_split["test"], infeasible, classes, cfg, state.epoch, text, codec_flags(codec))
 
     def text_codec(self, ctx: TaskContext, transcripts: list[str], folder) -> "CharText | BPEText":
         return CharText()
-
-    task_keys: tuple[str, ...] = ()
-    shared_keys = ("batch_order",)  # every probe: ascending (the authors') or shuffled
-    size_keys = {"hidden": 512, "layers": 2}  # the paper's BiLSTM
-
-    def _size(self, ctx: TaskContext, key: str) -> int:
-        value = ctx.options.get(key, self.size_keys[key])
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"task_options.{self.name}.{key} must be a positive integer, got {value!r}")
-        return value
-
-    def _config(self, ctx: TaskContext) -> TrainConfig:
-        fields = {f.name for f in dataclasses.fields(TrainConfig)}
-        keys = set(self.task_keys) | set(self.size_keys) | set(self.shared_keys)
-        unknown = set(ctx.options) - fields - keys
-        if unknown:
-            raise ValueError(f"task_options.{self.name}: unknown keys {sorted(unknown)}; "
-                             f"allowed: {sorted(fields | keys)}")
-        train_opts = {k: v for k, v in ctx.options.items() if k in fields}
-        return TrainConfig(**{"seed": ctx.seed, "device": ctx.device, "autocast": False, **train_opts})  # paper: fp32
 
     def _encode(self, ctx: TaskContext, codec: Codec, utts: list[Utterance]) -> dict[str, ProbeItem]:
         items = {}
@@ -202,7 +218,7 @@ class _Probe(Task):
                flags: dict) -> None:
         model.eval()
         rows: list[Row] = []
-        backend = (f"bilstm{self._size(ctx, 'layers')}x{self._size(ctx, 'hidden')}:{text.name}:epochs={epochs}"
+        backend = (f"bilstm{ctx.options.layers}x{ctx.options.hidden}:{text.name}:epochs={epochs}"
                    f":seed={cfg.seed}")
         for item in tests:
             errors, words, hyp = self._errors(model, item, text, cfg.device)
@@ -240,18 +256,15 @@ class ASRProbe(_Probe):
     name, kind, metric = "asr_probe", "ctc", "asr_wer"
     outputs = (MetricOutput("asr_wer", "ASR WER", False, "ratio", 100.0, 2, order=50),
                MetricOutput("ctc_infeasible", "CTC infeasible (%)", None, "mean", 100.0, 1, order=80))
-    task_keys = ("tokenizer", "vocab_size", "vocab_sizes")
+    Options = ASRProbeOptions
 
     def text_codec(self, ctx: TaskContext, transcripts: list[str], folder) -> CharText | BPEText:
         """``task_options.asr_probe.tokenizer``: ``chars`` (default) or ``bpe`` (``vocab_size``, 1000;
         ``vocab_sizes: {codec label: size}`` per codec, e.g. the paper's 500 for Mimi)."""
-        kind = ctx.options.get("tokenizer", "chars")
-        if kind == "chars":
+        opts: ASRProbeOptions = ctx.options
+        if opts.tokenizer == "chars":
             return CharText()
-        if kind == "bpe":
-            size = (ctx.options.get("vocab_sizes") or {}).get(ctx.codec_label, ctx.options.get("vocab_size", 1000))
-            return BPEText(transcripts, folder, int(size))
-        raise ValueError(f"task_options.asr_probe.tokenizer must be 'chars' or 'bpe', got {kind!r}")
+        return BPEText(transcripts, folder, opts.vocab_sizes.get(ctx.codec_label, opts.vocab_size))
 
     def split_of(self, utt: Utterance, seed: int) -> str:
         """LibriSpeech folders decide (train-* / dev-* / test-*); otherwise a seeded 80/10/10 split."""
@@ -267,8 +280,7 @@ class SpeakerIDProbe(_Probe):
 
     name, kind, metric = "si_probe", "classify", "si_er"
     outputs = (MetricOutput("si_er", "SI ER", False, "mean", 100.0, 2, order=60),)
-    task_keys = ("split",)
-    SPLITS = ("sequential", "hashed")
+    Options = SpeakerIDOptions
 
     def split_of(self, utt: Utterance, seed: int) -> str:
         """Hashed: utterances of every speaker split 80/10/10 (seeded), whatever folder they come from."""
@@ -280,10 +292,7 @@ class SpeakerIDProbe(_Probe):
         ``hparams/datasets/librispeech-460-spk.yaml``): within each subset folder, each speaker's files in path
         order, the first ``int(0.8 n)`` train, the next ``int(0.1 n)`` valid, the rest test (their speaker
         shuffle only orders the output). ``split: hashed``: a seeded 80/10/10 draw per utterance (not the paper's)."""
-        rule = ctx.options.get("split", "sequential")
-        if rule not in self.SPLITS:
-            raise ValueError(f"task_options.si_probe.split must be one of {self.SPLITS}, got {rule!r}")
-        if rule == "hashed":
+        if ctx.options.split == "hashed":
             return super().splits(usable, ctx)
         groups: dict[tuple[str, str], list[Utterance]] = {}
         for utt in usable:

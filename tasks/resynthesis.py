@@ -19,15 +19,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from bench.audio import (
-    CODEC_INPUTS,
     METRIC_SAMPLE_RATE,
     AudioError,
+    CodecInput,
     codec_input,
     load_audio,
     match_length,
@@ -39,12 +40,17 @@ from bench.datasets import Utterance
 from bench.prefetch import prefetch
 from bench.registry import register_task
 from bench.store import Row
-from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, score_batch, scoring_window, task_choices
+from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, score_batch, scoring_window
 
 log = logging.getLogger(__name__)
 
 
-OPTIONS = {"reference": ("clean", "input"), "codec_input": CODEC_INPUTS}  # first: the authors'
+@dataclass(frozen=True)
+class ResynthesisOptions:
+    """``task_options.resynthesis``; the defaults are the authors' protocol."""
+
+    reference: Literal["clean", "input"] = "clean"  # what the intrusive metrics compare with
+    codec_input: CodecInput = "16k"  # how the recording reaches the codec (bench.audio.codec_input)
 
 
 @dataclass
@@ -62,13 +68,14 @@ class Resynthesis(Task):
 
     name = "resynthesis"
     version = "1"
+    Options = ResynthesisOptions
     outputs = RATE_OUTPUTS
     uses_metrics = True
     default = True
     shard_by_utterance = True
 
     def run(self, ctx: TaskContext) -> None:
-        opts = task_choices(self.name, ctx.options, OPTIONS)
+        opts: ResynthesisOptions = ctx.options
         outputs = ctx.scored_outputs()
         pending = [u for u in ctx.utterances if ctx.missing(self.name, u.utt_id, outputs)]
         if not pending:
@@ -105,7 +112,7 @@ class Resynthesis(Task):
         ctx.add_rows([ctx.error_row(self.name, utt.utt_id, stage, err)])
 
     def _prepare(self, ctx: TaskContext, codec: Codec, utt: Utterance,
-                 opts: dict[str, str]) -> _Item | tuple[Utterance, AudioError]:
+                 opts: ResynthesisOptions) -> _Item | tuple[Utterance, AudioError]:
         try:
             with ctx.timer.stage("load", 1):
                 audio = load_audio(utt.path, ctx.max_seconds)
@@ -113,7 +120,7 @@ class Resynthesis(Task):
                 audio = validate(audio, min_seconds=min_seconds, max_seconds=ctx.max_seconds)
         except AudioError as err:
             return utt, err
-        via = opts["codec_input"]
+        via = opts.codec_input
         path = [audio.sample_rate, *([METRIC_SAMPLE_RATE] if via == "16k" else []), codec.sample_rate]
         path = [r for i, r in enumerate(path) if i == 0 or r != path[i - 1]]
         conversions = audio.conversions + tuple(
@@ -122,7 +129,7 @@ class Resynthesis(Task):
             if len(set(rates)) > 1)
         if conversions:
             log.info("%s: %s", utt.utt_id, ", ".join(conversions))
-        if utt.reference_path is not None and opts["reference"] == "clean":
+        if utt.reference_path is not None and opts.reference == "clean":
             try:
                 with ctx.timer.stage("load", 1):
                     clean = validate(load_audio(utt.reference_path, ctx.max_seconds), max_seconds=ctx.max_seconds)

@@ -19,12 +19,13 @@ utterance itself (UTMOS / DNSMOS, dWER vs its transcript, Sim vs its speaker).
   per input character, argmax; decoded with the codec's own durations (list DyCAST with
   ``mode: tokens``: its duration model).
 
-Training is the authors' recipe (:class:`TrainConfig` defaults plus :data:`TRAIN_DEFAULTS`): AdamW 1e-4
+Training is the authors' recipe (:class:`TTSOptions`' defaults): AdamW 1e-4
 (0.9, 0.98), weight decay 0.01, batch 8 in ascending duration, gradient-norm clip 0.01, dropout 0.1, 100
 epochs, NewBob x0.9 below 0.0025 relative improvement (patience 1), fp32, the epoch with the lowest
 validation token error rate kept (validation one utterance at a time).
 
-``task_options.<task>``: every :class:`TrainConfig` field, ``size`` (:class:`LlamaSize` fields; the paper's by
+``task_options.<task>`` (:class:`TTSOptions`, :class:`ARTTSOptions`): every :class:`TrainOptions` field, ``size``
+(:class:`LlamaSize` fields; the paper's by
 default), ``seeds`` (one training per seed; tables show mean and spread), ``dropout``, ``batch_order``,
 ``valid_batch_size``, ``max_test_seconds``, ``speaker_metric``; ``tts_ar`` only: ``length``, ``layout``,
 ``num_samples``, ``top_p``, ``temperature``, ``asr_metric``, ``max_frames_factor`` (``length: predicted``).
@@ -38,8 +39,8 @@ import logging
 import math
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -56,21 +57,72 @@ from bench.store import Row
 from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, score_batch
 
 from ._splits import corpus_split
-from ._training import BATCH_ORDERS, TrainConfig, ascending_batches, autocast, bucketed_batches, train
-from ._tts_model import ARTTS, LAYOUTS, NARTTS, CharVocab, LlamaSize, StreamLayout
+from ._training import BatchOrder, TrainOptions, ascending_batches, autocast, bucketed_batches, train
+from ._tts_model import ARTTS, NARTTS, CharVocab, Layout, LlamaSize, StreamLayout
 
 log = logging.getLogger(__name__)
 
-#: TTS's departures from :class:`TrainConfig`'s defaults, which are already the authors' optimiser and NewBob:
-#: ``hparams/tasks/tts.yaml`` trains at batch 8 in fp32 (``precision: fp32``) for 100 epochs without early
-#: stopping; a mid-epoch checkpoint every 500 steps only makes a killed run resume sooner
-TRAIN_DEFAULTS: dict[str, Any] = {"batch_size": 8, "autocast": False, "checkpoint_every": 500}
-#: ``length``: ``reference`` (the authors': the reference's frame count, end mark off) or ``predicted``
-LENGTHS = ("reference", "predicted")
-OPTIONS: dict[str, Any] = {"size": {}, "seeds": None, "dropout": 0.1, "batch_order": "ascending",
-                           "valid_batch_size": 1, "max_test_seconds": 20.0, "speaker_metric": "sim"}
-AR_OPTIONS: dict[str, Any] = {"length": "reference", "layout": "flatten", "num_samples": 5, "top_p": 0.9,
-                              "temperature": 1.0, "asr_metric": "dwer", "max_frames_factor": 1.5}
+@dataclass(frozen=True)
+class TTSOptions(TrainOptions):
+    """``task_options.tts_nar`` (and the part ``tts_ar`` shares). Departures from :class:`TrainOptions`'s
+    defaults, which are already the authors' optimiser and NewBob: ``hparams/tasks/tts.yaml`` trains at batch 8
+    in fp32 (``precision: fp32``) for 100 epochs without early stopping; a mid-epoch checkpoint every 500 steps
+    only makes a killed run resume sooner."""
+
+    batch_size: int = 8
+    autocast: bool = False
+    checkpoint_every: int = 500
+    size: LlamaSize = field(default_factory=LlamaSize)  # the paper's decoder by default
+    seeds: tuple[int, ...] | None = None  # one training per seed (None: the run's seed); tables show the spread
+    dropout: float = 0.1
+    batch_order: BatchOrder = "ascending"
+    valid_batch_size: int = 1
+    max_test_seconds: float = 20.0  # longer test utterances are left out, as in the paper
+    speaker_metric: str = "sim"  # the metric whose speaker model conditions the decoder
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if self.valid_batch_size < 1:
+            raise ValueError(f"valid_batch_size must be a positive integer, got {self.valid_batch_size!r}")
+
+    def seed_list(self, run_seed: int) -> list[int]:
+        return list(self.seeds) if self.seeds else [run_seed]
+
+    def stream_layout(self) -> str:
+        """How the streams are laid out for the decoder (the NAR model: in parallel, one frame per step)."""
+        return "parallel"
+
+    def reference_length(self) -> bool:
+        """Whether each sample has exactly the reference's frame count (the NAR model: one frame per character)."""
+        return False
+
+
+@dataclass(frozen=True)
+class ARTTSOptions(TTSOptions):
+    """``task_options.tts_ar``: the shared options and the sampling protocol (the authors' by default)."""
+
+    length: Literal["reference", "predicted"] = "reference"  # the reference's frame count (end mark off), or
+    layout: Layout = "flatten"                               # stop at a sampled end mark
+    num_samples: int = 5
+    top_p: float = 0.9
+    temperature: float = 1.0
+    asr_metric: str = "dwer"  # picks the best of the samples
+    max_frames_factor: float = 1.5  # ``length: predicted``: cap at this x the training set's frames per character
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.num_samples < 1:
+            raise ValueError(f"num_samples must be a positive integer, got {self.num_samples!r}")
+
+    def stream_layout(self) -> str:
+        return self.layout
+
+    def reference_length(self) -> bool:
+        return self.length == "reference"
+
+
+AR_ONLY = sorted({f.name for f in dataclasses.fields(ARTTSOptions)} - {f.name for f in dataclasses.fields(TTSOptions)})
 
 
 @dataclass
@@ -108,17 +160,17 @@ class Generation:
     model: Any
     cache: DiskCache
     setup: str
-    opts: dict
+    opts: TTSOptions
     seed: int
     backend: str
     samples_per_frame: float
     frames_per_char: float
-    autocast: bool = False  # bf16 on CUDA (TrainConfig.autocast), for generation as for training
+    autocast: bool = False  # bf16 on CUDA (TrainOptions.autocast), for generation as for training
 
     def length_budget(self, item: TTSItem, frames: torch.Tensor) -> int:
         """The decoder's length budget: the reference's own (``length: reference``, as the authors'
         ``toks_to_sig(hyp_toks, lens)``), else the training set's samples per frame times the frame count."""
-        if self.opts.get("length") == "reference":
+        if self.opts.reference_length():
             return item.samples
         return max(int(round(frames.shape[0] * self.samples_per_frame)), 1)
 
@@ -148,33 +200,10 @@ class _TTS(Task):
     trains = True
     outputs = RATE_OUTPUTS
     kind: ClassVar[str] = "ar"
+    Options: ClassVar[type] = TTSOptions
 
-    def option_defaults(self) -> dict[str, Any]:
-        return {**OPTIONS, **(AR_OPTIONS if self.kind == "ar" else {})}
-
-    def options(self, ctx: TaskContext) -> tuple[TrainConfig, dict[str, Any]]:
-        train_keys = {f.name for f in dataclasses.fields(TrainConfig)}
-        defaults = self.option_defaults()
-        unknown = set(ctx.options) - train_keys - set(defaults)
-        if unknown:
-            only_ar = " (AR only)" if unknown & set(AR_OPTIONS) else ""
-            raise ValueError(f"task_options.{self.name}: unknown keys {sorted(unknown)}{only_ar}; "
-                             f"allowed: {sorted(train_keys | set(defaults))}")
-        train_opts = {**TRAIN_DEFAULTS, **{k: v for k, v in ctx.options.items() if k in train_keys}}
-        if isinstance(train_opts.get("betas"), list):
-            train_opts["betas"] = tuple(train_opts["betas"])
-        opts = {**defaults, **{k: v for k, v in ctx.options.items() if k in defaults}}
-        opts["seeds"] = [int(s) for s in (opts["seeds"] or [ctx.seed])]
-        opts["size"] = LlamaSize(**opts["size"])
-        for key, allowed in (("length", LENGTHS), ("layout", LAYOUTS), ("batch_order", BATCH_ORDERS)):
-            if key in opts and opts[key] not in allowed:
-                raise ValueError(f"task_options.{self.name}.{key} must be one of {allowed}, got {opts[key]!r}")
-        if not 0.0 <= float(opts["dropout"]) < 1.0:
-            raise ValueError(f"task_options.{self.name}.dropout must be in [0, 1), got {opts['dropout']!r}")
-        if not isinstance(opts["valid_batch_size"], int) or opts["valid_batch_size"] < 1:
-            raise ValueError(f"task_options.{self.name}.valid_batch_size must be a positive integer, "
-                             f"got {opts['valid_batch_size']!r}")
-        return TrainConfig(**{"seed": ctx.seed, "device": ctx.device, **train_opts}), opts
+    def training_runs(self, options: TTSOptions) -> int:
+        return len(options.seed_list(0))  # one model per seed
 
     @staticmethod
     def row_id(utt_id: str, seed: int, seeds: list[int]) -> str:
@@ -183,19 +212,21 @@ class _TTS(Task):
     def applies(self, codec: Codec) -> bool:
         return True
 
-    def written_tasks(self, opts: dict) -> list[str]:
+    def written_tasks(self, opts: TTSOptions) -> list[str]:
         """Task names of the rows written: ``tts_ar`` (best of N) and ``tts_ar.first`` (first sample)."""
-        return [self.name] + ([f"{self.name}.first"] if self.kind == "ar" and opts["num_samples"] > 1 else [])
+        several = isinstance(opts, ARTTSOptions) and opts.num_samples > 1
+        return [self.name] + ([f"{self.name}.first"] if several else [])
 
     def run(self, ctx: TaskContext) -> None:
-        cfg, opts = self.options(ctx)
+        opts: TTSOptions = ctx.options
+        cfg, seeds = opts.train_config(ctx.seed, ctx.device), opts.seed_list(ctx.seed)
         usable = sorted((u for u in ctx.utterances if u.text and u.text.strip()), key=lambda u: u.utt_id)  # order-free
         splits = {u.utt_id: corpus_split(u, ctx.seed) for u in usable}
         tests = [u for u in usable if splits[u.utt_id] == "test"]
         outputs = ctx.scored_outputs()
-        pending = {s: [u for u in tests if any(ctx.missing(t, self.row_id(u.utt_id, s, opts["seeds"]), outputs)
+        pending = {s: [u for u in tests if any(ctx.missing(t, self.row_id(u.utt_id, s, seeds), outputs)
                                                for t in self.written_tasks(opts))]
-                   for s in opts["seeds"]}
+                   for s in seeds}
         if not tests or not any(pending.values()) or not ctx.missing(self.name, "*", outputs):
             if not tests:
                 log.warning("%s on %s: no test utterances with transcripts", self.name, ctx.dataset)
@@ -205,17 +236,17 @@ class _TTS(Task):
             log.warning("%s: skipped for %s (needs a character-aligned codec, e.g. dycast-ca)", self.name,
                         ctx.codec_label)
             return
-        speaker_model = ctx.metric(opts["speaker_metric"])
+        speaker_model = ctx.metric(opts.speaker_metric)
         if not hasattr(speaker_model, "speaker_embedding"):
-            raise ValueError(f"task_options.{self.name}.speaker_metric: {opts['speaker_metric']!r} "
+            raise ValueError(f"task_options.{self.name}.speaker_metric: {opts.speaker_metric!r} "
                              "has no speaker model")
         items = self._encode(ctx, codec, usable, speaker_model)
         by_split = {name: [items[u.utt_id] for u in usable if u.utt_id in items and splits[u.utt_id] == name]
                     for name in ("train", "valid", "test")}
-        long = [i for i in by_split["test"] if len(i.audio) / METRIC_SAMPLE_RATE > opts["max_test_seconds"]]
+        long = [i for i in by_split["test"] if len(i.audio) / METRIC_SAMPLE_RATE > opts.max_test_seconds]
         if long:
             log.info("%s on %s: %d test utterances over %.0f s left out", self.name, ctx.dataset, len(long),
-                     opts["max_test_seconds"])
+                     opts.max_test_seconds)
             by_split["test"] = [i for i in by_split["test"] if i not in long]
         if not by_split["train"] or not by_split["test"]:
             ctx.add_rows([ctx.error_row(self.name, "*", "split", f"{self.name} on {ctx.dataset}: need train and test "
@@ -230,28 +261,28 @@ class _TTS(Task):
             ctx.add_rows([ctx.error_row(self.name, "*", "train", f"{self.name} on {ctx.dataset}: no usable "
                                          "training pairs")])
             return
-        layout = StreamLayout.named(opts.get("layout", "parallel"), codec.codebook_sizes,
+        layout = StreamLayout.named(opts.stream_layout(), codec.codebook_sizes,
                                     codec.capabilities.multi_codebook)
         tables = codebook_tables(codec)
         samples_per_frame = sum(i.samples for i in train_items) / max(sum(len(i) for i in train_items), 1)
         frames_per_char = max(len(i) / max(len(i.chars), 1) for i in train_items)  # type: ignore[arg-type]
-        for seed in opts["seeds"]:
+        for seed in seeds:
             todo = {u.utt_id for u in pending[seed]}
             if not todo:
                 continue
             seed_cfg = dataclasses.replace(cfg, seed=seed)
             torch.manual_seed(seed)
-            model = self._model(len(vocab), layout, train_items[0].speaker.numel(), opts["size"], tables,
-                                float(opts["dropout"]))
+            model = self._model(len(vocab), layout, train_items[0].speaker.numel(), opts.size, tables,
+                                opts.dropout)
             setup = make_key(self.name, model.config(), vocab.symbols, sorted(i.utt.utt_id for i in train_items),
                              dataclasses.asdict(seed_cfg) | {"device": ""}, ctx.codec_key(codec), ctx.variant,
                              ctx.setups.get("-", ""), speaker_model.backend, speaker_model.code_id)[:10]
             folder = (ctx.store.run_dir / "tts" / file_name(ctx.codec_label) / self.name / file_name(ctx.dataset)
                       / f"seed-{seed}-{setup}")
-            valid_size = int(opts["valid_batch_size"])
+            valid_size = opts.valid_batch_size
             valid_batches = [valid_items[i:i + valid_size] for i in range(0, len(valid_items), valid_size)]
             with ctx.timer.stage("train", len(train_items)):
-                state = train(model, self._epoch_batches(train_items, seed_cfg.batch_size, opts["batch_order"]),
+                state = train(model, self._epoch_batches(train_items, seed_cfg.batch_size, opts.batch_order),
                               valid_batches, self.loss, seed_cfg, folder / "model.pt",
                               extra={"vocab": vocab.symbols, **model.config()},
                               progress=f"{self.name} train {ctx.codec_label} seed {seed}" if ctx.progress else False,
@@ -278,10 +309,11 @@ class _TTS(Task):
                tables: list[torch.Tensor] | None, dropout: float) -> ARTTS | NARTTS:
         return ARTTS(num_chars, layout, speaker_dim, size, tables, dropout)
 
-    def backend(self, opts: dict, layout: StreamLayout, steps: int, seed: int) -> str:
+    def backend(self, opts: TTSOptions, layout: StreamLayout, steps: int, seed: int) -> str:
         """The rows' ``model``: what generated them, layout and length protocol included."""
-        return (f"{self.kind}-llama{opts['size'].layers}x{opts['size'].dim}:{layout.name}:length={opts['length']}"
-                f":steps={steps}:seed={seed}:{opts['speaker_metric']}")
+        length = opts.length if isinstance(opts, ARTTSOptions) else "predicted"
+        return (f"{self.kind}-llama{opts.size.layers}x{opts.size.dim}:{layout.name}:length={length}"
+                f":steps={steps}:seed={seed}:{opts.speaker_metric}")
 
     @staticmethod
     def _epoch_batches(items: list[TTSItem], size: int, order: str) -> Any:
@@ -335,26 +367,27 @@ class _TTS(Task):
         speakers = torch.stack([i.speaker for i in batch]).to(device)
         return model.loss([i.chars for i in batch], speakers, [i.frames for i in batch])
 
-    def _samples(self, model: Any, item: TTSItem, opts: dict, seed: int, frames_per_char: float,
+    def _samples(self, model: Any, item: TTSItem, opts: ARTTSOptions, seed: int, frames_per_char: float,
                  device: str, use_autocast: bool) -> list[torch.Tensor]:
         """Generated frames of each sample (not cached): the reference's frame count (``length: reference``) or
         until the end mark, capped at ``max_frames_factor`` x the training set's frames per character."""
-        n = int(opts["num_samples"])
+        n = opts.num_samples
         gens = [torch.Generator().manual_seed(int(make_key("tts-sample", seed, item.utt.utt_id, k)[:12], 16))
                 for k in range(n)]
         chars = item.chars if item.chars is not None else torch.zeros(0, dtype=torch.long)
-        max_frames = int(math.ceil(opts["max_frames_factor"] * frames_per_char * len(chars))) + 8
-        exact = len(item) if opts["length"] == "reference" else None
+        max_frames = int(math.ceil(opts.max_frames_factor * frames_per_char * len(chars))) + 8
+        exact = len(item) if opts.reference_length() else None
         with autocast(device, use_autocast):
-            return model.generate(chars, item.speaker.to(device), gens, max_frames, opts["top_p"],
-                                  opts["temperature"], exact_frames=exact)
+            return model.generate(chars, item.speaker.to(device), gens, max_frames, opts.top_p,
+                                  opts.temperature, exact_frames=exact)
 
     def _generate(self, ctx: TaskContext, gen: Generation, item: TTSItem) -> Generated:
         """N top-p samples (cached with their ASR errors once scored), each decoded to 16 kHz audio."""
         opts = gen.opts
-        row_id = self.row_id(item.utt.utt_id, gen.seed, opts["seeds"])
-        key = make_key("tts-samples", gen.setup, item.utt.utt_id, opts["num_samples"], opts["top_p"],
-                       opts["temperature"], opts["length"], opts["max_frames_factor"],
+        assert isinstance(opts, ARTTSOptions), "sampling is the AR model's"
+        row_id = self.row_id(item.utt.utt_id, gen.seed, opts.seed_list(ctx.seed))
+        key = make_key("tts-samples", gen.setup, item.utt.utt_id, opts.num_samples, opts.top_p,
+                       opts.temperature, opts.length, opts.max_frames_factor,
                        ctx.setups.get("dwer", ""))  # the samples' ASR errors come from dwer
         with ctx.timer.stage("generate", 1) as stage:
             found = gen.cache.get(key, dict)
@@ -386,7 +419,8 @@ class _TTS(Task):
             return
         todo = [k for k in range(len(audio)) if found["errors"][k] is None]
         if len(audio) > 1 and todo:
-            asr: Any = ctx.metric(gen.opts["asr_metric"])
+            assert isinstance(gen.opts, ARTTSOptions), "only the AR model draws several samples"
+            asr: Any = ctx.metric(gen.opts.asr_metric)
             heard = [k for k in todo if audio[k] is not None]
             scored = dict(zip(heard, asr.text_errors([audio[k] for k in heard], item.text, item.utt.language)
                               if heard else [], strict=True))
@@ -457,6 +491,7 @@ class AutoregressiveTTS(_TTS):
 
     name = "tts_ar"
     kind = "ar"
+    Options = ARTTSOptions
 
 
 @register_task("tts_nar")
@@ -465,6 +500,15 @@ class NonAutoregressiveTTS(_TTS):
 
     name = "tts_nar"
     kind = "nar"
+    Options = TTSOptions
+
+    @classmethod
+    def parse_options(cls, given: Any) -> TTSOptions:
+        """The shared options only; a ``tts_ar`` sampling option is an error that says so."""
+        only_ar = sorted(set(given or {}) & set(AR_ONLY))
+        if only_ar:
+            raise ValueError(f"task_options.{cls.name}: unknown keys {only_ar} (AR only: {', '.join(AR_ONLY)})")
+        return super().parse_options(given)
 
     def applies(self, codec: Codec) -> bool:
         return codec.capabilities.character_aligned
@@ -473,9 +517,9 @@ class NonAutoregressiveTTS(_TTS):
                tables: list[torch.Tensor] | None, dropout: float) -> NARTTS:
         return NARTTS(num_chars, StreamLayout(layout.sizes, flat=False), speaker_dim, size, dropout)
 
-    def backend(self, opts: dict, layout: StreamLayout, steps: int, seed: int) -> str:
-        return (f"{self.kind}-llama{opts['size'].layers}x{opts['size'].dim}:steps={steps}:seed={seed}"
-                f":{opts['speaker_metric']}")
+    def backend(self, opts: TTSOptions, layout: StreamLayout, steps: int, seed: int) -> str:
+        return (f"{self.kind}-llama{opts.size.layers}x{opts.size.dim}:steps={steps}:seed={seed}"
+                f":{opts.speaker_metric}")
 
     def _inputs(self, ctx: TaskContext, items: list[TTSItem], vocab: CharVocab) -> list[TTSItem]:
         """Training pairs need one character per token: the transcript when its length matches, otherwise the
@@ -517,7 +561,7 @@ class NonAutoregressiveTTS(_TTS):
 
     def _generate(self, ctx: TaskContext, gen: Generation, item: TTSItem) -> Generated:
         """One frame per character (argmax), decoded to 16 kHz audio."""
-        row_id = self.row_id(item.utt.utt_id, gen.seed, gen.opts["seeds"])
+        row_id = self.row_id(item.utt.utt_id, gen.seed, gen.opts.seed_list(ctx.seed))
         try:
             chars = item.chars if item.chars is not None else torch.zeros(0, dtype=torch.long)
             with ctx.timer.stage("generate", 1), autocast(ctx.device, gen.autocast):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import soundfile as sf
@@ -28,9 +29,9 @@ import torch
 from tqdm import tqdm
 
 from bench.audio import (
-    CODEC_INPUTS,
     METRIC_SAMPLE_RATE,
     AudioError,
+    CodecInput,
     codec_input,
     load_audio,
     match_length,
@@ -43,13 +44,21 @@ from bench.knn import knn
 from bench.prefetch import prefetch
 from bench.registry import register_task
 from bench.store import Row
-from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, score_batch, scoring_window, task_choices
+from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, score_batch, scoring_window
 
-from ._vc_pairs import PAIRINGS, REFERENCE_POOLS, VCSample, select_vc_samples
+from ._vc_pairs import Pairing, ReferencePool, VCSample, select_vc_samples
 
 TOPK = 4
-OPTIONS = {"pairing": PAIRINGS, "reference_pool": REFERENCE_POOLS, "score_against": ("target", "source"),
-           "codec_input": CODEC_INPUTS}
+
+
+@dataclass(frozen=True)
+class VCOptions:
+    """``task_options.vc``; the defaults are the authors' protocol."""
+
+    pairing: Pairing = "consecutive"
+    reference_pool: ReferencePool = "parallel"
+    score_against: Literal["target", "source"] = "target"  # what dWER / Sim compare the conversion with
+    codec_input: CodecInput = "16k"
 log = logging.getLogger(__name__)
 
 
@@ -101,24 +110,20 @@ class VoiceConversion(Task):
 
     name = "vc"
     version = "1"
+    Options = VCOptions
     outputs = RATE_OUTPUTS
     uses_metrics = True
 
-    def options(self, given: dict) -> dict[str, str]:
-        """This task's options (first value of each: the authors' protocol); anything else is an error."""
-        return task_choices(self.name, given, OPTIONS)
-
-    def count_samples(self, utterances: Sequence[Utterance], options: dict, seed: int) -> int:
+    def count_samples(self, utterances: Sequence[Utterance], options: VCOptions, seed: int) -> int:
         """The (source, target, reference) triples of the dataset (durations only choose among references)."""
-        opts = self.options(options)
-        return len(select_vc_samples(utterances, lambda _: 0.0, pairing=opts["pairing"],
-                                     reference_pool=opts["reference_pool"], seed=seed))
+        return len(select_vc_samples(utterances, lambda _: 0.0, pairing=options.pairing,
+                                     reference_pool=options.reference_pool, seed=seed))
 
     def run(self, ctx: TaskContext) -> None:
-        opts = self.options(ctx.options)
-        to_target = opts["score_against"] == "target"
-        samples = select_vc_samples(ctx.utterances, _duration, pairing=opts["pairing"],
-                                    reference_pool=opts["reference_pool"], seed=ctx.seed)
+        opts: VCOptions = ctx.options
+        to_target = opts.score_against == "target"
+        samples = select_vc_samples(ctx.utterances, _duration, pairing=opts.pairing,
+                                    reference_pool=opts.reference_pool, seed=ctx.seed)
         if not samples:
             log.warning("vc on %s: no source/parallel/reference triple (needs speakers and parallel_group)",
                         ctx.dataset)
@@ -160,8 +165,8 @@ class VoiceConversion(Task):
         audio = validate(load_audio(utt.path, max_seconds), max_seconds=max_seconds)
         return codec_input(audio.samples, audio.sample_rate, rate, via)
 
-    def _convert(self, ctx: TaskContext, codec: Codec, sample: VCSample, opts: dict[str, str]) -> _Converted:
-        via, to_target = opts["codec_input"], opts["score_against"] == "target"
+    def _convert(self, ctx: TaskContext, codec: Codec, sample: VCSample, opts: VCOptions) -> _Converted:
+        via, to_target = opts.codec_input, opts.score_against == "target"
         with ctx.timer.stage("load", 2):
             source16 = self._load(sample.source, METRIC_SAMPLE_RATE, ctx.max_seconds)
             target16 = self._load(sample.target_parallel, METRIC_SAMPLE_RATE, ctx.max_seconds)

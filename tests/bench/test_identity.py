@@ -78,19 +78,27 @@ TASK = '''
     import numpy as np
     import torch
 
+    from dataclasses import dataclass
+
     from bench.audio import load_audio
     from bench.metric import MetricOutput
     from bench.registry import register_task
     from bench.task import Task
 
 
+    @dataclass(frozen=True)
+    class GainOptions:
+        factor: float = 1.0
+
+
     @register_task("gain")
     class Gain(Task):
         name = "gain"
+        Options = GainOptions
         outputs = (MetricOutput("gained", "Gained", None, order=5),)
 
         def run(self, ctx):
-            factor = float(ctx.options.get("factor", 1.0))
+            factor = ctx.options.factor
             for utt in ctx.utterances:
                 if not ctx.missing(self.name, utt.utt_id, ["gained"]):
                     continue

@@ -19,6 +19,7 @@ from bench.tasks._probe_model import (
 
 from bench import runner
 from bench.config import from_dict
+from bench.registry import TASKS
 from bench.tables import load_rows, render, summarize
 
 
@@ -147,8 +148,12 @@ def test_probe_options_are_validated(shared_data: Path, tmp_path: Path) -> None:
         "tasks": ["si_probe"], "codecs": ["codec2-700c"], "task_options": {"si_probe": {"max_epoch": 1}},
         "datasets": {"s": {"format": "manifest", "root": str(shared_data), "limit": 24}},
     })
-    with pytest.raises(ValueError, match="unknown keys"):
+    with pytest.raises(ValueError, match="unknown key 'max_epoch'; did you mean 'max_epochs'"):
         runner.run(config, progress=False)
+    for bad, match in (({"hidden": 0}, "hidden must be a positive integer"), ({"lr": "fast"}, r"lr must be a number"),
+                       ({"batch_order": "random"}, "batch_order must be one of"), ({"split": 3}, "split must be")):
+        with pytest.raises(ValueError, match=match):
+            TASKS.get("si_probe").parse_options(bad)
 
 
 @pytest.mark.slow
@@ -185,14 +190,15 @@ def test_speaker_id_split_follows_the_authors_sequential_rule(tmp_path: Path) ->
                       labels={"subset": sub})
             for sub, spk, n in (("train-clean-100", "19", 20), ("train-clean-360", "100", 9)) for k in range(n)]
     task = SpeakerIDProbe()
-    splits = task.splits(utts[::-1], SimpleNamespace(options={}, seed=0))  # type: ignore[arg-type]
+    splits = task.splits(utts[::-1], SimpleNamespace(options=task.parse_options({}), seed=0))  # type: ignore[arg-type]
     first = [splits[f"19-{k:04d}"] for k in range(20)]
     assert first == ["train"] * 16 + ["valid"] * 2 + ["test"] * 2
     assert [splits[f"100-{k:04d}"] for k in range(9)] == ["train"] * 7 + ["test"] * 2  # int(0.9) = 0 valid
-    hashed = task.splits(utts, SimpleNamespace(options={"split": "hashed"}, seed=0))  # type: ignore[arg-type]
+    hashed_rule = SimpleNamespace(options=task.parse_options({"split": "hashed"}), seed=0)
+    hashed = task.splits(utts, hashed_rule)  # type: ignore[arg-type]
     assert hashed != splits and set(hashed.values()) <= {"train", "valid", "test"}
-    with pytest.raises(ValueError, match="split"):
-        task.splits(utts, SimpleNamespace(options={"split": "random"}, seed=0))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"task_options.si_probe.split must be one of \('sequential', 'hashed'\)"):
+        task.parse_options({"split": "random"})
 
 
 def test_training_batches_run_in_ascending_duration_as_the_authors(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -284,22 +284,24 @@ def test_tts_rows_do_not_depend_on_prefetch(shared_data: Path, tmp_path: Path, s
 
 
 def test_options_default_to_the_authors_recipe_and_refuse_what_does_not_apply() -> None:
-    from types import SimpleNamespace
-
     from bench.tasks.tts import AutoregressiveTTS, NonAutoregressiveTTS
 
-    cfg, opts = AutoregressiveTTS().options(SimpleNamespace(options={}, seed=3, device="cpu"))
+    opts = AutoregressiveTTS.parse_options({})
+    cfg = opts.train_config(3, "cpu")
     assert (cfg.lr, cfg.betas, cfg.weight_decay, cfg.batch_size, cfg.grad_clip) == (1e-4, (0.9, 0.98), 0.01, 8, 0.01)
     assert (cfg.max_epochs, cfg.patience, cfg.improvement, cfg.anneal_patience, cfg.autocast) == (100, None, 0.0025,
                                                                                                  1, False)
-    assert (opts["length"], opts["layout"], opts["dropout"], opts["batch_order"], opts["valid_batch_size"]) == (
+    assert (opts.length, opts.layout, opts.dropout, opts.batch_order, opts.valid_batch_size) == (
         "reference", "flatten", 0.1, "ascending", 1)
+    assert AutoregressiveTTS.parse_options({"size": {"layers": 2}, "seeds": [0, 1]}).size.layers == 2
     for bad, match in (({"length": "eos"}, "length must be one of"), ({"layout": "delay"}, "layout must be one of"),
                        ({"dropout": 1.0}, "dropout"), ({"valid_batch_size": 0}, "valid_batch_size")):
         with pytest.raises(ValueError, match=match):
-            AutoregressiveTTS().options(SimpleNamespace(options=bad, seed=0, device="cpu"))
-    with pytest.raises(ValueError, match=r"unknown keys \['length'\] \(AR only\)"):
-        NonAutoregressiveTTS().options(SimpleNamespace(options={"length": "reference"}, seed=0, device="cpu"))
+            AutoregressiveTTS.parse_options(bad)
+    with pytest.raises(ValueError, match=r"unknown keys \['length'\] \(AR only"):
+        NonAutoregressiveTTS.parse_options({"length": "reference"})
+    with pytest.raises(ValueError, match=r"size: unknown key 'layer'; did you mean 'layers'"):
+        AutoregressiveTTS.parse_options({"size": {"layer": 2}})
 
 
 def test_tts_librispeech_config_names_known_plugins_and_fails_clearly_without_data(tmp_path: Path) -> None:
