@@ -27,6 +27,7 @@ from .columns import output_specs, table_columns
 from .csvfile import write_csv
 from .intervals import add_intervals
 from .names import file_name
+from .rows import ItemId
 from .store import ERROR_METRIC
 from .tables import (
     PAPER_SUFFIX,
@@ -283,7 +284,7 @@ def _utterance_pages(df: pd.DataFrame, run_dirs: list[Path], out: Path) -> list[
         body = []
         for utt in sorted(set(group["utt_id"])):
             cells = [f"<td>{html.escape(utt)}</td>"]
-            source = originals.get((dataset, utt.split("->")[0].split("@seed")[0]))
+            source = originals.get((dataset, ItemId.parse(utt).source))
             if source is not None and source.is_file():
                 target = out / "audio" / "original" / file_name(dataset) / f"{file_name(utt)}.flac"
                 try:

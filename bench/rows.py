@@ -22,6 +22,34 @@ DATA, ENVIRONMENT = "data", "environment"
 RowKey = tuple[str, str, str, str, str, str, str]
 QUARANTINE = "rows.quarantine.jsonl"  # beside rows.jsonl: the lines that were not rows, with where and why
 KEY_FIELDS = ("codec", "task", "dataset", "utt_id", "metric", "variant", "setup")  # the fields of Row.key, in order
+#: the item of rows about a whole dataset or codec variant (a codec's card, a dataset-level error)
+WHOLE = "*"
+_TO, _SEED = "->", "@seed"
+
+
+@dataclass(frozen=True)
+class ItemId:
+    """What a row is about, written once into :attr:`Row.utt_id`: an utterance (``source``), its conversion to
+    a ``target`` speaker (``"<source>-><target>"``, voice conversion) or one training ``seed`` of a generation
+    (``"<source>@seed<n>"``, TTS with several seeds). :meth:`parse` reads it back."""
+
+    source: str
+    target: str | None = None
+    seed: int | None = None
+
+    def __str__(self) -> str:
+        text = self.source if self.target is None else f"{self.source}{_TO}{self.target}"
+        return text if self.seed is None else f"{text}{_SEED}{self.seed}"
+
+    @classmethod
+    def parse(cls, text: str) -> ItemId:
+        """The item a row's ``utt_id`` names (a plain utterance id is its own source)."""
+        body, seed = text, None
+        head, found, tail = text.rpartition(_SEED)
+        if found and tail.isdigit():
+            body, seed = head, int(tail)
+        source, arrow, target = body.rpartition(_TO)
+        return cls(source, target, seed) if arrow else cls(body, None, seed)
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ import pandas as pd
 from . import paper
 from .config import RunConfig, from_dict
 from .resources import published
+from .rows import WHOLE
 from .store import ERROR_METRIC, ResultStore
 
-CARD = "*"  # the utterance id of the once-per-codec rows
+CARD = WHOLE  # the item of the once-per-codec rows
 SHOWN = ["codec", "frame_rate_hz", "paper_frame_rate_hz", "bitrate_kbps", "paper_bitrate_kbps", "sample_rate_khz",
          "codebooks", "paper_codebooks", "params_m", "state_m", "paper_params_m", "codebook_usage_pct",
          "entropy_bitrate_kbps", "random_weights", "error"]

@@ -22,6 +22,7 @@ from .metric import Metric, MetricOutput, Score
 from .names import file_name
 from .options import NoOptions, parse_options
 from .registry import TASKS
+from .rows import ItemId
 from .store import DATA, ENVIRONMENT, ERROR_METRIC, ResultStore, Row
 from .timing import Stage, StageTimer
 
@@ -94,11 +95,14 @@ class TaskContext:
         with self.timer.stage("store", len(rows)):
             self.store.add(rows)
 
-    def saved_audio(self, task: str, utt: Utterance | str, wav: np.ndarray, rate: int) -> str | None:
+    def saved_audio(self, task: str, item: Utterance | ItemId | str, wav: np.ndarray, rate: int) -> str | None:
         """Write an output under ``RUN_DIR/audio/<task>/<codec>/<dataset>/`` when ``save_audio`` covers the
-        utterance (by its position in the dataset); returns the path relative to the run dir (for the rows)."""
-        utt_id = utt if isinstance(utt, str) else utt.utt_id
-        base_id = utt_id.split("->")[0].split("@seed")[0]
+        item's source utterance (by its position in the dataset); returns the path relative to the run dir."""
+        if isinstance(item, Utterance):
+            item = ItemId(item.utt_id)
+        elif isinstance(item, str):
+            item = ItemId.parse(item)
+        utt_id, base_id = str(item), item.source
         if self.save_audio is not None:
             position = next((i for i, u in enumerate(self.utterances) if u.utt_id == base_id), None)
             if position is None or position >= self.save_audio:

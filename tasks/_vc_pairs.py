@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Callable, Literal, Sequence, get_args
 
 from bench.datasets import Utterance
+from bench.rows import ItemId
 
 Pairing = Literal["consecutive", "next", "random"]
 ReferencePool = Literal["parallel", "all"]
@@ -36,7 +37,7 @@ class VCSample:
 
     @property
     def sample_id(self) -> str:
-        return f"{self.source.utt_id}->{self.target_parallel.speaker}"
+        return str(ItemId(self.source.utt_id, target=self.target_parallel.speaker))
 
 
 def _pairs(readers: list[str], pairing: str, rng: random.Random) -> list[tuple[str, str]]:

@@ -19,10 +19,11 @@ from bench.audio import AudioError, load_audio, resample, validate
 from bench.codec import Codec, Tokens
 from bench.metric import MetricOutput
 from bench.registry import register_task
+from bench.rows import WHOLE
 from bench.store import Row
 from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, codec_flags
 
-CARD = "*"  # the utterance id of the per-codec rows
+CARD = WHOLE  # the item of the per-codec rows
 
 
 def codebooks(sizes: list[int]) -> str:

@@ -28,6 +28,7 @@ from bench.diskcache import make_key
 from bench.metric import MetricOutput
 from bench.names import file_name
 from bench.registry import register_task
+from bench.rows import WHOLE
 from bench.store import Row
 from bench.task import Task, TaskContext, cached_encode, codec_flags
 from bench.text import word_errors
@@ -150,7 +151,7 @@ class _Probe(Task):
             return
         splits = self.splits(usable, ctx)
         tests = [u for u in usable if splits[u.utt_id] == "test"]
-        if not ctx.missing(self.name, "*", [self.metric]):  # a dataset-level error row
+        if not ctx.missing(self.name, WHOLE, [self.metric]):  # a dataset-level error row
             return
         if tests and not any(ctx.missing(self.name, u.utt_id, [self.metric]) for u in tests):
             return
@@ -162,7 +163,7 @@ class _Probe(Task):
         if not by_split["train"] or not by_split["test"]:
             message = (f"{self.name} on {ctx.dataset}: need train and test utterances "
                        f"(got {len(by_split['train'])} / {len(by_split['test'])})")
-            ctx.add_rows([ctx.error_row(self.name, "*", "split", message)])
+            ctx.add_rows([ctx.error_row(self.name, WHOLE, "split", message)])
             return
         opts: ProbeOptions = ctx.options
         cfg = opts.train_config(ctx.seed, ctx.device)

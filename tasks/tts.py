@@ -53,6 +53,7 @@ from bench.diskcache import DiskCache, make_key
 from bench.names import file_name
 from bench.prefetch import prefetch
 from bench.registry import register_task
+from bench.rows import WHOLE, ItemId
 from bench.store import Row
 from bench.task import RATE_OUTPUTS, Task, TaskContext, cached_encode, score_batch
 
@@ -207,7 +208,8 @@ class _TTS(Task):
 
     @staticmethod
     def row_id(utt_id: str, seed: int, seeds: list[int]) -> str:
-        return utt_id if len(seeds) == 1 else f"{utt_id}@seed{seed}"
+        """The row's item: the utterance, and the seed when the task trains with several."""
+        return str(ItemId(utt_id, seed=seed if len(seeds) > 1 else None))
 
     def applies(self, codec: Codec) -> bool:
         return True
@@ -227,7 +229,7 @@ class _TTS(Task):
         pending = {s: [u for u in tests if any(ctx.missing(t, self.row_id(u.utt_id, s, seeds), outputs)
                                                for t in self.written_tasks(opts))]
                    for s in seeds}
-        if not tests or not any(pending.values()) or not ctx.missing(self.name, "*", outputs):
+        if not tests or not any(pending.values()) or not ctx.missing(self.name, WHOLE, outputs):
             if not tests:
                 log.warning("%s on %s: no test utterances with transcripts", self.name, ctx.dataset)
             return
@@ -249,7 +251,7 @@ class _TTS(Task):
                      opts.max_test_seconds)
             by_split["test"] = [i for i in by_split["test"] if i not in long]
         if not by_split["train"] or not by_split["test"]:
-            ctx.add_rows([ctx.error_row(self.name, "*", "split", f"{self.name} on {ctx.dataset}: need train and test "
+            ctx.add_rows([ctx.error_row(self.name, WHOLE, "split", f"{self.name} on {ctx.dataset}: need train and test "
                                          f"utterances (got {len(by_split['train'])} / {len(by_split['test'])})")])
             return
         vocab = CharVocab.build([i.text for i in by_split["train"]] + [i.token_chars or "" for i in by_split["train"]])
@@ -258,7 +260,7 @@ class _TTS(Task):
         for item in by_split["test"]:  # test input: always the transcript
             item.chars = vocab.encode(item.text)
         if not train_items:
-            ctx.add_rows([ctx.error_row(self.name, "*", "train", f"{self.name} on {ctx.dataset}: no usable "
+            ctx.add_rows([ctx.error_row(self.name, WHOLE, "train", f"{self.name} on {ctx.dataset}: no usable "
                                          "training pairs")])
             return
         layout = StreamLayout.named(opts.stream_layout(), codec.codebook_sizes,

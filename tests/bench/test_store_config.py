@@ -83,3 +83,14 @@ def test_full_scale_configs_name_the_missing_dataset_root(name: str, tmp_path: P
     config = load_config(Path(__file__).parents[2] / "configs" / name, [f"output_dir={tmp_path}", "device=cpu"])
     with pytest.raises(FileNotFoundError, match=r"datasets\.\w+\.root"):
         runner.run(config, progress=False)
+
+
+def test_item_ids_are_written_once_and_read_back() -> None:
+    """Row ids with structure (VC's conversion target, TTS's seed) are ItemIds, serialised in one place."""
+    from bench.rows import WHOLE, ItemId
+
+    for item in (ItemId("u1"), ItemId("p225_003", target="p226"), ItemId("u1", seed=3),
+                 ItemId("p225_003", target="p226", seed=0), ItemId(WHOLE), ItemId("a->b", target="c")):
+        assert ItemId.parse(str(item)) == item, item
+    assert str(ItemId("p225_003", target="p226")) == "p225_003->p226" and str(ItemId("u", seed=2)) == "u@seed2"
+    assert ItemId.parse("take@seedless") == ItemId("take@seedless")  # not a seed suffix: part of the id
