@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from . import assets, plan, roots
-from .columns import output_specs
+from .columns import Columns
 from .config import RunConfig, from_dict, read_config_data
 from .datasets import load_dataset
 from .profiles import profiles, resolve_profile
@@ -191,16 +191,7 @@ def _versus_paper(count: int, stated: int | None) -> str:
     return f" (WARNING: the paper states {stated}; numbers will not be comparable)"
 
 
-def _metric_of(column: str) -> str | None:
-    """The output name behind a table column (``"librispeech UTMOS ↑"`` -> ``utmos``)."""
-    label = column.rstrip(" ↑↓")
-    for name, spec in sorted(output_specs().items(), key=lambda kv: -len(kv[1].label)):
-        if label == spec.label or label.endswith(" " + spec.label):
-            return name
-    return None
-
-
-def compare(table: pd.DataFrame, tolerance: dict[str, float]) -> pd.DataFrame:
+def compare(table: pd.DataFrame, columns: Columns, tolerance: dict[str, float]) -> pd.DataFrame:
     """Cells with both our number and the published one (``<codec> (paper)`` rows): ours, paper, delta,
     the tolerance of the column's metric and whether the delta is within it (no tolerance: not checked)."""
     cells = []
@@ -214,8 +205,8 @@ def compare(table: pd.DataFrame, tolerance: dict[str, float]) -> pd.DataFrame:
             paper, ours = table.loc[row, column], table.loc[codec, column]
             if pd.isna(paper) or pd.isna(ours):
                 continue
-            metric = _metric_of(str(column))
-            tol = tolerance.get(metric) if metric else None
+            output = columns[column].output if column in columns else None
+            tol = tolerance.get(output.name) if output is not None else None
             delta = float(ours) - float(paper)
             cells.append({"codec": codec, "column": column, "ours": float(ours), "paper": float(paper),
                           "delta": delta, "tolerance": tol,

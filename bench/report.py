@@ -23,7 +23,7 @@ import pandas as pd
 
 from .audio import METRIC_SAMPLE_RATE, AudioError, load_audio, resample
 from .cards import card_line
-from .columns import output_specs, table_columns
+from .columns import Column, Columns, output_specs
 from .csvfile import write_csv
 from .intervals import add_intervals
 from .names import file_name
@@ -98,10 +98,9 @@ def _page(title: str, body: str) -> str:
             f"<pre id='selfcheck'>pending</pre>{SCRIPT}</body></html>")
 
 
-def _table_html(table: pd.DataFrame, direction: dict, flagged: set[str], unranked: set[str],
+def _table_html(table: pd.DataFrame, columns: Columns, flagged: set[str], unranked: set[str],
                 ci: dict[tuple[str, str], str]) -> str:
-    specs = {s.label: s for s in output_specs().values()}
-    marks = rank_marks(table, direction, unranked)
+    marks = rank_marks(table, columns, unranked)
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in ["Codec", *table.columns])
     rows = []
     for codec in table.index:
@@ -109,9 +108,7 @@ def _table_html(table: pd.DataFrame, direction: dict, flagged: set[str], unranke
         cells = [f"<td class='{'paper' if str(codec).endswith(PAPER_SUFFIX) else ''}'>{html.escape(name)}</td>"]
         for column in table.columns:
             value = table.loc[codec, column]
-            label = column.split(" ", 1)[-1].rstrip(" ↑↓") if " " in column else column
-            decimals = specs[label].decimals if label in specs else 2
-            text = "-" if pd.isna(value) else f"{value:.{decimals}f}"
+            text = "-" if pd.isna(value) else f"{value:.{columns[column].decimals}f}"
             rank = marks.get((codec, column))
             css = {1: "best", 2: "second"}.get(rank or 0, "")
             tip = ci.get((str(codec), column), "")
@@ -129,7 +126,7 @@ def _tooltips(summary: pd.DataFrame, task: str) -> dict[tuple[str, str], str]:
         spec = specs.get(r["metric"])
         if spec is None or not spec.per_dataset:
             continue
-        column = f"{r['dataset']} {spec.label} {'↑' if spec.higher_is_better else '↓'}"
+        column = Column(spec, r["dataset"]).title
         text = f"95% CI [{r['ci_low']:.{spec.decimals}f}, {r['ci_high']:.{spec.decimals}f}]" \
             if not pd.isna(r["ci_low"]) else "95% CI: too few utterances"
         if r.get("best") and not pd.isna(r.get("p_vs_best")):
@@ -152,18 +149,20 @@ def _pareto(points: list[tuple[float, float, str]], higher: bool) -> list[tuple[
     return sorted(front)
 
 
-def _rate_plots(table: pd.DataFrame, direction: dict, task: str, out: Path) -> list[str]:
+def _rate_plots(table: pd.DataFrame, columns: Columns, task: str, out: Path) -> list[str]:
     """One PNG per quality column: measured bitrate (x) against it (y). Returns relative paths."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    bitrate = next((c.label for c in table_columns(per_dataset=False) if c.name == "bitrate"), None)
+    bitrate = next((title for title, c in columns.items() if c.output is not None and c.output.name == "bitrate"),
+                   None)
     if bitrate is None or bitrate not in table.columns:
         return []
     paths = []
-    for column, higher in direction.items():
+    for column, spec in columns.items():
+        higher = spec.higher
         if higher is None or column not in table.columns:
             continue
         ours = [(float(table.loc[c, bitrate]), float(table.loc[c, column]), str(c)) for c in table.index
@@ -379,12 +378,12 @@ def build(run_dirs: list[str | Path], out: str | Path, published: str | Path | N
             f"<li><a href='{page_name(t, d)}'>{html.escape(t)} / {html.escape(d)}</a> ({n} utterances)</li>"
             for t, d, n in pages) + "</ul>")
     for task in sorted(summary["task"].unique()):
-        table, direction = paper_table(df, summary, task, order, datasets)
+        table, columns = paper_table(df, summary, task, order, datasets)
         if published is not None:
             table = add_published(table, published, task)
         parts.append(f"<h2>{html.escape(task)}</h2>")
-        parts.append(_table_html(table, direction, flagged, unranked, _tooltips(summary, task)))
-        plots = _rate_plots(table, direction, task, out)
+        parts.append(_table_html(table, columns, flagged, unranked, _tooltips(summary, task)))
+        plots = _rate_plots(table, columns, task, out)
         parts += [f"<img class='plot' src='{p}' alt='{html.escape(p)}'>" for p in plots]
     params = _codec_params(dirs)
     cards = []

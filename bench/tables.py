@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pandas as pd
 import yaml
 
 from .cards import card_line
-from .columns import output_specs, table_columns
+from .columns import ERRORS, Column, Columns, output_specs, table_columns
 from .csvfile import write_csv
 from .intervals import add_intervals
 from .metric import MetricOutput
@@ -23,7 +24,6 @@ log = logging.getLogger(__name__)
 SUMMARY_COLUMNS = ["codec", "task", "dataset", "metric", "value", "spread", "seeds", "n", "errors", "backend",
                    "random_weights"]
 ROW_KEY = ("codec", "task", "dataset", "metric", "utt_id", "variant", "setup")  # Row.key's fields
-SPREAD = " ±"  # suffix of the columns that hold the spread over training seeds
 
 
 def load_rows(run_dirs: list[str | Path], extra: str = "dict") -> pd.DataFrame:
@@ -135,50 +135,45 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=SUMMARY_COLUMNS)
 
 
-def _overall(df: pd.DataFrame, task: str, columns: list[MetricOutput]) -> pd.DataFrame:
+def _overall(df: pd.DataFrame, task: str, outputs: list[MetricOutput]) -> tuple[pd.DataFrame, Columns]:
     """Columns aggregated over every dataset of the task (measured rates)."""
-    rows = df[(df["task"] == task) & df["metric"].isin([c.name for c in columns])]
+    rows = df[(df["task"] == task) & df["metric"].isin([c.name for c in outputs])]
     table: dict[str, dict[str, float]] = {}
     for (codec, metric), group in rows.groupby(["codec", "metric"]):
-        spec = next(c for c in columns if c.name == metric)
-        table.setdefault(codec, {})[spec.label] = _aggregate_group(group, spec)
+        spec = next(c for c in outputs if c.name == metric)
+        table.setdefault(codec, {})[Column(spec).title] = _aggregate_group(group, spec)
     wide = pd.DataFrame.from_dict(table, orient="index")
-    return wide[[c.label for c in columns if c.label in wide.columns]]
-
-
-def column_name(dataset: str, spec: MetricOutput) -> str:
-    """A per-dataset table column: ``"<dataset> <label> ↑|↓"``."""
-    return f"{dataset} {spec.label} {'↑' if spec.higher_is_better else '↓'}"
+    columns = {c.title: c for c in (Column(spec) for spec in outputs) if c.title in wide.columns}
+    return wide[list(columns)], columns
 
 
 def paper_table(df: pd.DataFrame, summary: pd.DataFrame, task: str, order: list[str] | None = None,
-                dataset_order: list[str] | None = None) -> tuple[pd.DataFrame, dict[str, bool | None]]:
+                dataset_order: list[str] | None = None) -> tuple[pd.DataFrame, Columns]:
     """Wide table: codec rows; Frame Rate, Bitrate, then per dataset UTMOS/DNSMOS, dWER, Sim.
 
-    Returns the table (numbers) and, per column, whether higher is better (None: unranked).
+    Returns the table (numbers, headed by :attr:`Column.title`) and its :class:`Column` by title.
     """
     sub = summary[summary["task"] == task]
-    overall = table_columns(per_dataset=False)
-    wide = _overall(df, task, overall)
-    direction: dict[str, bool | None] = {c: None for c in wide.columns}
+    wide, columns = _overall(df, task, table_columns(per_dataset=False))
     present = set(sub["dataset"].unique())
     for dataset in [d for d in (dataset_order or []) if d in present] + sorted(present - set(dataset_order or [])):
         for spec in table_columns(per_dataset=True):
             part = sub[(sub["dataset"] == dataset) & (sub["metric"] == spec.name)]
             if part.empty:
                 continue
-            column = column_name(dataset, spec)
-            wide[column] = part.set_index("codec")["value"]
-            direction[column] = spec.higher_is_better
+            column = Column(spec, dataset)
+            wide[column.title] = part.set_index("codec")["value"]
+            columns[column.title] = column
             if part["spread"].notna().any():
-                wide[column + SPREAD] = part.set_index("codec")["spread"]
-                direction[column + SPREAD] = None
+                spread = column.spread_of()
+                wide[spread.title] = part.set_index("codec")["spread"]
+                columns[spread.title] = spread
     errors = summary[summary["task"] == task].groupby("codec")["errors"].max()
     if errors.any():
-        wide["Errors"] = errors
-        direction["Errors"] = None
+        wide[ERRORS] = errors
+        columns[ERRORS] = Column(None)
     codecs = [c for c in (order or []) if c in wide.index] + sorted(set(wide.index) - set(order or []))
-    return wide.loc[codecs], direction
+    return wide.loc[codecs], columns
 
 
 PAPER_SUFFIX = " (paper)"
@@ -195,51 +190,41 @@ def parse_join(specs: list[str]) -> dict[str, list[str]]:
     return groups
 
 
-def _group_column(group: str, column: str, single_dataset: bool) -> str:
-    """``"<group> [<dataset>] <label> ↑"``; the label alone when it already starts with the group name."""
-    rest = column.split(" ", 1)[1] if single_dataset and " " in column else column
-    return rest if single_dataset and rest.startswith(group) else f"{group} {rest}"
-
-
 def joined_table(df: pd.DataFrame, summary: pd.DataFrame, groups: dict[str, list[str]], order: list[str] | None = None,
                  dataset_order: list[str] | None = None
-                 ) -> tuple[pd.DataFrame, dict[str, bool | None], dict[str, dict[str, str]]]:
+                 ) -> tuple[pd.DataFrame, Columns, dict[str, dict[str, str]]]:
     """Several tasks side by side (e.g. the paper's Table 4: ASR / SI / SER probes and TTS), one column group
     per entry of ``groups``; within a group the first listed task that has a codec supplies its cells
     (``TTS=tts_nar,tts_ar``: DyCAST-CA's NAR row, everyone else's AR row). Measured rates come first, from
-    the first task that has them. Returns the table, directions and, per group, the task behind each codec."""
-    rate_labels = [c.label for c in table_columns(per_dataset=False)]
+    the first task that has them. Returns the table, its columns and, per group, the task behind each codec."""
+    rates = [Column(spec) for spec in table_columns(per_dataset=False)]
     cells: dict[str, dict[str, float]] = {}
-    direction: dict[str, bool | None] = {label: None for label in rate_labels}
     sources: dict[str, dict[str, str]] = {}
-    columns: list[str] = []
+    columns: Columns = {}
     for group, tasks in groups.items():
         for task in tasks:
             if task not in set(summary["task"]):
                 continue
-            table, dirs = paper_table(df, summary, task, dataset_order=dataset_order)
+            table, own = paper_table(df, summary, task, dataset_order=dataset_order)
             single = summary[summary["task"] == task]["dataset"].nunique() == 1
-            for column in table.columns:
-                if column == "Errors":
+            for title in table.columns:
+                if own[title].output is None:  # the error count: per task, not joined
                     continue
-                name = column if column in rate_labels else (
-                    _group_column(group, column.removesuffix(SPREAD), single)
-                    + (SPREAD if column.endswith(SPREAD) else ""))
-                if name not in columns:
-                    columns.append(name)
-                    direction[name] = dirs.get(column)
-                for codec, value in table[column].items():
-                    if pd.isna(value) or name in cells.get(codec, {}):
+                column = own[title].in_group(group, dataset_shown=not single)
+                columns.setdefault(column.title, column)
+                for codec, value in table[title].items():
+                    if pd.isna(value) or column.title in cells.get(codec, {}):
                         continue
-                    if column not in rate_labels and not column.endswith(SPREAD):
+                    if column.dataset is not None and not column.spread:
                         if sources.setdefault(group, {}).setdefault(codec, task) != task:
                             continue
-                    cells.setdefault(codec, {})[name] = float(value)
+                    cells.setdefault(codec, {})[column.title] = float(value)
     wide = pd.DataFrame.from_dict(cells, orient="index")
-    ordered = [c for c in rate_labels if c in wide.columns] + [c for c in columns if c not in rate_labels and c in wide]
-    wide = wide[ordered] if not wide.empty else wide
+    ordered = [c for c in rates if c.title in wide.columns] + [
+        c for c in columns.values() if c.dataset is not None and c.title in wide]
+    wide = wide[[c.title for c in ordered]] if not wide.empty else wide
     codecs = [c for c in (order or []) if c in wide.index] + sorted(set(wide.index) - set(order or []))
-    return wide.loc[codecs], {c: direction.get(c) for c in ordered}, sources
+    return wide.loc[codecs], {c.title: c for c in ordered}, sources
 
 
 def add_published_joined(table: pd.DataFrame, published: str | Path, groups: dict[str, list[str]]) -> pd.DataFrame:
@@ -252,8 +237,8 @@ def add_published_joined(table: pd.DataFrame, published: str | Path, groups: dic
         group = next((g for g, tasks in groups.items() if r["task"] in tasks), None)
         if spec is None or group is None:
             continue
-        names = [spec.label] if not spec.per_dataset else [_group_column(group, column_name(r["dataset"], spec), True),
-                                                           _group_column(group, column_name(r["dataset"], spec), False)]
+        names = [Column(spec).title] if not spec.per_dataset else [
+            Column(spec, r["dataset"], group, dataset_shown=shown).title for shown in (False, True)]
         for name in names:
             if name in table.columns:
                 rows.setdefault(f"{r['codec']}{PAPER_SUFFIX}", {})[name] = float(r["value"])
@@ -274,7 +259,7 @@ def add_published(table: pd.DataFrame, published: str | Path, task: str) -> pd.D
         spec = specs.get(r["metric"])
         if spec is None:
             continue
-        column = column_name(r["dataset"], spec) if spec.per_dataset else spec.label  # rates: one column
+        column = Column(spec, r["dataset"] if spec.per_dataset else None).title  # rates: one column
         if column in table.columns:
             rows.setdefault(f"{r['codec']}{PAPER_SUFFIX}", {})[column] = float(r["value"])
     if not rows:
@@ -282,12 +267,13 @@ def add_published(table: pd.DataFrame, published: str | Path, task: str) -> pd.D
     return pd.concat([table, pd.DataFrame.from_dict(rows, orient="index")])
 
 
-def rank_marks(table: pd.DataFrame, direction: dict[str, bool | None], unranked: frozenset[str] | set[str]
+def rank_marks(table: pd.DataFrame, columns: Columns, unranked: frozenset[str] | set[str]
                ) -> dict[tuple[str, str], int]:
     """(codec, column) -> 1 for best, 2 for second best (identity codecs and published rows not ranked)."""
     marks = {}
     ranked = [c for c in table.index if c not in unranked and not str(c).endswith(PAPER_SUFFIX)]
-    for column, higher in direction.items():
+    for column, spec in columns.items():
+        higher = spec.higher
         if higher is None:
             continue
         values = table.loc[ranked, column].dropna()
@@ -298,21 +284,20 @@ def rank_marks(table: pd.DataFrame, direction: dict[str, bool | None], unranked:
     return marks
 
 
-def _format(table: pd.DataFrame, direction: dict[str, bool | None], style: str,
+def _format(table: pd.DataFrame, columns: Columns, style: str,
             flagged: set[str], unranked: frozenset[str] | set[str] = frozenset()) -> pd.DataFrame:
-    specs = {s.label: s for s in output_specs().values()}
-    marks = rank_marks(table, direction, unranked)
+    marks = rank_marks(table, columns, unranked)
     out = pd.DataFrame(index=[f"{c}{' †' if c in flagged else ''}" for c in table.index])
     for column in table.columns:
-        if column.endswith(SPREAD):
+        spec = columns[column]
+        if spec.spread:
             continue
-        label = column.split(" ", 1)[-1].rstrip(" ↑↓") if " " in column else column
-        decimals = specs[label].decimals if label in specs else 2
+        decimals, beside = spec.decimals, spec.spread_of().title
         cells = []
         for codec in table.index:
             value = table.loc[codec, column]
-            text = "-" if pd.isna(value) else (f"{int(value)}" if column == "Errors" else f"{value:.{decimals}f}")
-            spread = table.loc[codec, column + SPREAD] if column + SPREAD in table.columns else float("nan")
+            text = "-" if pd.isna(value) else f"{value:.{decimals}f}"
+            spread = table.loc[codec, beside] if beside in table.columns else float("nan")
             if not pd.isna(spread) and not pd.isna(value):
                 text += f" ± {spread:.{decimals}f}" if style == "md" else f" $\\pm$ {spread:.{decimals}f}"
             rank = marks.get((codec, column))
@@ -381,25 +366,34 @@ def run_order(run_dir: Path) -> list[str]:
     return [c if isinstance(c, str) else c.get("name", c.get("codec")) for c in codecs]
 
 
-def _write(target: Path, name: str, table: pd.DataFrame, direction: dict[str, bool | None], notes: list[str],
+def _write(target: Path, name: str, table: pd.DataFrame, columns: Columns, notes: list[str],
            flagged: set[str], unranked: set[str] | frozenset[str]) -> str:
     """``<name>.csv`` / ``.md`` / ``.tex``; returns the Markdown."""
     stem = file_name(name)  # a task or join name from rows or the command line: injective, inside ``target``
     write_csv(table, target / f"{stem}.csv", float_format="%.6g")
-    md = _format(table, direction, "md", flagged, unranked).to_markdown()
+    md = _format(table, columns, "md", flagged, unranked).to_markdown()
     md += "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
     (target / f"{stem}.md").write_text(f"## {name}\n\n{md}")
-    tex = _format(table, direction, "tex", flagged, unranked).to_latex(escape=False)
+    tex = _format(table, columns, "tex", flagged, unranked).to_latex(escape=False)
     tex += "".join(f"% {' '.join(str(n).splitlines())}\n" for n in notes)
     (target / f"{stem}.tex").write_text(tex)
     return md
 
 
-def render(run_dirs: list[str | Path], out_dir: str | Path | None = None,
-           published: str | Path | None = None, joins: dict[str, dict[str, list[str]]] | None = None
-           ) -> dict[str, str]:
+@dataclass
+class Table:
+    """One rendered table: its numbers (headed by :attr:`Column.title`), its columns and footnotes."""
+
+    frame: pd.DataFrame
+    columns: Columns
+    notes: list[str]
+    markdown: str = ""  # as written to <name>.md
+
+
+def build(run_dirs: list[str | Path], out_dir: str | Path | None = None, published: str | Path | None = None,
+          joins: dict[str, dict[str, list[str]]] | None = None) -> dict[str, Table]:
     """Write ``summary.csv`` (with bootstrap 95% intervals and a paired test against the best codec per
-    cell: :mod:`bench.intervals`) and per-task CSV / Markdown / LaTeX tables; returns Markdown per table.
+    cell: :mod:`bench.intervals`) and per-task CSV / Markdown / LaTeX tables; returns each :class:`Table`.
 
     ``published``: a CSV of the paper's numbers (``results/published/table2.csv``) shown beside ours.
     ``joins``: named tables of several tasks side by side (:func:`joined_table`), e.g.
@@ -416,19 +410,18 @@ def render(run_dirs: list[str | Path], out_dir: str | Path | None = None,
     datasets = list(dict.fromkeys(d for r in dirs for d in dataset_order(r)))
     flagged = set(summary.loc[summary["random_weights"], "codec"])
     unranked = flagged_codecs(df, "identity")
-    rendered = {}
+    built: dict[str, Table] = {}
     for task in sorted(summary["task"].unique()):
-        table, direction = paper_table(df, summary, task, order, datasets)
+        table, columns = paper_table(df, summary, task, order, datasets)
         if published is not None:
             table = add_published(table, published, task)
-        write_csv(table, target / f"{file_name(task)}.csv", float_format="%.6g")
         notes = footnotes(summary, task, flagged)
         if published is not None and any(str(c).endswith(PAPER_SUFFIX) for c in table.index):
             notes.append(f"(paper) rows: published values from {Path(published).name} (Sim as cosine, not %), "
                          "for the datasets of this run with the same names; not ranked.")
-        rendered[task] = _write(target, task, table, direction, notes, flagged, unranked)
+        built[task] = Table(table, columns, notes)
     for name, groups in (joins or {}).items():
-        table, direction, sources = joined_table(df, summary, groups, order, datasets)
+        table, columns, sources = joined_table(df, summary, groups, order, datasets)
         if table.empty:
             log.warning("table %s: none of the tasks %s has rows", name, [t for g in groups.values() for t in g])
             continue
@@ -441,6 +434,14 @@ def render(run_dirs: list[str | Path], out_dir: str | Path | None = None,
         if published is not None:
             notes.append(f"(paper) rows: published values from {Path(published).name} (Sim as cosine, not %); "
                          "not ranked.")
-        rendered[name] = _write(target, name, table, direction, notes, flagged, unranked)
-    return rendered
+        built[name] = Table(table, columns, notes)
+    for name, made in built.items():
+        made.markdown = _write(target, name, made.frame, made.columns, made.notes, flagged, unranked)
+    return built
 
+
+def render(run_dirs: list[str | Path], out_dir: str | Path | None = None,
+           published: str | Path | None = None, joins: dict[str, dict[str, list[str]]] | None = None
+           ) -> dict[str, str]:
+    """:func:`build`, returning the Markdown of each table."""
+    return {name: table.markdown for name, table in build(run_dirs, out_dir, published, joins).items()}

@@ -24,9 +24,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def cmd_paper(args: argparse.Namespace) -> int:
     from bench import paper, roots, runner
-    from bench.csvfile import read_csv, write_csv
-    from bench.names import file_name
-    from bench.tables import render
+    from bench.csvfile import write_csv
+    from bench.tables import build
 
     if args.table == "table5":  # a card per baseline codec, nothing to run
         import pandas as pd
@@ -46,11 +45,11 @@ def cmd_paper(args: argparse.Namespace) -> int:
                                 + f" (bench paper {args.table} --dry-run lists everything missing)")
     config = plan.config
     store = runner.run(config, progress=not args.no_progress)
-    rendered = render([config.output_dir], None, plan.published, plan.joins)
+    rendered = build([config.output_dir], None, plan.published, plan.joins)
     name = args.table if plan.joins else next(iter(plan.section.get("show") or []), None)
     shown = [name] if name in rendered else sorted(rendered)
     for table in shown:
-        print(f"## {table}\n\n{rendered[table]}")
+        print(f"## {table}\n\n{rendered[table].markdown}")
     if args.table == "table1":  # also as the paper lays it out, beside its values
         from bench import table1
 
@@ -65,8 +64,7 @@ def cmd_paper(args: argparse.Namespace) -> int:
     tolerance = {str(k): float(v) for k, v in (plan.section.get("tolerance") or {}).items()}
     cells = []
     for table in shown:
-        frame = read_csv(config.output_dir / "tables" / f"{file_name(table)}.csv", index_col=0)
-        cells.append(paper.compare(frame, tolerance))
+        cells.append(paper.compare(rendered[table].frame, rendered[table].columns, tolerance))
     deltas = pd.concat(cells, ignore_index=True) if cells else pd.DataFrame()
     summary = runner.summarize_run(config, store)
     if deltas.empty:

@@ -10,7 +10,9 @@ import pytest
 from bench import runner
 from bench.check import Tolerances, compare, load_tolerances, write_baseline
 from bench.cli.main import main
+from bench.columns import Column
 from bench.config import from_dict
+from bench.metric import MetricOutput
 from bench.store import ResultStore, Row
 from bench.tables import rank_marks, render, summarize
 
@@ -68,12 +70,14 @@ def test_table4_joins_probes_and_tts_with_nar_first_and_published_rows(tmp_path:
 
 
 def test_best_and_second_best_skip_identity_rows_and_respect_direction() -> None:
-    table = pd.DataFrame({"dWER ↓": [0.0, 5.0, 3.0, 9.0], "Sim ↑": [1.0, 0.8, 0.9, 0.7]},
+    dwer, sim = (Column(MetricOutput(n, n, higher), "d") for n, higher in (("dWER", False), ("Sim", True)))
+    table = pd.DataFrame({dwer.title: [0.0, 5.0, 3.0, 9.0], sim.title: [1.0, 0.8, 0.9, 0.7]},
                          index=["reference", "a", "b", "c"])
-    marks = rank_marks(table, {"dWER ↓": False, "Sim ↑": True}, unranked={"reference"})
-    assert marks[("b", "dWER ↓")] == 1 and marks[("a", "dWER ↓")] == 2
-    assert marks[("b", "Sim ↑")] == 1 and marks[("a", "Sim ↑")] == 2
-    assert ("reference", "dWER ↓") not in marks
+    marks = rank_marks(table, {c.title: c for c in (dwer, sim)}, unranked={"reference"})
+    assert (dwer.title, sim.title) == ("d dWER ↓", "d Sim ↑")
+    assert marks[("b", "d dWER ↓")] == 1 and marks[("a", "d dWER ↓")] == 2
+    assert marks[("b", "d Sim ↑")] == 1 and marks[("a", "d Sim ↑")] == 2
+    assert ("reference", "d dWER ↓") not in marks
 
 
 def test_tolerance_file_is_valid() -> None:
@@ -170,3 +174,21 @@ def test_bootstrap_intervals_and_paired_test_against_the_best(tmp_path: Path) ->
     render([tmp_path])
     again = pd.read_csv(tmp_path / "tables" / "summary.csv").set_index(["codec", "metric"])
     assert again.loc[("good", "sim"), "ci_low"] == low  # seeded: the same rows give the same interval
+
+
+def test_columns_are_data_and_their_titles_are_made_in_one_place() -> None:
+    """Tables carry (output, dataset, group, spread) per column; headers come from Column.title, and the
+    declared decimals are what cells show (Frame Rate: 1, as RATE_OUTPUTS declares)."""
+    from bench.task import RATE_OUTPUTS
+
+    dwer, wer = MetricOutput("dwer", "dWER", False), MetricOutput("asr_wer", "ASR WER", False)
+    frame_rate = RATE_OUTPUTS[0]
+    assert Column(frame_rate).title == "Frame Rate (Hz)" and Column(frame_rate).higher is None
+    assert Column(frame_rate).decimals == 1 and Column(None).title == "Errors"
+    assert Column(dwer, "clean").title == "clean dWER ↓" and Column(dwer, "clean").higher is False
+    assert Column(dwer, "clean").in_group("TTS", dataset_shown=True).title == "TTS clean dWER ↓"
+    assert Column(dwer, "clean").in_group("TTS", dataset_shown=False).title == "TTS dWER ↓"
+    assert Column(wer, "libri").in_group("ASR", dataset_shown=False).title == "ASR WER ↓"  # no "ASR ASR WER"
+    assert Column(frame_rate).in_group("ASR", dataset_shown=False) == Column(frame_rate)  # rates: one column
+    spread = Column(dwer, "clean").spread_of()
+    assert spread.title == "clean dWER ↓ ±" and spread.higher is None
