@@ -258,10 +258,16 @@ def declared_plugins(module: str, kind: str) -> tuple[list[str], str | None, str
     for path in _source_files(module):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         constants: dict[str, Any] = {}
-        for node in tree.body:
-            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        for node in tree.body:  # NAME = literal, or NAME: type = literal
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                target, value = node.target, node.value
+            else:
+                continue
+            if isinstance(target, ast.Name):
                 with contextlib.suppress(ValueError, TypeError, SyntaxError):
-                    constants[node.targets[0].id] = ast.literal_eval(node.value)
+                    constants[target.id] = ast.literal_eval(value)
         found.update({k: v for k, v in constants.items() if k in ("PLUGIN_EXTRA", "PLUGIN_HINT")})
         for node in tree.body:
             if not isinstance(node, (ast.ClassDef, ast.FunctionDef)):

@@ -33,6 +33,8 @@ def kaiser_sinc_filter(cutoff: float, half_width: float, kernel_size: int) -> to
 class LowPassFilter1d(nn.Module):
     """Depthwise low-pass with replicate padding and an optional stride."""
 
+    filter: torch.Tensor  # a buffer
+
     def __init__(self, cutoff: float, half_width: float, stride: int = 1, kernel_size: int = 12) -> None:
         super().__init__()
         even = kernel_size % 2 == 0
@@ -47,6 +49,8 @@ class LowPassFilter1d(nn.Module):
 
 class UpSample1d(nn.Module):
     """``ratio``x upsampling by a transposed Kaiser-sinc filter (output length ``ratio * T``)."""
+
+    filter: torch.Tensor  # a buffer
 
     def __init__(self, ratio: int = 2, kernel_size: int = 12) -> None:
         super().__init__()

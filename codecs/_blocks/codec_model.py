@@ -4,7 +4,7 @@ official codebases)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -12,13 +12,24 @@ from torch.nn import functional as F
 
 from bench.knn import knn
 
+from .wavlm import WavLM
+
+
+class FeatureDecoder(Protocol):
+    """A decoder stage: features ``[B, T, D]`` (and a streaming state) to a waveform; ``upsample_factor``
+    output samples per feature frame (Vocos, WaveNeXt)."""
+
+    upsample_factor: int
+
+    def __call__(self, feats: torch.Tensor, state: Any = ...) -> Any: ...
+
 
 class WavLMCodecMixin:
     """Needs ``encoder`` (WavLM), ``compressor``, ``decoder`` modules, ``causal``, ``model_id``, ``__version__``."""
 
-    encoder: nn.Module
+    encoder: WavLM
     compressor: nn.Module
-    decoder: nn.Module
+    decoder: FeatureDecoder
     model_id: str | None
 
     @property

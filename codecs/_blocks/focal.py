@@ -8,7 +8,7 @@ Layouts: blocks take and return ``[B, T, C]``. Causal blocks take and return a s
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Sequence, cast
 
 import torch
 from torch import nn
@@ -131,7 +131,7 @@ class FocalModulation(nn.Module):
                 ctx = layer(ctx)
                 agg = agg + ctx * gates[:, level:level + 1]
             else:  # inference: the same values, fewer fresh tensors
-                ctx = gelu_(layer[0](ctx))
+                ctx = gelu_(cast(nn.Sequential, layer)[0](ctx))
                 agg += ctx * gates[:, level:level + 1]
         if not self.causal:
             agg = agg + self.activation(ctx.mean(dim=2, keepdim=True)) * gates[:, self.focal_level:]
@@ -336,11 +336,12 @@ def scalar_head(owner: nn.Module, input_dim: int, hidden_dims: Sequence[int], do
                 causal: bool, window_size: int) -> FocalEncoder:
     """A one-output FocalEncoder head (hazard logits, NegBin means); its settings are also stored on
     ``owner`` under the constructor names, so configs can be written back from the module."""
-    settings = dict(input_dim=input_dim, hidden_dims=list(hidden_dims), downscale_factors=list(downscale_factors),
-                    focal_window=focal_window, focal_level=focal_level, focal_factor=focal_factor, dropout=dropout,
-                    use_post_norm=use_post_norm, use_layerscale=use_layerscale, layerscale_init=layerscale_init,
-                    tanhscale_init=tanhscale_init, normalize_modulator=normalize_modulator, causal=causal,
-                    window_size=window_size)
+    settings: dict[str, Any] = dict(
+        input_dim=input_dim, hidden_dims=list(hidden_dims), downscale_factors=list(downscale_factors),
+        focal_window=focal_window, focal_level=focal_level, focal_factor=focal_factor, dropout=dropout,
+        use_post_norm=use_post_norm, use_layerscale=use_layerscale, layerscale_init=layerscale_init,
+        tanhscale_init=tanhscale_init, normalize_modulator=normalize_modulator, causal=causal,
+        window_size=window_size)
     for name, value in settings.items():
         setattr(owner, name, value)
     return FocalEncoder(output_dim=1, **settings)

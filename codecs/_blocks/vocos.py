@@ -20,6 +20,9 @@ from .streaming import causal_context
 class ISTFT(nn.Module):
     """Inverse STFT with "same" padding, as in Vocos (not ``torch.istft``)."""
 
+    window: torch.Tensor  # buffers
+    window_sq: torch.Tensor
+
     def __init__(self, n_fft: int, hop_length: int, win_length: int) -> None:
         super().__init__()
         self.n_fft, self.hop_length, self.win_length = n_fft, hop_length, win_length
@@ -94,7 +97,7 @@ class VocosBackbone(nn.Module):
         """``[B, T, C_in] -> [B, T, dim]``; ``state``: the causal convolutions' left contexts."""
         x = x.transpose(1, 2)
         caches = state or [None] * (len(self.layers) + 1)
-        new = [None]
+        new: list[torch.Tensor | None] = [None]
         if self.causal:
             x, new[0] = causal_context(x, caches[0], self.pad, self.pad_mode)
         x = self.input_norm(self.embedding(x).transpose(1, 2)).transpose(1, 2)
@@ -128,5 +131,5 @@ class Vocos(nn.Module):
         self.head = ISTFTHead(dim, n_fft, hop_length, causal)
 
     def forward(self, feats: torch.Tensor, state: Sequence | None = ()) -> tuple[torch.Tensor, list]:
-        x, state = self.backbone(feats, list(state) if state else None)
-        return self.head(x), state
+        x, new_state = self.backbone(feats, list(state) if state else None)
+        return self.head(x), new_state

@@ -9,7 +9,7 @@ rolling key/value cache, and clamped positions, so chunk-by-chunk calls equal on
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Sequence, cast
 
 import torch
 from torch import nn
@@ -70,8 +70,8 @@ class FeatureExtractor(nn.Module):
     def forward(self, sig: torch.Tensor, caches: list | None = None) -> tuple[torch.Tensor, list]:
         if caches is None and not any(layer.causal for layer in self.layers):
             x4 = sig[:, None, None, :]  # [B, 1, 1, S]: channels-last and contiguous are one layout for 1 channel
-            for layer in self.layers:
-                x4 = layer.forward_channels_last(x4)
+            for block in cast("list[ConvBlock]", self.layers):
+                x4 = block.forward_channels_last(x4)
             return x4.squeeze(2).transpose(1, 2), [None] * len(self.layers)  # [B, T, C]
         x = sig.unsqueeze(1)  # [B, S] -> [B, T, C]
         new = []

@@ -4,7 +4,7 @@ SpeechTokenizer were saved in, without the deprecated hook."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -19,9 +19,11 @@ def _norm_except_first(v: torch.Tensor) -> torch.Tensor:
 class _WeightNorm:
     """Replace ``self.weight`` by the parameters ``weight_g`` [C, 1, ...] and ``weight_v``."""
 
+    weight: torch.Tensor  # the layer's, until split
+
     def _split_weight(self) -> None:
-        weight = self.weight.detach()  # type: ignore[has-type]
-        del self.weight  # type: ignore[has-type]
+        weight = self.weight.detach()
+        del self.weight
         self.weight_g = nn.Parameter(_norm_except_first(weight))
         self.weight_v = nn.Parameter(weight.clone())
 
@@ -50,7 +52,8 @@ class WNConvTranspose1d(_WeightNorm, nn.ConvTranspose1d):
         self._split_weight()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return F.conv_transpose1d(x, self.normed_weight, self.bias, self.stride, self.padding,
+        padding = cast(tuple[int, ...], self.padding)  # a transposed conv's padding is never a string
+        return F.conv_transpose1d(x, self.normed_weight, self.bias, self.stride, padding,
                                   self.output_padding, self.groups, self.dilation)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -122,7 +123,7 @@ class ResidualVQ(nn.Module):
     def encode(self, latents: torch.Tensor) -> torch.Tensor:
         """``[B, dim, N]`` -> codes ``[B, N, K]``."""
         residual, codes = latents, []
-        for layer in self.layers:
+        for layer in cast("list[FactorizedVQ]", self.layers):
             idx = layer.indices(residual)
             residual = residual - layer.embed(idx).transpose(1, 2)
             codes.append(idx)
@@ -130,7 +131,8 @@ class ResidualVQ(nn.Module):
 
     def embed(self, codes: torch.Tensor) -> torch.Tensor:
         """codes ``[B, N, K]`` -> ``[B, N, dim]``."""
-        return sum(layer.embed(codes[..., k]) for k, layer in enumerate(self.layers))  # type: ignore[return-value]
+        layers = cast("list[FactorizedVQ]", self.layers)
+        return sum(layer.embed(codes[..., k]) for k, layer in enumerate(layers))  # type: ignore[return-value]
 
 
 class BigCodecDecoder(nn.Module):

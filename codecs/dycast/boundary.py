@@ -48,8 +48,8 @@ class HazardModel(nn.Module):
                                 normalize_modulator, causal, window_size)
 
     def forward(self, feats: torch.Tensor, state: Sequence = ()) -> tuple[torch.Tensor, list]:
-        logits, state = self.head(feats, state)
-        return logits[..., 0], state
+        logits, new_state = self.head(feats, state)
+        return logits[..., 0], new_state
 
     @torch.no_grad()
     def decode(self, logits: torch.Tensor, length: torch.Tensor | None = None, threshold: float = 0.5,

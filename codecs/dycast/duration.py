@@ -67,8 +67,8 @@ class NegBinModel(nn.Module):
         return F.softplus(self._alpha_unconstrained) + self.eps
 
     def forward(self, pcodes: torch.Tensor, state: Sequence = ()) -> tuple[torch.Tensor, list]:
-        raw, state = self.mu_head(pcodes, state)
-        return F.softplus(raw[..., 0]) + self.eps, state
+        raw, new_state = self.mu_head(pcodes, state)
+        return F.softplus(raw[..., 0]) + self.eps, new_state
 
     def _budget(self, values: torch.Tensor, num_frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         n_valid = mask.sum(dim=1)
@@ -80,7 +80,7 @@ class NegBinModel(nn.Module):
     def decode(self, mu_free: torch.Tensor, length: torch.Tensor | None = None,
                num_frames: torch.Tensor | None = None) -> torch.Tensor:
         """Free: ``max(round(mu + d_min), d_min)``; budget: durations summing exactly to ``num_frames``."""
-        mask = valid_mask(length, *mu_free.shape, mu_free.device)
+        mask = valid_mask(length, mu_free.shape[0], mu_free.shape[1], mu_free.device)
         if num_frames is None:
             durs = torch.round(mu_free + self.min_duration).clamp_min(self.min_duration).long()
         else:
@@ -91,7 +91,7 @@ class NegBinModel(nn.Module):
     def sample(self, mu_free: torch.Tensor, length: torch.Tensor | None = None,
                num_frames: torch.Tensor | None = None) -> torch.Tensor:
         """One NegativeBinomial draw over ``[B, N]`` (global RNG), then free or budget decoding."""
-        mask = valid_mask(length, *mu_free.shape, mu_free.device)
+        mask = valid_mask(length, mu_free.shape[0], mu_free.shape[1], mu_free.device)
         alpha = self.alpha().clamp_min(self.eps)
         mu = mu_free.clamp_min(self.eps)
         r = (1.0 / alpha).clamp_min(self.eps)

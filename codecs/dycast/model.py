@@ -33,8 +33,9 @@ SLOTS = ("encoder", "compressor", "boundary_predictor", "downsampler", "quantize
 OPTIONAL_SLOTS = ("char_aligner", "retriever")
 
 
-def build_modules(config: dict[str, Any]) -> dict[str, nn.Module | None]:
-    modules: dict[str, nn.Module | None] = {}
+def build_modules(config: dict[str, Any]) -> dict[str, Any]:
+    """Each slot's module, built by the class name the config gives (``None`` for an absent optional slot)."""
+    modules: dict[str, Any] = {}
     for slot in SLOTS:
         name = config.get(f"{slot}_name")
         if name is None:
@@ -53,10 +54,10 @@ class DyCAST(WavLMCodecMixin, nn.Module):
 
     __version__ = "0.0.1"
 
-    def __init__(self, encoder: nn.Module, compressor: nn.Module, boundary_predictor: nn.Module,
-                 downsampler: nn.Module, quantizer: nn.Module, duration_predictor: nn.Module,
-                 upsampler: nn.Module, decompressor: nn.Module, decoder: nn.Module,
-                 char_aligner: nn.Module | None = None, retriever: nn.Module | None = None) -> None:
+    def __init__(self, encoder: WavLM, compressor: FocalEncoder, boundary_predictor: HazardModel,
+                 downsampler: SelectLastPool, quantizer: ScalarSphericalQuantizer, duration_predictor: NegBinModel,
+                 upsampler: RepeatInterleaveUnpool, decompressor: FocalDecoder, decoder: Vocos,
+                 char_aligner: MMS | None = None, retriever: LatentIVF | None = None) -> None:
         super().__init__()
         self.encoder, self.compressor, self.boundary_predictor = encoder, compressor, boundary_predictor
         self.downsampler, self.quantizer, self.duration_predictor = downsampler, quantizer, duration_predictor

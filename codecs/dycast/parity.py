@@ -158,7 +158,8 @@ class Replayer:
         self._cmp(file, "num_frames", num_frames, ref)
         self._cmp(file, "durs_dec_budget", m.pcodes_to_durs(pcodes, length=plen, num_frames=num_frames), ref)
         self._cmp(file, "durs_dec_free", m.pcodes_to_durs(pcodes, length=plen), ref)
-        modes = {"orig": dict(duration_source="original"), "budget": dict(budget_decode=True), "free": {}}
+        modes: dict[str, dict[str, Any]] = {"orig": dict(duration_source="original"),
+                                            "budget": dict(budget_decode=True), "free": {}}
         for tag, kw in modes.items():
             toks, pcodes_f, rec = m(sig, length=length, boundary_source="boundary_decode", **kw)
             for key, value in (("toks", toks), ("pcodes", pcodes_f), ("rec_sig", rec)):
@@ -205,15 +206,17 @@ class Replayer:
             if f"{prefix}.codebook" in ref:
                 self._cmp(file, f"{prefix}.codebook", ssq.codebook, ref)
         hazard, logits, length = self.model.boundary_predictor, ref.get("hazard.logits"), ref.get("hazard.length")
-        cases = {"dec_default": {}, "dec_thr07_mg3": dict(threshold=0.7, min_gap=3),
+        cases: dict[str, dict[str, Any]] = {"dec_default": {}, "dec_thr07_mg3": dict(threshold=0.7, min_gap=3),
                  "dec_mg2_maxg5": dict(min_gap=2, max_gap=5),
                  "dec_thr03_mg4_maxg12": dict(threshold=0.3, min_gap=4, max_gap=12)}
         if logits is not None:
             for case, kw in cases.items():
                 self._cmp(file, f"hazard.{case}", hazard.decode(logits, None, **kw), ref)
                 self._cmp(file, f"hazard.{case}.len", hazard.decode(logits, length, **kw), ref)
-            for case, seed, kw in (("smp_default_seed5", 5, {}),
-                                   ("smp_mg3_maxg12_t07_seed6", 6, dict(min_gap=3, max_gap=12, temperature=0.7))):
+            samplings: tuple[tuple[str, int, dict[str, Any]], ...] = (
+                ("smp_default_seed5", 5, {}),
+                ("smp_mg3_maxg12_t07_seed6", 6, dict(min_gap=3, max_gap=12, temperature=0.7)))
+            for case, seed, kw in samplings:
                 for suffix, lens in (("", None), (".len", length)):
                     torch.manual_seed(seed)
                     self._cmp(file, f"hazard.{case}{suffix}", hazard.sample(logits, lens, **kw), ref)

@@ -9,7 +9,7 @@ flagged: random-weight numbers are not DyCAST numbers.
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterator
+from typing import Any, Iterator
 
 import torch
 
@@ -18,11 +18,12 @@ from bench.codec import Capabilities, Codec, Tokens, length_groups, pad_batch
 from bench.registry import register_codec
 
 from .._blocks.codec_model import WavLMFeaturesPlugin
+from .aligner import MMS
 from .model import DyCAST, build_modules
 from .presets import preset
 
 MODES = ("tokens+length", "tokens+durations", "tokens")
-VARIANTS = {"dycast-ca": {"boundary": "char_aligner"}, "dycast-bp1": {"min_gap": 1},
+VARIANTS: dict[str, dict[str, Any]] = {"dycast-ca": {"boundary": "char_aligner"}, "dycast-bp1": {"min_gap": 1},
             "dycast-bp3": {"min_gap": 3}, "dycast-bp5": {"min_gap": 5}}
 
 
@@ -35,6 +36,8 @@ def elias_gamma_bits(durations: torch.Tensor) -> torch.Tensor:
 @register_codec(VARIANTS)
 class DyCASTCodec(WavLMFeaturesPlugin, Codec):
     """Variable-rate tokens: one 32-stream token (4 levels each, 64 bits) per character-like chunk."""
+
+    model: DyCAST
 
     sample_rate = output_sample_rate = 16000
     nominal_frame_rate = None
@@ -61,8 +64,8 @@ class DyCASTCodec(WavLMFeaturesPlugin, Codec):
         if boundary not in ("boundary_decode", "char_aligner"):
             raise ValueError(f"boundary must be 'boundary_decode' or 'char_aligner', got {boundary!r}")
         self.mode, self.boundary = mode, boundary
-        self.boundary_kwargs = {"threshold": threshold, "min_gap": min_gap, "max_gap": max_gap}
-        self.aligner_kwargs = {"max_silence_s": max_silence_s}
+        self.boundary_kwargs: dict[str, Any] = {"threshold": threshold, "min_gap": min_gap, "max_gap": max_gap}
+        self.aligner_kwargs: dict[str, Any] = {"max_silence_s": max_silence_s}
         self.use_retriever, self.sim_threshold = use_retriever, sim_threshold
         found = self.resolve_weights("dycast", checkpoint)
         overrides: dict = {"char_aligner_name": None}
@@ -90,9 +93,15 @@ class DyCASTCodec(WavLMFeaturesPlugin, Codec):
             raise FileNotFoundError("use_retriever=True needs a FAISS index: the checkpoint's index.faiss or "
                                     "index=PATH (build one with `bench rad pool` + `bench rad index`)")
         if boundary == "char_aligner":
-            self.model.char_aligner._load()  # fail now (missing transformers / MMS weights), not per utterance
+            self._aligner()._load()  # fail now (missing transformers / MMS weights), not per utterance
         self.codebook_sizes = [self.model.quantizer.n_levels] * self.model.quantizer.dim
         self._checkpoint = self.weights_id + ("" if found.location else f":{random_preset}")
+
+    def _aligner(self) -> MMS:
+        """The character aligner the ``char_aligner`` boundary uses (dycast-ca's checkpoint has one)."""
+        if self.model.char_aligner is None:
+            raise ValueError("boundary='char_aligner' needs a DyCAST checkpoint with a char_aligner (dycast-ca's)")
+        return self.model.char_aligner
 
     # ---- contract ------------------------------------------------------------------------------
     def encode(self, wav: torch.Tensor, lengths: torch.Tensor) -> Tokens:
@@ -105,7 +114,7 @@ class DyCASTCodec(WavLMFeaturesPlugin, Codec):
             feats = m.sig_to_feats(sig)
             chars: list[str] | None = None
             if self.boundary == "char_aligner":
-                durs, chars = m.char_aligner.align(sig, **self.aligner_kwargs)
+                durs, chars = self._aligner().align(sig, **self.aligner_kwargs)
             else:
                 durs = m.feats_to_durs(feats, **self.boundary_kwargs)
             toks = m.plats_to_toks(m.lats_to_plats(m.feats_to_lats(feats), durs)[0])

@@ -12,6 +12,11 @@ from torch.nn import functional as F
 class ScalarSphericalQuantizer(nn.Module):
     """Project onto the sphere, quantise each dim to K levels in [-1/sqrt(L), 1/sqrt(L)], renormalise."""
 
+    inv_sqrtD: torch.Tensor  # buffers
+    step: torch.Tensor
+    scale: torch.Tensor
+    bias: torch.Tensor
+
     def __init__(self, dim: int = 32, n_levels: int = 4) -> None:
         super().__init__()
         if n_levels < 2:

@@ -11,6 +11,10 @@ from torch import nn
 class BinarySphericalQuantizer(nn.Module):
     """Codes are ``sign(lat) / sqrt(d)`` (``lat > 0`` -> bit 1; 0, -0 and NaN -> bit 0)."""
 
+    codebook_value: torch.Tensor  # buffers
+    mask: torch.Tensor
+    codebook: torch.Tensor
+
     def __init__(self, codebook_size: int = 4096) -> None:
         super().__init__()
         if codebook_size < 2:

@@ -40,6 +40,12 @@ class FocalCodec(WavLMCodecMixin, nn.Module):
     """Low-bitrate single-codebook speech codec (FocalCodec, FocalCodec-Stream)."""
 
     __version__ = "0.0.2"
+    # the stages, built by name from the config (the official classes for each slot)
+    encoder: WavLM
+    compressor: FocalEncoder
+    quantizer: BinarySphericalQuantizer
+    decompressor: FocalDecoder
+    decoder: WaveNeXt | Vocos
 
     def __init__(self, encoder_name: str = "WavLM", encoder_config: dict | None = None,
                  compressor_name: str = "FocalEncoder", compressor_config: dict | None = None,

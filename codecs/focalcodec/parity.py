@@ -85,7 +85,9 @@ class Replayer:
             state: list = []
             recs = []
             for i in range(0, toks.shape[1], step):
-                rec, *state = model.toks_to_sig(toks[:, i:i + step], *state, return_state=True)
+                decompressor_state, decoder_state = state if state else ((), ())
+                rec, *state = model.toks_to_sig(toks[:, i:i + step], decompressor_state, decoder_state,
+                                                return_state=True)
                 recs.append(rec)
             return torch.cat(recs, dim=-1)
         outputs: list[list[torch.Tensor]] = [[], [], []]

@@ -30,6 +30,7 @@ VARIANTS = {"focalcodec-50hz": {"variant": "50hz"}, "focalcodec-25hz": {"variant
 class FocalCodecCodec(WavLMFeaturesPlugin, GroupedCodec):
     """FocalCodec: 50 / 25 / 12.5 Hz x 8192 codes; streaming variants 50 Hz x 65536 / 4096 / 2048, 24 kHz out."""
 
+    model: FocalCodec
     capabilities = Capabilities(has_features=True, has_embeddings=True)
     assets = tuple(Asset(f"focalcodec-{v}", f"FocalCodec {v} (config.json + model.safetensors)", hub, hub_id=hub,
                          files=("config.json",), licence="Apache-2.0") for v, hub in HUB_IDS.items())

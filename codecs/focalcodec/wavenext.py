@@ -38,5 +38,5 @@ class WaveNeXt(nn.Module):
         self.head = WaveNeXtHead(dim, hop_length)
 
     def forward(self, feats: torch.Tensor, state: Sequence | None = ()) -> tuple[torch.Tensor, list]:
-        x, state = self.backbone(feats, list(state) if state else None)
-        return self.head(x), state
+        x, new_state = self.backbone(feats, list(state) if state else None)
+        return self.head(x), new_state

@@ -10,6 +10,7 @@ The checkpoint also holds an EnCodec SEANet *decoder* that inference never runs;
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -19,14 +20,19 @@ from .._blocks.seanet import SEANetEncoder
 from .._blocks.vocos import ISTFT
 
 #: the 40 Hz "large-unify" configuration (wavtokenizer_smalldata_frame40_3s_nq1_code4096_dim512_kmeans200_attn)
-LARGE_40HZ = {"ratios": (6, 5, 5, 4), "codebook_size": 4096, "dim": 768, "intermediate_dim": 2304,
+LARGE_40HZ: dict[str, Any] = {"ratios": (6, 5, 5, 4), "codebook_size": 4096, "dim": 768, "intermediate_dim": 2304,
               "num_layers": 12, "adanorm_num_embeddings": 4, "n_fft": 2400, "hop_length": 600}
 #: the 75 Hz configuration (ratios 8, 5, 4, 2; n_fft 1280, hop 320)
-LARGE_75HZ = {**LARGE_40HZ, "ratios": (8, 5, 4, 2), "n_fft": 1280, "hop_length": 320}
+LARGE_75HZ: dict[str, Any] = {**LARGE_40HZ, "ratios": (8, 5, 4, 2), "n_fft": 1280, "hop_length": 320}
 
 
 class EuclideanCodebook(nn.Module):
     """Nearest code by Euclidean distance; buffers as in EnCodec (``embed`` is the codebook)."""
+
+    inited: torch.Tensor  # buffers
+    cluster_size: torch.Tensor
+    embed: torch.Tensor
+    embed_avg: torch.Tensor
 
     def __init__(self, dim: int, codebook_size: int) -> None:
         super().__init__()
@@ -67,7 +73,7 @@ class Quantizer(nn.Module):
     def encode(self, latents: torch.Tensor) -> torch.Tensor:
         """``[B, dim, N]`` -> codes ``[B, N, K]``."""
         residual, codes = latents.transpose(1, 2), []
-        for layer in self.vq.layers:
+        for layer in cast("list[_VQLayer]", self.vq.layers):
             idx = layer._codebook.encode(residual)
             residual = residual - layer._codebook.decode(idx)
             codes.append(idx)
@@ -75,7 +81,8 @@ class Quantizer(nn.Module):
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """codes ``[B, N, K]`` -> ``[B, N, dim]``."""
-        return sum(layer._codebook.decode(codes[..., k]) for k, layer in enumerate(self.vq.layers))  # type: ignore[return-value]
+        layers = cast("list[_VQLayer]", self.vq.layers)
+        return sum(layer._codebook.decode(codes[..., k]) for k, layer in enumerate(layers))  # type: ignore[return-value]
 
 
 class _Encodec(nn.Module):
