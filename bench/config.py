@@ -272,3 +272,15 @@ def read_config_data(path: str | Path, overrides: list[str] | tuple[str, ...] = 
     for key, value in (patch or {}).items():
         set_key(data, key, value)
     return data
+
+
+SAVED = "config.yaml"  # a run folder's config, as its latest segment ran
+
+
+def load_saved(run_dir: str | Path) -> RunConfig | None:
+    """The config a run folder's latest segment ran with (``RUN_DIR/config.yaml``, written by the runner), its
+    ``output_dir`` the folder; None when the folder has none. Every reader of a saved config goes through here."""
+    path = Path(run_dir) / SAVED
+    if not path.is_file():
+        return None
+    return from_dict({**read_config_data(path), "output_dir": str(run_dir)})

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import plan
-from .config import ExecutorConfig, RunConfig
+from .config import ExecutorConfig, RunConfig, load_saved
 from .names import file_name, name_hash
 from .rows import ENVIRONMENT, parse_lines
 from .store import ResultStore
@@ -294,14 +294,8 @@ def status(run_dir: Path) -> list[tuple[str, str, str]]:
     if not run_dir.is_dir():
         raise FileNotFoundError(f"{run_dir} is not a run folder")
     out, planned = [], set()
-    config_file = run_dir / "config.yaml"
-    if config_file.is_file():
-        import yaml
-
-        from .config import from_dict
-
-        raw = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
-        config = from_dict({**raw, "output_dir": str(run_dir)})
+    config = load_saved(run_dir)
+    if config is not None:
         if not config.executor.inline:
             for shard in planned_shards(config):
                 planned.add(shard.id)

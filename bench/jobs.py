@@ -21,7 +21,7 @@ import yaml
 
 from . import assets
 from .codec import Codec
-from .config import CodecSpec, RunConfig
+from .config import SAVED, CodecSpec, RunConfig
 from .datasets import Utterance
 from .diskcache import DiskCache, make_key
 from .identity import code_fingerprint
@@ -174,10 +174,10 @@ def write_run_info(config: RunConfig, profile: str, variants: dict[str, str],
         history.mkdir(exist_ok=True)
         segment = history / f"segment-{len(list(history.iterdir())) + 1:03d}"
         segment.mkdir()
-        for name in ("config.yaml", "run.json"):
+        for name in (SAVED, "run.json"):
             if (out / name).is_file():
                 (out / name).replace(segment / name)
-    (out / "config.yaml").write_text(yaml.safe_dump(config.raw, sort_keys=False))
+    (out / SAVED).write_text(yaml.safe_dump(config.raw, sort_keys=False))
     info = {"name": config.name, "metric_profile": profile, "started": datetime.now(timezone.utc).isoformat(),
             "variants": variants, "setups": setups or {}, "environment": _environment()}
     (out / "run.json").write_text(json.dumps(info, indent=2))

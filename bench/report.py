@@ -38,6 +38,7 @@ from .tables import (
     paper_table,
     rank_marks,
     run_order,
+    saved_codecs,
     summarize,
 )
 from .task import saved_audio_path
@@ -231,19 +232,14 @@ def _spectrogram(audio: np.ndarray, durations: list[int] | None, seconds: float,
 
 def _originals(run_dirs: list[Path]) -> dict[tuple[str, str], Path]:
     """``(dataset, utt_id) -> audio path`` from the runs' saved configs (when the data is still there)."""
-    import yaml
-
-    from .config import from_dict
+    from .config import load_saved
     from .datasets import load_dataset
 
     found: dict[tuple[str, str], Path] = {}
     for run_dir in run_dirs:
-        path = run_dir / "config.yaml"
-        if not path.is_file():
-            continue
         try:
-            config = from_dict(yaml.safe_load(path.read_text()) or {})
-            for spec in config.datasets:
+            config = load_saved(run_dir)
+            for spec in config.datasets if config is not None else ():
                 for utt in load_dataset(spec):
                     found[(spec.name, utt.utt_id)] = utt.path
         except (OSError, ValueError, KeyError) as err:
@@ -342,18 +338,10 @@ def _utterance_pages(df: pd.DataFrame, run_dirs: list[Path], out: Path) -> list[
 
 def _codec_params(run_dirs: list[Path]) -> dict[str, tuple[str, dict]]:
     """``label -> (registry name, params)`` from the runs' saved configs."""
-    import yaml
-
     found: dict[str, tuple[str, dict]] = {}
     for run_dir in run_dirs:
-        path = run_dir / "config.yaml"
-        if path.is_file():
-            for entry in (yaml.safe_load(path.read_text()) or {}).get("codecs") or []:
-                if isinstance(entry, str):
-                    found.setdefault(entry, (entry, {}))
-                else:
-                    label = entry.get("name", entry.get("codec"))
-                    found.setdefault(label, (entry.get("codec", label), dict(entry.get("params") or {})))
+        for spec in saved_codecs(run_dir):
+            found.setdefault(spec.label, (spec.name, dict(spec.params)))
     return found
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from .cards import card_line
 from .columns import ERRORS, Column, Columns, output_specs, table_columns
+from .config import CodecSpec, load_saved
 from .csvfile import write_csv
 from .intervals import add_intervals
 from .metric import MetricOutput
@@ -349,21 +349,29 @@ def footnotes(summary: pd.DataFrame, task: str, flagged: set[str]) -> list[str]:
     return notes
 
 
+def saved_codecs(run_dir: Path) -> tuple[CodecSpec, ...]:
+    """The codec variants of a run's saved config, in config order (none without a readable one)."""
+    try:
+        config = load_saved(run_dir)
+    except (OSError, ValueError) as err:
+        log.warning("%s: its saved config is not readable (%s): config order not used", run_dir, err)
+        return ()
+    return config.codecs if config is not None else ()
+
+
 def dataset_order(run_dir: Path) -> list[str]:
     """Dataset names in config order (the paper's column order), when the run saved its config."""
-    path = run_dir / "config.yaml"
-    if not path.is_file():
+    try:
+        config = load_saved(run_dir)
+    except (OSError, ValueError) as err:
+        log.warning("%s: its saved config is not readable (%s): config order not used", run_dir, err)
         return []
-    return list((yaml.safe_load(path.read_text()) or {}).get("datasets") or {})
+    return [d.name for d in config.datasets] if config is not None else []
 
 
 def run_order(run_dir: Path) -> list[str]:
     """Codec labels in config order, when the run saved its config."""
-    path = run_dir / "config.yaml"
-    if not path.is_file():
-        return []
-    codecs = (yaml.safe_load(path.read_text()) or {}).get("codecs") or []
-    return [c if isinstance(c, str) else c.get("name", c.get("codec")) for c in codecs]
+    return [c.label for c in saved_codecs(run_dir)]
 
 
 def _write(target: Path, name: str, table: pd.DataFrame, columns: Columns, notes: list[str],
