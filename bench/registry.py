@@ -208,8 +208,7 @@ ALL = {"codecs": CODECS, "tasks": TASKS, "metrics": METRICS, "datasets": DATASET
        "commands": COMMANDS, "parity": PARITY}
 #: packages whose modules are imported by :func:`discover`, and the registry their import fills
 _PACKAGES = {"codecs": ("bench.codecs", CODECS), "tasks": ("bench.tasks", TASKS),
-             "metrics": ("bench.metrics", METRICS), "datasets": ("bench.datasets", DATASETS),
-             "corpora": ("bench.corpora", DATASETS)}
+             "metrics": ("bench.metrics", METRICS), "corpora": ("bench.corpora", DATASETS)}
 _DECORATORS = {f"register_{kind}": kind for kind in
                ("codec", "task", "metric", "dataset", "command", "parity")}
 _discovered = False
