@@ -27,6 +27,7 @@ from .config import ExecutorConfig, RunConfig, load_saved
 from .names import file_name, name_hash
 from .rows import ENVIRONMENT, parse_lines
 from .store import ResultStore
+from .task import Task
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ class ShardStore(ResultStore):
         self.run_dir = Path(run_dir)
 
 
-def plan_shards(config: RunConfig, tasks: dict[str, Any], buckets: int, profile: str,
+def plan_shards(config: RunConfig, tasks: dict[str, Task], buckets: int, profile: str,
                 metrics: list[str]) -> list[Shard]:
     """Every shard of the plan: bucketed for tasks that shard by utterance, one per job otherwise; each
     carries the setup of its rows (codec variant, task and metric setups under ``profile``)."""
@@ -84,7 +85,7 @@ def plan_shards(config: RunConfig, tasks: dict[str, Any], buckets: int, profile:
               for name, task in tasks.items()}
     for job in plan.jobs(config, tasks):
         setup = name_hash(variants[job.codec.label] + setups[job.task], 16)
-        n = buckets if getattr(tasks[job.task], "shard_by_utterance", False) else 1
+        n = buckets if tasks[job.task].shard_by_utterance else 1
         shards += [Shard(job.task, job.codec.label, job.dataset, b, n, setup) for b in range(n)]
     return shards
 
@@ -183,7 +184,7 @@ def _executor(settings: ExecutorConfig, folder: Path) -> Any:
     return executor
 
 
-def submit(config: RunConfig, store: ResultStore, tasks: dict[str, Any], settings: ExecutorConfig,
+def submit(config: RunConfig, store: ResultStore, tasks: dict[str, Task], settings: ExecutorConfig,
            detach: bool = False) -> dict[str, Any]:
     """Submit the unfinished shards in ``workers`` jobs; unless ``detach``, wait and merge.
     Returns ``{"shards": n, "submitted": n, "failed": [(shard, error, log)], "merged": rows}``."""

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import Any
 
 from . import assets
+from .config import RunConfig
 from .keywords import check_keywords
 from .metric import Backend
 from .registry import METRICS, discover
@@ -104,12 +104,12 @@ def metric_settings(profile: str, metrics: list[str] | None,
     return settings
 
 
-def run_metric_settings(config: Any, profile: str) -> dict[str, dict]:
+def run_metric_settings(config: RunConfig, profile: str) -> dict[str, dict]:
     """:func:`metric_settings` of a run config (its ``metrics`` and ``metric_options``) under ``profile``."""
     metrics = list(config.metrics) if config.metrics is not None else None
     return metric_settings(profile, metrics, config.metric_options)
 
 
-def run_metric_outputs(config: Any, profile: str) -> dict[str, tuple[str, ...]]:
+def run_metric_outputs(config: RunConfig, profile: str) -> dict[str, tuple[str, ...]]:
     """:func:`metric_outputs` of a run config under ``profile``."""
     return metric_outputs(profile, list(config.metrics) if config.metrics is not None else None)
