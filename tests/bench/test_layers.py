@@ -62,3 +62,19 @@ def test_help_imports_no_plugin_and_no_torch() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip().splitlines()[-1] == "[]"
     assert "table1" in out.stdout and "rad" in out.stdout  # plugin commands still listed, from their source
+
+
+def test_a_run_config_is_read_and_planned_in_one_place() -> None:
+    """Only bench/config.py reads run configs (a run folder's config.yaml included: config.load_saved) and only
+    bench/plan.py applies task_codecs / task_datasets (plan.jobs)."""
+    tolerance_files = {"bench/check.py", "bench/calibrate.py"}  # they read and write tolerances.yaml, no run config
+    readers, planners = set(), set()
+    for file in sorted((ROOT / "bench").rglob("*.py")):
+        text = file.read_text(encoding="utf-8")
+        name = file.relative_to(ROOT).as_posix()
+        if '"config.yaml"' in text or "yaml.safe_load" in text:
+            readers.add(name)
+        if "task_codecs" in text or "task_datasets" in text:
+            planners.add(name)
+    assert readers - tolerance_files == {"bench/config.py"}
+    assert planners <= {"bench/config.py", "bench/plan.py"}
