@@ -86,4 +86,5 @@ Columns = dict[str, Column]
 
 
 def titled(columns: list[Column]) -> Columns:
+    """Columns keyed by their title, in the given order."""
     return {c.title: c for c in columns}

@@ -17,7 +17,6 @@ from .resources import published
 from .rows import WHOLE
 from .store import ERROR_METRIC, ResultStore
 
-CARD = WHOLE  # the item of the once-per-codec rows
 SHOWN = ["codec", "frame_rate_hz", "paper_frame_rate_hz", "bitrate_kbps", "paper_bitrate_kbps", "sample_rate_khz",
          "codebooks", "paper_codebooks", "params_m", "state_m", "paper_params_m", "codebook_usage_pct",
          "entropy_bitrate_kbps", "random_weights", "error"]
@@ -49,7 +48,7 @@ def measured(run_dir: Path, names: list[str]) -> tuple[list[dict[str, Any]], int
         mine = [r for r in rows if r.codec == name]
         ok = [r for r in mine if r.error is None]
         errors = [str(r.error) for r in mine if r.metric == ERROR_METRIC]
-        card = [r for r in ok if r.utt_id == CARD]
+        card = [r for r in ok if r.utt_id == WHOLE]  # the once-per-codec rows
         record: dict[str, Any] = {"codec": name}
         for metric, column, scale in (("frame_rate", "frame_rate_hz", 1.0), ("bitrate", "bitrate_kbps", 1e-3)):
             part = [r for r in ok if r.metric == metric]
@@ -69,7 +68,7 @@ def measured(run_dir: Path, names: list[str]) -> tuple[list[dict[str, Any]], int
         else:
             record["error"] = errors[0].splitlines()[0][:160] if errors else "not measured"
         records.append(record)
-    return records, len({r.utt_id for r in rows if r.utt_id != CARD})
+    return records, len({r.utt_id for r in rows if r.utt_id != WHOLE})
 
 
 def layout(run_dir: Path, names: list[str]) -> tuple[pd.DataFrame, str]:

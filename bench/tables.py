@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .cards import card_line
-from .columns import ERRORS, Column, Columns, output_specs, table_columns
+from .columns import ERRORS, Column, Columns, output_specs, table_columns, titled
 from .config import CodecSpec, load_saved
 from .csvfile import write_csv
 from .intervals import add_intervals
@@ -143,7 +143,7 @@ def _overall(df: pd.DataFrame, task: str, outputs: list[MetricOutput]) -> tuple[
         spec = next(c for c in outputs if c.name == metric)
         table.setdefault(codec, {})[Column(spec).title] = _aggregate_group(group, spec)
     wide = pd.DataFrame.from_dict(table, orient="index")
-    columns = {c.title: c for c in (Column(spec) for spec in outputs) if c.title in wide.columns}
+    columns = titled([c for c in (Column(spec) for spec in outputs) if c.title in wide.columns])
     return wide[list(columns)], columns
 
 
@@ -224,7 +224,7 @@ def joined_table(df: pd.DataFrame, summary: pd.DataFrame, groups: dict[str, list
         c for c in columns.values() if c.dataset is not None and c.title in wide]
     wide = wide[[c.title for c in ordered]] if not wide.empty else wide
     codecs = [c for c in (order or []) if c in wide.index] + sorted(set(wide.index) - set(order or []))
-    return wide.loc[codecs], {c.title: c for c in ordered}, sources
+    return wide.loc[codecs], titled(ordered), sources
 
 
 def add_published_joined(table: pd.DataFrame, published: str | Path, groups: dict[str, list[str]]) -> pd.DataFrame:
