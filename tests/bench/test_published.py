@@ -59,3 +59,19 @@ def test_table5_cards_reach_bench_list_and_table_footnotes(capsys, tmp_path) -> 
     assert "paper Table 5: trained on LibriSpeech (960 h" in capsys.readouterr().out
     ResultStore(tmp_path).add([Row("focalcodec-50hz", "resynthesis", "d", "u", "sim", value=0.9, backend="s")])
     assert "focalcodec-50hz (paper Table 5): trained on LibriTTS" in render([tmp_path])["resynthesis"]
+
+
+def test_flexicodec_table5_is_transcribed_whole_and_agrees_with_its_text() -> None:
+    """FlexiCodec paper, Table 5 (LibriSpeech test-clean, 4-10 s: 1,088 utterances; WER by HuBERT-Large against
+    the ground truth, PESQ narrow band, SIM by a WavLM-large verifier): 19 systems in three bitrate classes,
+    their own metric names (only UTMOS and the bitrate are our metrics as well)."""
+    df = _read("flexicodec_table5")
+    assert len(df["paper_codec"].unique()) == 19 and not df.duplicated(["paper_codec", "metric"]).any()
+    assert df.groupby("bitrate_class")["paper_codec"].nunique().to_dict() == {"1kbps": 7, "0.8kbps": 5, "0.7kbps": 7}
+    cell = df.set_index(["paper_codec", "metric"])["value"]
+    assert cell["FlexiCodec @6.25Hz", "wer_rvq1"] == 4.15 and cell["DualCodec-12.5Hz", "wer_rvq1"] == 5.93  # the text
+    assert ("Mimi-12.5Hz", "wer_rvq1") not in cell.index  # blank in the paper: Mimi cannot decode RVQ1 alone
+    for rate in (12.5, 8.3, 6.25):  # RVQ1:8 = 15 + 7 x 12 bits a token, plus one bit a token for its length
+        assert cell[f"FlexiCodec @{rate}Hz", "bitrate"] == pytest.approx((15 + 7 * 12 + 1) * rate / 1000, rel=0.05)
+    assert set(df[df["paper_codec"].str.startswith("FlexiCodec")]["codec"]) == {
+        "flexicodec-12.5hz", "flexicodec-8.3hz", "flexicodec-6.25hz"}
