@@ -157,6 +157,13 @@ def bits_per_token(codebook_sizes: list[int]) -> float:
     return float(sum(math.log2(v) for v in codebook_sizes))
 
 
+def elias_gamma_bits(durations: torch.Tensor) -> torch.Tensor:
+    """Bits of a self-delimiting Elias-gamma code of each duration (>= 1): 2*floor(log2 d) + 1; the side
+    information variable-rate codecs send for their token durations (DyCAST, FlexiCodec)."""
+    d = durations.clamp_min(1).double()
+    return 2 * torch.floor(torch.log2(d)) + 1
+
+
 def codebook_tables(codec: "Codec") -> list[torch.Tensor] | None:
     """The codec's codebook tables on the CPU (one per stream) to initialise a model's embeddings, or None
     when it has none (or not one per stream)."""

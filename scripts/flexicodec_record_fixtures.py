@@ -67,6 +67,8 @@ size (`config.json`), SenseVoice from the package's `customized_sensevoice` clas
 `codecs/flexicodec/seeded.py` from its name and seed {seed} (so no state dict is stored: the in-tree model is
 given the same weights the same way). `manifest.json` lists the official state dict's keys and shapes.
 
+`cmvn`: the feature shift and scale of the package's am.mvn (SenseVoice's). The fbank is computed without dither
+(the official FBankGen keeps funasr's dither 1.0, which makes features random).
 Per clip `caseN` (two real clips of ../shared/data, 3 s and 2.2 s): `audio`, `fbank` (SenseVoice's LFR fbank),
 `semantic_repr` (SenseVoice hidden states, [512, T]), `dac_latent` (the DAC encoder), `similarity` (consecutive
 frames' cosine similarity at 12.5 Hz); per merging threshold `tX` ({thresholds}; the official ones and, because
@@ -122,7 +124,8 @@ def main() -> int:
     model = official.FlexiCodec(**CONFIG).eval()
     _seeded().seed_parameters(model, SEED)
     frontend = FBankGen(sr=16000)
-    tensors: dict[str, torch.Tensor] = {}
+    frontend.frontend.dither = 0.0  # the official FBankGen dithers (funasr's default 1.0): random features otherwise
+    tensors: dict[str, torch.Tensor] = {"cmvn": frontend.frontend.cmvn}  # SenseVoice's am.mvn: shift and scale
     clips = _clips(args.clips)
     sims = []
     for i, audio in enumerate(clips):

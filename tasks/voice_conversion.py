@@ -79,7 +79,8 @@ def convert(codec: Codec, source: np.ndarray, reference: np.ndarray, cache, code
         src, ref = cached_encode(codec, codec_key, [source, reference], cache, device)
         n = int(src.lengths[0])
         mixed = torch.cat([src.codes[0, :n, :1], circular_fit(ref.codes[0, : int(ref.lengths[0])], n)[:, 1:]], dim=-1)
-        tokens = Tokens(codes=mixed[None], lengths=src.lengths.clone(), num_samples=src.num_samples.clone())
+        tokens = Tokens(codes=mixed[None], lengths=src.lengths.clone(), num_samples=src.num_samples.clone(),
+                        durations=src.durations, side_bits=src.side_bits)  # a variable-rate source keeps its timing
         with torch.inference_mode():
             wav, lengths = codec.decode(tokens.to(device))
         return wav[0, : int(lengths[0])].float().cpu(), src

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import torch
 
 from bench.assets import Asset, weights_or_random
-from bench.codec import Capabilities, Codec, Tokens, length_groups, pad_batch
+from bench.codec import Capabilities, Codec, Tokens, elias_gamma_bits, length_groups, pad_batch
 from bench.registry import register_codec
 
 from .._blocks.codec_model import WavLMFeaturesPlugin
@@ -25,12 +25,6 @@ from .presets import preset
 MODES = ("tokens+length", "tokens+durations", "tokens")
 VARIANTS: dict[str, dict[str, Any]] = {"dycast-ca": {"boundary": "char_aligner"}, "dycast-bp1": {"min_gap": 1},
             "dycast-bp3": {"min_gap": 3}, "dycast-bp5": {"min_gap": 5}}
-
-
-def elias_gamma_bits(durations: torch.Tensor) -> torch.Tensor:
-    """Bits of a self-delimiting Elias-gamma code of each duration (>= 1): 2*floor(log2 d) + 1."""
-    d = durations.clamp_min(1).double()
-    return 2 * torch.floor(torch.log2(d)) + 1
 
 
 @register_codec(VARIANTS)

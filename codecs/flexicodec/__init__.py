@@ -1,3 +1,10 @@
-"""FlexiCodec (amphionspace/FlexiCodec, PyPI ``flexicodec``), the dynamic-frame-rate peer of DyCAST: the in-tree,
-key-compatible implementation is being built (issue 29). What is here so far: the seeded weights its parity
-fixtures are recorded with (``seeded.py``). No codec is registered yet."""
+"""FlexiCodec (amphionspace/FlexiCodec, PyPI ``flexicodec``), the dynamic-frame-rate peer of DyCAST: an in-tree
+model key-compatible with the official module (``model.py``), parity-checked against fixtures recorded from the
+official code (``bench parity flexicodec DIR``; ``parity.py``, ``seeded.py``). Importing the package registers
+``flexicodec-12.5hz``, ``flexicodec-8.3hz`` and ``flexicodec-6.25hz`` (``plugin.py``)."""
+
+from . import parity  # noqa: F401 - registers `bench parity flexicodec`
+from .model import FlexiCodec
+from .plugin import FlexiCodecCodec
+
+__all__ = ["FlexiCodec", "FlexiCodecCodec"]

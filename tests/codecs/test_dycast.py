@@ -12,10 +12,9 @@ from bench.codecs.dycast import DyCAST, DyCASTCodec
 from bench.codecs.dycast.boundary import HazardModel, absolute_length, boundaries_to_durations
 from bench.codecs.dycast.losses import hazard_nll, negbin_duration_loss, ssq_entropy_loss
 from bench.codecs.dycast.model import build_modules
-from bench.codecs.dycast.plugin import elias_gamma_bits
 from bench.codecs.dycast.presets import preset
 
-from bench.codec import pad_batch
+from bench.codec import elias_gamma_bits, pad_batch
 from tests.conftest import tone
 
 warnings.filterwarnings("ignore", message="Using padding='same'")
