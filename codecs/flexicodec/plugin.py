@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from bench.assets import Asset
+from bench.assets import Asset, weights_or_random
 from bench.codec import Capabilities, Codec, Tokens, elias_gamma_bits, length_groups
 from bench.registry import register_codec
 
@@ -85,15 +85,16 @@ class FlexiCodecCodec(Codec):
         if random_preset not in PRESETS:
             raise ValueError(f"random_preset must be one of {sorted(PRESETS)}, got {random_preset!r}")
         self.threshold, self.dither = float(threshold), float(dither)
-        found = self.resolve_weights("flexicodec", checkpoint)
-        voice = self.resolve_weights("sensevoice-small", sensevoice) if found.location else None
-        if found.location is not None and voice is not None and voice.location is not None:
+        found = weights_or_random("flexicodec", checkpoint, owner="flexicodec")
+        voice = weights_or_random("sensevoice-small", sensevoice, owner="flexicodec")
+        if found.location is not None and voice.location is not None:  # both halves of the released model
             self.model, cmvn = load_released(found.location, voice.location)
+            self.weights_id = f"{found.location}+{voice.location}"
         else:  # the real architecture, every parameter seeded from its name; no feature normalisation
             self.model, cmvn = FlexiCodec.from_config(*PRESETS[random_preset]).eval(), None
             seed_parameters(self.model, int(torch.initial_seed()) % 2**31)
             self.capabilities = dataclasses.replace(self.capabilities, random_weights=True)
-            self.weights_id = f"random:{random_preset}:seed={torch.initial_seed()}"
+            self.weights_id = f"random:flexicodec:{random_preset}:seed={torch.initial_seed()}"
         self.register_buffer("cmvn", cmvn, persistent=False)
         layers = len(self.model.dac.quantizer.quantizers) + 1
         if not 1 <= num_quantizers <= layers:

@@ -104,10 +104,13 @@ def test_the_released_layout_loads_strictly_from_its_two_folders(tmp_path: Path)
     plugin.SENSEVOICE_SMALL = SENSEVOICE_TINY  # the tiny SenseVoice stands for the released one here
     try:
         loaded, cmvn = plugin.load_released(str(codec_dir), str(voice_dir))
+        codec = plugin.FlexiCodecCodec(checkpoint=str(codec_dir), sensevoice=str(voice_dir))
     finally:
         plugin.SENSEVOICE_SMALL = original
     assert all(torch.equal(loaded.state_dict()[k], v) for k, v in state.items())
     assert cmvn.tolist() == [[0.5, -1.0], [2.0, 3.0]]
+    assert not codec.capabilities.random_weights and str(codec_dir) in codec.weights_id  # both halves: real
+    assert codec.cmvn is not None and torch.equal(codec.cmvn, cmvn)
     (voice_dir / "model.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(Exception):  # noqa: B017 - torch raises its own unpickling error types
         plugin.load_released(str(codec_dir), str(voice_dir))
