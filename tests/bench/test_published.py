@@ -75,3 +75,18 @@ def test_flexicodec_table5_is_transcribed_whole_and_agrees_with_its_text() -> No
         assert cell[f"FlexiCodec @{rate}Hz", "bitrate"] == pytest.approx((15 + 7 * 12 + 1) * rate / 1000, rel=0.05)
     assert set(df[df["paper_codec"].str.startswith("FlexiCodec")]["codec"]) == {
         "flexicodec-12.5hz", "flexicodec-8.3hz", "flexicodec-6.25hz"}
+
+
+def test_flexicodec_table5_shows_beside_our_rows(tmp_path) -> None:
+    """``--published results/published/flexicodec_table5.csv``: the cells that are our metrics too (UTMOS, bitrate)
+    appear as ``(paper)`` rows under our FlexiCodec variants."""
+    from bench.store import ResultStore, Row
+    from bench.tables import build
+
+    ResultStore(tmp_path).add([
+        Row("flexicodec-8.3hz", "resynthesis", "librispeech", "u", "utmos", value=3.9, backend="b"),
+        Row("flexicodec-8.3hz", "resynthesis", "librispeech", "u", "bitrate", value=900.0, num=900.0, den=1.0,
+            backend="b")])
+    table = build([tmp_path], published=PUBLISHED / "flexicodec_table5.csv")["resynthesis"].frame
+    paper = table.loc["flexicodec-8.3hz (paper)"]
+    assert paper["librispeech UTMOS ↑"] == pytest.approx(4.21) and paper["Bitrate (kbps)"] == pytest.approx(0.85)
