@@ -8,11 +8,14 @@ from dataclasses import dataclass, replace
 from .metric import MetricOutput
 from .registry import METRICS, TASKS, discover
 
+#: outputs the harness itself writes: listening-test ratings (:mod:`bench.listening`)
+CORE_OUTPUTS = (MetricOutput("mushra", "MUSHRA", True, decimals=1, order=5),)
+
 
 def output_specs() -> dict[str, MetricOutput]:
-    """Every output declared by a registered task or metric, by name."""
+    """Every output declared by a registered task or metric, and the harness's own, by name."""
     discover()
-    specs: dict[str, MetricOutput] = {}
+    specs: dict[str, MetricOutput] = {o.name: o for o in CORE_OUTPUTS}
     for _, plugin in TASKS.items() + METRICS.items():
         for out in plugin.outputs:
             known = specs.get(out.name)

@@ -27,6 +27,7 @@ from .columns import Column, Columns, output_specs
 from .csvfile import write_csv
 from .intervals import add_intervals
 from .names import file_name
+from .outputs import original_files, saved_file
 from .rows import ItemId
 from .store import ERROR_METRIC
 from .tables import (
@@ -67,21 +68,6 @@ a.addEventListener('canplay',()=>r(true),{once:true});a.addEventListener('error'
 document.getElementById('selfcheck').textContent=JSON.stringify({audio:audios.length,
 audio_playable:ok.filter(x=>x).length,images:imgs.length,images_bad:bad.length});});});
 </script>"""
-
-
-def _saved_file(run_dir: Path, named: object) -> Path | None:
-    """The file a row names in ``extra.audio`` when it lies inside the run's ``audio/`` folder; anything
-    else (an absolute path, ``../``, a link out of the folder) is never copied into a report."""
-    if not isinstance(named, str) or not named:
-        return None
-    root = (run_dir / "audio").resolve()
-    try:
-        path = (run_dir / named).resolve()
-    except (OSError, RuntimeError):
-        return None
-    if not path.is_relative_to(root) or not path.is_file():
-        return None
-    return path
 
 
 UNREADABLE = "<td class='unreadable' title='{}'>unreadable</td>"
@@ -230,36 +216,19 @@ def _spectrogram(audio: np.ndarray, durations: list[int] | None, seconds: float,
     plt.close(fig)
 
 
-def _originals(run_dirs: list[Path]) -> dict[tuple[str, str], Path]:
-    """``(dataset, utt_id) -> audio path`` from the runs' saved configs (when the data is still there)."""
-    from .config import load_saved
-    from .datasets import load_dataset
-
-    found: dict[tuple[str, str], Path] = {}
-    for run_dir in run_dirs:
-        try:
-            config = load_saved(run_dir)
-            for spec in config.datasets if config is not None else ():
-                for utt in load_dataset(spec):
-                    found[(spec.name, utt.utt_id)] = utt.path
-        except (OSError, ValueError, KeyError) as err:
-            log.warning("report: originals of %s not found (%s)", run_dir, err)
-    return found
-
-
 def _utterance_pages(df: pd.DataFrame, run_dirs: list[Path], out: Path) -> list[tuple[str, str, int]]:
     """One page per (task, dataset) with saved audio. Returns ``(task, dataset, utterances)``."""
     rates = df[(df["metric"] == "frame_rate") & df["audio"].notna()]
     if rates.empty:
         return []
-    originals = _originals(run_dirs)
+    originals = original_files(run_dirs)
     specs = output_specs()
     scores = df[(df["metric"] != ERROR_METRIC) & df["value"].notna()]
     pages = []
     run_of = {}
     for run_dir in run_dirs:
         for row in rates.itertuples():
-            found = _saved_file(run_dir, row.audio)
+            found = saved_file(run_dir, row.audio)
             if found is not None:
                 run_of[row.Index] = found
             elif row.Index not in run_of:
@@ -373,6 +342,14 @@ def build(run_dirs: list[str | Path], out: str | Path, published: str | Path | N
         parts.append(_table_html(table, columns, flagged, unranked, _tooltips(summary, task)))
         plots = _rate_plots(table, columns, task, out)
         parts += [f"<img class='plot' src='{p}' alt='{html.escape(p)}'>" for p in plots]
+    if (df["task"] == "listening").any():  # a MUSHRA test was imported: how far the metrics rank like the ears
+        from .listening import correlation_plots, correlations
+
+        rho = correlations(df)
+        parts.append("<h2>Listening test: objective metrics against MUSHRA</h2><p>Spearman's rho between each "
+                     "metric and the listeners' MUSHRA score, per condition (codec means) and per item x codec, with "
+                     "a 95% bootstrap interval over items.</p>" + rho.to_html(index=False, float_format="%.2f"))
+        parts += [f"<img class='plot' src='{p}' alt='{html.escape(p)}'>" for p in correlation_plots(df, out)]
     params = _codec_params(dirs)
     cards = []
     for codec in order or sorted(summary["codec"].unique()):

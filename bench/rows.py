@@ -24,32 +24,39 @@ QUARANTINE = "rows.quarantine.jsonl"  # beside rows.jsonl: the lines that were n
 KEY_FIELDS = ("codec", "task", "dataset", "utt_id", "metric", "variant", "setup")  # the fields of Row.key, in order
 #: the item of rows about a whole dataset or codec variant (a codec's card, a dataset-level error)
 WHOLE = "*"
-_TO, _SEED = "->", "@seed"
+_TO, _SEED, _RATER = "->", "@seed", "~"
 
 
 @dataclass(frozen=True)
 class ItemId:
     """What a row is about, written once into :attr:`Row.utt_id`: an utterance (``source``), its conversion to
-    a ``target`` speaker (``"<source>-><target>"``, voice conversion) or one training ``seed`` of a generation
-    (``"<source>@seed<n>"``, TTS with several seeds). :meth:`parse` reads it back."""
+    a ``target`` speaker (``"<source>-><target>"``, voice conversion), one training ``seed`` of a generation
+    (``"<source>@seed<n>"``, TTS with several seeds) or one listener's rating (``"<source>~<rater>"``, a listening
+    test; rater codes are letters, digits, ``-`` and ``_``). :meth:`parse` reads it back."""
 
     source: str
     target: str | None = None
     seed: int | None = None
+    rater: str | None = None
 
     def __str__(self) -> str:
         text = self.source if self.target is None else f"{self.source}{_TO}{self.target}"
-        return text if self.seed is None else f"{text}{_SEED}{self.seed}"
+        text = text if self.seed is None else f"{text}{_SEED}{self.seed}"
+        return text if self.rater is None else f"{text}{_RATER}{self.rater}"
 
     @classmethod
     def parse(cls, text: str) -> ItemId:
         """The item a row's ``utt_id`` names (a plain utterance id is its own source)."""
-        body, seed = text, None
-        head, found, tail = text.rpartition(_SEED)
+        body, rater = text, None
+        head, found, tail = text.rpartition(_RATER)
+        if found and tail and all(c.isalnum() or c in "-_" for c in tail):
+            body, rater = head, tail
+        seed = None
+        head, found, tail = body.rpartition(_SEED)
         if found and tail.isdigit():
             body, seed = head, int(tail)
         source, arrow, target = body.rpartition(_TO)
-        return cls(source, target, seed) if arrow else cls(body, None, seed)
+        return cls(source, target, seed, rater) if arrow else cls(body, None, seed, rater)
 
 
 @dataclass(frozen=True)

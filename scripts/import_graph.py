@@ -26,7 +26,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("api", ("codec", "contract", "datasets", "metric", "diskcache", "task", "synth")),
     ("config", ("config", "profiles", "plan")),
     ("engine", ("jobs", "executor", "runner")),
-    ("results", ("columns", "intervals", "tables", "check", "report", "paper", "table1", "calibrate")),
+    ("results", ("columns", "intervals", "tables", "check", "report", "paper", "table1", "calibrate",
+                 "listening", "outputs")),
     ("cli", ("cli", "__main__", "")),  # "" is the package itself; cli.* modules belong to "cli"
 )
 #: the highest layer plugins (``codecs/``, ``tasks/``, ``metrics/``, ``corpora/``) may import from

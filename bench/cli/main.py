@@ -9,7 +9,7 @@ import sys
 
 from bench.registry import COMMANDS, declared_commands, discover
 
-from . import assets, check_codec, listing, paper, parity, profile, report, run, speed, table1
+from . import assets, check_codec, listen, listing, paper, parity, profile, report, run, speed, table1
 
 EPILOG = """examples:
   bench quickstart                           # synthetic corpus, offline codecs + metrics
@@ -31,7 +31,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (run, report, listing, assets, parity, speed, paper, profile, table1, check_codec):
+    for module in (run, report, listing, assets, parity, speed, paper, profile, table1, check_codec, listen):
         module.add_parsers(sub)
     words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
     if words and words[0] not in sub.choices:

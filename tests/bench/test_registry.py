@@ -118,12 +118,16 @@ def test_no_core_module_names_a_codec_task_or_metric_plugin() -> None:
     for reg in (registry.CODECS, registry.TASKS, registry.METRICS):
         plugin_names |= set(reg.names()) | set(reg.unavailable())
     plugin_packages = ("bench.codecs.", "bench.tasks.", "bench.metrics.", "bench.corpora.")
+    #: words of external formats that happen to be plugin names too
+    format_words = {"bench/listening.py": {"reference"}}  # webMUSHRA's config field for a page's open reference
     offences = []
     for path in sorted((ROOT / "bench").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         docs = _docstrings(tree)
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
+                if node.value in format_words.get(path.relative_to(ROOT).as_posix(), set()):
+                    continue
                 if node.value in plugin_names or node.value.startswith(plugin_packages):
                     offences.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value!r}")
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(plugin_packages):

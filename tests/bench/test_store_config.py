@@ -90,7 +90,8 @@ def test_item_ids_are_written_once_and_read_back() -> None:
     from bench.rows import WHOLE, ItemId
 
     for item in (ItemId("u1"), ItemId("p225_003", target="p226"), ItemId("u1", seed=3),
-                 ItemId("p225_003", target="p226", seed=0), ItemId(WHOLE), ItemId("a->b", target="c")):
+                 ItemId("p225_003", target="p226", seed=0), ItemId(WHOLE), ItemId("a->b", target="c"),
+                 ItemId("u1", rater="P-07"), ItemId("p225_003", target="p226", seed=1, rater="x_1")):
         assert ItemId.parse(str(item)) == item, item
     assert str(ItemId("p225_003", target="p226")) == "p225_003->p226" and str(ItemId("u", seed=2)) == "u@seed2"
     assert ItemId.parse("take@seedless") == ItemId("take@seedless")  # not a seed suffix: part of the id

@@ -1,0 +1,469 @@
+"""A MUSHRA listening test (ITU-R BS.1534-3) from the saved outputs of any run, and its ratings back as rows.
+
+:func:`build` picks items and writes a static, self-contained test folder (``index.html``, ``test.json``, the
+stimuli as 16-bit WAV, a webMUSHRA configuration): per item the open reference, a hidden reference, a 3.5 kHz
+low-pass anchor and each chosen codec's saved output, all cut to one segment length and loudness-matched. The page
+opens from disk; a participant code seeds the order of items and of conditions; ratings stay in the browser and are
+exported as one JSON file per participant. :func:`import_ratings` checks those files belong to the test, applies the
+BS.1534 post-screening and writes the ratings as rows (metric ``mushra``) into a run folder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+
+from .audio import METRIC_SAMPLE_RATE, load_audio, resample
+from .columns import output_specs
+from .outputs import original_files, saved_file
+from .rows import ItemId, Row
+from .store import ResultStore
+from .tables import flagged_codecs, load_rows
+
+log = logging.getLogger(__name__)
+HIDDEN, ANCHOR = "hidden reference", "anchor 3.5 kHz"
+TASK, METRIC = "listening", "mushra"
+MAX_SECONDS = 10.0
+TARGET_DB = -23.0  # gated RMS level every stimulus is brought to
+RATER = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One trial: the utterance, the file of each condition id, the id's condition (hidden in the page)."""
+
+    id: str
+    dataset: str
+    utt_id: str
+    files: dict[str, str]  # condition id -> WAV path relative to the test folder
+    conditions: dict[str, str]  # condition id -> condition (codec label, HIDDEN, ANCHOR)
+    score: float | None  # the objective metric the item was chosen by
+    seconds: float  # the segment every condition of the item is cut to
+
+
+def lowpass(samples: np.ndarray, rate: int, cutoff: float = 3500.0, taps: int = 511) -> np.ndarray:
+    """A linear-phase windowed-sinc (Blackman) low-pass, aligned with its input (the BS.1534 anchor)."""
+    n = np.arange(taps) - (taps - 1) / 2
+    kernel = np.sinc(2 * cutoff / rate * n) * np.blackman(taps)
+    kernel /= kernel.sum()
+    return np.convolve(samples, kernel, mode="same").astype(np.float32)
+
+
+def gated_level_db(samples: np.ndarray, rate: int) -> float:
+    """Mean power over 400 ms blocks (75 % overlap) above an absolute gate (-70 dB) and a relative one (10 dB
+    under the ungated mean), in dB: BS.1770's gating, without its K-weighting filter."""
+    block, hop = int(0.4 * rate), int(0.1 * rate)
+    if len(samples) < block:
+        powers = np.array([float(np.mean(samples.astype(np.float64) ** 2))])
+    else:
+        starts = range(0, len(samples) - block + 1, hop)
+        powers = np.array([float(np.mean(samples[s:s + block].astype(np.float64) ** 2)) for s in starts])
+    powers = powers[powers > 10 ** (-70 / 10)]
+    if not len(powers):
+        return -math.inf
+    relative = powers[powers > np.mean(powers) * 10 ** (-10 / 10)]
+    return 10 * math.log10(float(np.mean(relative if len(relative) else powers)))
+
+
+def match_loudness(stimuli: dict[str, np.ndarray], rate: int) -> dict[str, np.ndarray]:
+    """Each stimulus at :data:`TARGET_DB`, then all scaled down together if any would clip."""
+    out = {}
+    for name, x in stimuli.items():
+        level = gated_level_db(x, rate)
+        out[name] = x * (10 ** ((TARGET_DB - level) / 20) if math.isfinite(level) else 1.0)
+    peak = max(float(np.max(np.abs(x))) for x in out.values())
+    scale = 0.99 / peak if peak > 0.99 else 1.0
+    return {name: (x * scale).astype(np.float32) for name, x in out.items()}
+
+
+def quality_metrics(df: pd.DataFrame) -> list[str]:
+    """The ranked per-dataset outputs the rows have (the quality columns of the tables, in their declared order),
+    MUSHRA itself left out: what items are spread over and what is compared with the listeners."""
+    specs = output_specs()
+    present = set(df["metric"])
+    ranked = [s for s in specs.values() if s.per_dataset and s.higher_is_better is not None and s.name in present
+              and s.name != METRIC]
+    return [s.name for s in sorted(ranked, key=lambda s: (s.order, s.name))]
+
+
+def _saved_task(df: pd.DataFrame, task: str | None) -> str:
+    """``task``, or the one task whose outputs the rows saved."""
+    saved = sorted(set(df.loc[df["audio"].notna(), "task"]))
+    if task is not None:
+        if task not in saved:
+            raise ValueError(f"task {task!r} saved no outputs here (tasks with saved audio: {saved or 'none'})")
+        return task
+    if len(saved) != 1:
+        raise ValueError(f"name the task to test with --task (tasks with saved audio: {saved or 'none'}; "
+                         "run with save_audio)")
+    return str(saved[0])
+
+
+def _saved_outputs(df: pd.DataFrame, run_dirs: list[Path], task: str) -> dict[tuple[str, str, str], Path]:
+    """``(codec, dataset, utt_id) -> file`` of every saved output of ``task``."""
+    rows = df[(df["task"] == task) & (df["metric"] == "frame_rate") & df["audio"].notna()]
+    found: dict[tuple[str, str, str], Path] = {}
+    for row in rows.itertuples():
+        for run_dir in run_dirs:
+            path = saved_file(run_dir, row.audio)
+            if path is not None:
+                found.setdefault((str(row.codec), str(row.dataset), str(row.utt_id)), path)
+                break
+    return found
+
+
+def choose_items(scores: dict[tuple[str, str], float | None], count: int, seed: int) -> list[tuple[str, str]]:
+    """``count`` items spread over the metric's range: the candidates sorted by score, taken at evenly spaced
+    ranks (the lowest and the highest included); without scores, a seeded draw. Ties in score break by id."""
+    candidates = sorted(scores)
+    if len(candidates) <= count:
+        return candidates
+    if any(v is None for v in scores.values()):
+        return sorted(random.Random(seed).sample(candidates, count))
+    ranked = sorted(candidates, key=lambda k: (float(scores[k] or 0.0), k))
+    picks = sorted({round(i * (len(ranked) - 1) / (count - 1)) for i in range(count)}) if count > 1 else [0]
+    return [ranked[i] for i in picks]
+
+
+def build(run_dirs: list[str | Path], out: str | Path, codecs: list[str] | None = None, items: int = 8,
+          seed: int = 0, task: str | None = None) -> Path:
+    """Write the test into ``out`` (of ``task``'s saved outputs, by default the one task that saved some);
+    returns ``index.html``."""
+    dirs, out = [Path(d) for d in run_dirs], Path(out)
+    df = load_rows(list(run_dirs), extra="raw")
+    task = _saved_task(df, task)
+    saved = _saved_outputs(df, dirs, task)
+    identity = flagged_codecs(df, "identity")
+    chosen = codecs or sorted({c for c, _, _ in saved} - set(identity))
+    if not chosen:
+        raise ValueError(f"no saved outputs of task {task!r} in {', '.join(map(str, dirs))} (run with save_audio)")
+    originals = original_files(dirs)
+    keys = sorted({(d, u) for _, d, u in saved})
+    usable = [(d, u) for d, u in keys if (d, u) in originals and all((c, d, u) in saved for c in chosen)]
+    if not usable:
+        raise ValueError(f"no utterance has the original and a saved output of every codec of {chosen}")
+    metric = next(iter(quality_metrics(df[df["task"] == task])), None)
+    values = df[(df["task"] == task) & (df["metric"] == metric) & df["codec"].isin(chosen)] if metric else df[:0]
+    means = values.groupby(["dataset", "utt_id"])["value"].mean().to_dict()
+    picked = choose_items({k: means.get(k) for k in usable}, items, seed)
+    (out / "audio").mkdir(parents=True, exist_ok=True)
+    trials = []
+    for number, (dataset, utt) in enumerate(picked, start=1):
+        clip = load_audio(originals[(dataset, utt)])
+        reference = resample(clip.samples, clip.sample_rate, METRIC_SAMPLE_RATE)
+        stimuli = {HIDDEN: reference, ANCHOR: lowpass(reference, METRIC_SAMPLE_RATE)}
+        for codec in chosen:
+            output = load_audio(saved[(codec, dataset, utt)])
+            stimuli[codec] = resample(output.samples, output.sample_rate, METRIC_SAMPLE_RATE)
+        length = min(int(MAX_SECONDS * METRIC_SAMPLE_RATE), *(len(x) for x in stimuli.values()))
+        levelled = match_loudness({k: np.asarray(v[:length], np.float32) for k, v in stimuli.items()},
+                                  METRIC_SAMPLE_RATE)
+        names = list(levelled)
+        random.Random(f"{seed}:{number}").shuffle(names)  # condition ids reveal nothing
+        item_id = f"item{number:02d}"
+        folder = out / "audio" / item_id
+        folder.mkdir(exist_ok=True)
+        sf.write(folder / "open.wav", levelled[HIDDEN], METRIC_SAMPLE_RATE, subtype="PCM_16")  # the open reference
+        files, conditions = {}, {}
+        for k, name in enumerate(names, start=1):
+            cid = f"c{k}"
+            sf.write(folder / f"{cid}.wav", levelled[name], METRIC_SAMPLE_RATE, subtype="PCM_16")
+            files[cid], conditions[cid] = f"audio/{item_id}/{cid}.wav", name
+        trials.append(Item(item_id, dataset, utt, files, conditions, means.get((dataset, utt)),
+                           round(length / METRIC_SAMPLE_RATE, 3)))
+    spec: dict[str, Any] = {
+        "task": task, "seed": seed, "spread_by": metric,
+        "items": [{"id": t.id, "dataset": t.dataset, "utt_id": t.utt_id, "open": f"audio/{t.id}/open.wav",
+                   "files": t.files, "conditions": t.conditions, "score": t.score, "seconds": t.seconds}
+                  for t in trials],
+        "runs": [str(d) for d in dirs]}
+    audio_digest = hashlib.sha256(b"".join((out / f).read_bytes() for t in trials for f in t.files.values()))
+    spec["digest"] = hashlib.sha256((json.dumps(spec, sort_keys=True) + audio_digest.hexdigest()).encode()
+                                    ).hexdigest()[:16]
+    (out / "test.json").write_text(json.dumps(spec, indent=2))
+    (out / "webmushra.yaml").write_text(webmushra_config(spec))
+    index = out / "index.html"
+    index.write_text(PAGE.replace("__SPEC__", json.dumps(spec).replace("</", "<\\/")), encoding="utf-8")
+    return index
+
+
+def webmushra_config(spec: dict[str, Any]) -> str:
+    """The same test as a webMUSHRA configuration (``configs/<name>.yaml`` of a webMUSHRA install; the stimuli
+    paths relative to this folder: copy it beside webMUSHRA's ``configs``)."""
+    import yaml
+
+    pages: list[Any] = [{"type": "generic", "id": "intro", "name": "Listening test",
+                         "content": "Rate each condition against the reference (0-100)."}]
+    for item in spec["items"]:
+        stimuli = {cid: path for cid, path in item["files"].items()}
+        pages.append({"type": "mushra", "id": item["id"], "name": item["id"], "content": "", "showWaveform": False,
+                      "enableLooping": True, "reference": item["open"], "createAnchor35": False,
+                      "createAnchor70": False, "randomize": True, "stimuli": stimuli})
+    pages.append({"type": "finish", "name": "Thank you", "content": "", "showResults": False,
+                  "writeResults": True, "questionnaire": [{"type": "text", "label": "participant", "name": "code"}]})
+    return yaml.safe_dump({"testname": f"bench listen {spec['digest']}", "testId": spec["digest"],
+                           "bufferSize": 2048, "stopOnErrors": True, "showButtonPreviousPage": True,
+                           "remoteService": "service/write.php", "pages": [pages[0], pages[1:-1], pages[-1]]},
+                          sort_keys=False)
+
+
+@dataclass
+class Screening:
+    """Who was kept: BS.1534 post-screening excludes a listener who rates the hidden reference below 90 for more
+    than 15 % of the items."""
+
+    kept: list[str]
+    excluded: dict[str, str]  # listener -> why
+
+
+def screen(ratings: dict[str, dict[str, dict[str, float]]]) -> Screening:
+    """``ratings``: listener -> item -> condition -> rating."""
+    kept, excluded = [], {}
+    for listener, items in sorted(ratings.items()):
+        low = [i for i, by in items.items() if by.get(HIDDEN, 100.0) < 90]
+        if items and len(low) / len(items) > 0.15:
+            excluded[listener] = f"hidden reference below 90 in {len(low)} of {len(items)} items"
+        else:
+            kept.append(listener)
+    return Screening(kept, excluded)
+
+
+def read_results(files: list[str | Path], spec: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
+    """listener -> item -> condition -> rating, from the page's exports; every file must be this test's."""
+    known = {item["id"]: set(item["conditions"].values()) for item in spec["items"]}
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for file in files:
+        data = json.loads(Path(file).read_text(encoding="utf-8"))
+        if data.get("digest") != spec["digest"]:
+            raise ValueError(f"{file}: from another test (digest {data.get('digest')!r}, this test's is "
+                             f"{spec['digest']!r})")
+        listener = str(data.get("participant", ""))
+        if not RATER.match(listener):
+            raise ValueError(f"{file}: participant code {listener!r} must be 1-40 letters, digits, '-' or '_'")
+        if listener in out:
+            raise ValueError(f"{file}: participant {listener!r} has two result files")
+        items: dict[str, dict[str, float]] = {}
+        for item_id, by in (data.get("ratings") or {}).items():
+            if item_id not in known or set(by) - known[item_id]:
+                raise ValueError(f"{file}: item {item_id!r} or its conditions are not this test's")
+            values = {str(c): float(v) for c, v in by.items()}
+            if any(not 0 <= v <= 100 for v in values.values()):
+                raise ValueError(f"{file}: ratings must be in [0, 100]")
+            items[item_id] = values
+        out[listener] = items
+    return out
+
+
+def import_ratings(files: list[str | Path], into: str | Path, test: str | Path) -> Screening:
+    """Ratings of the test folder ``test`` from the participants' ``files`` as rows of the run folder ``into``
+    (metric ``mushra`` of task ``listening``, one row per item, condition and kept listener; backend
+    ``mushra:<digest>``); the screening is written to ``into/listening.json`` too."""
+    spec = json.loads((Path(test) / "test.json").read_text(encoding="utf-8"))
+    ratings = read_results(files, spec)
+    screening = screen(ratings)
+    store = ResultStore(into)
+    variants = {r.codec: r.variant for r in store.current_rows() if r.task == spec["task"]}
+    setup = f"{TASK}/-/{spec['digest'][:10]}"
+    items = {item["id"]: item for item in spec["items"]}
+    rows = []
+    for listener in screening.kept:
+        for item_id, by in sorted(ratings[listener].items()):
+            item = items[item_id]
+            for condition, value in sorted(by.items()):
+                rows.append(Row(condition, TASK, item["dataset"], str(ItemId(item["utt_id"], rater=listener)), METRIC,
+                                value=value, backend=f"mushra:{spec['digest']}",
+                                extra={"listener": listener, "item": item_id, "condition": condition},
+                                variant=variants.get(condition, ""), setup=setup))
+    store.add(rows)
+    (Path(into) / "listening.json").write_text(json.dumps(
+        {"digest": spec["digest"], "kept": screening.kept, "excluded": screening.excluded, "rows": len(rows)},
+        indent=2))
+    return screening
+
+
+PAGE = r"""<!doctype html><html><head><meta charset="utf-8"><title>Listening test</title><style>
+body{font:15px system-ui,sans-serif;max-width:900px;margin:2em auto;padding:0 1em}button{margin:2px;padding:4px 10px}
+.row{display:flex;align-items:center;gap:12px;margin:8px 0}.row input[type=range]{flex:1}
+.val{width:3em;text-align:right}
+#progress{color:#555}.hidden{display:none}pre{white-space:pre-wrap;background:#f4f4f4;padding:8px}
+</style></head><body><h1>Listening test (MUSHRA)</h1>
+<div id="start"><p>Rate how close each condition sounds to the reference, from 0 (bad) to 100 (excellent). One of the
+conditions is the reference itself. Listen with headphones; play any sound as often as you like.</p>
+<label>Participant code <input id="code" maxlength="40"></label> <button id="begin">Start</button></div>
+<div id="trial" class="hidden"><p id="progress"></p><div class="row"><button id="ref">Reference</button>
+<button id="stop">Stop</button></div><div id="conditions"></div><button id="prev">Previous</button>
+<button id="next">Next</button></div>
+<div id="done" class="hidden"><p>Thank you. Save your results and send the file to the experimenter.</p>
+<a id="download">Download results</a><pre id="export"></pre></div>
+<script>
+const SPEC = __SPEC__;
+function hash(s){let h=1779033703^s.length;for(let i=0;i<s.length;i++){h=Math.imul(h^s.charCodeAt(i),3432918353);
+h=h<<13|h>>>19}return h>>>0}
+function rng(seed){return function(){seed|=0;seed=seed+0x6D2B79F5|0;let t=Math.imul(seed^seed>>>15,1|seed);
+t=t+Math.imul(t^t>>>7,61|t)^t;return((t^t>>>14)>>>0)/4294967296}}
+function shuffled(list,r){const a=list.slice();for(let i=a.length-1;i>0;i--){const j=Math.floor(r()*(i+1));
+[a[i],a[j]]=[a[j],a[i]]}return a}
+let code="",order=[],conditionOrder={},ratings={},at=0,player=new Audio();
+function key(){return "bench-mushra:"+SPEC.digest+":"+code}
+function save(){try{localStorage.setItem(key(),JSON.stringify(ratings))}catch(e){}}
+function play(src){player.pause();player.src=src;player.currentTime=0;player.play().catch(()=>{})}
+function begin(c){code=c.trim();
+ if(!/^[A-Za-z0-9_-]{1,40}$/.test(code)){alert("Use 1-40 letters, digits, - or _");return false}
+ const r=rng(hash(code+":"+SPEC.digest));order=shuffled(SPEC.items.map(i=>i.id),r);
+ for(const item of SPEC.items){conditionOrder[item.id]=shuffled(Object.keys(item.files),r)}
+ try{ratings=JSON.parse(localStorage.getItem(key())||"{}")}catch(e){ratings={}}
+ document.getElementById("start").classList.add("hidden");document.getElementById("trial").classList.remove("hidden");
+ show(0);return true}
+function item(id){return SPEC.items.find(i=>i.id===id)}
+function show(n){at=n;const it=item(order[n]);ratings[it.id]=ratings[it.id]||{};
+ document.getElementById("progress").textContent="Item "+(n+1)+" of "+order.length;
+ document.getElementById("ref").onclick=()=>play(it.open);
+ const box=document.getElementById("conditions");box.innerHTML="";
+ conditionOrder[it.id].forEach((cid,k)=>{const row=document.createElement("div");row.className="row";
+  const b=document.createElement("button");b.textContent="Play "+String.fromCharCode(65+k);
+  b.onclick=()=>play(it.files[cid]);
+  const s=document.createElement("input");s.type="range";s.min=0;s.max=100;s.step=1;s.dataset.cid=cid;
+  const v=document.createElement("span");v.className="val";const cur=ratings[it.id][cid];s.value=cur===undefined?50:cur;
+  v.textContent=cur===undefined?"-":cur;s.oninput=()=>{ratings[it.id][cid]=Number(s.value);v.textContent=s.value;save()};
+  row.append(b,s,v);box.append(row)});
+ document.getElementById("prev").disabled=n===0;
+ document.getElementById("next").textContent=n===order.length-1?"Finish":"Next"}
+function complete(it){return Object.keys(it.files).every(c=>ratings[it.id][c]!==undefined)}
+function next(){const it=item(order[at]);if(!complete(it)){alert("Rate every condition first");return false}
+ if(at<order.length-1){show(at+1)}else{finish()}return true}
+function finish(){player.pause();
+ const out={digest:SPEC.digest,participant:code,finished:new Date().toISOString(),ratings:{}};
+ for(const it of SPEC.items){out.ratings[it.id]={};for(const [cid,cond] of Object.entries(it.conditions)){
+  out.ratings[it.id][cond]=ratings[it.id][cid]}}
+ const text=JSON.stringify(out,null,1);document.getElementById("export").textContent=text;
+ const a=document.getElementById("download");a.href=URL.createObjectURL(new Blob([text],{type:"application/json"}));
+ a.download="mushra-"+code+".json";document.getElementById("trial").classList.add("hidden");
+ document.getElementById("done").classList.remove("hidden")}
+document.getElementById("begin").onclick=()=>begin(document.getElementById("code").value);
+document.getElementById("next").onclick=next;document.getElementById("prev").onclick=()=>show(Math.max(0,at-1));
+document.getElementById("stop").onclick=()=>player.pause();
+// #participant=CODE starts at once; &auto={"condition":rating,...,"default":rating} also rates every item and
+// finishes (automated checks and demos)
+const args=new URLSearchParams(location.hash.slice(1));
+if(args.get("participant")&&begin(args.get("participant"))&&args.get("auto")){const plan=JSON.parse(args.get("auto"));
+ {for(let n=0;n<order.length;n++){const it=item(order[n]);
+  for(const s of document.querySelectorAll("#conditions input[type=range]")){const cond=it.conditions[s.dataset.cid];
+   s.value=cond in plan?plan[cond]:plan["default"];s.oninput()}next()}}}
+</script></body></html>
+"""
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks with ties averaged (Spearman's)."""
+    order = np.argsort(x, kind="stable")
+    ranks = np.empty(len(x))
+    ranks[order] = np.arange(len(x), dtype=float)
+    for value in np.unique(x):
+        tied = x == value
+        ranks[tied] = ranks[tied].mean()
+    return ranks
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rank correlation (NaN when either side is constant or has fewer than 3 values)."""
+    if len(a) < 3:
+        return math.nan
+    ra, rb = _ranks(np.asarray(a, float)), _ranks(np.asarray(b, float))
+    if ra.std() == 0 or rb.std() == 0:
+        return math.nan
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def condition_means(df: pd.DataFrame) -> pd.DataFrame:
+    """Per codec the mean MUSHRA and the mean of each objective metric over the test's items (the points the
+    per-condition correlation is computed from), one column per metric."""
+    ratings = df[(df["task"] == TASK) & (df["metric"] == METRIC)]
+    utts = {ItemId.parse(str(u)).source for u in ratings["utt_id"]}
+    objective = df[df["utt_id"].isin(utts) & (df["task"] != TASK) & df["value"].notna() & df["error"].isna()
+                   & df["metric"].isin(quality_metrics(df)) & df["codec"].isin(set(ratings["codec"]))]
+    table = objective.pivot_table(index="codec", columns="metric", values="value", aggfunc="mean")
+    table["mushra"] = ratings.groupby("codec")["value"].mean()
+    return table.dropna(subset=["mushra"])
+
+
+def correlation_plots(df: pd.DataFrame, out: Path) -> list[str]:
+    """One PNG per objective metric: each codec's mean MUSHRA (x) against its mean metric (y), labelled, with
+    Spearman's rho in the title. Returns paths relative to ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    means = condition_means(df)
+    paths = []
+    for metric in [m for m in quality_metrics(df) if m in means.columns]:
+        part = means[["mushra", metric]].dropna()
+        if len(part) < 2:
+            continue
+        fig, ax = plt.subplots(figsize=(4.6, 3.6), dpi=100)
+        ax.scatter(part["mushra"], part[metric])
+        for codec, row in part.iterrows():
+            ax.annotate(str(codec), (row["mushra"], row[metric]), fontsize=7, xytext=(3, 3),
+                        textcoords="offset points")
+        ax.set_xlabel("MUSHRA (mean over listeners and items)")
+        ax.set_ylabel(metric)
+        rho = spearman(part["mushra"].to_numpy(), part[metric].to_numpy())
+        ax.set_title(f"{metric} vs MUSHRA: Spearman rho = {rho:.2f}", fontsize=9)
+        fig.tight_layout()
+        path = out / "plots" / f"mushra+{metric}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path)
+        plt.close(fig)
+        paths.append(str(path.relative_to(out)))
+    return paths
+
+
+def correlations(df: pd.DataFrame, resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """How far each objective metric ranks like the listeners: Spearman's rho between MUSHRA (mean over kept
+    listeners) and the metric, per condition (codec means over the test's items) and per item (every item x codec
+    pair), each with a 95 % bootstrap interval over items. Only the codecs the metric scored take part."""
+    ratings = df[(df["task"] == TASK) & (df["metric"] == METRIC)].copy()
+    if ratings.empty:
+        return pd.DataFrame(columns=["metric", "level", "rho", "ci_low", "ci_high", "n"])
+    ratings["utt"] = ratings["utt_id"].map(lambda u: ItemId.parse(str(u)).source)
+    mushra = ratings.groupby(["codec", "dataset", "utt"])["value"].mean()
+    items = sorted({(d, u) for _, d, u in mushra.index})
+    objective = df[df["utt_id"].isin({u for _, u in items}) & (df["task"] != TASK) & df["value"].notna()
+                   & df["error"].isna() & df["metric"].isin(quality_metrics(df))]
+    rng = np.random.default_rng(seed)
+    out = []
+    for metric, part in objective.groupby("metric"):
+        values = part.groupby(["codec", "dataset", "utt_id"])["value"].mean()
+        pairs = [(c, d, u, float(mushra[(c, d, u)]), float(values[(c, d, u)])) for c, d, u in mushra.index
+                 if (c, d, u) in values.index]
+        if not pairs:
+            continue
+        table = pd.DataFrame(pairs, columns=["codec", "dataset", "utt", "mushra", "metric"])
+
+        def both(sample: pd.DataFrame) -> tuple[float, float]:
+            means = sample.groupby("codec")[["mushra", "metric"]].mean()
+            return (spearman(means["mushra"].to_numpy(), means["metric"].to_numpy()),
+                    spearman(sample["mushra"].to_numpy(), sample["metric"].to_numpy()))
+
+        point = both(table)
+        keys = sorted({(d, u) for d, u in zip(table["dataset"], table["utt"], strict=True)})
+        by_item = {k: table[(table["dataset"] == k[0]) & (table["utt"] == k[1])] for k in keys}
+        draws = np.array([both(pd.concat([by_item[keys[i]] for i in rng.integers(0, len(keys), len(keys))]))
+                          for _ in range(resamples)])
+        for j, level in enumerate(("condition", "item")):
+            finite = draws[:, j][np.isfinite(draws[:, j])]
+            low, high = (np.percentile(finite, [2.5, 97.5]) if len(finite) else (math.nan, math.nan))
+            n = table["codec"].nunique() if level == "condition" else len(table)
+            out.append({"metric": metric, "level": level, "rho": point[j], "ci_low": float(low),
+                        "ci_high": float(high), "n": int(n)})
+    return pd.DataFrame(out, columns=["metric", "level", "rho", "ci_low", "ci_high", "n"])

@@ -1,0 +1,41 @@
+"""Where a run's audio is: the outputs it saved (``RUN_DIR/audio/...``, named by its rows) and the original
+recordings of its datasets (through its saved config). The report and the listening test read them."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def saved_file(run_dir: Path, named: object) -> Path | None:
+    """The file a row names in ``extra.audio`` when it lies inside the run's ``audio/`` folder; anything
+    else (an absolute path, ``../``, a link out of the folder) is never copied into a report."""
+    if not isinstance(named, str) or not named:
+        return None
+    root = (run_dir / "audio").resolve()
+    try:
+        path = (run_dir / named).resolve()
+    except (OSError, RuntimeError):
+        return None
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return path
+
+
+def original_files(run_dirs: list[Path]) -> dict[tuple[str, str], Path]:
+    """``(dataset, utt_id) -> audio path`` from the runs' saved configs (when the data is still there)."""
+    from .config import load_saved
+    from .datasets import load_dataset
+
+    found: dict[tuple[str, str], Path] = {}
+    for run_dir in run_dirs:
+        try:
+            config = load_saved(run_dir)
+            for spec in config.datasets if config is not None else ():
+                for utt in load_dataset(spec):
+                    found[(spec.name, utt.utt_id)] = utt.path
+        except (OSError, ValueError, KeyError) as err:
+            log.warning("report: originals of %s not found (%s)", run_dir, err)
+    return found
