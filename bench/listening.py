@@ -284,6 +284,11 @@ def import_ratings(files: list[str | Path], into: str | Path, test: str | Path) 
                                 value=value, backend=f"mushra:{spec['digest']}",
                                 extra={"listener": listener, "item": item_id, "condition": condition},
                                 variant=variants.get(condition, ""), setup=setup))
+    stored = {r.key: r.value for r in store.rows() if r.task == TASK and r.setup == setup}
+    changed = sorted({str(r.extra["listener"]) for r in rows if r.key in stored and stored[r.key] != r.value})
+    if changed:  # the store keeps the first row of a key: a second, different file would be dropped silently
+        raise ValueError(f"{into} already holds other ratings of this test from {changed}: a participant's file is "
+                         "imported once (import into a fresh copy of the run to replace them)")
     store.add(rows)
     (Path(into) / "listening.json").write_text(json.dumps(
         {"digest": spec["digest"], "kept": screening.kept, "excluded": screening.excluded, "rows": len(rows)},

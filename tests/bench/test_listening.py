@@ -108,6 +108,14 @@ def test_two_scripted_participants_in_chromium_become_rows_and_a_table(run_dir: 
     index = build([run_dir], tmp_path / "report").read_text()
     assert "objective metrics against MUSHRA" in index and "condition" in index
     assert "plots/mushra+sim.png" in index and (tmp_path / "report" / "plots" / "mushra+sim.png").stat().st_size
+    assert main(["listen", "import", *files, "--into", str(run_dir), "--test", str(test)]) == 0  # the same: no-op
+    assert len(load_rows([run_dir]).query("metric == 'mushra'")) == 16
+    changed = json.loads((test / "p1.json").read_text())
+    first = next(iter(changed["ratings"]))
+    changed["ratings"][first]["mulaw-8bit"] = 10.0
+    (test / "p1.json").write_text(json.dumps(changed))
+    with pytest.raises(ValueError, match="already holds other ratings"):
+        listening.import_ratings([test / "p1.json"], run_dir, test)
     wrong = dict(good, digest="0" * 16)
     (test / "wrong.json").write_text(json.dumps(wrong))
     with pytest.raises(ValueError, match="from another test"):
