@@ -282,7 +282,8 @@ def import_ratings(files: list[str | Path], into: str | Path, test: str | Path) 
             for condition, value in sorted(by.items()):
                 rows.append(Row(condition, TASK, item["dataset"], str(ItemId(item["utt_id"], rater=listener)), METRIC,
                                 value=value, backend=f"mushra:{spec['digest']}",
-                                extra={"listener": listener, "item": item_id, "condition": condition},
+                                extra={"listener": listener, "item": item_id, "condition": condition,
+                                       **({"identity": True} if condition == HIDDEN else {})},
                                 variant=variants.get(condition, ""), setup=setup))
     stored = {r.key: r.value for r in store.rows() if r.task == TASK and r.setup == setup}
     changed = sorted({str(r.extra["listener"]) for r in rows if r.key in stored and stored[r.key] != r.value})

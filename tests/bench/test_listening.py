@@ -100,6 +100,7 @@ def test_two_scripted_participants_in_chromium_become_rows_and_a_table(run_dir: 
     assert set(rows[rows["codec"] == "mulaw-8bit"]["value"]) == {80.0}
     table = render([run_dir])["listening"]
     assert "MUSHRA" in table and "hidden reference" in table and "anchor 3.5 kHz" in table
+    assert "**100.0**" not in table and "**80.0**" in table  # the hidden reference is not ranked, as identity rows
     rho = listening.correlations(df).set_index(["metric", "level"])
     per_item = rho.loc[("sim", "item")]  # 4 items x 2 codecs the metric scored
     assert per_item["n"] == 8 and -1 <= per_item["rho"] <= 1 and per_item["ci_low"] <= per_item["ci_high"]
