@@ -25,7 +25,8 @@ import soundfile as sf
 
 from .audio import METRIC_SAMPLE_RATE, load_audio, resample
 from .columns import output_specs
-from .outputs import original_files, saved_file
+from .names import file_name
+from .outputs import original_files, save_plot, saved_file
 from .rows import ItemId, Row
 from .store import ResultStore
 from .tables import flagged_codecs, load_rows
@@ -390,13 +391,21 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
+def _ratings_and_scores(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The MUSHRA rows (with their utterance in ``utt``) and the objective quality rows of the same utterances
+    and codecs."""
+    ratings = df[(df["task"] == TASK) & (df["metric"] == METRIC)].copy()
+    ratings["utt"] = [ItemId.parse(str(u)).source for u in ratings["utt_id"]]
+    objective = df[df["utt_id"].isin(set(ratings["utt"])) & df["codec"].isin(set(ratings["codec"]))
+                   & (df["task"] != TASK) & df["value"].notna() & df["error"].isna()
+                   & df["metric"].isin(quality_metrics(df))]
+    return ratings, objective
+
+
 def condition_means(df: pd.DataFrame) -> pd.DataFrame:
     """Per codec the mean MUSHRA and the mean of each objective metric over the test's items (the points the
     per-condition correlation is computed from), one column per metric."""
-    ratings = df[(df["task"] == TASK) & (df["metric"] == METRIC)]
-    utts = {ItemId.parse(str(u)).source for u in ratings["utt_id"]}
-    objective = df[df["utt_id"].isin(utts) & (df["task"] != TASK) & df["value"].notna() & df["error"].isna()
-                   & df["metric"].isin(quality_metrics(df)) & df["codec"].isin(set(ratings["codec"]))]
+    ratings, objective = _ratings_and_scores(df)
     table = objective.pivot_table(index="codec", columns="metric", values="value", aggfunc="mean")
     table["mushra"] = ratings.groupby("codec")["value"].mean()
     return table.dropna(subset=["mushra"])
@@ -425,12 +434,7 @@ def correlation_plots(df: pd.DataFrame, out: Path) -> list[str]:
         ax.set_ylabel(metric)
         rho = spearman(part["mushra"].to_numpy(), part[metric].to_numpy())
         ax.set_title(f"{metric} vs MUSHRA: Spearman rho = {rho:.2f}", fontsize=9)
-        fig.tight_layout()
-        path = out / "plots" / f"mushra+{metric}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path)
-        plt.close(fig)
-        paths.append(str(path.relative_to(out)))
+        paths.append(save_plot(fig, out, f"mushra+{file_name(metric)}"))
     return paths
 
 
@@ -438,14 +442,10 @@ def correlations(df: pd.DataFrame, resamples: int = 1000, seed: int = 0) -> pd.D
     """How far each objective metric ranks like the listeners: Spearman's rho between MUSHRA (mean over kept
     listeners) and the metric, per condition (codec means over the test's items) and per item (every item x codec
     pair), each with a 95 % bootstrap interval over items. Only the codecs the metric scored take part."""
-    ratings = df[(df["task"] == TASK) & (df["metric"] == METRIC)].copy()
+    ratings, objective = _ratings_and_scores(df)
     if ratings.empty:
         return pd.DataFrame(columns=["metric", "level", "rho", "ci_low", "ci_high", "n"])
-    ratings["utt"] = ratings["utt_id"].map(lambda u: ItemId.parse(str(u)).source)
     mushra = ratings.groupby(["codec", "dataset", "utt"])["value"].mean()
-    items = sorted({(d, u) for _, d, u in mushra.index})
-    objective = df[df["utt_id"].isin({u for _, u in items}) & (df["task"] != TASK) & df["value"].notna()
-                   & df["error"].isna() & df["metric"].isin(quality_metrics(df))]
     rng = np.random.default_rng(seed)
     out = []
     for metric, part in objective.groupby("metric"):

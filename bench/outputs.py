@@ -1,10 +1,12 @@
 """Where a run's audio is: the outputs it saved (``RUN_DIR/audio/...``, named by its rows) and the original
-recordings of its datasets (through its saved config). The report and the listening test read them."""
+recordings of its datasets (through its saved config), and where the plots made of them go. The report and the
+listening test use them."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -39,3 +41,16 @@ def original_files(run_dirs: list[Path]) -> dict[tuple[str, str], Path]:
         except (OSError, ValueError, KeyError) as err:
             log.warning("report: originals of %s not found (%s)", run_dir, err)
     return found
+
+
+def save_plot(fig: Any, out: Path, name: str) -> str:
+    """Lay out a matplotlib figure, write it to ``out/plots/<name>.png`` and close it; the path relative to
+    ``out`` (``name`` already made of :func:`bench.names.file_name` parts)."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    path = out / "plots" / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return str(path.relative_to(out))

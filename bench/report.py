@@ -27,7 +27,7 @@ from .columns import Column, Columns, output_specs
 from .csvfile import write_csv
 from .intervals import add_intervals
 from .names import file_name
-from .outputs import original_files, saved_file
+from .outputs import original_files, save_plot, saved_file
 from .rows import ItemId
 from .store import ERROR_METRIC
 from .tables import (
@@ -179,12 +179,7 @@ def _rate_plots(table: pd.DataFrame, columns: Columns, task: str, out: Path) -> 
         ax.set_ylabel(column)
         ax.set_title(f"{task}: {column}", fontsize=9)
         ax.legend(fontsize=6)
-        fig.tight_layout()
-        path = out / "plots" / f"{file_name(task)}+{file_name(column)}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path)
-        plt.close(fig)
-        paths.append(str(path.relative_to(out)))
+        paths.append(save_plot(fig, out, f"{file_name(task)}+{file_name(column)}"))
     return paths
 
 
