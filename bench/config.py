@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import copy
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import Annotated, Any, Literal
 
 from . import roots
 from .datasets import DatasetSpec
-
-KNOWN_KEYS = {
-    "name", "output_dir", "seed", "device", "batch_size", "max_seconds", "metric_profile",
-    "metrics", "tasks", "codecs", "datasets", "assets", "description", "task_options", "roots", "paper",
-    "task_datasets", "task_codecs", "save_audio", "executor", "metric_options", "prefetch",
-}
+from .names import file_name
+from .options import Count, PositiveFloat, PositiveInt, Range, Seed, check_value
+from .yamlfile import YAMLError, load_yaml
 
 
 @dataclass(frozen=True)
@@ -29,9 +25,13 @@ class CodecSpec:
 
 
 EXECUTOR_KINDS = ("inline", "local", "slurm")
-#: ``executor:`` keys handed to submitit's SLURM executor (as ``slurm_<key>``; ``timeout_min`` for both kinds)
-SLURM_KEYS = ("partition", "gpus_per_node", "cpus_per_task", "mem_gb", "timeout_min", "array_parallelism",
-              "additional_parameters", "qos", "account")
+#: ``executor:`` keys handed to submitit's SLURM executor (as ``slurm_<key>``; ``timeout_min`` for both kinds),
+#: with the values each accepts
+SLURM_KEYS: dict[str, Any] = {
+    "partition": str, "gpus_per_node": Count, "cpus_per_task": PositiveInt, "mem_gb": PositiveInt,
+    "timeout_min": PositiveInt, "array_parallelism": PositiveInt, "additional_parameters": dict[str, Any],
+    "qos": str, "account": str,
+}
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,9 @@ class ExecutorConfig:
     """The ``executor:`` section: ``inline`` (this process, the default), ``local`` (``workers`` processes of
     this machine) or ``slurm`` (a job array); the plan is cut into ``buckets`` shards per sharded job."""
 
-    kind: str = "inline"
-    workers: int = 2
-    buckets: int = 2
+    kind: Literal["inline", "local", "slurm"] = "inline"
+    workers: PositiveInt = 2
+    buckets: PositiveInt = 2
     scheduler: dict[str, Any] = field(default_factory=dict)  # the SLURM_KEYS given
 
     @property
@@ -49,23 +49,21 @@ class ExecutorConfig:
         return self.kind == "inline"
 
     @classmethod
-    def from_section(cls, section: dict[str, Any] | None) -> ExecutorConfig:
-        """Validated: a known kind, ``workers`` >= 1, ``buckets`` defaulting to ``workers``, no unknown key."""
-        section = dict(section or {})
-        kind = section.pop("kind", "inline")
-        if kind not in EXECUTOR_KINDS:
-            raise ValueError(f"executor.kind must be one of {EXECUTOR_KINDS}, got {kind!r}")
-        workers = int(section.pop("workers", 2))
-        if workers < 1:
-            raise ValueError(f"executor.workers must be >= 1, got {workers}")
-        buckets = int(section.pop("buckets", workers))
-        if buckets < 1:
-            raise ValueError(f"executor.buckets must be >= 1, got {buckets}")
-        unknown = set(section) - set(SLURM_KEYS)
-        if unknown:
-            raise ValueError(f"executor: unknown keys {sorted(unknown)} (known: kind, workers, buckets, "
-                             f"{', '.join(SLURM_KEYS)})")
-        return cls(str(kind), workers, buckets, section)
+    def from_section(cls, section: Any) -> ExecutorConfig:
+        """Validated: a known kind, ``workers`` and ``buckets`` >= 1 (``buckets`` defaulting to ``workers``), each
+        scheduler key of its type, no unknown key."""
+        if section is None:
+            section = {}
+        if not isinstance(section, dict):
+            raise ValueError(f"executor must be a mapping of kind, workers, buckets, ...; got {section!r}")
+        known = ["kind", "workers", "buckets", *SLURM_KEYS]
+        unknown_keys(section, known, "executor")
+        kind = check_value(section.get("kind", "inline"), Literal["inline", "local", "slurm"], "executor.kind")
+        workers = check_value(section.get("workers", 2), PositiveInt, "executor.workers")
+        buckets = check_value(section.get("buckets", workers), PositiveInt, "executor.buckets")
+        scheduler = {key: check_value(section[key], hint, f"executor.{key}")
+                     for key, hint in SLURM_KEYS.items() if key in section}
+        return cls(kind, workers, buckets, scheduler)
 
 
 @dataclass(frozen=True)
@@ -92,15 +90,21 @@ class RunConfig:
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
+def unknown_keys(given: dict[str, Any], known: list[str] | tuple[str, ...], where: str) -> None:
+    """Raise naming the first key of ``given`` that is not ``known``, with a did-you-mean."""
+    for key in given:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), [str(k) for k in known], n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"{where}: unknown key {key!r}{hint} (accepted: {', '.join(map(str, known))})")
+
+
 def apply_override(data: dict[str, Any], override: str) -> None:
     """Set ``a.b.c=value`` (value parsed as YAML) in a nested dict."""
     if "=" not in override:
         raise ValueError(f"override {override!r} must look like key=value (e.g. batch_size=4)")
     key, _, text = override.partition("=")
-    try:
-        value = yaml.safe_load(text) if text else None
-    except yaml.YAMLError as err:
-        raise ValueError(f"override {key.strip()}: its value is not valid YAML ({_yaml_reason(err)})") from err
+    value = load_yaml(text, f"override {key.strip()}") if text else None
     set_key(data, key.strip(), value)
 
 
@@ -108,6 +112,8 @@ def set_key(data: dict[str, Any], key: str, value: Any) -> None:
     """Set the dotted ``key`` to ``value`` (data, never parsed) in a nested dict."""
     override = f"{key}=..."
     parts = key.split(".")
+    if not all(parts):
+        raise ValueError(f"override {override!r}: empty part in the dotted key")
     node = data
     for part in parts[:-1]:
         child = node.get(part)
@@ -119,12 +125,6 @@ def set_key(data: dict[str, Any], key: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def _yaml_reason(err: yaml.YAMLError) -> str:
-    mark = getattr(err, "problem_mark", None)
-    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(problem)
-
-
 def _as_list(data: dict[str, Any], key: str) -> list | None:
     """A list key given as one string (``tasks=resynthesis``) is a one-element list."""
     value = data.get(key)
@@ -133,86 +133,115 @@ def _as_list(data: dict[str, Any], key: str) -> list | None:
     if isinstance(value, str):
         return [value]
     if not isinstance(value, list):
-        raise ValueError(f"{key!r} must be a list (or one name), got {type(value).__name__}: {value!r}")
+        raise ValueError(f"{key} must be a list (or one name), got {type(value).__name__}: {value!r}")
     return value
 
 
-def _number(data: dict[str, Any], key: str, kind: type, default: Any, where: str = "") -> Any:
-    value = data.get(key, default)
-    if value is None:
+def _names(data: dict[str, Any], key: str) -> list[str] | None:
+    """A list of non-empty names (or one name)."""
+    values = _as_list(data, key)
+    if values is None:
         return None
-    try:
-        return kind(value)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{where}{key} must be {'an integer' if kind is int else 'a number'}, got {value!r}") from err
+    for i, value in enumerate(values):
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{key}[{i}] must be a non-empty name, got {value!r}")
+    return values
 
 
-def _codec_spec(entry: Any) -> CodecSpec:
-    if isinstance(entry, str):
+def _codec_spec(entry: Any, where: str) -> CodecSpec:
+    if isinstance(entry, str) and entry:
         return CodecSpec(entry, entry)
     if isinstance(entry, dict) and ("name" in entry or "codec" in entry):
-        name = str(entry.get("codec", entry.get("name")))
-        return CodecSpec(str(entry.get("name", name)), name, dict(entry.get("params") or {}))
-    raise ValueError(f"codec entry {entry!r} must be a name or {{name, codec, params}}")
+        unknown_keys(entry, ("name", "codec", "params"), where)
+        name = entry.get("codec", entry.get("name"))
+        label = entry.get("name", name)
+        for key, value in (("codec", name), ("name", label)):
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"{where}.{key} must be a non-empty name, got {value!r}")
+        params = entry.get("params") or {}
+        if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
+            raise ValueError(f"{where}.params must be a mapping of parameter names, got {params!r}")
+        return CodecSpec(str(label), str(name), dict(params))
+    raise ValueError(f"{where}: {entry!r} must be a name or {{name, codec, params}}")
 
 
-def _dataset_spec(name: str, entry: dict[str, Any]) -> DatasetSpec:
+DATASET_KEYS = ("format", "root", "ids", "limit", "options")
+
+
+def _dataset_spec(name: str, entry: Any) -> DatasetSpec:
+    where = f"datasets.{name}"
     if not isinstance(entry, dict) or "format" not in entry:
-        raise ValueError(f"dataset {name!r} needs a mapping with at least 'format'")
-    unknown = set(entry) - {"format", "root", "ids", "limit", "options"}
-    if unknown:
-        raise ValueError(f"dataset {name!r}: unknown keys {sorted(unknown)}")
-    ids = _as_list(entry, "ids")
+        raise ValueError(f"{where} needs a mapping with at least 'format' (and root, ids, limit, options)")
+    unknown_keys(entry, DATASET_KEYS, where)
+    fmt = check_value(entry["format"], str, f"{where}.format")
+    root = check_value(entry.get("root"), str | None, f"{where}.root")
+    ids = _names(entry, "ids") if entry.get("ids") is not None else None
+    limit = check_value(entry.get("limit"), PositiveInt | None, f"{where}.limit")
     options = entry.get("options") or {}
-    if not isinstance(options, dict):
-        raise ValueError(f"datasets.{name}.options must be a mapping, got {options!r}")
-    return DatasetSpec(
-        name=name, format=str(entry["format"]), root=None if entry.get("root") is None else str(entry["root"]),
-        ids=tuple(str(i) for i in ids) if ids is not None else None,
-        limit=_number(entry, "limit", int, None, f"datasets.{name}."), options=dict(options),
-    )
+    if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
+        raise ValueError(f"{where}.options must be a mapping, got {options!r}")
+    return DatasetSpec(name=name, format=fmt, root=root, ids=tuple(ids) if ids is not None else None,
+                       limit=limit, options=dict(options))
+
+
+#: every top-level key of a run config and the values it accepts (those checked in place are ``Any`` here)
+FIELDS: dict[str, Any] = {
+    "name": str, "output_dir": str, "description": str, "seed": Seed, "device": str, "batch_size": PositiveInt,
+    "max_seconds": PositiveFloat, "metric_profile": str, "metrics": Any, "tasks": Any, "codecs": Any,
+    "datasets": Any, "assets": dict[str, str], "roots": dict[str, str], "task_options": dict[str, Any],
+    "metric_options": dict[str, Any], "task_datasets": Any, "task_codecs": Any, "save_audio": Any,
+    "executor": Any, "prefetch": Annotated[int, Range(0, 64)], "paper": dict[str, Any],
+}
+KNOWN_KEYS = set(FIELDS)
 
 
 def from_dict(data: dict[str, Any]) -> RunConfig:
-    """Validate a config mapping; unknown keys are errors, not silently ignored."""
-    unknown = set(data) - KNOWN_KEYS
-    if unknown:
-        raise ValueError(f"unknown config keys {sorted(unknown)}; allowed: {sorted(KNOWN_KEYS)}")
+    """Validate a config mapping: every key known (did-you-mean otherwise), every value of its type and range, no
+    silent coercion; names of tasks and metrics under ``task_options`` / ``metric_options`` are checked against
+    the registry by the runner (:func:`bench.runner.validate`), before any work."""
+    if not isinstance(data, dict):
+        raise ValueError(f"a run config is a mapping, got {type(data).__name__}")
+    unknown_keys(data, list(FIELDS), "config")
+    for key, hint in FIELDS.items():
+        if key in data and hint is not Any:
+            check_value(data[key], hint, key)
     for required in ("name", "codecs", "datasets"):
         if not data.get(required):
             raise ValueError(f"config needs a non-empty {required!r}")
+    name = data["name"]
     datasets = data["datasets"]
     if not isinstance(datasets, dict):
-        raise ValueError("'datasets' must map dataset names to {format, root, ...}")
-    batch_size = _number(data, "batch_size", int, 8)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    metrics = _as_list(data, "metrics")
-    codecs = tuple(_codec_spec(c) for c in _as_list(data, "codecs") or ())
+        raise ValueError("datasets must map dataset names to {format, root, ...}")
+    metrics = _names(data, "metrics")
+    codecs = tuple(_codec_spec(c, f"codecs[{i}]") for i, c in enumerate(_as_list(data, "codecs") or ()))
     labels = [c.label for c in codecs]
     repeated = sorted({label for label in labels if labels.count(label) > 1})
     if repeated:
         raise ValueError(f"codec labels must be unique; repeated: {repeated} (give each variant its own name:)")
+    for section in ("task_options", "metric_options"):
+        for key, value in (data.get(section) or {}).items():
+            if value is not None and not isinstance(value, dict):
+                raise ValueError(f"{section}.{key} must be a mapping of settings, got {value!r}")
     return RunConfig(
-        name=str(data["name"]),
-        output_dir=Path(data.get("output_dir") or f"runs/{data['name']}"),
+        name=name,
+        output_dir=Path(data.get("output_dir") or f"runs/{file_name(name)}"),
         codecs=codecs,
         datasets=tuple(_dataset_spec(str(n), e) for n, e in datasets.items()),
-        tasks=tuple(str(t) for t in _as_list(data, "tasks") or ()),
-        metrics=None if metrics is None else tuple(str(m) for m in metrics),
-        metric_profile=str(data.get("metric_profile", "auto")),
-        seed=_number(data, "seed", int, 0),
-        device=str(data.get("device", "cpu")),
-        batch_size=batch_size,
-        max_seconds=_number(data, "max_seconds", float, 60.0),
-        assets={str(k): str(v) for k, v in (data.get("assets") or {}).items()},
+        tasks=tuple(_names(data, "tasks") or ()),
+        metrics=None if metrics is None else tuple(metrics),
+        metric_profile=data.get("metric_profile", "auto"),
+        seed=data.get("seed", 0),
+        device=data.get("device", "cpu"),
+        batch_size=data.get("batch_size", 8),
+        max_seconds=float(data.get("max_seconds", 60.0)),
+        assets=dict(data.get("assets") or {}),
         task_options={str(k): dict(v or {}) for k, v in (data.get("task_options") or {}).items()},
         task_datasets=_restriction(data, "task_datasets", set(datasets)),
         task_codecs=_restriction(data, "task_codecs", set(labels)),
         save_audio=_save_audio(data.get("save_audio", 0)),
         executor=ExecutorConfig.from_section(data.get("executor")),
         metric_options={str(k): dict(v or {}) for k, v in (data.get("metric_options") or {}).items()},
-        prefetch=_number(data, "prefetch", int, 1),
+        prefetch=data.get("prefetch", 1),
         raw=copy.deepcopy(data),
     )
 
@@ -229,15 +258,18 @@ def _save_audio(value: Any) -> int | None:
 def _restriction(data: dict[str, Any], key: str, known: set[str]) -> dict[str, tuple[str, ...]]:
     """``{task: [names]}``: the plan runs the task on these only (others: every one); unknown names are errors."""
     out = {}
-    planned = set(map(str, _as_list(data, "tasks") or [])) or None
-    for task, names in (data.get(key) or {}).items():
+    section = data.get(key) or {}
+    if not isinstance(section, dict):
+        raise ValueError(f"{key} must map task names to lists of names, got {section!r}")
+    planned = set(_names(data, "tasks") or []) or None
+    for task, names in section.items():
         if planned is not None and str(task) not in planned:
             continue  # a task the plan does not run (e.g. `tasks=[...]` overridden)
-        names = [names] if isinstance(names, str) else list(names or [])
-        unknown = sorted(set(map(str, names)) - known)
+        names = _names({key: names}, key) or []
+        unknown = sorted(set(names) - known)
         if unknown:
             raise ValueError(f"{key}.{task}: unknown {unknown}; known: {sorted(known)}")
-        out[str(task)] = tuple(str(n) for n in names)
+        out[str(task)] = tuple(names)
     return out
 
 
@@ -260,11 +292,11 @@ def read_config_data(path: str | Path, overrides: list[str] | tuple[str, ...] = 
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} not found (see configs/ for examples)")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise ValueError(f"config {path}: not valid YAML ({_yaml_reason(err)})") from err
+        data = load_yaml(path.read_text(encoding="utf-8"), f"config {path}") or {}
     except UnicodeDecodeError as err:
         raise ValueError(f"config {path}: not UTF-8 text ({err})") from err
+    except YAMLError as err:
+        raise ValueError(str(err)) from err
     if not isinstance(data, dict):
         raise ValueError(f"config {path} must be a YAML mapping")
     for override in overrides:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .keywords import check_keywords
+from .keywords import check_arguments
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def load_dataset(spec: DatasetSpec) -> list[Utterance]:
                 f"dataset {spec.name!r}: root {spec.root!r} does not exist; set "
                 f"datasets.{spec.name}.root in the config or pass datasets.{spec.name}.root=PATH"
             )
-    check_keywords(loader, spec.options, f"datasets.{spec.name}.options (format {spec.format!r})", skip=("root",))
+    check_arguments(loader, spec.options, f"datasets.{spec.name}.options", skip=("root",))
     utts = loader(spec.root, **spec.options)
     if spec.ids is not None:
         by_id = {u.utt_id: u for u in utts}

@@ -77,6 +77,9 @@ class Metric(ABC):
     #: importable modules the metric needs, and the pip extra that installs them
     dependencies: ClassVar[tuple[str, ...]] = ()
     extra: ClassVar[str | None] = None
+    #: constructor settings that leave the metric's numbers alone (batch sizes): the only ones ``metric_options`` may
+    #: set, each annotated with its type and range; they are part of no cache key
+    tunable: ClassVar[tuple[str, ...]] = ()
     #: set by the runner when an asset of the metric's backend holds random weights: rows are flagged
     random_weights: bool = False
     #: bump when something outside the plugin's source changes its numbers (part of its code fingerprint)

@@ -7,12 +7,14 @@ every asset its backends need is reachable (configured locally, or the Hub when 
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import logging
+from typing import Any
 
 from . import assets
 from .config import RunConfig
-from .keywords import check_keywords
+from .keywords import check_arguments, check_keywords
 from .metric import Backend
 from .registry import METRICS, discover
 
@@ -89,19 +91,33 @@ def metric_settings(profile: str, metrics: list[str] | None,
     selected = metric_outputs(profile, list(entries))
     names = list(selected)
     options = options or {}
-    stray = sorted(set(options) - set(names))
-    if stray:
-        raise ValueError(f"metric_options for {stray}, which this run does not score with (metrics: {names})")
+    for name in options:
+        if name not in names:
+            close = difflib.get_close_matches(str(name), names or list(table), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"metric_options.{name}: a metric this run does not score with{hint} "
+                             f"(metrics: {', '.join(names) or 'none'})")
     for name, extra in options.items():
-        clash = sorted(set(extra) & set(table[name].params))
-        if clash:
-            raise ValueError(f"metric_options.{name}: {clash} are set by profile {profile!r} (they change the numbers)")
-        check_keywords(METRICS.get(name).__init__, extra, f"metric_options.{name}")
+        check_tunable(name, extra, table[name].params, profile)
     settings = {m: {**table[m].params, **options.get(m, {})} for m in names}
     for name in names:
         if "outputs" in inspect.signature(METRICS.get(name).__init__).parameters:
             settings[name]["outputs"] = list(selected[name])
     return settings
+
+
+def check_tunable(name: str, given: dict[str, Any], fixed: dict[str, Any], profile: str) -> None:
+    """``metric_options.<name>``: only the settings the metric declares :attr:`~bench.metric.Metric.tunable` (they
+    leave its numbers alone, so they are no part of any key), each of its annotated type and range; the profile's
+    settings and the others change the numbers and are refused."""
+    cls = METRICS.get(name)
+    where = f"metric_options.{name}"
+    check_keywords(cls.__init__, given, where)
+    for key in given:
+        if key in fixed or key not in cls.tunable:
+            raise ValueError(f"{where}.{key}: set by profile {profile!r} or the run, not here: it would change the "
+                             f"numbers under the same key (settable here: {', '.join(cls.tunable) or 'none'})")
+    check_arguments(cls.__init__, given, where)
 
 
 def run_metric_settings(config: RunConfig, profile: str) -> dict[str, dict]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import logging
 from dataclasses import dataclass
@@ -40,19 +41,11 @@ def run(config: RunConfig, progress: bool = True, retry_errors: bool = False, de
     device, metric profile); then the run directory is locked, environment errors of earlier
     runs are dropped (so they are retried) and the plan runs.
     """
-    discover()
     seed_everything(config.seed)
     apply_torch_threads()
     assets.set_overrides(config.assets)
     check_device(config.device)
-    profile = resolve_profile(config.metric_profile)
-    settings = run_metric_settings(config, profile)
-    outputs = run_metric_outputs(config, profile)
-    tasks = {name: TASKS.get(name)() for name in task_names(config)}
-    for name, task in tasks.items():
-        task.parse_options(config.task_options.get(name))  # unknown keys, wrong types: before any work
-    for spec in config.codecs:
-        check_codec_params(spec)  # unknown names and params fail before any work
+    tasks, profile, settings, outputs = validate(config)
     store = ResultStore(config.output_dir, lock=True)
     try:
         data: dict[str, list[Utterance]] = {d.name: processing_order(load_dataset(d)) for d in config.datasets}
@@ -75,6 +68,29 @@ def run(config: RunConfig, progress: bool = True, retry_errors: bool = False, de
     finally:
         store.unlock()
     return store
+
+
+def validate(config: RunConfig) -> tuple[dict[str, Task], str, dict[str, dict], dict[str, tuple[str, ...]]]:
+    """Everything of a config that names plugins, checked against the registry before any work: tasks, every task
+    named under ``task_options`` (a did-you-mean for a misspelled one) and its options, the metric profile, metrics
+    and ``metric_options``, each codec's params (types and ranges). Returns the tasks, the profile, the metrics'
+    settings and outputs."""
+    discover()
+    tasks = {name: TASKS.get(name)() for name in task_names(config)}
+    for name, given in config.task_options.items():
+        if name not in TASKS:
+            close = difflib.get_close_matches(name, TASKS.names(), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"task_options.{name}: no such task{hint} (tasks: {', '.join(TASKS.names())})")
+        TASKS.get(name).parse_options(given)  # unknown keys, wrong types, out of range
+    for name, task in tasks.items():
+        task.parse_options(config.task_options.get(name))
+    profile = resolve_profile(config.metric_profile)
+    settings = run_metric_settings(config, profile)
+    outputs = run_metric_outputs(config, profile)
+    for spec in config.codecs:
+        check_codec_params(spec)  # unknown names and params fail before any work
+    return tasks, profile, settings, outputs
 
 
 def _run_plan(config: RunConfig, store: ResultStore, tasks: dict[str, Task], data: dict[str, list[Utterance]],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Literal
 
 import numpy as np
 import pycodec2
@@ -32,7 +33,7 @@ class Codec2Codec(Codec):
     output_sample_rate = 8000
     capabilities = Capabilities(batched=False)
 
-    def __init__(self, mode: int = 3200) -> None:
+    def __init__(self, mode: Literal[700, 1200, 3200] = 3200) -> None:
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"Codec2 mode must be one of {list(MODES)}, got {mode}")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 
 from bench.assets import Asset
+from bench.options import Range
 from bench.registry import register_codec
 
 from ._hf import HFCodec
@@ -24,7 +25,7 @@ class DAC16kHz(HFCodec):
     sample_rate = output_sample_rate = 16000
     nominal_frame_rate = 50.0
 
-    def __init__(self, checkpoint: str | None = None, n_quantizers: int = 2) -> None:
+    def __init__(self, checkpoint: str | None = None, n_quantizers: Annotated[int, Range(1, 12)] = 2) -> None:
         super().__init__("dac-16khz-2cb", checkpoint)
         self.n_quantizers = n_quantizers
         self.codebook_sizes = [1024] * n_quantizers

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 
 from bench.assets import Asset
+from bench.options import Range
 from bench.registry import register_codec
 
 from ._hf import HFCodec
@@ -27,7 +28,7 @@ class EnCodec24kHz(HFCodec):
     nominal_frame_rate = 75.0
     nominal_bitrate = 1500.0
 
-    def __init__(self, checkpoint: str | None = None, bandwidth: float = 1.5) -> None:
+    def __init__(self, checkpoint: str | None = None, bandwidth: Annotated[float, Range(1.5, 24.0)] = 1.5) -> None:
         super().__init__("encodec-24khz-1.5kbps", checkpoint)
         self.bandwidth = bandwidth
         streams = int(round(bandwidth * 1000 / (75 * 10)))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 
 from bench.assets import Asset
+from bench.options import Range
 from bench.registry import register_codec
 
 from ._hf import HFCodec
@@ -24,7 +25,7 @@ class Mimi(HFCodec):
     sample_rate = output_sample_rate = 24000
     nominal_frame_rate = 12.5
 
-    def __init__(self, checkpoint: str | None = None, num_quantizers: int = 5) -> None:
+    def __init__(self, checkpoint: str | None = None, num_quantizers: Annotated[int, Range(1, 32)] = 5) -> None:
         super().__init__("mimi-5cb", checkpoint)
         self.num_quantizers = num_quantizers
         self.codebook_sizes = [2048] * num_quantizers

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import torch
 
 from bench.codec import Capabilities, Codec, Tokens
+from bench.options import Range, SampleRate
 from bench.registry import register_codec
 
 
@@ -17,7 +19,7 @@ class MuLawCodec(Codec):
     codebook_sizes = [256]
     capabilities = Capabilities()
 
-    def __init__(self, sample_rate: int = 16000, mu: int = 255) -> None:
+    def __init__(self, sample_rate: SampleRate = 16000, mu: Annotated[int, Range(1, 65535)] = 255) -> None:
         super().__init__()
         if mu < 1:
             raise ValueError(f"mu must be >= 1, got {mu}")

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import io
 import math
+from typing import Literal
 
 import numpy as np
 import soundfile as sf
 import torch
 
 from bench.codec import Capabilities, Codec, Tokens, pad_batch
+from bench.options import Fraction
 from bench.registry import register_codec
 
 #: libsndfile 1.2 at 16 kHz: level 1.0 -> ~7 kbps, 0.98 -> ~12 kbps (measured on LibriSpeech).
@@ -30,7 +32,8 @@ class OpusCodec(Codec):
     codebook_sizes = [256]
     capabilities = Capabilities(batched=False)
 
-    def __init__(self, compression_level: float = 1.0, sample_rate: int = 16000) -> None:
+    def __init__(self, compression_level: Fraction = 1.0,
+                 sample_rate: Literal[8000, 12000, 16000, 24000, 48000] = 16000) -> None:
         super().__init__()
         if not 0.0 <= compression_level <= 1.0:
             raise ValueError(f"compression_level must be in [0, 1], got {compression_level}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from bench.codec import Capabilities, Codec, Tokens
+from bench.options import SampleRate
 from bench.registry import register_codec
 
 
@@ -19,7 +20,7 @@ class ReferenceCodec(Codec):
     codebook_sizes = [65536]
     capabilities = Capabilities(identity=True)
 
-    def __init__(self, sample_rate: int = 16000) -> None:
+    def __init__(self, sample_rate: SampleRate = 16000) -> None:
         super().__init__()
         self.sample_rate = self.output_sample_rate = sample_rate
         self.nominal_frame_rate = float(sample_rate)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.util
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import soundfile as sf
@@ -20,6 +20,7 @@ import torch
 
 from bench import assets
 from bench.codec import Capabilities, GroupedCodec
+from bench.options import PositiveFloat, PositiveInt
 from bench.registry import register_codec
 
 PLUGIN_HINT = ("tox -e semanticodec (git-only package with torchaudio: "
@@ -47,8 +48,8 @@ class SemantiCodec2cb(GroupedCodec):
     sample_rate = output_sample_rate = 16000
     capabilities = Capabilities(multi_codebook=True, has_embeddings=True)
 
-    def __init__(self, token_rate: int = 50, semantic_vocab_size: int = 8192, ddim_sample_step: int = 50,
-                 cfg_scale: float = 2.0) -> None:
+    def __init__(self, token_rate: Literal[25, 50, 100] = 50, semantic_vocab_size: PositiveInt = 8192,
+                 ddim_sample_step: PositiveInt = 50, cfg_scale: PositiveFloat = 2.0) -> None:
         super().__init__()
         self.model = load_model(token_rate, semantic_vocab_size, ddim_sample_step, cfg_scale)
         self.nominal_frame_rate = token_rate / 2

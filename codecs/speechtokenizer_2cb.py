@@ -10,12 +10,13 @@ import importlib.util
 import sys
 import types
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 
 from bench import assets
 from bench.codec import Capabilities, GroupedCodec
+from bench.options import Range
 from bench.registry import register_codec
 
 PLUGIN_HINT = "pip install --no-deps speechtokenizer==1.0.1 einops scipy"
@@ -52,7 +53,7 @@ class SpeechTokenizer2cb(GroupedCodec):
                            "SpeechTokenizer.pt", HUB_ID, files=("config.json", "SpeechTokenizer.pt"),
                            licence="Apache-2.0"),)
 
-    def __init__(self, checkpoint: str | None = None, n_q: int = 2) -> None:
+    def __init__(self, checkpoint: str | None = None, n_q: Annotated[int, Range(1, 8)] = 2) -> None:
         super().__init__()
         cls = _model_class()
         found = self.resolve_weights("speechtokenizer-2cb", checkpoint)

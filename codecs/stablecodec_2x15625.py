@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from bench import assets
 from bench.codec import Capabilities, GroupedCodec
+from bench.options import PositiveInt
 from bench.registry import register_codec
 
 PLUGIN_HINT = "tox -e stablecodec (stable-codec==0.1.2 pins torch 2.4; needs a CUDA GPU with flash-attn)"
@@ -62,7 +63,8 @@ class StableCodec2x15625(GroupedCodec):
     nominal_frame_rate = 25.0
     capabilities = Capabilities(multi_codebook=True, has_embeddings=True)
 
-    def __init__(self, checkpoint: str | None = None, num_codebooks: int = 2, vocab_size: int = 15625) -> None:
+    def __init__(self, checkpoint: str | None = None, num_codebooks: PositiveInt = 2,
+                 vocab_size: PositiveInt = 15625) -> None:
         super().__init__()
         if (num_codebooks, vocab_size) not in PRESETS:
             raise ValueError(f"stablecodec: no post-hoc bottleneck {num_codebooks}x{vocab_size}; "

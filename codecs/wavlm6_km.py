@@ -18,6 +18,7 @@ import torch
 
 from bench import assets
 from bench.codec import Capabilities, GroupedCodec, Tokens, map_length_groups
+from bench.options import Count
 from bench.registry import register_codec
 
 PLUGIN_HINT = ("tox -e wavlmkm (torch 2.9.1 + torchaudio + speechbrain; the official code is torch.hub-only: "
@@ -54,7 +55,7 @@ class WavLM6KM(GroupedCodec):
     assets = (assets.Asset("wavlm6-km-repo", "a clone of the discrete-wavlm-codec repository (torch.hub code)",
                            f"github.com/{HUB_REPO}", files=("hubconf.py",), licence="Apache-2.0"),)
 
-    def __init__(self, repo: str | None = None, layer_ids: tuple[int, ...] = (6,)) -> None:
+    def __init__(self, repo: str | None = None, layer_ids: tuple[Count, ...] = (6,)) -> None:
         super().__init__()
         self.layer_ids = tuple(layer_ids)
         self.model = load_hub_model(assets.locate("wavlm6-km-repo", repo).location, self.layer_ids).eval()

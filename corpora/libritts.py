@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from bench.datasets import Utterance
 from bench.registry import register_dataset
@@ -13,7 +14,8 @@ from ._layout import CorpusLayoutError
 
 
 @register_dataset("libritts")
-def load_libritts(root: str | Path, subsets: list[str] | None = None, text: str = "normalized") -> list[Utterance]:
+def load_libritts(root: str | Path, subsets: list[str] | None = None,
+                  text: Literal["normalized", "original"] = "normalized") -> list[Utterance]:
     """LibriTTS utterances of ``subsets`` (default: every subset folder under the root)."""
     if text not in ("normalized", "original"):
         raise ValueError(f"libritts: text must be 'normalized' or 'original', got {text!r}")

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Literal
 
 from bench.datasets import Utterance
+from bench.options import PositiveInt, Seed
 from bench.registry import register_dataset
 
 from ._layout import CorpusLayoutError, require_dirs
@@ -99,8 +101,9 @@ def _hashed(root: Path, lang: str, split: str, per_language: int, seed: int) -> 
 
 
 @register_dataset("mls")
-def load_mls(root: str | Path, split: str = "test", selection: str = "as_distributed",
-             per_language: int | None = None, seed: int = 0, languages: list[str] | None = None) -> list[Utterance]:
+def load_mls(root: str | Path, split: str = "test", selection: Literal["as_distributed", "hash"] = "as_distributed",
+             per_language: PositiveInt | None = None, seed: Seed = 0, languages: list[str] | None = None
+             ) -> list[Utterance]:
     """MiniMLS (or any MLS folder) as distributed (default), or this harness's hashed subset of full MLS
     (``selection="hash"``: ``per_language`` per language, 100 unless given, of the paper's seven languages)."""
     root = Path(root)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
 from bench.datasets import Utterance
 from bench.registry import register_dataset
@@ -28,7 +29,7 @@ def _key(text: str) -> str:
 
 @register_dataset("vctk")
 def load_vctk(root: str | Path, mic: str = "mic1", speakers: list[str] | None = None,
-              parallel: str = "number") -> list[Utterance]:
+              parallel: Literal["number", "transcript"] = "number") -> list[Utterance]:
     """VCTK utterances with speakers, transcripts and parallel groups."""
     if parallel not in ("number", "transcript"):
         raise ValueError(f"vctk: parallel must be 'number' or 'transcript', got {parallel!r}")

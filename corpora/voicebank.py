@@ -9,6 +9,7 @@ score against the clean one (lucadellalib/audiocodecs ``downstream/datasets/voic
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from bench.datasets import Utterance
 from bench.registry import register_dataset
@@ -17,7 +18,7 @@ from ._layout import require_dirs
 
 
 @register_dataset("voicebank")
-def load_voicebank(root: str | Path, condition: str = "noisy") -> list[Utterance]:
+def load_voicebank(root: str | Path, condition: Literal["noisy", "clean"] = "noisy") -> list[Utterance]:
     """Noisy (or clean) test utterances with transcripts and speakers."""
     if condition not in ("noisy", "clean"):
         raise ValueError(f"voicebank: condition must be 'noisy' or 'clean', got {condition!r}")

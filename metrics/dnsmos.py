@@ -21,6 +21,7 @@ import numpy as np
 
 from bench.datasets import Utterance
 from bench.metric import Backend, Metric, MetricOutput, Score
+from bench.options import PositiveInt
 from bench.registry import register_metric
 from bench.threads import configured_threads
 
@@ -41,10 +42,11 @@ class DNSMOS(Metric):
         MetricOutput("dnsmos_bak", "DNSMOS BAK", True, in_table=False),
     )
     profiles = {"paper": Backend(), "offline": Backend()}
+    tunable = ("batch_size",)  # leaves the numbers alone (metric_options)
     dependencies = ("speechmos", "onnxruntime", "librosa")
     extra = "offline"
 
-    def __init__(self, batch_size: int | None = None, device: str = "cpu", outputs: Sequence[str] | None = None
+    def __init__(self, batch_size: PositiveInt | None = None, device: str = "cpu", outputs: Sequence[str] | None = None
                  ) -> None:
         """``outputs``: the scores to compute (all by default); without any P.835 output the P.835 model is
         not run (the tables show P.808 only, as the authors' DNSMOS computes)."""

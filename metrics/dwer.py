@@ -19,6 +19,7 @@ from bench.audio import array_digest
 from bench.datasets import Utterance
 from bench.diskcache import DiskCache, make_key
 from bench.metric import Backend, Metric, MetricOutput, Score
+from bench.options import PositiveInt
 from bench.paths import cache_dir
 from bench.registry import register_metric
 from bench.text import align, english_normalizer, words
@@ -34,13 +35,14 @@ class DWER(Metric):
     outputs = (MetricOutput("dwer", "dWER", False, "ratio", 100.0, 2, order=30),)
     profiles = {"paper": Backend({"asr": "small", "fallback": True}, ("whisper-small-ct2",)),
                 "offline": Backend({"asr": "base"})}
+    tunable = ("batch_size",)  # leaves the numbers alone (metric_options)
     reference = "source"
     assets = (WHISPER_SMALL,)
     dependencies = ("faster_whisper", "whisper_normalizer", "jiwer")
     extra = "offline"
 
     def __init__(self, asr: str = "small", device: str = "cpu", compute_type: str | None = None,
-                 batch_size: int | None = None, fallback: bool = False, seed: int = 0) -> None:
+                 batch_size: PositiveInt | None = None, fallback: bool = False, seed: int = 0) -> None:
         self.transcriber = get_transcriber(asr, device, compute_type, fallback, seed)
         self.normalize = english_normalizer()
         self.batch_size = batch_size or (16 if device == "cpu" else 32)  # texts do not depend on it

@@ -22,6 +22,7 @@ from bench import assets
 from bench.codec import length_groups
 from bench.datasets import Utterance
 from bench.metric import Backend, Metric, MetricOutput, Score
+from bench.options import PositiveInt
 from bench.registry import register_metric
 
 from ._utmos_model import UTMOS22Strong, widths
@@ -68,11 +69,13 @@ class UTMOS(Metric):
     name = "utmos"
     outputs = (MetricOutput("utmos", "UTMOS", True, order=10),)
     profiles = {"paper": Backend(assets=("utmos22-strong",))}
+    tunable = ("batch_size",)  # leaves the numbers alone (metric_options)
     assets = (ASSET,)
     dependencies = ("torch",)
     extra = "paper"
 
-    def __init__(self, device: str = "cpu", checkpoint: str | None = None, batch_size: int | None = None) -> None:
+    def __init__(self, device: str = "cpu", checkpoint: str | None = None,
+                 batch_size: PositiveInt | None = None) -> None:
         found = assets.locate("utmos22-strong", checkpoint)
         if found.location is None:
             raise assets.AssetNotFound(assets.missing_message("utmos22-strong", "nothing configured"))

@@ -20,7 +20,7 @@ from bench.identity import import_statements
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("registry", "names", "paths", "keywords", "threads", "text", "audio", "identity", "roots",
                     "csvfile", "timing", "asset_checks", "prefetch", "knn", "cards", "parity", "rows", "resources",
-                    "options")),
+                    "options", "yamlfile", "outdir")),
     ("storage", ("rowframe", "store")),
     ("assets", ("assets",)),
     ("api", ("codec", "contract", "datasets", "metric", "diskcache", "task", "synth")),

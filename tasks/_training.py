@@ -26,14 +26,26 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
+from bench.options import (
+    Count,
+    NonNegativeFloat,
+    OpenFraction,
+    PositiveFloat,
+    PositiveInt,
+    Range,
+    Seed,
+    validate,
+)
+
 log = logging.getLogger(__name__)
 Item = TypeVar("Item")
+Beta = Annotated[float, Range(0, 1, open_high=True)]  # an Adam beta: [0, 1)
 
 
 @dataclass(frozen=True)
@@ -41,19 +53,22 @@ class TrainOptions:
     """Optimiser and schedule: the ``task_options`` keys every training task takes (its Options subclass this,
     with its own defaults where it departs from these)."""
 
-    lr: float = 1e-4
-    betas: tuple[float, float] = (0.9, 0.98)
-    weight_decay: float = 0.01
-    batch_size: int = 16
-    grad_clip: float = 0.01
-    lr_factor: float = 0.9  # NewBob: lr x lr_factor when the validation loss improves by less than `improvement`
-    improvement: float = 0.0025  # relative to the previous epoch's validation loss (SpeechBrain's NewBob)
-    anneal_patience: int = 1  # NewBob's ``patient``: low-improvement epochs let pass before each annealing
-    patience: int | None = None  # epochs without a better validation score before stopping (None: never)
-    max_epochs: int = 100
-    max_steps: int | None = None
-    checkpoint_every: int = 0  # optimiser steps between mid-epoch checkpoints (0: after each epoch only)
+    lr: PositiveFloat = 1e-4
+    betas: tuple[Beta, Beta] = (0.9, 0.98)
+    weight_decay: NonNegativeFloat = 0.01
+    batch_size: PositiveInt = 16
+    grad_clip: PositiveFloat = 0.01
+    lr_factor: OpenFraction = 0.9  # NewBob: lr x lr_factor when the validation loss improves by less than `improvement`
+    improvement: NonNegativeFloat = 0.0025  # relative to the previous epoch's validation loss (SpeechBrain's NewBob)
+    anneal_patience: Count = 1  # NewBob's ``patient``: low-improvement epochs let pass before each annealing
+    patience: PositiveInt | None = None  # epochs without a better validation score before stopping (None: never)
+    max_epochs: PositiveInt = 100
+    max_steps: PositiveInt | None = None
+    checkpoint_every: Count = 0  # optimiser steps between mid-epoch checkpoints (0: after each epoch only)
     autocast: bool = True  # bf16 autocast where the device is CUDA (no effect on CPU)
+
+    def __post_init__(self) -> None:
+        validate(self, f"task_options ({type(self).__name__})")
 
     def train_config(self, seed: int, device: str) -> TrainConfig:
         """The training run's config: these settings, the run's seed and device."""
@@ -65,7 +80,7 @@ class TrainOptions:
 class TrainConfig(TrainOptions):
     """What one training run uses: the task's :class:`TrainOptions`, the seed and the device."""
 
-    seed: int = 0
+    seed: Seed = 0
     device: str = "cpu"
 
 

@@ -32,6 +32,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from bench.options import PositiveFloat, PositiveInt, validate
+
 PAD, UNK = "<pad>", "<unk>"
 
 
@@ -39,13 +41,19 @@ PAD, UNK = "<pad>", "<unk>"
 class LlamaSize:
     """The decoder's size; the default is the paper's (12 layers, 4 heads, 1 KV head, 512 / 2048, RoPE 1e4)."""
 
-    layers: int = 12
-    heads: int = 4
-    kv_heads: int = 1
-    dim: int = 512
-    ffn: int = 2048
-    rope_theta: float = 10000.0
-    max_positions: int = 8192
+    layers: PositiveInt = 12
+    heads: PositiveInt = 4
+    kv_heads: PositiveInt = 1
+    dim: PositiveInt = 512
+    ffn: PositiveInt = 2048
+    rope_theta: PositiveFloat = 10000.0
+    max_positions: PositiveInt = 8192
+
+    def __post_init__(self) -> None:
+        validate(self, "size")
+        if self.dim % self.heads or self.heads % self.kv_heads or (self.dim // self.heads) % 2:
+            raise ValueError(f"dim ({self.dim}) must split into heads ({self.heads}) of an even width, and "
+                             f"heads into kv_heads ({self.kv_heads})")
 
 
 def normalise_text(text: str) -> str:

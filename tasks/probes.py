@@ -17,7 +17,7 @@ import dataclasses
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 
@@ -27,6 +27,7 @@ from bench.datasets import Utterance
 from bench.diskcache import make_key
 from bench.metric import MetricOutput
 from bench.names import file_name
+from bench.options import PositiveInt, Range
 from bench.registry import register_task
 from bench.rows import WHOLE
 from bench.store import Row
@@ -101,13 +102,8 @@ class ProbeOptions(TrainOptions):
 
     autocast: bool = False  # the paper's probes train in fp32
     batch_order: BatchOrder = "ascending"
-    hidden: int = 512  # the paper's 2 x 512 BiLSTM; smaller only for smoke runs and CI (named in the backend)
-    layers: int = 2
-
-    def __post_init__(self) -> None:
-        for key in ("hidden", "layers"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key} must be a positive integer, got {getattr(self, key)!r}")
+    hidden: PositiveInt = 512  # the paper's 2 x 512 BiLSTM; smaller only for smoke runs and CI (named in the backend)
+    layers: PositiveInt = 2
 
 
 @dataclass(frozen=True)
@@ -115,8 +111,9 @@ class ASRProbeOptions(ProbeOptions):
     """``task_options.asr_probe``: CTC targets as characters or a BPE vocabulary (its size, per codec label)."""
 
     tokenizer: Literal["chars", "bpe"] = "chars"
-    vocab_size: int = 1000
-    vocab_sizes: dict[str, int] = field(default_factory=dict)  # codec label -> size (the paper: 500 for Mimi)
+    vocab_size: Annotated[int, Range(2)] = 1000
+    #: codec label -> size (the paper: 500 for Mimi)
+    vocab_sizes: dict[str, Annotated[int, Range(2)]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

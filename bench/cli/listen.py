@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bench.options import PositiveInt, Seed, arg_type
+
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("listen", help="build a MUSHRA listening test from saved outputs, or import its ratings")
@@ -13,8 +15,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="run folders with saved audio (save_audio), or `import` and participants' result files")
     p.add_argument("--out", help="the test folder to write (index.html opens from disk)")
     p.add_argument("--codecs", nargs="*", help="codec labels to test (default: every one with saved audio)")
-    p.add_argument("--items", type=int, default=8, help="items, spread over the objective metric's range")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--items", type=arg_type(PositiveInt), default=8,
+                   help="items, spread over the objective metric's range")
+    p.add_argument("--seed", type=arg_type(Seed), default=0)
     p.add_argument("--task", default=None, help="the task whose saved outputs are tested (default: the one that "
                                                  "saved some)")
     p.add_argument("--into", help="import: the run folder the ratings join")
@@ -38,7 +41,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
               "objective metrics")
         from bench.tables import load_rows
 
-        rho = listening.correlations(load_rows([args.into]))
+        rho = listening.correlations(load_rows([args.into], extra="raw"))
         if not rho.empty:
             print(rho.to_markdown(index=False, floatfmt=".2f"))
         return 0 if screening.kept else 1

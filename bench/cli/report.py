@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bench.options import Count, PositiveFloat, arg_type
+
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser("table", help="render tables of one or more run directories")
@@ -41,9 +43,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                         "batch orders (fresh caches), write the measured section of --tolerances")
     c.add_argument("--perturbations", nargs="+", help="with --calibrate: only these (threads-1, threads-2, "
                                                       "mkl-compatible, isa-avx2, shuffled-order, ...)")
-    c.add_argument("--factor", type=float, default=4.0, help="with --calibrate: safety factor (default 4)")
+    c.add_argument("--factor", type=arg_type(PositiveFloat), default=4.0,
+                   help="with --calibrate: safety factor (default 4)")
     c.add_argument("--workdir", help="with --calibrate: where the runs go (default a temporary folder)")
-    c.add_argument("--top", type=int, default=25, help="utterance moves listed (largest first)")
+    c.add_argument("--top", type=arg_type(Count), default=25, help="utterance moves listed (largest first)")
     c.set_defaults(handler=cmd_check)
 
 

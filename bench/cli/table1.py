@@ -6,12 +6,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bench.options import PositiveInt, arg_type
+
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("table1", help="measure frame rate, bitrate, codebooks and parameters of every codec")
     p.add_argument("--data", help="folder of audio (default: the quickstart corpus)")
     p.add_argument("--codecs", nargs="*", help="registry names (default: every installed codec)")
-    p.add_argument("--limit", type=int, default=None, help="use at most this many utterances")
+    p.add_argument("--limit", type=arg_type(PositiveInt), default=None, help="use at most this many utterances")
     p.add_argument("--out", default="runs/table1", help="run folder: rows.jsonl, table1.csv, table1.md")
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-progress", action="store_true")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bench import assets
+from bench.options import PositiveInt, Seed, arg_type
 from bench.registry import register_command
 
 
@@ -20,14 +21,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="DyCAST checkpoint folder or Hub id (default: asset dycast, BENCH_ASSET_DYCAST)")
     pool.add_argument("--random-preset", default=None, help="random weights (default/tiny) for smoke runs")
     pool.add_argument("--device", default="cpu")
-    pool.add_argument("--limit", type=int, default=None)
+    pool.add_argument("--limit", type=arg_type(PositiveInt), default=None)
     pool.set_defaults(handler=cmd_pool)
     index = rad.add_parser("index", help="train + fill an IVF index over a pool")
     index.add_argument("pool")
-    index.add_argument("--nlist", type=int, default=4096)
-    index.add_argument("--nprobe", type=int, default=16)
-    index.add_argument("--train-size", type=int, default=500_000)
-    index.add_argument("--seed", type=int, default=0)
+    index.add_argument("--nlist", type=arg_type(PositiveInt), default=4096)
+    index.add_argument("--nprobe", type=arg_type(PositiveInt), default=16)
+    index.add_argument("--train-size", type=arg_type(PositiveInt), default=500_000)
+    index.add_argument("--seed", type=arg_type(Seed), default=0)
     index.add_argument("--out", default=None, help="index file (default POOL/index.faiss)")
     index.set_defaults(handler=cmd_index)
 

@@ -15,6 +15,7 @@ import pickle
 import torch
 
 from bench import assets
+from bench.options import Count
 from bench.registry import register_codec
 
 from .._blocks.checkpoint import fetch_file
@@ -48,7 +49,7 @@ class WavTokenizerCodec(LatentVQCodec):
     assets = (assets.Asset("wavtokenizer-40hz", "WavTokenizer large-unify 40 Hz (Lightning checkpoint)",
                            f"{HUB_ID} ({CKPT})", hub_id=HUB_ID, licence="MIT", size="1.7 GB"),)
 
-    def __init__(self, checkpoint: str | None = None, trust_checkpoint: bool = False, bandwidth_id: int = 0) -> None:
+    def __init__(self, checkpoint: str | None = None, trust_checkpoint: bool = False, bandwidth_id: Count = 0) -> None:
         super().__init__()
         found = self.resolve_weights("wavtokenizer-40hz", checkpoint)
         self.model = WavTokenizer(**{**LARGE_40HZ, "bandwidth_id": bandwidth_id})

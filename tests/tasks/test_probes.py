@@ -150,7 +150,7 @@ def test_probe_options_are_validated(shared_data: Path, tmp_path: Path) -> None:
     })
     with pytest.raises(ValueError, match="unknown key 'max_epoch'; did you mean 'max_epochs'"):
         runner.run(config, progress=False)
-    for bad, match in (({"hidden": 0}, "hidden must be a positive integer"), ({"lr": "fast"}, r"lr must be a number"),
+    for bad, match in (({"hidden": 0}, "hidden must be >= 1, got 0"), ({"lr": "fast"}, r"lr must be a number"),
                        ({"batch_order": "random"}, "batch_order must be one of"), ({"split": 3}, "split must be")):
         with pytest.raises(ValueError, match=match):
             TASKS.get("si_probe").parse_options(bad)
