@@ -42,20 +42,37 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Unavailable:
-    """A plugin module that exists but cannot be imported here."""
+    """A plugin module that exists but cannot be imported here: a dependency is missing (``missing``), or the
+    module is broken (``error``: any other exception while importing it, a version mismatch, a bug)."""
 
     module: str
     missing: str
     extra: str | None
     install: str | None = None  # a custom install instruction (PLUGIN_HINT)
+    error: str | None = None  # the plugin is broken: what importing it raised
+
+    @property
+    def broken(self) -> bool:
+        return self.error is not None
+
+    @property
+    def status(self) -> str:
+        """``BROKEN`` or ``NOT INSTALLED`` (how ``bench list`` shows it)."""
+        return "BROKEN" if self.broken else "NOT INSTALLED"
 
     @property
     def hint(self) -> str:
+        if self.broken:
+            return f"importing {self.module} raised {self.error}; fix or uninstall that plugin"
         if self.install:
             return self.install
         if self.extra:
             return f"pip install 'speech-tokenizer-bench[{self.extra}]'"
         return f"install the missing package '{self.missing}'"
+
+
+class BrokenPlugin(KeyError):
+    """A plugin that is known but cannot be used here: not installed, or broken on import."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +164,8 @@ class Registry(Generic[T]):
             return self._items[name]
         if name in self._unavailable:
             info = self._unavailable[name]
+            if info.broken:
+                raise BrokenPlugin(f"{self.kind} {name!r} is broken here: {info.hint}")
             raise ModuleNotFoundError(
                 f"{self.kind} {name!r} is known but not installed here "
                 f"(missing module {info.missing!r}); {info.hint}"
@@ -214,15 +233,38 @@ _DECORATORS = {f"register_{kind}": kind for kind in
 _discovered = False
 
 
-def _import_plugin_module(module: str, registry: Registry) -> None:
+def _error_text(err: BaseException) -> str:
+    text = str(err).splitlines()[0][:300] if str(err) else ""
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def _isolated(load: Callable[[], Any], origin: str) -> tuple[Any, BaseException | None]:
+    """Run ``load`` (importing a plugin); any exception it raises, ``SystemExit`` included, is returned, and what it
+    registered before failing is taken back, so one broken plugin never stops another command."""
+    before = {kind: registry.snapshot() for kind, registry in ALL.items()}
     try:
-        importlib.import_module(module)
-    except ModuleNotFoundError as err:
-        missing = err.name or str(err)
-        names, extra, install = declared_plugins(module, registry.kind)
-        for name in names:
-            registry.mark_unavailable(name, Unavailable(module, missing, extra, install))
-        log.debug("plugin module %s not importable: %s", module, err)
+        return load(), None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as err:  # noqa: BLE001 - a plugin's import may raise anything, sys.exit() included
+        for kind, registry in ALL.items():
+            registry.restore(before[kind])
+        if not isinstance(err, ModuleNotFoundError):
+            log.warning("plugin %s is broken: importing it raised %s", origin, _error_text(err))
+        return None, err
+
+
+def _import_plugin_module(module: str, registry: Registry) -> None:
+    _, err = _isolated(lambda: importlib.import_module(module), module)
+    if err is None:
+        return
+    names, extra, install = declared_plugins(module, registry.kind)
+    for name in names:
+        if isinstance(err, ModuleNotFoundError) and err.name and not err.name.startswith(module):
+            registry.mark_unavailable(name, Unavailable(module, err.name, extra, install))
+        else:
+            registry.mark_unavailable(name, Unavailable(module, "", extra, install, _error_text(err)))
+    log.debug("plugin module %s not importable: %s", module, err)
 
 
 def _source_files(module: str) -> list[Path]:
@@ -315,14 +357,19 @@ def _help_texts(module: str) -> dict[str, str]:
 
 def _load_entry_points(kind: str, registry: Registry) -> None:
     for entry in importlib.metadata.entry_points(group=f"bench.{kind}"):
-        try:
+        def load(entry: importlib.metadata.EntryPoint = entry) -> None:
             obj = entry.load()
-        except ModuleNotFoundError as err:
-            registry.mark_unavailable(entry.name, Unavailable(entry.value, err.name or str(err), None))
+            # a module (or class) that registered itself on import needs nothing more
+            if entry.name not in registry and (isinstance(obj, type) or callable(obj)):
+                registry.register(entry.name, obj)
+
+        _, err = _isolated(load, f"{entry.value} (entry point {entry.name!r})")
+        if err is None:
             continue
-        # a module (or class) that registered itself on import needs nothing more
-        if entry.name not in registry and (isinstance(obj, type) or callable(obj)):
-            registry.register(entry.name, obj)
+        if isinstance(err, ModuleNotFoundError) and err.name and not entry.value.startswith(err.name):
+            registry.mark_unavailable(entry.name, Unavailable(entry.value, err.name, None))
+        else:
+            registry.mark_unavailable(entry.name, Unavailable(entry.value, "", None, None, _error_text(err)))
 
 
 def discover() -> None:

@@ -42,7 +42,8 @@ def cmd_list(args: argparse.Namespace) -> int:
             if card:
                 print(f"  {'':<{width}}                paper Table 5: {card}")
         for name, info in registry.unavailable().items():
-            print(f"  {name:<{width}} NOT INSTALLED  missing {info.missing}: {info.hint}")
+            why = info.hint if info.broken else f"missing {info.missing}: {info.hint}"
+            print(f"  {name:<{width}} {info.status:<14} {why}")
             card = card_line(name) if kind == "codecs" else None
             if card:
                 print(f"  {'':<{width}}                paper Table 5: {card}")
