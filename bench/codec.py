@@ -28,6 +28,7 @@ class Capabilities:
     deterministic: bool = True  # same input -> same tokens (token cache is safe)
     random_weights: bool = False  # numbers from this codec are not the real model's
     identity: bool = False  # reproduces its input: in VC its row is the target utterance (the paper's Reference row)
+    free_length: bool = False  # decoded length follows the tokens, not the input (a free-duration decoding mode)
 
 
 @dataclass

@@ -36,6 +36,7 @@ from bench.audio import (
     validate,
 )
 from bench.codec import Codec, Tokens
+from bench.contract import checked_decode
 from bench.datasets import Utterance
 from bench.prefetch import prefetch
 from bench.registry import register_task
@@ -164,14 +165,14 @@ class Resynthesis(Task):
         tokens = cached_encode(codec, ctx.codec_key(codec), [i.codec_input for i in items],
                                ctx.token_cache, ctx.device, ctx.timer)
         with ctx.timer.stage("decode", len(items)), torch.inference_mode():
-            out_wav, lengths = codec.decode(Tokens.collate(tokens).to(ctx.device))
+            out_wav, lengths = checked_decode(codec, Tokens.collate(tokens).to(ctx.device))
             wav = out_wav.float().cpu().numpy()
         decoded = []
         for j, item in enumerate(items):
             with ctx.timer.stage("resample", 1):
                 out = resample(wav[j, : int(lengths[j])], codec.output_sample_rate, METRIC_SAMPLE_RATE)
             if not np.all(np.isfinite(out)):
-                raise ValueError(f"decoder produced NaN/inf for {item.utt.utt_id}")
+                raise ValueError(f"resampling the decoded audio of {item.utt.utt_id} gave NaN/inf")
             decoded.append(out)
         return list(zip(tokens, decoded, strict=True))
 

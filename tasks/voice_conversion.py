@@ -39,6 +39,7 @@ from bench.audio import (
     validate,
 )
 from bench.codec import Codec, Tokens
+from bench.contract import checked_audio, checked_decode
 from bench.datasets import Utterance
 from bench.knn import knn
 from bench.prefetch import prefetch
@@ -82,7 +83,7 @@ def convert(codec: Codec, source: np.ndarray, reference: np.ndarray, cache, code
         tokens = Tokens(codes=mixed[None], lengths=src.lengths.clone(), num_samples=src.num_samples.clone(),
                         durations=src.durations, side_bits=src.side_bits)  # a variable-rate source keeps its timing
         with torch.inference_mode():
-            wav, lengths = codec.decode(tokens.to(device))
+            wav, lengths = checked_decode(codec, tokens.to(device))
         return wav[0, : int(lengths[0])].float().cpu(), src
     if codec.capabilities.has_features:
         (src,) = cached_encode(codec, codec_key, [source], cache, device)
@@ -91,7 +92,8 @@ def convert(codec: Codec, source: np.ndarray, reference: np.ndarray, cache, code
             ref_wav = torch.from_numpy(reference)[None].to(device)
             matching = codec.encoder_features(ref_wav, torch.tensor([ref_wav.shape[1]], device=device))[0]
             converted = knn(feats, matching, topk=TOPK).mean(dim=-2)
-            wav, lengths = codec.decode_features(converted, torch.tensor([converted.shape[1]], device=device))
+            wav, lengths = checked_audio(codec, codec.decode_features(
+                converted, torch.tensor([converted.shape[1]], device=device)), 1)
         return wav[0, : int(lengths[0])].float().cpu(), src
     raise ValueError(f"{type(codec).__name__} declares neither several codebooks nor continuous features: "
                      "no voice-conversion method applies")

@@ -4,7 +4,9 @@ third-party plugin's included, with no checkout of this repository."""
 from __future__ import annotations
 
 import argparse
+import functools
 import time
+from collections.abc import Callable
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -18,11 +20,26 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_check_codec)
 
 
+def _run(step: Callable[[], str]) -> tuple[str, str]:
+    """``("ok", detail)`` or ``("FAILED", why)``: anything a plugin raises, ``SystemExit`` included, is a failed
+    check, never a traceback or an exit code of its own."""
+    from bench.contract import ContractError
+
+    try:
+        return "ok", step()
+    except KeyboardInterrupt:
+        raise
+    except ContractError as err:
+        return "FAILED", str(err)
+    except BaseException as err:  # noqa: BLE001 - a crash inside the codec is a failed check, reported as such
+        return "FAILED", f"raised {type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}"
+
+
 def cmd_check_codec(args: argparse.Namespace) -> int:
     import torch
 
     from bench.config import CodecSpec, apply_override
-    from bench.contract import CHECKS, ContractError
+    from bench.contract import CHECKS
     from bench.jobs import build_codec, check_codec_params
     from bench.registry import CODECS, discover
 
@@ -33,21 +50,30 @@ def cmd_check_codec(args: argparse.Namespace) -> int:
         apply_override(params, given)
     spec = CodecSpec(args.name, args.name, params)
     check_codec_params(spec)
-    torch.manual_seed(0)
-    codec = build_codec(spec, args.device)
     shown = ", ".join(f"{k}={v}" for k, v in params.items()) or "as registered"
-    print(f"{args.name} ({shown}): {type(codec).__name__}, {codec.sample_rate} Hz in, "
-          f"{codec.output_sample_rate} Hz out, codebooks {list(codec.codebook_sizes)}")
-    failed = 0
-    for name, check in CHECKS.items():
+    holder = {}
+
+    def build() -> str:
+        torch.manual_seed(0)
+        codec = holder["codec"] = build_codec(spec, args.device)
+        return (f"{type(codec).__name__}, {codec.sample_rate} Hz in, {codec.output_sample_rate} Hz out, "
+                f"codebooks {list(codec.codebook_sizes)}")
+
+    print(f"{args.name} ({shown}):")
+    results: list[str] = []
+    steps: dict[str, Callable[[], str]] = {"build": build}
+    steps.update({name: functools.partial(lambda check, held: check(held["codec"]), check, holder)
+                  for name, check in CHECKS.items()})
+    for name, step in steps.items():
+        if "codec" not in holder and name != "build":
+            print(f"  {'SKIPPED':<7} {name:<11} {'':>8}  not run: the codec could not be built")
+            results.append("skipped")
+            continue
         start = time.perf_counter()
-        try:
-            detail = check(codec)
-            status = "ok"
-        except ContractError as err:
-            failed, status, detail = failed + 1, "FAILED", str(err)
-        except Exception as err:  # noqa: BLE001 - a crash inside the codec is a failed check, reported as such
-            failed, status, detail = failed + 1, "FAILED", f"raised {type(err).__name__}: {err}"
-        print(f"  {status:<6} {name:<11} {time.perf_counter() - start:6.2f} s  {detail}")
-    print(f"{len(CHECKS) - failed} of {len(CHECKS)} checks passed")
-    return 1 if failed else 0
+        status, detail = _run(step)
+        results.append(status)
+        print(f"  {status:<7} {name:<11} {time.perf_counter() - start:6.2f} s  {detail}")
+    passed = results.count("ok")
+    print(f"{passed} of {len(steps)} checks passed" + ("" if passed == len(steps) else
+                                                         f" ({len(steps) - passed} failed or not run)"))
+    return 0 if passed == len(steps) else 1

@@ -9,12 +9,15 @@ flagged: random-weight numbers are not DyCAST numbers.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterator
+from pathlib import Path
+from typing import Annotated, Any, Iterator, Literal
 
 import torch
 
+from bench.asset_checks import load_transformers
 from bench.assets import Asset, weights_or_random
 from bench.codec import Capabilities, Codec, Tokens, elias_gamma_bits, length_groups, pad_batch
+from bench.options import Fraction, PositiveFloat, PositiveInt, Range
 from bench.registry import register_codec
 
 from .._blocks.codec_model import WavLMFeaturesPlugin
@@ -48,16 +51,28 @@ class DyCASTCodec(WavLMFeaturesPlugin, Codec):
         """The MMS aligner only for character-aligner boundaries."""
         return tuple(a for a in cls.assets if a.name != "mms-1b-all" or params.get("boundary") == "char_aligner")
 
-    def __init__(self, checkpoint: str | None = None, boundary: str = "boundary_decode", min_gap: int = 1,
-                 threshold: float = 0.5, max_gap: int | None = None, mode: str = "tokens+length",
-                 use_retriever: bool = False, sim_threshold: float = 0.97, random_preset: str = "default",
-                 max_silence_s: float | None = None, index: str | None = None, aligner: str | None = None) -> None:
+    @classmethod
+    def verify_asset(cls, name: str, location: Path) -> str:
+        """``bench assets verify``: the MMS aligner's folder loaded by transformers as DyCAST-CA loads it (model
+        and processor, every weight used); DyCAST's own folder through its constructor (on the meta device)."""
+        if name == "mms-1b-all":
+            return load_transformers("Wav2Vec2ForCTC", location, processor=True)
+        return ""
+
+    def __init__(self, checkpoint: str | None = None, boundary: Literal["boundary_decode", "char_aligner"] =
+                 "boundary_decode", min_gap: PositiveInt = 1, threshold: Fraction = 0.5,
+                 max_gap: PositiveInt | None = None, mode: Literal["tokens+length", "tokens+durations", "tokens"] =
+                 "tokens+length", use_retriever: bool = False, sim_threshold: Annotated[float, Range(-1, 1)] = 0.97,
+                 random_preset: Literal["default", "tiny"] = "default", max_silence_s: PositiveFloat | None = None,
+                 index: str | None = None, aligner: str | None = None) -> None:
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"DyCAST mode must be one of {MODES}, got {mode!r}")
         if boundary not in ("boundary_decode", "char_aligner"):
             raise ValueError(f"boundary must be 'boundary_decode' or 'char_aligner', got {boundary!r}")
         self.mode, self.boundary = mode, boundary
+        if mode == "tokens":  # durations predicted freely: the decoded length follows the tokens, not the input
+            self.capabilities = dataclasses.replace(self.capabilities, free_length=True)
         self.boundary_kwargs: dict[str, Any] = {"threshold": threshold, "min_gap": min_gap, "max_gap": max_gap}
         self.aligner_kwargs: dict[str, Any] = {"max_silence_s": max_silence_s}
         self.use_retriever, self.sim_threshold = use_retriever, sim_threshold
