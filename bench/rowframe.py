@@ -36,6 +36,7 @@ STRINGS = ("codec", "task", "dataset", "utt_id", "metric", "variant", "setup", "
 FLOATS = ("value", "num", "den")
 #: ``extra`` fields readers use, as columns: name -> kind (how :func:`_derived` reads it from ``extra``)
 DERIVED: dict[str, str] = {"seed": "float", "random_weights": "bool", "identity": "bool", "kind": "str",
+                           "item_source": "str", "item_target": "str", "item_rater": "str",
                            "hyp": "str", "audio": "str", "model": "str", "weights_id": "str"}
 #: the columns of :class:`Columns` by storage: coded strings, float arrays, flags
 TEXT_COLUMNS = (*STRINGS, *(n for n, k in DERIVED.items() if k == "str"))
@@ -43,7 +44,7 @@ NUMBER_COLUMNS = (*FLOATS, *(n for n, k in DERIVED.items() if k == "float"))
 FLAG_COLUMNS = tuple(n for n, k in DERIVED.items() if k == "bool")
 SNAPSHOT = "rows.columns.npz"
 SNAPSHOT_ROWS = 20_000  # smaller stores are parsed each time (a fraction of a second)
-VERSION = 1
+VERSION = 2  # 2: the item fields (item_source, item_target, item_rater) are columns
 _CHUNK = 1 << 24
 
 
@@ -302,11 +303,12 @@ def current_mask(run_dir: Path, columns: Columns) -> np.ndarray:
     need = wanted[columns.codes["codec"]]
     mask = (need == -3) | (columns.codes["variant"] == need)
     setups, tasks = current_setups(run_dir)
-    task_cats, setup_cats = columns.categories["task"], columns.categories["setup"]
-    pair = columns.codes["setup"].astype(np.int64) * (len(task_cats) + 1) + columns.codes["task"]
+    task_cats, setup_cats = ["", *columns.categories["task"]], ["", *columns.categories["setup"]]  # code -1: none
+    width = len(task_cats)
+    pair = (columns.codes["setup"].astype(np.int64) + 1) * width + columns.codes["task"].astype(np.int64) + 1
     unique, inverse = np.unique(pair, return_inverse=True)
-    current = np.array([setup_is_current(Row("", task_cats[int(p % (len(task_cats) + 1))], "", "", "",
-                                             setup=setup_cats[int(p // (len(task_cats) + 1))]), setups, tasks)
+    current = np.array([setup_is_current(Row("", task_cats[int(p % width)], "", "", "",
+                                             setup=setup_cats[int(p // width)]), setups, tasks)
                         for p in unique], dtype=bool)
     return mask & current[inverse.reshape(n)] if n else mask
 

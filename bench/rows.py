@@ -25,14 +25,24 @@ KEY_FIELDS = ("codec", "task", "dataset", "utt_id", "metric", "variant", "setup"
 #: the item of rows about a whole dataset or codec variant (a codec's card, a dataset-level error)
 WHOLE = "*"
 _TO, _SEED, _RATER = "->", "@seed", "~"
+#: characters escaped in each part of a serialised item id, so the separators above never occur inside a part
+_ESCAPES = {"%": "%25", "~": "%7E", "@": "%40", ">": "%3E"}
+#: the typed fields of an item, stored in a row's ``extra`` beside its serialised ``utt_id`` (readers use these,
+#: never the string)
+ITEM_FIELDS = ("item_source", "item_target", "item_seed", "item_rater")
+
+
+def _escape(text: str) -> str:
+    return "".join(_ESCAPES.get(c, c) for c in text)
 
 
 @dataclass(frozen=True)
 class ItemId:
-    """What a row is about, written once into :attr:`Row.utt_id`: an utterance (``source``), its conversion to
-    a ``target`` speaker (``"<source>-><target>"``, voice conversion), one training ``seed`` of a generation
-    (``"<source>@seed<n>"``, TTS with several seeds) or one listener's rating (``"<source>~<rater>"``, a listening
-    test; rater codes are letters, digits, ``-`` and ``_``). :meth:`parse` reads it back."""
+    """What a row is about: an utterance (``source``), its conversion to a ``target`` speaker (voice conversion),
+    one training ``seed`` of a generation (TTS with several seeds) or one listener's rating (``rater``, a
+    listening test). ``str()`` is the row's ``utt_id`` (part of its key): injective, because each part is escaped
+    (``%``, ``~``, ``@``, ``>``) before the separators (``->``, ``@seed``, ``~``) join them; a plain utterance id is
+    its own string. The string is never parsed back: rows carry the parts as typed fields (:meth:`fields`)."""
 
     source: str
     target: str | None = None
@@ -40,23 +50,33 @@ class ItemId:
     rater: str | None = None
 
     def __str__(self) -> str:
-        text = self.source if self.target is None else f"{self.source}{_TO}{self.target}"
-        text = text if self.seed is None else f"{text}{_SEED}{self.seed}"
-        return text if self.rater is None else f"{text}{_RATER}{self.rater}"
+        text = _escape(self.source)
+        if self.target is not None:
+            text += _TO + _escape(self.target)
+        if self.seed is not None:
+            text += f"{_SEED}{int(self.seed)}"
+        return text if self.rater is None else text + _RATER + _escape(self.rater)
 
     @classmethod
-    def parse(cls, text: str) -> ItemId:
-        """The item a row's ``utt_id`` names (a plain utterance id is its own source)."""
-        body, rater = text, None
-        head, found, tail = text.rpartition(_RATER)
-        if found and tail and all(c.isalnum() or c in "-_" for c in tail):
-            body, rater = head, tail
-        seed = None
-        head, found, tail = body.rpartition(_SEED)
-        if found and tail.isdigit():
-            body, seed = head, int(tail)
-        source, arrow, target = body.rpartition(_TO)
-        return cls(source, target, seed, rater) if arrow else cls(body, None, seed, rater)
+    def of(cls, item: ItemId | str) -> ItemId:
+        """An item, or a plain utterance id as its item."""
+        return item if isinstance(item, ItemId) else cls(item)
+
+    def fields(self) -> dict[str, Any]:
+        """The parts a row stores beside its ``utt_id`` (``item_source``, ...); none for a plain utterance id that
+        is its own string."""
+        if str(self) == self.source:
+            return {}
+        parts = {"item_source": self.source, "item_target": self.target, "item_seed": self.seed,
+                 "item_rater": self.rater}
+        return {k: v for k, v in parts.items() if v is not None}
+
+
+def item_sources(frame: Any) -> dict[str, str]:
+    """``{utt_id: source utterance}`` of a frame of rows (:func:`bench.tables.load_rows`): the typed
+    ``item_source`` where the row has one, else the ``utt_id`` itself (a plain utterance id)."""
+    sources = frame["item_source"] if "item_source" in frame else [None] * len(frame)
+    return {str(u): str(s) if isinstance(s, str) else str(u) for u, s in zip(frame["utt_id"], sources, strict=True)}
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import errno
 import fcntl
 import json
 import logging
+import math
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
@@ -85,6 +86,10 @@ class ResultStore:
         fresh = [r for r in rows if not self.has(r.key)]
         if not fresh:
             return
+        for row in fresh:  # TaskContext.row turns these into error rows; a row made another way is refused here
+            if any(v is not None and not math.isfinite(v) for v in (row.value, row.num, row.den)):
+                raise ValueError(f"refusing a non-finite result ({row.codec} / {row.task} / {row.utt_id} / "
+                                 f"{row.metric}: value={row.value}, num={row.num}, den={row.den})")
         payload = "".join(json.dumps(asdict(r), sort_keys=True) + "\n" for r in fresh).encode("utf-8")
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:

@@ -4,6 +4,7 @@ plumbing every task shares: missing rows, rate / score / error rows, the token-c
 from __future__ import annotations
 
 import logging
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ import torch
 
 from .audio import array_digest
 from .codec import Codec, Tokens, pad_batch
+from .contract import check_tokens, token_problems
 from .datasets import Utterance
 from .diskcache import DiskCache, make_key
 from .identity import code_fingerprint
@@ -33,6 +35,7 @@ RATE_OUTPUTS = (
     MetricOutput("frame_rate", "Frame Rate (Hz)", None, "ratio", 1.0, 1, order=0, per_dataset=False),
     MetricOutput("bitrate", "Bitrate (kbps)", None, "ratio", 1e-3, 2, order=1, per_dataset=False),
 )
+RATE_NAMES = frozenset(o.name for o in RATE_OUTPUTS)
 
 
 def kind_of(err: BaseException | str) -> str:
@@ -95,13 +98,11 @@ class TaskContext:
         with self.timer.stage("store", len(rows)):
             self.store.add(rows)
 
-    def saved_audio(self, task: str, item: Utterance | ItemId | str, wav: np.ndarray, rate: int) -> str | None:
+    def saved_audio(self, task: str, item: Utterance | ItemId, wav: np.ndarray, rate: int) -> str | None:
         """Write an output under ``RUN_DIR/audio/<task>/<codec>/<dataset>/`` when ``save_audio`` covers the
         item's source utterance (by its position in the dataset); returns the path relative to the run dir."""
         if isinstance(item, Utterance):
             item = ItemId(item.utt_id)
-        elif isinstance(item, str):
-            item = ItemId.parse(item)
         utt_id, base_id = str(item), item.source
         if self.save_audio is not None:
             position = next((i for i, u in enumerate(self.utterances) if u.utt_id == base_id), None)
@@ -130,15 +131,38 @@ class TaskContext:
                 return self.setups[name]
         return self.setups.get("-", "")
 
-    def row(self, task: str, utt_id: str, metric: str, **fields: Any) -> Row:
+    def stage_of(self, task: str, metric: str) -> str:
+        """What computed an output, for error rows: ``metric:<name>``, ``codec`` (measured rates) or the task."""
+        for name, outs in self.metric_outputs.items():
+            if metric in outs:
+                return f"metric:{name}"
+        return "codec" if metric in RATE_NAMES else f"task:{task}"
+
+    def row(self, task: str, item: ItemId | str, metric: str, **fields: Any) -> Row:
+        """A row of this job about ``item`` (a plain string is an utterance id): its ``utt_id`` the item's string,
+        its parts typed in ``extra`` (:meth:`ItemId.fields`). A value, numerator or denominator that is NaN or
+        infinite makes it an error row naming the stage that produced it (a non-finite number is never a result)."""
+        item = ItemId.of(item)
+        parts = item.fields()
+        if parts:
+            fields = {**fields, "extra": {**(fields.get("extra") or {}), **parts}}
+        utt_id = str(item)
+        bad = {k: fields[k] for k in ("value", "num", "den") if not finite_or_none(fields.get(k))}
+        if bad and metric != ERROR_METRIC:
+            stage = self.stage_of(task, metric)
+            log.warning("%s / %s / %s: %s gave a non-finite %s %s", self.codec_label, self.dataset, utt_id, stage,
+                        metric, bad)
+            extra = {**(fields.get("extra") or {}), "stage": stage, "kind": DATA}
+            fields = {**fields, "value": None, "num": None, "den": None, "extra": extra,
+                      "error": f"{stage}: non-finite {metric} " + ", ".join(f"{k}={v}" for k, v in bad.items())}
         return Row(codec=self.codec_label, task=task, dataset=self.dataset, utt_id=utt_id,
                    metric=metric, variant=self.variant, setup=self.setup_of(metric), **fields)
 
-    def has(self, task: str, utt_id: str, metric: str) -> bool:
-        return self.store.has((self.codec_label, task, self.dataset, utt_id, metric, self.variant,
+    def has(self, task: str, item: ItemId | str, metric: str) -> bool:
+        return self.store.has((self.codec_label, task, self.dataset, str(ItemId.of(item)), metric, self.variant,
                                self.setup_of(metric)))
 
-    def missing(self, task: str, utt_id: str, outputs: Sequence[str]) -> bool:
+    def missing(self, task: str, utt_id: ItemId | str, outputs: Sequence[str]) -> bool:
         """Whether an item still needs work: no error row and some of ``outputs`` absent. (Environment
         errors never reach this point: the runner drops them before a run, so they are retried.)"""
         if self.has(task, utt_id, ERROR_METRIC):
@@ -154,14 +178,15 @@ class TaskContext:
         code (:func:`bench.identity.code_fingerprint`) and the device type it runs on."""
         return f"{self.codec_label}|{codec.cache_id()}|code={code_fingerprint(codec)}|{torch.device(self.device).type}"
 
-    def error_row(self, task: str, utt_id: str, stage: str, err: BaseException | str, kind: str | None = None) -> Row:
+    def error_row(self, task: str, utt_id: ItemId | str, stage: str, err: BaseException | str,
+                  kind: str | None = None) -> Row:
         """An error row for one item (logged), of kind ``data`` or ``environment`` (:func:`kind_of`)."""
         text = err if isinstance(err, str) else f"{type(err).__name__}: {err}"
         log.warning("%s / %s / %s: %s failed: %s", self.codec_label, self.dataset, utt_id, stage, text)
         return self.row(task, utt_id, ERROR_METRIC, error=f"{stage}: {text}",
                         extra={"stage": stage, "kind": kind or kind_of(err)})
 
-    def rate_rows(self, task: str, utt_id: str, codec: Codec, tokens: Tokens, seconds: float,
+    def rate_rows(self, task: str, utt_id: ItemId | str, codec: Codec, tokens: Tokens, seconds: float,
                   extra: dict[str, Any] | None = None) -> list[Row]:
         """Measured frame rate and bitrate of one item's tokens (the frame-rate row carries the codec flags)."""
         frames = float(codec.measured_frames(tokens)[0])
@@ -172,7 +197,7 @@ class TaskContext:
             self.row(task, utt_id, "bitrate", value=bits / seconds, num=bits, den=seconds, backend="measured"),
         ]
 
-    def score_rows(self, task: str, utt_id: str, metric: Metric,
+    def score_rows(self, task: str, utt_id: ItemId | str, metric: Metric,
                    score: dict[str, Score] | BaseException) -> list[Row]:
         """One row per output of ``metric`` for one item: its values, or the error for each."""
         rows = []
@@ -186,6 +211,24 @@ class TaskContext:
                 rows.append(self.row(task, utt_id, out, value=s.value, num=s.num, den=s.den,
                                      backend=metric.row_backend, extra=extra))
         return rows
+
+
+def finite_or_none(value: Any) -> bool:
+    """Whether a row's number is absent or a finite number."""
+    return value is None or (isinstance(value, (int, float)) and math.isfinite(value))
+
+
+class NonFiniteScore(ValueError):
+    """A metric returned NaN or an infinite value for an utterance (never cached, recorded as an error)."""
+
+
+def checked_score(metric: Metric, score: dict[str, Score]) -> dict[str, Score]:
+    """``score`` unchanged when every value is finite; :class:`NonFiniteScore` naming the outputs otherwise."""
+    bad = [f"{name}={getattr(s, k)}" for name, s in score.items() for k in ("value", "num", "den")
+           if not finite_or_none(getattr(s, k))]
+    if bad:
+        raise NonFiniteScore(f"metric {metric.name} gave non-finite values: {', '.join(bad)}")
+    return score
 
 
 def saved_audio_path(task: str, codec: str, dataset: str, utt_id: str) -> Path:
@@ -254,12 +297,15 @@ def _cached_encode(codec: Codec, codec_key: str, wav: list[np.ndarray], cache: D
     keys = [make_key("tokens", codec_key, array_digest(w)) for w in wav]
     found: list[Tokens | None] = [cache.get(k, Tokens) if codec.capabilities.deterministic else None
                                   for k in keys]
+    for i, cached in enumerate(found):  # an entry that breaks the contract is recomputed (and refused again)
+        if cached is not None and token_problems(codec, cached, torch.tensor([len(wav[i])])):
+            found[i] = None
     todo = [i for i, t in enumerate(found) if t is None]
     stage.items, stage.cached = len(todo), len(wav) - len(todo)
     if todo:
         batch, lengths = pad_batch([torch.from_numpy(wav[i]) for i in todo])
         with torch.inference_mode():
-            tokens = codec.encode(batch.to(device), lengths.to(device))
+            tokens = check_tokens(codec, codec.encode(batch.to(device), lengths.to(device)), lengths)
         for j, i in enumerate(todo):
             item = tokens.item(j).to("cpu")
             found[i] = item
@@ -293,7 +339,7 @@ def _score_cached(metric: Metric, hyp: list[np.ndarray], ref: list[np.ndarray], 
     stage.items, stage.cached = len(todo), len(hyp) - len(todo)
     if todo:
         fresh = _score_uncached(metric, [hyp[i] for i in todo], [ref[i] for i in todo], [meta[i] for i in todo])
-        for i, score in zip(todo, fresh, strict=True):
+        for i, score in zip(todo, fresh, strict=True):  # a non-finite score is an error already: never cached
             found[i] = score
             if not isinstance(score, Exception):
                 cache.put(keys[i], score)
@@ -303,18 +349,28 @@ def _score_cached(metric: Metric, hyp: list[np.ndarray], ref: list[np.ndarray], 
 def _score_uncached(metric: Metric, hyp: list[np.ndarray], ref: list[np.ndarray],
                     meta: list[Utterance]) -> list[dict[str, Score] | Exception]:
     try:
-        return list(metric.compute(hyp, ref, meta))
+        scores = list(metric.compute(hyp, ref, meta))
+        if len(scores) != len(hyp):
+            raise ValueError(f"metric {metric.name} returned {len(scores)} scores for {len(hyp)} inputs")
+        return [_checked_or_error(metric, s) for s in scores]
     except Exception as batch_error:  # noqa: BLE001 - isolate the failing utterance below
         if len(hyp) == 1:
             return [batch_error]
     results: list[dict[str, Score] | Exception] = []
     for h, r, m in zip(hyp, ref, meta, strict=True):
         try:
-            results.append(metric.compute([h], [r], [m])[0])
+            results.append(checked_score(metric, metric.compute([h], [r], [m])[0]))
         except Exception as err:  # noqa: BLE001 - recorded as an error row
             log.warning("metric %s failed on %s: %s", metric.name, m.utt_id, err)
             results.append(err)
     return results
+
+
+def _checked_or_error(metric: Metric, score: dict[str, Score]) -> dict[str, Score] | Exception:
+    try:
+        return checked_score(metric, score)
+    except NonFiniteScore as err:
+        return err
 
 
 TASKS.set_base(Task)  # the registry checks every task plugin against it

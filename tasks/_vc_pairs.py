@@ -36,8 +36,8 @@ class VCSample:
     reference: Utterance  # another utterance of the target speaker: the conversion reference
 
     @property
-    def sample_id(self) -> str:
-        return str(ItemId(self.source.utt_id, target=self.target_parallel.speaker))
+    def sample_id(self) -> ItemId:
+        return ItemId(self.source.utt_id, target=self.target_parallel.speaker)
 
 
 def _pairs(readers: list[str], pairing: str, rng: random.Random) -> list[tuple[str, str]]:

@@ -48,9 +48,11 @@ from tqdm import tqdm
 
 from bench.audio import METRIC_SAMPLE_RATE, AudioError, load_audio, match_length, resample, validate
 from bench.codec import Codec, Tokens, codebook_tables
+from bench.contract import checked_decode
 from bench.datasets import Utterance
 from bench.diskcache import DiskCache, make_key
 from bench.names import file_name
+from bench.options import Count, Dropout, OpenFraction, PositiveFloat, PositiveInt, Seed
 from bench.prefetch import prefetch
 from bench.registry import register_task
 from bench.rows import WHOLE, ItemId
@@ -70,22 +72,21 @@ class TTSOptions(TrainOptions):
     in fp32 (``precision: fp32``) for 100 epochs without early stopping; a mid-epoch checkpoint every 500 steps
     only makes a killed run resume sooner."""
 
-    batch_size: int = 8
+    batch_size: PositiveInt = 8
     autocast: bool = False
-    checkpoint_every: int = 500
+    checkpoint_every: Count = 500
     size: LlamaSize = field(default_factory=LlamaSize)  # the paper's decoder by default
-    seeds: tuple[int, ...] | None = None  # one training per seed (None: the run's seed); tables show the spread
-    dropout: float = 0.1
+    seeds: tuple[Seed, ...] | None = None  # one training per seed (None: the run's seed); tables show the spread
+    dropout: Dropout = 0.1
     batch_order: BatchOrder = "ascending"
-    valid_batch_size: int = 1
-    max_test_seconds: float = 20.0  # longer test utterances are left out, as in the paper
+    valid_batch_size: PositiveInt = 1
+    max_test_seconds: PositiveFloat = 20.0  # longer test utterances are left out, as in the paper
     speaker_metric: str = "sim"  # the metric whose speaker model conditions the decoder
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        if self.valid_batch_size < 1:
-            raise ValueError(f"valid_batch_size must be a positive integer, got {self.valid_batch_size!r}")
+        super().__post_init__()
+        if self.seeds is not None and (not self.seeds or len(set(self.seeds)) != len(self.seeds)):
+            raise ValueError(f"seeds must be distinct and at least one, got {list(self.seeds)}")
 
     def seed_list(self, run_seed: int) -> list[int]:
         return list(self.seeds) if self.seeds else [run_seed]
@@ -105,16 +106,11 @@ class ARTTSOptions(TTSOptions):
 
     length: Literal["reference", "predicted"] = "reference"  # the reference's frame count (end mark off), or
     layout: Layout = "flatten"                               # stop at a sampled end mark
-    num_samples: int = 5
-    top_p: float = 0.9
-    temperature: float = 1.0
+    num_samples: PositiveInt = 5
+    top_p: OpenFraction = 0.9
+    temperature: PositiveFloat = 1.0
     asr_metric: str = "dwer"  # picks the best of the samples
-    max_frames_factor: float = 1.5  # ``length: predicted``: cap at this x the training set's frames per character
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.num_samples < 1:
-            raise ValueError(f"num_samples must be a positive integer, got {self.num_samples!r}")
+    max_frames_factor: PositiveFloat = 1.5  # ``length: predicted``: cap at this x the training set's frames/character
 
     def stream_layout(self) -> str:
         return self.layout
@@ -181,7 +177,7 @@ class Generated:
     """One test utterance's samples, generated and decoded (in the prefetch thread: no rows written there)."""
 
     item: TTSItem
-    row_id: str
+    row_id: ItemId
     frames: list[torch.Tensor]
     audio: list[np.ndarray | None]
     record: dict | None = None  # AR: the cached samples with their ASR errors, under ``key``
@@ -207,9 +203,9 @@ class _TTS(Task):
         return len(options.seed_list(0))  # one model per seed
 
     @staticmethod
-    def row_id(utt_id: str, seed: int, seeds: list[int]) -> str:
+    def row_id(utt_id: str, seed: int, seeds: list[int]) -> ItemId:
         """The row's item: the utterance, and the seed when the task trains with several."""
-        return str(ItemId(utt_id, seed=seed if len(seeds) > 1 else None))
+        return ItemId(utt_id, seed=seed if len(seeds) > 1 else None)
 
     def applies(self, codec: Codec) -> bool:
         return True
@@ -454,7 +450,7 @@ class _TTS(Task):
     def _decode(self, codec: Codec, frames: torch.Tensor, num_samples: int, device: str) -> np.ndarray:
         tokens = self._tokens(frames, num_samples)
         with torch.inference_mode():
-            wav, lengths = codec.decode(tokens.to(device))
+            wav, lengths = checked_decode(codec, tokens.to(device), exact_length=False)  # generated: any length
         out = resample(wav[0, : int(lengths[0])].float().cpu().numpy(), codec.output_sample_rate, METRIC_SAMPLE_RATE)
         if not np.all(np.isfinite(out)):
             raise ValueError("decoder produced NaN/inf")
@@ -466,7 +462,7 @@ class _TTS(Task):
         return Tokens(codes=frames[None].long(), lengths=torch.tensor([frames.shape[0]]),
                       num_samples=torch.tensor([max(int(num_samples), 1)]))
 
-    def _score(self, ctx: TaskContext, codec: Codec, row_id: str, item: TTSItem, samples: list[Sample],
+    def _score(self, ctx: TaskContext, codec: Codec, row_id: ItemId, item: TTSItem, samples: list[Sample],
                backend: str) -> None:
         """Rows of the samples written for one test utterance (each metric scores them in one batch)."""
         if not samples:
