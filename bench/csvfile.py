@@ -50,8 +50,12 @@ def _map_text(df: pd.DataFrame, fn: Any) -> pd.DataFrame:
 
 
 def write_csv(df: pd.DataFrame, path: str | Path, **kwargs: Any) -> None:
-    """``df.to_csv(path, **kwargs)`` with every text cell, column name and index label :func:`neutral`."""
-    _map_text(df, neutral).to_csv(path, **kwargs)
+    """``df.to_csv(path, **kwargs)`` with every text cell, column name and index label :func:`neutral`; written
+    whole or not at all (a temporary file renamed over ``path``)."""
+    from .outdir import atomic_write
+
+    neutral_df = _map_text(df, neutral)
+    atomic_write(path, lambda tmp: neutral_df.to_csv(tmp, **kwargs))
 
 
 def read_csv(path: str | Path, **kwargs: Any) -> pd.DataFrame:

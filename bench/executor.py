@@ -25,6 +25,7 @@ from typing import Any
 from . import plan
 from .config import ExecutorConfig, RunConfig, load_saved
 from .names import file_name, name_hash
+from .outdir import atomic_write_json
 from .rows import ENVIRONMENT, parse_lines
 from .store import ResultStore
 from .task import Task
@@ -211,9 +212,9 @@ def submit(config: RunConfig, store: ResultStore, tasks: dict[str, Task], settin
 
             threads = max(1, (os.cpu_count() or 1) // len(groups))
             jobs = [executor.submit(work, raw, str(run_dir), [s.to_dict() for s in g], threads) for g in groups]
-    (run_dir / "shards" / "jobs.json").write_text(json.dumps(
-        [{"job": str(j.job_id), "shards": [s.id for s in g], "stdout": str(j.paths.stdout),
-          "stderr": str(j.paths.stderr)} for j, g in zip(jobs, groups, strict=True)], indent=2))
+    atomic_write_json(run_dir / "shards" / "jobs.json",
+                      [{"job": str(j.job_id), "shards": [s.id for s in g], "stdout": str(j.paths.stdout),
+                        "stderr": str(j.paths.stderr)} for j, g in zip(jobs, groups, strict=True)])
     result: dict[str, Any] = {"shards": len(shards), "submitted": len(pending), "jobs": [str(j.job_id) for j in jobs],
                               "failed": [], "merged": 0}
     if detach:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 from . import assets
 from .codec import Codec
@@ -25,14 +24,16 @@ from .config import SAVED, CodecSpec, RunConfig
 from .datasets import Utterance
 from .diskcache import DiskCache, make_key
 from .identity import code_fingerprint
-from .keywords import check_keywords
+from .keywords import check_arguments
 from .metric import Metric
+from .outdir import atomic_write_json, atomic_write_text
 from .paths import cache_dir
 from .profiles import metric_settings, profiles
 from .registry import CODECS, METRICS, TASKS, discover
 from .store import ENVIRONMENT, ResultStore
 from .task import Task, TaskContext
 from .timing import append_record
+from .yamlfile import dump_yaml
 
 log = logging.getLogger(__name__)
 
@@ -177,10 +178,10 @@ def write_run_info(config: RunConfig, profile: str, variants: dict[str, str],
         for name in (SAVED, "run.json"):
             if (out / name).is_file():
                 (out / name).replace(segment / name)
-    (out / SAVED).write_text(yaml.safe_dump(config.raw, sort_keys=False))
+    atomic_write_text(out / SAVED, dump_yaml(config.raw))
     info = {"name": config.name, "metric_profile": profile, "started": datetime.now(timezone.utc).isoformat(),
             "variants": variants, "setups": setups or {}, "environment": _environment()}
-    (out / "run.json").write_text(json.dumps(info, indent=2))
+    atomic_write_json(out / "run.json", info)
 
 
 def task_names(config: RunConfig) -> tuple[str, ...]:
@@ -203,8 +204,9 @@ def check_device(device: str) -> None:
 
 
 def check_codec_params(spec: CodecSpec) -> None:
-    """Params a codec variant's constructor accepts, with a did-you-mean for the others."""
-    check_keywords(CODECS.get(spec.name).cls.__init__, spec.params, f"codec {spec.label!r} ({spec.name}) params")
+    """Params a codec variant's constructor accepts (a did-you-mean for the others), each of its annotated type
+    and range."""
+    check_arguments(CODECS.get(spec.name).cls.__init__, spec.params, f"codec {spec.label!r} ({spec.name}) params")
 
 
 def run_job(config: RunConfig, store: ResultStore, task: Task, task_name: str, spec: CodecSpec, dataset: str,

@@ -8,7 +8,34 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from .config import SAVED
+
 log = logging.getLogger(__name__)
+
+
+#: what a reader of a run folder reads in it (rows, their snapshot, the run's identity and config, saved audio,
+#: shard rows, timing): an output folder may not be, contain or sit inside any of them
+RUN_INPUTS = ("rows.jsonl", "rows.columns.npz", "run.json", SAVED, "audio", "shards", "timing.jsonl",
+              "listening.json", "history")
+
+
+def run_inputs(run_dirs: list[Path]) -> list[Path]:
+    """The paths of :data:`RUN_INPUTS` in each run folder (whether or not they exist yet)."""
+    return [Path(d) / name for d in run_dirs for name in RUN_INPUTS]
+
+
+def dataset_roots(run_dirs: list[Path]) -> list[Path]:
+    """The data roots of the runs' saved configs (the original recordings a report or test reads)."""
+    from .config import load_saved
+
+    roots: list[Path] = []
+    for run_dir in run_dirs:
+        try:
+            config = load_saved(run_dir)
+        except (OSError, ValueError):
+            continue
+        roots += [Path(d.root) for d in (config.datasets if config is not None else ()) if d.root]
+    return roots
 
 
 def saved_file(run_dir: Path, named: object) -> Path | None:
@@ -48,9 +75,10 @@ def save_plot(fig: Any, out: Path, name: str) -> str:
     ``out`` (``name`` already made of :func:`bench.names.file_name` parts)."""
     import matplotlib.pyplot as plt
 
+    from .outdir import atomic_write
+
     fig.tight_layout()
     path = out / "plots" / f"{name}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
     return str(path.relative_to(out))

@@ -12,10 +12,10 @@ relatively, so the folder opens from disk or any static host. Each page checks i
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import logging
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +27,9 @@ from .columns import Column, Columns, output_specs
 from .csvfile import write_csv
 from .intervals import add_intervals
 from .names import file_name
-from .outputs import original_files, save_plot, saved_file
-from .rows import ItemId
+from .outdir import OutputDir, atomic_copy, atomic_write, atomic_write_json, atomic_write_text
+from .outputs import dataset_roots, original_files, run_inputs, save_plot, saved_file
+from .rows import item_sources
 from .store import ERROR_METRIC
 from .tables import (
     PAPER_SUFFIX,
@@ -206,9 +207,14 @@ def _spectrogram(audio: np.ndarray, durations: list[int] | None, seconds: float,
     ax.set_ylabel("kHz", fontsize=7)
     ax.tick_params(labelsize=6)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
+
+
+def _write_flac(path: Path, samples: np.ndarray) -> None:
+    import soundfile as sf
+
+    sf.write(path, samples, METRIC_SAMPLE_RATE, format="FLAC")
 
 
 def _utterance_pages(df: pd.DataFrame, run_dirs: list[Path], out: Path) -> list[tuple[str, str, int]]:
@@ -241,19 +247,17 @@ def _utterance_pages(df: pd.DataFrame, run_dirs: list[Path], out: Path) -> list[
         scoped = scores[(scores["task"] == task) & (scores["dataset"] == dataset)]
         values = {(r.codec, r.utt_id, r.metric): float(r.value) for r in scoped.itertuples()}
         body = []
+        sources = item_sources(group)
         for utt in sorted(set(group["utt_id"])):
             cells = [f"<td>{html.escape(utt)}</td>"]
-            source = originals.get((dataset, ItemId.parse(utt).source))
+            source = originals.get((dataset, sources[utt]))
             if source is not None and source.is_file():
                 target = out / "audio" / "original" / file_name(dataset) / f"{file_name(utt)}.flac"
                 try:
                     if not target.is_file():
-                        import soundfile as sf
-
                         clip = load_audio(source)
-                        target.parent.mkdir(parents=True, exist_ok=True)
-                        sf.write(target, resample(clip.samples, clip.sample_rate, METRIC_SAMPLE_RATE),
-                                 METRIC_SAMPLE_RATE)
+                        samples = resample(clip.samples, clip.sample_rate, METRIC_SAMPLE_RATE)
+                        atomic_write(target, functools.partial(_write_flac, samples=samples))
                     cells.append(f"<td><audio controls preload='auto' src='{target.relative_to(out)}'></audio></td>")
                 except (AudioError, OSError, ValueError, RuntimeError) as err:
                     log.warning("report: original %s is unreadable: %s", source, err)
@@ -271,13 +275,11 @@ def _utterance_pages(df: pd.DataFrame, run_dirs: list[Path], out: Path) -> list[
                 spec_png = rel.with_suffix(".png")
                 try:
                     audio = load_audio(src).samples
-                    (out / rel).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(src, out / rel)
+                    atomic_copy(src, out / rel)  # whole or not at all: nothing to delete on failure
                     _spectrogram(audio, extra.get("token_durations"),
                                  float(row.iloc[0]["den"] or len(audio) / 16000), out / spec_png)
                 except (AudioError, OSError, ValueError, RuntimeError) as err:
                     log.warning("report: %s is unreadable: %s", src, err)
-                    (out / rel).unlink(missing_ok=True)
                     cells.append(UNREADABLE.format(html.escape(str(err))))
                     continue
                 cells.append(f"<td><audio controls preload='auto' src='{rel}'></audio><br>"
@@ -295,7 +297,7 @@ def _utterance_pages(df: pd.DataFrame, run_dirs: list[Path], out: Path) -> list[
         name = page_name(task, dataset)
         note = ("<p>Click a header to sort. Spectrograms of variable-rate codecs show their token boundaries "
                 "(cyan) from the stored durations. <a href='index.html'>Back</a></p>")
-        (out / name).write_text(_page(f"{task} / {dataset}: listening page", note + table), encoding="utf-8")
+        atomic_write_text(out / name, _page(f"{task} / {dataset}: listening page", note + table))
         pages.append((task, dataset, len(set(group["utt_id"]))))
     return pages
 
@@ -312,8 +314,8 @@ def _codec_params(run_dirs: list[Path]) -> dict[str, tuple[str, dict]]:
 def build(run_dirs: list[str | Path], out: str | Path, published: str | Path | None = None) -> Path:
     """Write the report into ``out``; returns the path of ``index.html``."""
     dirs = [Path(r) for r in run_dirs]
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    inputs = [*run_inputs(dirs), *dataset_roots(dirs), *([Path(published)] if published is not None else [])]
+    out = OutputDir(out, "report", inputs).path
     df = load_rows(list(dirs), extra="raw")
     summary = add_intervals(summarize(df), df, output_specs(), flagged_codecs(df, "identity"))
     write_csv(summary, out / "summary.csv", index=False, float_format="%.6g")
@@ -365,6 +367,6 @@ def build(run_dirs: list[str | Path], out: str | Path, published: str | Path | N
     if cards:
         parts.append("<h2>Codecs</h2>" + "".join(cards))
     index = out / "index.html"
-    index.write_text(_page("Speech tokenizer benchmark report", "".join(parts)), encoding="utf-8")
-    (out / "report.json").write_text(json.dumps({"runs": [str(d) for d in dirs], "pages": pages}, indent=2))
+    atomic_write_text(index, _page("Speech tokenizer benchmark report", "".join(parts)))
+    atomic_write_json(out / "report.json", {"runs": [str(d) for d in dirs], "pages": pages})
     return index

@@ -16,6 +16,8 @@ from .csvfile import write_csv
 from .intervals import add_intervals
 from .metric import MetricOutput
 from .names import file_name
+from .outdir import OutputDir, atomic_write_text
+from .outputs import run_inputs
 from .rowframe import current_frame, with_derived
 from .store import ERROR_METRIC
 
@@ -381,10 +383,10 @@ def _write(target: Path, name: str, table: pd.DataFrame, columns: Columns, notes
     write_csv(table, target / f"{stem}.csv", float_format="%.6g")
     md = _format(table, columns, "md", flagged, unranked).to_markdown()
     md += "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
-    (target / f"{stem}.md").write_text(f"## {name}\n\n{md}")
+    atomic_write_text(target / f"{stem}.md", f"## {name}\n\n{md}")
     tex = _format(table, columns, "tex", flagged, unranked).to_latex(escape=False)
     tex += "".join(f"% {' '.join(str(n).splitlines())}\n" for n in notes)
-    (target / f"{stem}.tex").write_text(tex)
+    atomic_write_text(target / f"{stem}.tex", tex)
     return md
 
 
@@ -408,10 +410,10 @@ def build(run_dirs: list[str | Path], out_dir: str | Path | None = None, publish
     ``{"table4": {"ASR": ["asr_probe"], "SI": ["si_probe"], "SER": ["ser_probe"], "TTS": ["tts_nar", "tts_ar"]}}``.
     """
     dirs = [Path(r) for r in run_dirs]
+    inputs = [*run_inputs(dirs), *([Path(published)] if published is not None else [])]
+    target = OutputDir(out_dir or dirs[0] / "tables", "table", inputs, owned=out_dir is None).path
     df = load_rows(list(dirs), extra="none")
     summary = summarize(df)
-    target = Path(out_dir) if out_dir else dirs[0] / "tables"
-    target.mkdir(parents=True, exist_ok=True)
     write_csv(add_intervals(summary, df, output_specs(), flagged_codecs(df, "identity")), target / "summary.csv",
               index=False, float_format="%.6g")
     order = [c for r in dirs for c in run_order(r)]
