@@ -15,6 +15,7 @@ import logging
 import math
 import random
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,9 @@ import soundfile as sf
 from .audio import METRIC_SAMPLE_RATE, load_audio, resample
 from .columns import output_specs
 from .names import file_name
-from .outputs import original_files, save_plot, saved_file
-from .rows import ItemId, Row
+from .outdir import OutputDir, atomic_write, atomic_write_json, check_disjoint
+from .outputs import dataset_roots, original_files, run_inputs, save_plot, saved_file
+from .rows import ItemId, Row, current_setups, current_variants, item_sources
 from .store import ResultStore
 from .tables import flagged_codecs, load_rows
 
@@ -37,6 +39,7 @@ TASK, METRIC = "listening", "mushra"
 MAX_SECONDS = 10.0
 TARGET_DB = -23.0  # gated RMS level every stimulus is brought to
 RATER = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+FORMAT = 2  # of test.json: 2 records the runs and variants, conditions by role
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class Item:
     dataset: str
     utt_id: str
     files: dict[str, str]  # condition id -> WAV path relative to the test folder
-    conditions: dict[str, str]  # condition id -> condition (codec label, HIDDEN, ANCHOR)
+    conditions: dict[str, dict[str, Any]]  # condition id -> {role: hidden|anchor|codec, label, codec, variant, run}
     score: float | None  # the objective metric the item was chosen by
     seconds: float  # the segment every condition of the item is cut to
 
@@ -110,15 +113,20 @@ def _saved_task(df: pd.DataFrame, task: str | None) -> str:
     return str(saved[0])
 
 
-def _saved_outputs(df: pd.DataFrame, run_dirs: list[Path], task: str) -> dict[tuple[str, str, str], Path]:
-    """``(codec, dataset, utt_id) -> file`` of every saved output of ``task``."""
-    rows = df[(df["task"] == task) & (df["metric"] == "frame_rate") & df["audio"].notna()]
-    found: dict[tuple[str, str, str], Path] = {}
+def _saved_outputs(df: pd.DataFrame, run_dirs: list[Path], task: str
+                   ) -> dict[tuple[str, str, str], tuple[Path, str, str]]:
+    """``(codec, dataset, source utterance) -> (file, variant, run folder)`` of every saved output of ``task`` that
+    is about one recorded utterance (not a conversion to another speaker, not one seed of several)."""
+    rows = df[(df["task"] == task) & (df["metric"] == "frame_rate") & df["audio"].notna()
+              & df["item_target"].isna()]
+    sources = item_sources(rows)
+    found: dict[tuple[str, str, str], tuple[Path, str, str]] = {}
     for row in rows.itertuples():
         for run_dir in run_dirs:
             path = saved_file(run_dir, row.audio)
             if path is not None:
-                found.setdefault((str(row.codec), str(row.dataset), str(row.utt_id)), path)
+                key = (str(row.codec), str(row.dataset), sources[str(row.utt_id)])
+                found.setdefault(key, (path, str(row.variant), str(run_dir)))
                 break
     return found
 
@@ -136,11 +144,27 @@ def choose_items(scores: dict[tuple[str, str], float | None], count: int, seed: 
     return [ranked[i] for i in picks]
 
 
+def run_identity(run_dir: Path) -> dict[str, Any]:
+    """What a listening test records of a run it was built from: its name, the codec variants and the task setups
+    of its latest segment (``run.json``)."""
+    try:
+        info = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{run_dir} is not a run folder (no readable run.json: {err})") from err
+    if not isinstance(info, dict):
+        raise ValueError(f"{run_dir}/run.json is not a run's identity")
+    return {"name": str(info.get("name", "")), "variants": current_variants(run_dir),
+            "setups": current_setups(run_dir)[0]}
+
+
 def build(run_dirs: list[str | Path], out: str | Path, codecs: list[str] | None = None, items: int = 8,
           seed: int = 0, task: str | None = None) -> Path:
-    """Write the test into ``out`` (of ``task``'s saved outputs, by default the one task that saved some);
-    returns ``index.html``."""
-    dirs, out = [Path(d) for d in run_dirs], Path(out)
+    """Write the test into ``out`` (of ``task``'s saved outputs, by default the one task that saved some); returns
+    ``index.html``. The test records each run it was built from (:func:`run_identity`) and each condition's codec
+    variant, so ratings can only return to the run and variants they were given for."""
+    dirs = [Path(d) for d in run_dirs]
+    target = OutputDir(out, "listen", [*run_inputs(dirs), *dataset_roots(dirs)])
+    out = target.path
     df = load_rows(list(run_dirs), extra="raw")
     task = _saved_task(df, task)
     saved = _saved_outputs(df, dirs, task)
@@ -148,6 +172,10 @@ def build(run_dirs: list[str | Path], out: str | Path, codecs: list[str] | None 
     chosen = codecs or sorted({c for c, _, _ in saved} - set(identity))
     if not chosen:
         raise ValueError(f"no saved outputs of task {task!r} in {', '.join(map(str, dirs))} (run with save_audio)")
+    reserved = sorted(set(chosen) & {HIDDEN, ANCHOR})
+    if reserved:
+        raise ValueError(f"codec label(s) {reserved} name the test's own stimuli; give the codec another name in "
+                         "the run's config")
     originals = original_files(dirs)
     keys = sorted({(d, u) for _, d, u in saved})
     usable = [(d, u) for d, u in keys if (d, u) in originals and all((c, d, u) in saved for c in chosen)]
@@ -155,16 +183,17 @@ def build(run_dirs: list[str | Path], out: str | Path, codecs: list[str] | None 
         raise ValueError(f"no utterance has the original and a saved output of every codec of {chosen}")
     metric = next(iter(quality_metrics(df[df["task"] == task])), None)
     values = df[(df["task"] == task) & (df["metric"] == metric) & df["codec"].isin(chosen)] if metric else df[:0]
-    means = values.groupby(["dataset", "utt_id"])["value"].mean().to_dict()
+    values = values.assign(source=values["utt_id"].map(item_sources(values)))
+    means = values.groupby(["dataset", "source"])["value"].mean().to_dict()
     picked = choose_items({k: means.get(k) for k in usable}, items, seed)
-    (out / "audio").mkdir(parents=True, exist_ok=True)
+    runs = {str(d): run_identity(d) for d in dirs}
     trials = []
     for number, (dataset, utt) in enumerate(picked, start=1):
         clip = load_audio(originals[(dataset, utt)])
         reference = resample(clip.samples, clip.sample_rate, METRIC_SAMPLE_RATE)
         stimuli = {HIDDEN: reference, ANCHOR: lowpass(reference, METRIC_SAMPLE_RATE)}
         for codec in chosen:
-            output = load_audio(saved[(codec, dataset, utt)])
+            output = load_audio(saved[(codec, dataset, utt)][0])
             stimuli[codec] = resample(output.samples, output.sample_rate, METRIC_SAMPLE_RATE)
         length = min(int(MAX_SECONDS * METRIC_SAMPLE_RATE), *(len(x) for x in stimuli.values()))
         levelled = match_loudness({k: np.asarray(v[:length], np.float32) for k, v in stimuli.items()},
@@ -172,30 +201,36 @@ def build(run_dirs: list[str | Path], out: str | Path, codecs: list[str] | None 
         names = list(levelled)
         random.Random(f"{seed}:{number}").shuffle(names)  # condition ids reveal nothing
         item_id = f"item{number:02d}"
-        folder = out / "audio" / item_id
-        folder.mkdir(exist_ok=True)
-        sf.write(folder / "open.wav", levelled[HIDDEN], METRIC_SAMPLE_RATE, subtype="PCM_16")  # the open reference
+        _write_wav(target.file(f"audio/{item_id}/open.wav"), levelled[HIDDEN])  # the open reference
         files, conditions = {}, {}
         for k, name in enumerate(names, start=1):
             cid = f"c{k}"
-            sf.write(folder / f"{cid}.wav", levelled[name], METRIC_SAMPLE_RATE, subtype="PCM_16")
-            files[cid], conditions[cid] = f"audio/{item_id}/{cid}.wav", name
+            files[cid] = f"audio/{item_id}/{cid}.wav"
+            _write_wav(target.file(files[cid]), levelled[name])
+            if name in (HIDDEN, ANCHOR):
+                conditions[cid] = {"role": "hidden" if name == HIDDEN else "anchor", "label": name}
+            else:
+                _, variant, run = saved[(name, dataset, utt)]
+                conditions[cid] = {"role": "codec", "label": name, "codec": name, "variant": variant,
+                                   "run": runs[run]["name"]}
         trials.append(Item(item_id, dataset, utt, files, conditions, means.get((dataset, utt)),
                            round(length / METRIC_SAMPLE_RATE, 3)))
     spec: dict[str, Any] = {
-        "task": task, "seed": seed, "spread_by": metric,
+        "format": FORMAT, "task": task, "seed": seed, "spread_by": metric,
         "items": [{"id": t.id, "dataset": t.dataset, "utt_id": t.utt_id, "open": f"audio/{t.id}/open.wav",
                    "files": t.files, "conditions": t.conditions, "score": t.score, "seconds": t.seconds}
                   for t in trials],
-        "runs": [str(d) for d in dirs]}
+        "runs": [{"path": path, **identity} for path, identity in runs.items()]}
     audio_digest = hashlib.sha256(b"".join((out / f).read_bytes() for t in trials for f in t.files.values()))
     spec["digest"] = hashlib.sha256((json.dumps(spec, sort_keys=True) + audio_digest.hexdigest()).encode()
                                     ).hexdigest()[:16]
-    (out / "test.json").write_text(json.dumps(spec, indent=2))
-    (out / "webmushra.yaml").write_text(webmushra_config(spec))
-    index = out / "index.html"
-    index.write_text(PAGE.replace("__SPEC__", json.dumps(spec).replace("</", "<\\/")), encoding="utf-8")
-    return index
+    target.write_json("test.json", spec)
+    target.write_text("webmushra.yaml", webmushra_config(spec))
+    return target.write_text("index.html", PAGE.replace("__SPEC__", json.dumps(spec).replace("</", "<\\/")))
+
+
+def _write_wav(path: Path, samples: np.ndarray) -> None:
+    atomic_write(path, lambda tmp: sf.write(tmp, samples, METRIC_SAMPLE_RATE, subtype="PCM_16", format="WAV"))
 
 
 def webmushra_config(spec: dict[str, Any]) -> str:
@@ -220,82 +255,197 @@ def webmushra_config(spec: dict[str, Any]) -> str:
 
 @dataclass
 class Screening:
-    """Who was kept: BS.1534 post-screening excludes a listener who rates the hidden reference below 90 for more
-    than 15 % of the items."""
+    """Who was kept: BS.1534-3 post-screening excludes a listener who rates the hidden reference below 90 for more
+    than 15 % of the items; a listener who left the hidden reference (or any condition of an item, or an item)
+    unrated is excluded too, since the rule cannot be applied to them."""
 
     kept: list[str]
     excluded: dict[str, str]  # listener -> why
 
 
-def screen(ratings: dict[str, dict[str, dict[str, float]]]) -> Screening:
-    """``ratings``: listener -> item -> condition -> rating."""
+def screen(ratings: dict[str, dict[str, dict[str, float]]], spec: dict[str, Any]) -> Screening:
+    """``ratings``: listener -> item -> condition id -> rating, against the test ``spec``."""
     kept, excluded = [], {}
     for listener, items in sorted(ratings.items()):
-        low = [i for i, by in items.items() if by.get(HIDDEN, 100.0) < 90]
-        if items and len(low) / len(items) > 0.15:
-            excluded[listener] = f"hidden reference below 90 in {len(low)} of {len(items)} items"
+        missing_items = [i["id"] for i in spec["items"] if i["id"] not in items]
+        incomplete = [i["id"] for i in spec["items"] if i["id"] in items and set(items[i["id"]]) != set(i["files"])]
+        no_hidden = [i["id"] for i in spec["items"]
+                     if i["id"] in items and _hidden_id(i) not in items[i["id"]]]
+        low = [i["id"] for i in spec["items"] if items.get(i["id"], {}).get(_hidden_id(i), 100.0) < 90]
+        if no_hidden:
+            excluded[listener] = f"no rating of the hidden reference in {', '.join(no_hidden)}"
+        elif missing_items or incomplete:
+            excluded[listener] = (f"incomplete: items not rated {missing_items or 'none'}, items with unrated "
+                                  f"conditions {incomplete or 'none'}")
+        elif len(low) / len(spec["items"]) > 0.15:
+            excluded[listener] = f"hidden reference below 90 in {len(low)} of {len(spec['items'])} items"
         else:
             kept.append(listener)
     return Screening(kept, excluded)
 
 
-def read_results(files: list[str | Path], spec: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
-    """listener -> item -> condition -> rating, from the page's exports; every file must be this test's."""
-    known = {item["id"]: set(item["conditions"].values()) for item in spec["items"]}
-    out: dict[str, dict[str, dict[str, float]]] = {}
+def _hidden_id(item: dict[str, Any]) -> str:
+    return next(cid for cid, c in item["conditions"].items() if c["role"] == "hidden")
+
+
+def participant_code(value: object, where: str) -> str:
+    """A participant code as the import keys it: Unicode-normalised (NFKC), surrounding blanks removed, upper case;
+    then 1-40 letters, digits, ``-`` or ``_`` (``" p1\n"`` and ``"P1"`` are one listener)."""
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: participant code must be text, got {value!r}")
+    code = unicodedata.normalize("NFKC", value).strip().upper()
+    if not RATER.match(code):
+        raise ValueError(f"{where}: participant code {value!r} must be 1-40 letters, digits, '-' or '_'")
+    return code
+
+
+def read_spec(test: str | Path) -> dict[str, Any]:
+    """A test folder's ``test.json``, checked to be one this version of ``bench listen`` writes."""
+    path = Path(test) / "test.json"
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: not a listening test's test.json ({type(err).__name__}: {err})") from err
+    if not isinstance(spec, dict) or spec.get("format") != FORMAT or not isinstance(spec.get("items"), list) \
+            or not isinstance(spec.get("runs"), list) or not isinstance(spec.get("digest"), str):
+        raise ValueError(f"{path}: not a test made by this version of `bench listen` (format {FORMAT}); "
+                         "build the test again")
+    return spec
+
+
+def read_results(files: list[str | Path], spec: dict[str, Any]) -> dict[str, tuple[dict[str, dict[str, float]], str]]:
+    """listener -> (item -> condition id -> rating, the file's sha256), from the page's exports; every file must be
+    this test's, well-formed, one per listener. A malformed file is a :class:`ValueError` naming it and what is
+    wrong."""
+    known = {item["id"]: set(item["files"]) for item in spec["items"]}
+    out: dict[str, tuple[dict[str, dict[str, float]], str]] = {}
     for file in files:
-        data = json.loads(Path(file).read_text(encoding="utf-8"))
+        try:
+            raw = Path(file).read_bytes()
+            data = json.loads(raw.decode("utf-8"))
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{file}: not a results file ({type(err).__name__}: {err})") from err
+        if not isinstance(data, dict):
+            raise ValueError(f"{file}: a results file is a JSON object, got {type(data).__name__}")
         if data.get("digest") != spec["digest"]:
             raise ValueError(f"{file}: from another test (digest {data.get('digest')!r}, this test's is "
                              f"{spec['digest']!r})")
-        listener = str(data.get("participant", ""))
-        if not RATER.match(listener):
-            raise ValueError(f"{file}: participant code {listener!r} must be 1-40 letters, digits, '-' or '_'")
+        listener = participant_code(data.get("participant"), str(file))
         if listener in out:
             raise ValueError(f"{file}: participant {listener!r} has two result files")
+        given = data.get("ratings")
+        if not isinstance(given, dict):
+            raise ValueError(f"{file}: 'ratings' must map item ids to {{condition: rating}}")
         items: dict[str, dict[str, float]] = {}
-        for item_id, by in (data.get("ratings") or {}).items():
-            if item_id not in known or set(by) - known[item_id]:
+        for item_id, by in given.items():
+            if item_id not in known or not isinstance(by, dict) or set(by) - known[item_id]:
                 raise ValueError(f"{file}: item {item_id!r} or its conditions are not this test's")
-            values = {str(c): float(v) for c, v in by.items()}
-            if any(not 0 <= v <= 100 for v in values.values()):
-                raise ValueError(f"{file}: ratings must be in [0, 100]")
+            values = {}
+            for cid, value in by.items():
+                if value is None:
+                    continue  # not rated: the screening decides
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                        or not 0 <= value <= 100:
+                    raise ValueError(f"{file}: rating {value!r} of {item_id}/{cid} must be a number in [0, 100]")
+                values[str(cid)] = float(value)
             items[item_id] = values
-        out[listener] = items
+        out[listener] = (items, hashlib.sha256(raw).hexdigest())
     return out
+
+
+def _check_provenance(spec: dict[str, Any], into: Path) -> dict[str, str]:
+    """The run the ratings join must be one the test was built from, with the same variant of every codec it holds;
+    returns ``{codec label: variant}`` of the test's conditions."""
+    here = run_identity(into)
+    names = [r.get("name") for r in spec["runs"]]
+    if here["name"] not in names:
+        raise ValueError(f"{into} is run {here['name']!r}; this test was built from {names}: ratings join only "
+                         "a run they were given for")
+    recorded: dict[str, str] = {}
+    for item in spec["items"]:
+        for condition in item["conditions"].values():
+            if condition.get("role") == "codec":
+                recorded[str(condition["codec"])] = str(condition["variant"])
+    changed = {c: (v, here["variants"][c]) for c, v in recorded.items()
+               if c in here["variants"] and here["variants"][c] != v}
+    if changed:
+        raise ValueError(f"{into} now holds other variants of {sorted(changed)} than the test played "
+                         f"({'; '.join(f'{c}: test {a}, run {b}' for c, (a, b) in sorted(changed.items()))}): "
+                         "the ratings are not about these codecs")
+    return recorded
 
 
 def import_ratings(files: list[str | Path], into: str | Path, test: str | Path) -> Screening:
     """Ratings of the test folder ``test`` from the participants' ``files`` as rows of the run folder ``into``
     (metric ``mushra`` of task ``listening``, one row per item, condition and kept listener; backend
-    ``mushra:<digest>``); the screening is written to ``into/listening.json`` too."""
-    spec = json.loads((Path(test) / "test.json").read_text(encoding="utf-8"))
-    ratings = read_results(files, spec)
-    screening = screen(ratings)
-    store = ResultStore(into)
-    variants = {r.codec: r.variant for r in store.current_rows() if r.task == spec["task"]}
+    ``mushra:<digest>``), under the run's lock. All or nothing: every file is checked (this test's, well-formed,
+    participants normalised, none excluded or imported with other ratings before) before a row is written.
+    ``into/listening.json`` keeps the cumulative record of kept and excluded listeners per test."""
+    into = Path(into)
+    if not into.is_dir() or not ((into / "rows.jsonl").is_file() or (into / "run.json").is_file()):
+        raise ValueError(f"--into {into} is not a run folder (no rows.jsonl or run.json there)")
+    check_disjoint(into, [Path(test), *map(Path, files)], "--into")
+    spec = read_spec(test)
+    recorded = _check_provenance(spec, into)
+    results = read_results(files, spec)
+    store = ResultStore(into, lock=True)
+    try:
+        record = _read_record(into)
+        tested = record.setdefault(spec["digest"], {"kept": {}, "excluded": {}})
+        for listener, (_, digest) in results.items():
+            earlier = tested["excluded"].get(listener)
+            if earlier is not None and earlier["file"] != digest:
+                raise ValueError(f"participant {listener!r} was excluded at an earlier import "
+                                 f"({earlier['reason']}); a second file is not accepted")
+            if listener in tested["kept"] and tested["kept"][listener] != digest:
+                raise ValueError(f"{into} already holds other ratings of this test from {listener!r}: a participant's "
+                                 "file is imported once (import into a fresh copy of the run to replace them)")
+        screening = screen({k: v[0] for k, v in results.items()}, spec)
+        rows = _rows(spec, screening, {k: v[0] for k, v in results.items()}, recorded)
+        store.add(rows)
+        for listener in screening.kept:
+            tested["kept"][listener] = results[listener][1]
+        for listener, why in screening.excluded.items():
+            tested["excluded"][listener] = {"reason": why, "file": results[listener][1]}
+        atomic_write_json(into / "listening.json", {"format": 1, "tests": record})
+    finally:
+        store.unlock()
+    return screening
+
+
+def _read_record(into: Path) -> dict[str, Any]:
+    path = into / "listening.json"
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path} is not readable ({err}); move it away to import again") from err
+    if not isinstance(data, dict) or data.get("format") != 1 or not isinstance(data.get("tests"), dict):
+        raise ValueError(f"{path} is not a record this version writes; move it away to import again")
+    return data["tests"]
+
+
+def _rows(spec: dict[str, Any], screening: Screening, ratings: dict[str, dict[str, dict[str, float]]],
+          recorded: dict[str, str]) -> list[Row]:
     setup = f"{TASK}/-/{spec['digest'][:10]}"
     items = {item["id"]: item for item in spec["items"]}
     rows = []
     for listener in screening.kept:
         for item_id, by in sorted(ratings[listener].items()):
             item = items[item_id]
-            for condition, value in sorted(by.items()):
-                rows.append(Row(condition, TASK, item["dataset"], str(ItemId(item["utt_id"], rater=listener)), METRIC,
-                                value=value, backend=f"mushra:{spec['digest']}",
-                                extra={"listener": listener, "item": item_id, "condition": condition,
-                                       **({"identity": True} if condition == HIDDEN else {})},
-                                variant=variants.get(condition, ""), setup=setup))
-    stored = {r.key: r.value for r in store.rows() if r.task == TASK and r.setup == setup}
-    changed = sorted({str(r.extra["listener"]) for r in rows if r.key in stored and stored[r.key] != r.value})
-    if changed:  # the store keeps the first row of a key: a second, different file would be dropped silently
-        raise ValueError(f"{into} already holds other ratings of this test from {changed}: a participant's file is "
-                         "imported once (import into a fresh copy of the run to replace them)")
-    store.add(rows)
-    (Path(into) / "listening.json").write_text(json.dumps(
-        {"digest": spec["digest"], "kept": screening.kept, "excluded": screening.excluded, "rows": len(rows)},
-        indent=2))
-    return screening
+            for cid, value in sorted(by.items()):
+                condition = item["conditions"][cid]
+                label = str(condition["label"])
+                about = ItemId(str(item["utt_id"]), rater=listener)
+                rows.append(Row(label, TASK, item["dataset"], str(about), METRIC, value=value,
+                                backend=f"mushra:{spec['digest']}",
+                                extra={"listener": listener, "item": item_id, "condition": cid,
+                                       "role": condition["role"], "tested": spec["task"], **about.fields(),
+                                       **({"identity": True} if condition["role"] == "hidden" else {})},
+                                variant=recorded.get(label, "") if condition["role"] == "codec" else "",
+                                setup=setup))
+    return rows
 
 
 PAGE = r"""<!doctype html><html><head><meta charset="utf-8"><title>Listening test</title><style>
@@ -350,8 +500,8 @@ function next(){const it=item(order[at]);if(!complete(it)){alert("Rate every con
  if(at<order.length-1){show(at+1)}else{finish()}return true}
 function finish(){player.pause();
  const out={digest:SPEC.digest,participant:code,finished:new Date().toISOString(),ratings:{}};
- for(const it of SPEC.items){out.ratings[it.id]={};for(const [cid,cond] of Object.entries(it.conditions)){
-  out.ratings[it.id][cond]=ratings[it.id][cid]}}
+ for(const it of SPEC.items){out.ratings[it.id]={};for(const cid of Object.keys(it.conditions)){
+  out.ratings[it.id][cid]=ratings[it.id][cid]}}
  const text=JSON.stringify(out,null,1);document.getElementById("export").textContent=text;
  const a=document.getElementById("download");a.href=URL.createObjectURL(new Blob([text],{type:"application/json"}));
  a.download="mushra-"+code+".json";document.getElementById("trial").classList.add("hidden");
@@ -359,13 +509,13 @@ function finish(){player.pause();
 document.getElementById("begin").onclick=()=>begin(document.getElementById("code").value);
 document.getElementById("next").onclick=next;document.getElementById("prev").onclick=()=>show(Math.max(0,at-1));
 document.getElementById("stop").onclick=()=>player.pause();
-// #participant=CODE starts at once; &auto={"condition":rating,...,"default":rating} also rates every item and
+// #participant=CODE starts at once; &auto={"condition label":rating,...,"default":rating} also rates every item and
 // finishes (automated checks and demos)
 const args=new URLSearchParams(location.hash.slice(1));
 if(args.get("participant")&&begin(args.get("participant"))&&args.get("auto")){const plan=JSON.parse(args.get("auto"));
  {for(let n=0;n<order.length;n++){const it=item(order[n]);
-  for(const s of document.querySelectorAll("#conditions input[type=range]")){const cond=it.conditions[s.dataset.cid];
-   s.value=cond in plan?plan[cond]:plan["default"];s.oninput()}next()}}}
+  for(const s of document.querySelectorAll("#conditions input[type=range]")){
+   const cond=it.conditions[s.dataset.cid].label;s.value=cond in plan?plan[cond]:plan["default"];s.oninput()}next()}}}
 </script></body></html>
 """
 
@@ -395,11 +545,24 @@ def _ratings_and_scores(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The MUSHRA rows (with their utterance in ``utt``) and the objective quality rows of the same utterances
     and codecs."""
     ratings = df[(df["task"] == TASK) & (df["metric"] == METRIC)].copy()
-    ratings["utt"] = [ItemId.parse(str(u)).source for u in ratings["utt_id"]]
-    objective = df[df["utt_id"].isin(set(ratings["utt"])) & df["codec"].isin(set(ratings["codec"]))
-                   & (df["task"] != TASK) & df["value"].notna() & df["error"].isna()
-                   & df["metric"].isin(quality_metrics(df))]
+    ratings["utt"] = ratings["utt_id"].map(item_sources(ratings))
+    tested = {str(_extra(e).get("tested", "")) for e in ratings["extra"]} if "extra" in ratings else set()
+    objective = df[df["task"].isin(tested) & df["item_target"].isna() & df["codec"].isin(set(ratings["codec"]))
+                   & df["value"].notna() & df["error"].isna() & df["metric"].isin(quality_metrics(df))].copy()
+    objective["utt"] = objective["utt_id"].map(item_sources(objective))
+    objective = objective[objective["utt"].isin(set(ratings["utt"]))]
     return ratings, objective
+
+
+def _extra(value: object) -> dict:
+    """A row's ``extra`` as a dict, whichever way the frame holds it (dict or JSON text)."""
+    if isinstance(value, dict):
+        return value
+    try:
+        data = json.loads(value) if isinstance(value, str) else {}
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def condition_means(df: pd.DataFrame) -> pd.DataFrame:
@@ -449,7 +612,7 @@ def correlations(df: pd.DataFrame, resamples: int = 1000, seed: int = 0) -> pd.D
     rng = np.random.default_rng(seed)
     out = []
     for metric, part in objective.groupby("metric"):
-        values = part.groupby(["codec", "dataset", "utt_id"])["value"].mean()
+        values = part.groupby(["codec", "dataset", "utt"])["value"].mean()
         pairs = [(c, d, u, float(mushra[(c, d, u)]), float(values[(c, d, u)])) for c, d, u in mushra.index
                  if (c, d, u) in values.index]
         if not pairs:

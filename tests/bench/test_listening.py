@@ -48,7 +48,10 @@ def test_build_picks_items_over_the_metric_and_levels_every_stimulus(run_dir: Pa
     assert scores[0] == pytest.approx(sims.min()) and scores[-1] == pytest.approx(sims.max())  # the range's ends
     assert len(set(scores)) == 3
     for item in spec["items"]:
-        assert set(item["conditions"].values()) == {listening.HIDDEN, listening.ANCHOR, "mulaw-8bit", "codec2-700c"}
+        labels = {c["label"] for c in item["conditions"].values()}
+        assert labels == {listening.HIDDEN, listening.ANCHOR, "mulaw-8bit", "codec2-700c"}
+        codecs = [c for c in item["conditions"].values() if c["role"] == "codec"]
+        assert all(c["variant"] and c["run"] == "l" for c in codecs)  # provenance: the variant each one played
         lengths, levels = set(), []
         for path in item["files"].values():
             audio, rate = sf.read(tmp_path / "test" / path)
@@ -56,7 +59,7 @@ def test_build_picks_items_over_the_metric_and_levels_every_stimulus(run_dir: Pa
             levels.append(listening.gated_level_db(audio, rate))
         assert len(lengths) == 1 and max(levels) - min(levels) < 0.5  # one segment length, loudness matched
     anchor = next(p for p in spec["items"][0]["files"].values()
-                  if spec["items"][0]["conditions"][Path(p).stem] == listening.ANCHOR)
+                  if spec["items"][0]["conditions"][Path(p).stem]["role"] == "anchor")
     audio, rate = sf.read(tmp_path / "test" / anchor)
     spectrum = np.abs(np.fft.rfft(audio))
     assert spectrum[np.fft.rfftfreq(len(audio), 1 / rate) > 4000].max() < 0.01 * spectrum.max()  # low-passed
@@ -92,8 +95,8 @@ def test_two_scripted_participants_in_chromium_become_rows_and_a_table(run_dir: 
         (test / name).write_text(json.dumps(result))
         files.append(str(test / name))
     assert main(["listen", "import", *files, "--into", str(run_dir), "--test", str(test)]) == 0
-    screening = json.loads((run_dir / "listening.json").read_text())
-    assert screening["kept"] == ["P1"] and "P2" in screening["excluded"]
+    record = json.loads((run_dir / "listening.json").read_text())["tests"][spec["digest"]]
+    assert list(record["kept"]) == ["P1"] and "P2" in record["excluded"]
     df = load_rows([run_dir])
     rows = df[df["metric"] == "mushra"]
     assert len(rows) == 4 * 4 and set(rows["extra"].map(lambda e: e["listener"])) == {"P1"}
@@ -113,7 +116,9 @@ def test_two_scripted_participants_in_chromium_become_rows_and_a_table(run_dir: 
     assert len(load_rows([run_dir]).query("metric == 'mushra'")) == 16
     changed = json.loads((test / "p1.json").read_text())
     first = next(iter(changed["ratings"]))
-    changed["ratings"][first]["mulaw-8bit"] = 10.0
+    mulaw = next(cid for cid, c in next(i for i in spec["items"] if i["id"] == first)["conditions"].items()
+                 if c["label"] == "mulaw-8bit")
+    changed["ratings"][first][mulaw] = 10.0
     (test / "p1.json").write_text(json.dumps(changed))
     with pytest.raises(ValueError, match="already holds other ratings"):
         listening.import_ratings([test / "p1.json"], run_dir, test)
