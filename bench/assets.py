@@ -17,14 +17,19 @@ weights when absent: the warning and the table flag live here, once. :func:`requ
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import logging
 import os
 import re
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .registry import METRICS, add_registration_hook, discover
+from .asset_checks import AssetCorrupt, check_location
+from .registry import CODECS, METRICS, add_registration_hook, discover
 
 log = logging.getLogger(__name__)
 HUB_ID = re.compile(r"[\w\-]+/[\w\-.]+")
@@ -115,6 +120,18 @@ def get(name: str) -> Asset:
     if name not in _CATALOGUE:
         raise KeyError(f"unknown asset {name!r}; known: {', '.join(sorted(_CATALOGUE))}")
     return _CATALOGUE[name]
+
+
+@contextlib.contextmanager
+def overridden(paths: dict[str, str]) -> Iterator[None]:
+    """These asset locations, on top of the current overrides, for the ``with`` block only."""
+    saved = dict(_overrides)
+    _overrides.update(paths)
+    try:
+        yield
+    finally:
+        _overrides.clear()
+        _overrides.update(saved)
 
 
 def set_overrides(paths: dict[str, str] | None) -> None:
@@ -236,10 +253,9 @@ def verify(name: str) -> str:
     main = path / asset.files[0] if path.is_dir() and asset.files else path
     if asset.sha256 and main.is_file() and sha256_of(main) != asset.sha256:
         return f"PROBLEM: {main} does not match its declared sha256"
-    from .asset_checks import AssetCorrupt, check_location
-
     try:
         loaded = check_location(path, asset.check)
+        loaded += load_like_users(name, path)
     except AssetCorrupt as err:
         return f"PROBLEM: {err}"
     return f"ok ({'; '.join(loaded)})" if loaded else "ok"
@@ -298,3 +314,65 @@ def weights_or_random(name: str, explicit: str | None, owner: str) -> Resolved:
                     "RANDOM weights of the real architecture, flagged in every table",
                     owner, name, env_var(name), asset.source)
     return found
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Warnings and log records below ERROR silenced (building on the meta device warns once per tensor)."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.setLevel(level)
+
+
+def asset_users(name: str) -> list[tuple[str, str, type, dict[str, Any]]]:
+    """``(kind, registry name, class, params)`` of every installed plugin that loads the asset ``name``: codec
+    variants whose params make them load it, metrics with a profile whose backend needs it."""
+    discover()
+    users: list[tuple[str, str, type, dict[str, Any]]] = []
+    for entry, variant in CODECS.items():
+        params = dict(variant.params)
+        declared = variant.cls.variant_assets(params) if hasattr(variant.cls, "variant_assets") else variant.cls.assets
+        if any(a.name == name for a in declared):
+            users.append(("codec", entry, variant.cls, params))
+    for entry, cls in METRICS.items():
+        for backend in cls.profiles.values():
+            if name in backend.assets:
+                users.append(("metric", entry, cls, dict(backend.params)))
+                break
+    return users
+
+
+def load_like_users(name: str, location: Path) -> list[str]:
+    """Load the asset at ``location`` the way the first plugin that uses it does (:func:`asset_users`): its
+    ``verify_asset(name, path)`` where it defines one, else the plugin built on the ``meta`` device with the asset
+    pointed at ``location``. :class:`AssetCorrupt` when that fails; an empty list when no installed plugin uses it."""
+    import torch
+
+    users = asset_users(name)
+    if not users or get(name).check is not None:  # a whole-folder format: its loader above is the user's
+        return []
+    kind, entry, cls, params = users[0]
+    try:
+        hook = getattr(cls, "verify_asset", None)
+        if hook is not None:
+            with _quiet():
+                detail = hook(name, location)
+            if detail:
+                return [f"{entry}: {detail}"]
+        if "device" in inspect.signature(cls).parameters:
+            params = {**params, "device": "meta"}
+        with overridden({name: str(location)}), torch.device("meta"), _quiet():
+            cls(**params)
+    except ModuleNotFoundError as err:
+        return [f"{entry}: not loaded ({err.name} is not installed here)"]
+    except Exception as err:  # noqa: BLE001 - anything the plugin raises means the copy does not load for it
+        first = " ".join(line.strip() for line in str(err).strip().splitlines()[:2])[:300]
+        raise AssetCorrupt(f"{location} does not load as {kind} {entry!r} loads it ({type(err).__name__}: {first})"
+                           ) from err
+    return [f"{entry}: loads as the {kind} loads it (names and shapes checked)"]

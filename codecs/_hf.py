@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from pathlib import Path
 from typing import Any
 
 from bench import assets
+from bench.asset_checks import load_transformers
 from bench.codec import Capabilities, GroupedCodec
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,11 @@ class HFCodec(GroupedCodec):
             self.model = cls(self.make_config(transformers))
         self.model.eval()
         self._id = self.weights_id
+
+    @classmethod
+    def verify_asset(cls, name: str, location: Path) -> str:
+        """``bench assets verify``: the folder loaded by transformers as a run loads it, every weight accounted for."""
+        return load_transformers(cls.model_class, location)
 
     def make_config(self, transformers: Any) -> Any:
         raise NotImplementedError

@@ -12,17 +12,20 @@ of the clips beside it (batched matrix products differ in the last digits, ~1e-7
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import torch
 
 from bench import assets
+from bench.asset_checks import load_transformers
 from bench.audio import array_digest, match_length
 from bench.codec import length_groups
 from bench.datasets import Utterance
 from bench.diskcache import DiskCache, make_key
 from bench.metric import Backend, Metric, MetricOutput, Score
+from bench.options import PositiveInt
 from bench.paths import cache_dir
 from bench.registry import register_metric
 
@@ -108,10 +111,17 @@ class SpeakerSimilarity(Metric):
     outputs = (MetricOutput("sim", "Sim", True, order=40),)
     profiles = {"paper": Backend({"backend": "wavlm-base-sv"}, ("wavlm-base-sv",)),
                 "offline": Backend({"backend": "resemblyzer"})}
+    tunable = ("batch_size",)  # leaves the numbers alone (metric_options)
     reference = "target"
     assets = (WAVLM_SV,)
 
-    def __init__(self, backend: str = "wavlm-base-sv", device: str = "cpu", batch_size: int | None = None) -> None:
+    @classmethod
+    def verify_asset(cls, name: str, location: Path) -> str:
+        """``bench assets verify``: WavLM-base-SV loaded by transformers as a run loads it, every weight used."""
+        return load_transformers("AutoModelForAudioXVector", location)
+
+    def __init__(self, backend: str = "wavlm-base-sv", device: str = "cpu",
+                 batch_size: PositiveInt | None = None) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"Sim backend must be one of {sorted(BACKENDS)}, got {backend!r}")
         self._embedder = BACKENDS[backend](device)

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 import torch.nn.functional as F
 
 from bench.assets import Asset, weights_or_random
 from bench.codec import Capabilities, Codec, Tokens, elias_gamma_bits, length_groups
+from bench.options import NonNegativeFloat, Range
 from bench.registry import register_codec
 
 from . import frontend
@@ -25,6 +26,7 @@ from .dac import VectorQuantize
 from .model import FlexiCodec
 from .presets import PRESETS, SENSEVOICE_SMALL
 from .seeded import seed_parameters
+from .sensevoice import SenseVoiceSmall
 
 VARIANTS: dict[str, dict[str, Any]] = {"flexicodec-12.5hz": {"threshold": 1.0}, "flexicodec-8.3hz": {"threshold": 0.91},
                                        "flexicodec-6.25hz": {"threshold": 0.86}}
@@ -77,8 +79,10 @@ class FlexiCodecCodec(Codec):
     cmvn: torch.Tensor | None  # a buffer: SenseVoice's feature shift and scale (None with random weights)
     model: FlexiCodec
 
-    def __init__(self, threshold: float = 1.0, num_quantizers: int = 8, checkpoint: str | None = None,
-                 sensevoice: str | None = None, random_preset: str = "released", dither: float = 0.0) -> None:
+    def __init__(self, threshold: Annotated[float, Range(-1, 1)] = 1.0,
+                 num_quantizers: Annotated[int, Range(1, 24)] = 8, checkpoint: str | None = None,
+                 sensevoice: str | None = None, random_preset: str = "released",
+                 dither: NonNegativeFloat = 0.0) -> None:
         super().__init__()
         if not -1.0 <= threshold <= 1.0:
             raise ValueError(f"threshold is a cosine similarity in [-1, 1], got {threshold}")
@@ -104,6 +108,46 @@ class FlexiCodecCodec(Codec):
         assert isinstance(acoustic, VectorQuantize)
         self.codebook_sizes = [self.model.semantic_vq.fsq.codebook_size] + [
             acoustic.codebook.num_embeddings] * (num_quantizers - 1)
+
+    @classmethod
+    def verify_asset(cls, name: str, location: Path) -> str:
+        """``bench assets verify``: each half of the released model loaded as :func:`load_released` loads it, on
+        the meta device: the codec's config and safetensors against the architecture the config builds (every key
+        but SenseVoice's, shapes checked), or SenseVoice's ``model.pt`` against SenseVoice-Small and its
+        ``am.mvn`` read."""
+        from safetensors.torch import load_file
+
+        from bench.yamlfile import load_yaml
+
+        if name == "flexicodec":
+            config = load_yaml(_file(str(location), CONFIG).read_text(encoding="utf-8"), CONFIG)
+            if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
+                raise ValueError(f"{CONFIG} has no 'model:' section")
+            with torch.device("meta"):
+                model = FlexiCodec.from_config(config["model"], SENSEVOICE_SMALL)
+            own = {k for k in model.state_dict() if not k.startswith("semantic_model.")}
+            state = {k: v for k, v in load_file(str(_file(str(location), CHECKPOINT))).items() if k in own}
+            missing = sorted(own - set(state))
+            if missing:
+                raise ValueError(f"{len(missing)} weights of the architecture missing (first: {missing[:3]})")
+            model.load_state_dict(state, strict=False)  # shapes checked
+            return f"{len(state)} tensors fit the architecture {CONFIG} describes"
+        if name == "sensevoice-small":
+            with torch.device("meta"):
+                voice_model = SenseVoiceSmall(**SENSEVOICE_SMALL)
+            voice = torch.load(_file(str(location), "model.pt"), map_location="cpu", weights_only=True, mmap=True)
+            voice = voice.get("state_dict", voice) if isinstance(voice, dict) else voice
+            if not isinstance(voice, dict):
+                raise ValueError("model.pt holds no state dict")
+            expected = voice_model.state_dict()
+            kept = {k: v for k, v in voice.items() if k in expected}
+            missing = sorted(set(expected) - set(kept))
+            if missing:
+                raise ValueError(f"{len(missing)} SenseVoice weights missing (first: {missing[:3]})")
+            voice_model.load_state_dict(kept, strict=True)
+            cmvn = frontend.load_cmvn(_file(str(location), "am.mvn"))
+            return f"{len(kept)} SenseVoice tensors fit; am.mvn {tuple(cmvn.shape)}"
+        return ""
 
     # ---- contract ------------------------------------------------------------------------------------------------
     def encode(self, wav: torch.Tensor, lengths: torch.Tensor) -> Tokens:

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 from bench import assets, registry, runner
 from bench.cli.main import main
@@ -355,22 +354,18 @@ def test_assets_verify_loads_local_copies(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv(assets.env_var("utmos22-strong"), str(bad))
     assert assets.verify("utmos22-strong").startswith("PROBLEM")
     assert main(["assets", "verify", "utmos22-strong"]) == 1
-    good = tmp_path / "state.pt"
-    torch.save({"w": torch.zeros(2)}, good)
+    from tests.metrics.random_assets import tiny_utmos, tiny_wavlm_sv
+
+    good = tiny_utmos(tmp_path / "utmos")
     monkeypatch.setenv(assets.env_var("utmos22-strong"), str(good))
     assert assets.verify("utmos22-strong").startswith("ok") and main(["assets", "verify", "utmos22-strong"]) == 0
-    folder = tmp_path / "wavlm"
-    folder.mkdir()
-    (folder / "config.json").write_text("{not json")
+    folder = tiny_wavlm_sv(tmp_path / "wavlm")
     monkeypatch.setenv(assets.env_var("wavlm-base-sv"), str(folder))
-    assert "config.json" in assets.verify("wavlm-base-sv") and assets.verify("wavlm-base-sv").startswith("PROBLEM")
-    from safetensors.torch import save_file
-
-    (folder / "config.json").write_text("{}")
-    save_file({"w": torch.ones(3)}, str(folder / "model.safetensors"))
     assert assets.verify("wavlm-base-sv").startswith("ok")
     (folder / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes()[:-4])  # truncated
     assert assets.verify("wavlm-base-sv").startswith("PROBLEM")
+    (folder / "config.json").write_text("{not json")
+    assert "config.json" in assets.verify("wavlm-base-sv") and assets.verify("wavlm-base-sv").startswith("PROBLEM")
 
 
 # ---- 9. over-long files are refused from their header ----------------------------------------------------------
