@@ -106,8 +106,9 @@ def test_interrupted_run_resumes_without_recomputing(tmp_path: Path, counting_co
 
 
 def test_codec_that_cannot_be_built_gives_error_rows(audio_dir: Path, tmp_path: Path) -> None:
-    config = _config(audio_dir, tmp_path / "run", [{"name": "bad", "codec": "opus-6kbps",
-                                                     "params": {"sample_rate": 11025}}, "reference"])
+    config = _config(audio_dir, tmp_path / "run", [{"name": "bad", "codec": "bigcodec",
+                                                     "params": {"checkpoint": str(tmp_path / "missing.pt")}},
+                                                    "reference"])
     store = runner.run(config, progress=False)
     errors = [r for r in store.rows() if r.metric == "error"]
     assert len(errors) == 2 and all("codec-load" in (r.error or "") for r in errors)
