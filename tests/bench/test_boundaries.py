@@ -500,3 +500,51 @@ def test_assets_verify_fails_what_its_user_could_not_load(tmp_path: Path, monkey
     assert "not valid YAML" in verify("flexicodec", flexi)
     (flexi / "12hz_v1_half_config.yaml").write_text(textwrap.dedent("model: {}\n"))
     assert verify("flexicodec", flexi).startswith("PROBLEM")
+
+
+def test_every_numeric_setting_declares_its_type_and_range() -> None:
+    """Every field of every option class (task options, codec params, dataset options, metric tunables, the run
+    config and its executor) has a type, and every number among them a Range: nothing is checked by hand alone."""
+    import dataclasses
+    import inspect
+    import typing
+
+    from bench.config import FIELDS, SLURM_KEYS, ExecutorConfig
+    from bench.keywords import parameter_hints
+    from bench.options import ranged
+    from bench.registry import CODECS, DATASETS, METRICS, TASKS, discover
+
+    discover()
+    unranged: list[str] = []
+
+    def fields_of(cls: type, where: str) -> None:
+        hints = typing.get_type_hints(cls, include_extras=True)
+        for f in dataclasses.fields(cls):
+            hint = hints[f.name]
+            if not ranged(hint):
+                unranged.append(f"{where}.{f.name}")
+            inner = [a for a in typing.get_args(hint) if isinstance(a, type) and dataclasses.is_dataclass(a)]
+            for nested in ([hint] if isinstance(hint, type) and dataclasses.is_dataclass(hint) else []) + inner:
+                fields_of(nested, f"{where}.{f.name}")
+
+    for name, task in TASKS.items():
+        fields_of(task.Options, f"task_options.{name}")
+    fields_of(ExecutorConfig, "executor")
+    for name, hint in {**FIELDS, **SLURM_KEYS}.items():
+        if not ranged(hint):
+            unranged.append(f"config.{name}")
+    for kind, registry in (("codec", CODECS), ("dataset", DATASETS)):
+        for name, plugin in registry.items():
+            func = plugin.cls.__init__ if kind == "codec" else plugin
+            hints = parameter_hints(func)
+            params = [p for p in inspect.signature(func).parameters if p not in ("self", "root")]
+            missing = [p for p in params if p not in hints]
+            assert not missing, f"{kind} {name}: parameters without a type: {missing}"
+            unranged += [f"{kind} {name}.{p}" for p in params if not ranged(hints[p])]
+    for name, metric in METRICS.items():
+        hints = parameter_hints(metric.__init__)
+        for key in metric.tunable:
+            assert key in hints, f"metric {name}: tunable {key!r} has no type"
+            if not ranged(hints[key]):
+                unranged.append(f"metric {name}.{key}")
+    assert not unranged, f"numeric settings without a Range: {unranged}"
