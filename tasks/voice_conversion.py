@@ -11,7 +11,9 @@ transcripts match). An identity codec (``reference``) yields the target's parall
 paper's Reference row.
 
 Task options (``task_options: {vc: {...}}``): ``pairing`` and ``reference_pool`` (see ``_vc_pairs``); ``codec_input``
-(``16k``, the authors' path through 16 kHz, or ``native``: :func:`bench.audio.codec_input`);
+(``16k``, the authors' path through 16 kHz, or ``native``: :func:`bench.audio.codec_input`); ``method`` (``auto``,
+``knn``, ``swap``) and ``length_budget`` (``authors``: a codec that decodes to a length budget gets the one the
+authors' code gives it, the target's parallel utterance for kNN; ``source``) (see :class:`VCOptions`);
 ``score_against: source`` scores content metrics (dWER) against the source utterance at the source's
 length, speaker metrics against the target (this harness before the authors' code was read; not the paper's).
 """
@@ -60,6 +62,19 @@ class VCOptions:
     reference_pool: ReferencePool = "parallel"
     score_against: Literal["target", "source"] = "target"  # what dWER / Sim compare the conversion with
     codec_input: CodecInput = "16k"
+    #: ``auto``: kNN for a single-codebook codec with continuous features (DyCAST, as the paper's D.2 says),
+    #: codebook swap for a multi-codebook one; ``swap`` / ``knn`` force one (``swap`` for DyCAST is what the authors'
+    #: ``test_vc.py`` does with ``hparams/codecs/dycast.yaml``'s ``num_codebooks: 32``: FSQ axis 0 of the source,
+    #: axes 1-31 of the reference)
+    method: Literal["auto", "knn", "swap"] = "auto"
+    #: the length a codec that decodes to a budget (DyCAST ``tokens+length``) decodes the conversion at: ``authors``
+    #: = the utterance the authors' code encoded last before decoding (their ``dycast.py`` budgets from it): the
+    #: target's parallel utterance for kNN, the reference for a forced swap of a kNN codec (their DyCAST run);
+    #: a codec whose own method is the swap keeps the source's length (as every other codec of their harness);
+    #: ``source``: the source's own length always
+    length_budget: Literal["authors", "source"] = "authors"
+
+
 log = logging.getLogger(__name__)
 
 
@@ -73,30 +88,50 @@ def circular_fit(codes: torch.Tensor, length: int) -> torch.Tensor:
     return codes[index]
 
 
-def convert(codec: Codec, source: np.ndarray, reference: np.ndarray, cache, codec_key: str, device: str
-            ) -> tuple[torch.Tensor, Tokens]:
-    """Converted waveform at the codec's output rate, and the source's tokens."""
-    if codec.capabilities.multi_codebook and not codec.capabilities.identity:
+def conversion_method(codec: Codec, method: str) -> str:
+    """``knn`` or ``swap`` for a codec under the ``method`` option (``auto``: by its declared capabilities)."""
+    if method != "auto":
+        if method == "knn" and not codec.capabilities.has_features:
+            raise ValueError(f"{type(codec).__name__} has no continuous features: kNN conversion does not apply")
+        if method == "swap" and len(codec.codebook_sizes) < 2:
+            raise ValueError(f"{type(codec).__name__} has one codebook: nothing to swap")
+        return method
+    if codec.capabilities.multi_codebook:
+        return "swap"
+    if codec.capabilities.has_features:
+        return "knn"
+    raise ValueError(f"{type(codec).__name__} declares neither several codebooks nor continuous features: "
+                     "no voice-conversion method applies")
+
+
+def convert(codec: Codec, source: np.ndarray, reference: np.ndarray, cache, codec_key: str, device: str,
+            method: str = "auto", budget: int | None = None) -> tuple[torch.Tensor, Tokens]:
+    """Converted waveform at the codec's output rate, and the source's tokens. ``budget``: the input samples (at the
+    codec's rate) the conversion is decoded for, where the codec decodes to a length budget (default: the source's
+    for kNN, the reference's for a swap)."""
+    chosen = conversion_method(codec, method)
+    if chosen == "swap":
         src, ref = cached_encode(codec, codec_key, [source, reference], cache, device)
         n = int(src.lengths[0])
         mixed = torch.cat([src.codes[0, :n, :1], circular_fit(ref.codes[0, : int(ref.lengths[0])], n)[:, 1:]], dim=-1)
-        tokens = Tokens(codes=mixed[None], lengths=src.lengths.clone(), num_samples=src.num_samples.clone(),
+        samples = src.num_samples.clone() if budget is None else torch.tensor([budget])
+        tokens = Tokens(codes=mixed[None], lengths=src.lengths.clone(), num_samples=samples,
                         durations=src.durations, side_bits=src.side_bits)  # a variable-rate source keeps its timing
         with torch.inference_mode():
-            wav, lengths = checked_decode(codec, tokens.to(device))
+            wav, lengths = checked_decode(codec, tokens.to(device), exact_length=budget is None)
         return wav[0, : int(lengths[0])].float().cpu(), src
-    if codec.capabilities.has_features:
-        (src,) = cached_encode(codec, codec_key, [source], cache, device)
-        with torch.inference_mode():
-            feats = codec.features(src.to(device))
-            ref_wav = torch.from_numpy(reference)[None].to(device)
-            matching = codec.encoder_features(ref_wav, torch.tensor([ref_wav.shape[1]], device=device))[0]
-            converted = knn(feats, matching, topk=TOPK).mean(dim=-2)
-            wav, lengths = checked_audio(codec, codec.decode_features(
-                converted, torch.tensor([converted.shape[1]], device=device)), 1)
-        return wav[0, : int(lengths[0])].float().cpu(), src
-    raise ValueError(f"{type(codec).__name__} declares neither several codebooks nor continuous features: "
-                     "no voice-conversion method applies")
+    (src,) = cached_encode(codec, codec_key, [source], cache, device)
+    budgeted = src if budget is None else Tokens(
+        codes=src.codes, lengths=src.lengths, num_samples=torch.tensor([budget]), durations=src.durations,
+        side_bits=src.side_bits, extra=src.extra)
+    with torch.inference_mode():
+        feats = codec.features(budgeted.to(device))
+        ref_wav = torch.from_numpy(reference)[None].to(device)
+        matching = codec.encoder_features(ref_wav, torch.tensor([ref_wav.shape[1]], device=device))[0]
+        converted = knn(feats, matching, topk=TOPK).mean(dim=-2)
+        wav, lengths = checked_audio(codec, codec.decode_features(
+            converted, torch.tensor([converted.shape[1]], device=device)), 1)
+    return wav[0, : int(lengths[0])].float().cpu(), src
 
 
 def _duration(utt: Utterance) -> float:
@@ -180,8 +215,16 @@ class VoiceConversion(Task):
             wav = torch.from_numpy(resample(target16, METRIC_SAMPLE_RATE, codec.output_sample_rate))
         else:
             reference = self._load(sample.reference, codec.sample_rate, ctx.max_seconds, via)
+            budget = None
+            if opts.length_budget == "authors":  # what the authors' DyCAST wrapper budgets: the last encode
+                chosen = conversion_method(codec, opts.method)
+                if chosen == "knn":
+                    budget = len(self._load(sample.target_parallel, codec.sample_rate, ctx.max_seconds, via))
+                elif conversion_method(codec, "auto") == "knn":  # a forced swap of a kNN codec (their DyCAST run)
+                    budget = len(reference)
             with ctx.timer.stage("convert", 1):
-                wav, tokens = convert(codec, source, reference, ctx.token_cache, key, ctx.device)
+                wav, tokens = convert(codec, source, reference, ctx.token_cache, key, ctx.device, opts.method,
+                                      budget)
         length = len(target16) if to_target else len(source16)
         hyp = match_length(resample(wav.numpy(), codec.output_sample_rate, METRIC_SAMPLE_RATE), length)
         seconds = len(source16) / METRIC_SAMPLE_RATE

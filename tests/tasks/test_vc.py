@@ -142,3 +142,30 @@ def test_vc_rows_do_not_depend_on_prefetch_or_scoring_groups(shared_data: Path, 
         }), progress=False)
         runs.append(sorted((out / "rows.jsonl").read_text().splitlines()))
     assert runs[0] == runs[1] and any('"snr"' in line for line in runs[0])
+
+
+def test_dycast_vc_decodes_at_the_target_parallel_length(tmp_path: Path) -> None:
+    """DyCAST (tokens + utterance length) converts by kNN and, as the authors' dycast.py budgets from the last
+    encode before decoding, decodes the conversion at the target's parallel utterance's length, not the source's;
+    ``length_budget: source`` keeps the source's; a forced swap (their DyCAST run) budgets the reference's."""
+    from bench.tasks.voice_conversion import conversion_method, convert
+
+    from bench.config import CodecSpec
+    from bench.contract import tone
+    from bench.diskcache import DiskCache
+    from bench.jobs import build_codec
+    from bench.registry import CODECS
+
+    torch.manual_seed(0)
+    codec = build_codec(CodecSpec("d", "dycast-bp1", dict(CODECS.get("dycast-bp1").cls.test_params)))
+    assert conversion_method(codec, "auto") == "knn" and conversion_method(codec, "swap") == "swap"
+    source, reference = tone(1.0, seed=1), tone(1.6, freq=140.0, seed=2)
+    target = 16000 * 2  # the target's parallel utterance: 2 s, slower than the 1 s source
+    cache = DiskCache(tmp_path, "tokens")
+    hop = codec.output_sample_rate / 50
+    authors, _ = convert(codec, source, reference, cache, "k", "cpu", "auto", budget=target)
+    own, _ = convert(codec, source, reference, cache, "k", "cpu", "auto", budget=None)
+    swapped, _ = convert(codec, source, reference, cache, "k", "cpu", "swap", budget=len(reference))
+    assert abs(len(authors) - target) <= hop  # the tail of the speech is not cut to the source's length
+    assert abs(len(own) - len(source)) <= hop
+    assert abs(len(swapped) - len(reference)) <= hop
