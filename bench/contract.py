@@ -24,8 +24,9 @@ from .audio import resample
 from .codec import Codec, Tokens, pad_batch
 
 
-class ContractError(AssertionError):
-    """A codec broke the contract (what was expected, what came back)."""
+class ContractError(ValueError):
+    """A codec broke the contract (what was expected, what came back): a ValueError, so every task that records a
+    codec's failure on an item as an error row records this one too."""
 
 
 def tone(seconds: float = 1.0, rate: int = 16000, freq: float = 220.0, seed: int = 0) -> np.ndarray:

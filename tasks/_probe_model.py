@@ -1,8 +1,11 @@
 """Probes on frozen tokens (DyCAST paper, appendix D.3-D.5): model, batching and a resumable trainer.
 
-Model: one embedding table per codebook (initialised from the codec's codebook embeddings),
-a learned softmax-weighted sum over codebooks, a 2-layer BiLSTM (512 hidden units, dropout 0.1),
-then a CTC head (ASR) or statistics pooling + linear classifier (speaker ID, emotion).
+Model: one embedding table per codebook (initialised from the codec's codebook embeddings), the codebooks
+combined as the authors' ``models/pooling.py`` ``LinearPooling`` does (``pooling: linear``: a bias-free
+``Linear(K, 1)`` with torch's default initialisation, unnormalised; the identity for one codebook;
+``softmax``: a convex combination, their unused ``WeightedPooling``), a 2-layer BiLSTM (512 hidden units, dropout
+0.1; SpeechBrain's ``nnet.RNN.LSTM`` re-initialises every recurrent ``weight_hh`` orthogonally, ``rnn_init``:
+``lstm_init: speechbrain``), then a CTC head (ASR) or statistics pooling + linear classifier (speaker ID, emotion).
 Training: the authors' recipe (:mod:`._training`: AdamW lr 1e-4, betas 0.9/0.98, weight decay 0.01, batch 16,
 gradient-norm clip 0.01, SpeechBrain NewBob x0.9 below 0.0025, 100 epochs, the epoch with the best validation
 error rate kept), a checkpoint after every epoch so an interrupted training resumes. As the authors'
@@ -44,7 +47,8 @@ class TokenProbe(nn.Module):
 
     def __init__(self, codebook_sizes: Sequence[int], num_outputs: int, task: str,
                  embeddings: Sequence[torch.Tensor] | None = None, embedding_dim: int = 128,
-                 hidden: int = 512, layers: int = 2, dropout: float = 0.1) -> None:
+                 hidden: int = 512, layers: int = 2, dropout: float = 0.1, pooling: str = "linear",
+                 lstm_init: str = "speechbrain") -> None:
         super().__init__()
         if task not in ("ctc", "classify"):
             raise ValueError(f"task must be 'ctc' or 'classify', got {task!r}")
@@ -57,14 +61,29 @@ class TokenProbe(nn.Module):
         if embeddings:
             for table, init in zip(self.embeddings, embeddings, strict=True):
                 table.weight.data.copy_(init.float())  # type: ignore[operator]
-        self.codebook_weights = nn.Parameter(torch.zeros(len(codebook_sizes)))
+        if pooling not in ("linear", "softmax") or lstm_init not in ("speechbrain", "torch"):
+            raise ValueError(f"pooling must be linear or softmax, lstm_init speechbrain or torch; got {pooling!r}, "
+                             f"{lstm_init!r}")
+        self.pooling = pooling
+        k = len(codebook_sizes)
+        if pooling == "linear":  # the authors' LinearPooling: Linear(K -> 1), no bias, torch's default init
+            self.pool: nn.Module = nn.Linear(k, 1, bias=False) if k > 1 else nn.Identity()
+        else:
+            self.codebook_weights = nn.Parameter(torch.zeros(k))
         self.lstm = nn.LSTM(dim, hidden, num_layers=layers, dropout=dropout, bidirectional=True, batch_first=True)
+        if lstm_init == "speechbrain":  # speechbrain.nnet.RNN.rnn_init: the recurrent weights orthogonal
+            for name, param in self.lstm.named_parameters():
+                if "weight_hh" in name:
+                    nn.init.orthogonal_(param)
         self.head = nn.Linear(2 * hidden * (1 if task == "ctc" else 2), num_outputs)
 
     def forward(self, codes: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``codes [B, N, K]`` -> CTC log-probs ``[B, N, C]`` or class logits ``[B, C]``."""
-        emb = torch.stack([table(codes[..., k]) for k, table in enumerate(self.embeddings)], dim=-1)
-        x = (emb * torch.softmax(self.codebook_weights, dim=0)).sum(dim=-1)
+        emb = torch.stack([table(codes[..., k]) for k, table in enumerate(self.embeddings)], dim=-1)  # [B, N, H, K]
+        if self.pooling == "linear":
+            x = emb[..., 0] if isinstance(self.pool, nn.Identity) else self.pool(emb)[..., 0]
+        else:
+            x = (emb * torch.softmax(self.codebook_weights, dim=0)).sum(dim=-1)
         packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, _ = self.lstm(packed)
         out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=codes.shape[1])

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
@@ -68,7 +70,9 @@ class CharText:
 
 
 class BPEText:
-    """A SentencePiece BPE vocabulary trained on the training transcripts (id 0 is the blank)."""
+    """A SentencePiece BPE vocabulary trained on every training transcript, in path order (the authors' train.csv,
+    before any filtering); id 0 is the blank. The text is lower-cased a-z, ``'`` and space (a bijection of
+    LibriSpeech's upper-case transcripts, so the merges are theirs up to case)."""
 
     def __init__(self, transcripts: list[str], folder, vocab_size: int = 1000) -> None:
         try:
@@ -81,10 +85,12 @@ class BPEText:
         if not prefix.with_suffix(".model").is_file():
             corpus = folder / "train_text.txt"
             corpus.write_text("\n".join(normalise(t) for t in transcripts) + "\n")
+            # the authors' SpeechBrain SentencePiece call: BPE, character coverage 1.0, pieces of at most 10
+            # characters, a hard vocabulary size, no bos / eos / pad, unk 0 (its query string)
             spm.SentencePieceTrainer.train(input=str(corpus), model_prefix=str(prefix), vocab_size=vocab_size,
-                                           model_type="bpe", character_coverage=1.0, hard_vocab_limit=False,
-                                           bos_id=-1, eos_id=-1, unk_id=0, num_threads=1,
-                                           minloglevel=2)
+                                           model_type="bpe", character_coverage=1.0, max_sentencepiece_length=10,
+                                           bos_id=-1, eos_id=-1, pad_id=-1, unk_id=0, add_dummy_prefix=True,
+                                           num_threads=1, minloglevel=2)
         self._sp = spm.SentencePieceProcessor(model_file=str(prefix.with_suffix(".model")))
         self.size = self._sp.get_piece_size() + 1
         self.name = f"bpe{self._sp.get_piece_size()}"
@@ -104,6 +110,11 @@ class ProbeOptions(TrainOptions):
     batch_order: BatchOrder = "ascending"
     hidden: PositiveInt = 512  # the paper's 2 x 512 BiLSTM; smaller only for smoke runs and CI (named in the backend)
     layers: PositiveInt = 2
+    pooling: Literal["linear", "softmax"] = "linear"  # the authors' LinearPooling, or a softmax-weighted sum
+    lstm_init: Literal["speechbrain", "torch"] = "speechbrain"  # SpeechBrain's orthogonal recurrent weights, or torch's
+    #: codebook tables the embeddings start from: the codec's (paper D.3: "initialized using the discrete
+    #: embeddings"), or ``random`` (N(0, 1), as ``pretrain_embeddings: False`` in the authors' hparams)
+    embedding_init: Literal["codec", "random"] = "codec"
 
 
 @dataclass(frozen=True)
@@ -118,9 +129,15 @@ class ASRProbeOptions(ProbeOptions):
 
 @dataclass(frozen=True)
 class SpeakerIDOptions(ProbeOptions):
-    """``task_options.si_probe``: the split rule (``sequential``: the authors')."""
+    """``task_options.si_probe``: the split rule (``authors``: the rule that made the paper's numbers)."""
 
-    split: Literal["sequential", "hashed"] = "sequential"
+    split: Literal["authors", "sequential", "hashed"] = "authors"
+
+
+def _width(codec: Codec) -> int:
+    """The embedding width: the codec's tables' (the authors' ``embedding_dim`` is their codebook width), else 128."""
+    tables = codebook_tables(codec)
+    return int(tables[0].shape[1]) if tables else 128
 
 
 class _Probe(Task):
@@ -147,6 +164,7 @@ class _Probe(Task):
             log.warning("%s on %s: no utterance has the labels it needs", self.name, ctx.dataset)
             return
         splits = self.splits(usable, ctx)
+        usable = [u for u in usable if splits[u.utt_id] != "unused"]  # files a split rule leaves out
         tests = [u for u in usable if splits[u.utt_id] == "test"]
         if not ctx.missing(self.name, WHOLE, [self.metric]):  # a dataset-level error row
             return
@@ -168,7 +186,9 @@ class _Probe(Task):
                          sorted(i.utt_id for i in by_split["train"]))[:10]
         ckpt = (ctx.store.run_dir / "probes" / file_name(ctx.codec_label) / self.name / file_name(ctx.dataset)
                 / setup / "ckpt.pt")
-        text = self.text_codec(ctx, [str(i.target) for i in by_split["train"]], ckpt.parent)
+        train_texts = [str(self.target_of(u)) for u in sorted(usable, key=lambda u: (str(u.path), u.utt_id))
+                       if splits[u.utt_id] == "train"]  # every training transcript, in path order
+        text = self.text_codec(ctx, train_texts, ckpt.parent)
         for split_items in by_split.values():
             for item in split_items:
                 label = item.target
@@ -179,8 +199,10 @@ class _Probe(Task):
         valid_items = [i for i in by_split["valid"] if i.utt_id not in infeasible] or train_items
         torch.manual_seed(ctx.seed)
         model = TokenProbe(codec.codebook_sizes, text.size if self.kind == "ctc" else len(classes),
-                           "ctc" if self.kind == "ctc" else "classify", codebook_tables(codec),
-                           hidden=opts.hidden, layers=opts.layers)
+                           "ctc" if self.kind == "ctc" else "classify",
+                           codebook_tables(codec) if opts.embedding_init == "codec" else None,
+                           embedding_dim=_width(codec), hidden=opts.hidden, layers=opts.layers, pooling=opts.pooling,
+                           lstm_init=opts.lstm_init)
         def valid_error(trained: torch.nn.Module) -> float:
             """The validation error rate (corpus WER, or classification error) the authors pick the epoch by."""
             counts = [self._errors(trained, item, text, cfg.device)[:2] for item in valid_items]
@@ -216,8 +238,9 @@ class _Probe(Task):
                flags: dict) -> None:
         model.eval()
         rows: list[Row] = []
-        backend = (f"bilstm{ctx.options.layers}x{ctx.options.hidden}:{text.name}:epochs={epochs}"
-                   f":seed={cfg.seed}")
+        opts = ctx.options
+        backend = (f"bilstm{opts.layers}x{opts.hidden}:{text.name}:{opts.pooling}:{opts.lstm_init}"
+                   f":emb={opts.embedding_init}:epochs={epochs}:seed={cfg.seed}")
         for item in tests:
             errors, words, hyp = self._errors(model, item, text, cfg.device)
             if self.kind == "ctc":
@@ -285,26 +308,54 @@ class SpeakerIDProbe(_Probe):
         return default_split(dataclasses.replace(utt, labels={}), seed, utt.speaker or "")
 
     def splits(self, usable: list[Utterance], ctx: TaskContext) -> dict[str, str]:
-        """``split: sequential`` (default), the authors' rule (lucadellalib/audiocodecs
-        ``downstream/datasets/librispeech.py``, ``prepare_data`` with ``ratios: [0.8, 0.1, 0.1]``,
-        ``hparams/datasets/librispeech-460-spk.yaml``): within each subset folder, each speaker's files in path
-        order, the first ``int(0.8 n)`` train, the next ``int(0.1 n)`` valid, the rest test (their speaker
-        shuffle only orders the output). ``split: hashed``: a seeded 80/10/10 draw per utterance (not the paper's)."""
+        """Train / valid / test of every utterance of the dataset, 80/10/10 per speaker of each subset folder.
+
+        ``split: authors`` (default) is lucadellalib/audiocodecs ``downstream/datasets/librispeech.py``
+        ``prepare_data`` with ``ratios: [0.8, 0.1, 0.1]`` (``hparams/datasets/librispeech-460-spk.yaml``), the
+        rule that made the paper's numbers, defect included: per subset folder (in name order, as their config lists
+        them: train-clean-100, then train-clean-360), the speakers
+        in path order are shuffled with Python's ``random`` seeded 0 once (their module-level ``random.seed(0)``;
+        the second folder's shuffle continues the first's state); each speaker's files in path order give the first
+        ``int(0.8 n)`` to train and the next ``int(0.1 n)`` to valid, but the test list holds only the first
+        ``r`` remaining files of each speaker, ``r`` the remainder of the first speaker after the shuffle (their
+        loop appends the remainder list once per speaker and reads the first); the rest is left out.
+        ``split: sequential``: every remaining file to test (the 80/10/10 the code means). ``split: hashed``: a
+        seeded 80/10/10 draw per utterance (not the paper's)."""
         if ctx.options.split == "hashed":
             return super().splits(usable, ctx)
-        groups: dict[tuple[str, str], list[Utterance]] = {}
-        for utt in usable:
-            groups.setdefault((utt.labels.get("subset", ""), utt.speaker or ""), []).append(utt)
-        out: dict[str, str] = {}
-        for members in groups.values():
-            ordered = sorted(members, key=lambda u: (str(u.path), u.utt_id))
-            n_train, n_valid = int(0.8 * len(ordered)), int(0.1 * len(ordered))
-            for k, utt in enumerate(ordered):
-                out[utt.utt_id] = "train" if k < n_train else ("valid" if k < n_train + n_valid else "test")
-        return out
+        return speaker_splits(usable, authors=ctx.options.split == "authors")
 
     def target_of(self, utt: Utterance) -> str | None:
         return utt.speaker
+
+
+def speaker_splits(utterances: Sequence[Utterance], authors: bool) -> dict[str, str]:
+    """``{utt_id: train | valid | test | unused}`` by :meth:`SpeakerIDProbe.splits`'s rules (``authors``: with the
+    authors' shuffle and remainder cap; a file the cap leaves out is ``unused``)."""
+    subsets: dict[str, list[Utterance]] = {}
+    for utt in utterances:
+        subsets.setdefault(utt.labels.get("subset", ""), []).append(utt)
+    rng = random.Random(0)  # their random.seed(0) at import, one shuffle per subset folder in order
+    out: dict[str, str] = {}
+    for _, members in sorted(subsets.items()):  # train-clean-100, then train-clean-360, as their config lists them
+        ordered = sorted(members, key=lambda u: (str(u.path), u.utt_id))
+        by_speaker: dict[str, list[Utterance]] = {}
+        for utt in ordered:
+            by_speaker.setdefault(utt.speaker or "", []).append(utt)
+        speakers = list(by_speaker)
+        cap = None
+        if authors:
+            rng.shuffle(speakers)
+            first = len(by_speaker[speakers[0]])
+            cap = first - int(0.8 * first) - int(0.1 * first)
+        for speaker in speakers:
+            files = by_speaker[speaker]
+            n_train, n_valid = int(0.8 * len(files)), int(0.1 * len(files))
+            n_test = len(files) - n_train - n_valid if cap is None else min(cap, len(files) - n_train - n_valid)
+            for k, utt in enumerate(files):
+                out[utt.utt_id] = ("train" if k < n_train else "valid" if k < n_train + n_valid
+                                   else "test" if k < n_train + n_valid + n_test else "unused")
+    return out
 
 
 @register_task("ser_probe")

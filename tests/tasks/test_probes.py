@@ -61,6 +61,34 @@ def test_ctc_probe_trains_and_embeddings_are_copied() -> None:
     assert torch.isfinite(loss_of(model, codes, lengths, targets))
 
 
+def test_probe_model_is_the_authors_linear_pooling_and_speechbrain_lstm() -> None:
+    """``pooling: linear`` is their models/pooling.py LinearPooling (a bias-free Linear(K -> 1), torch's default
+    initialisation, unnormalised; the identity for K = 1); ``lstm_init: speechbrain`` re-initialises every
+    recurrent weight orthogonally (speechbrain.nnet.RNN.rnn_init) and leaves the input weights and biases as torch
+    makes them."""
+    torch.manual_seed(0)
+    model = TokenProbe([8] * 4, 5, "ctc", hidden=16)
+    assert isinstance(model.pool, torch.nn.Linear) and model.pool.bias is None and model.pool.weight.shape == (1, 4)
+    assert model.pool.weight.abs().max() <= 0.5 and not torch.allclose(model.pool.weight.sum(), torch.tensor(1.0))
+    emb = torch.randn(2, 3, 128, 4)
+    codes = torch.randint(0, 8, (2, 3, 4))
+    expected = torch.stack([t(codes[..., k]) for k, t in enumerate(model.embeddings)], dim=-1) @ model.pool.weight[0]
+    got = model.pool(torch.stack([t(codes[..., k]) for k, t in enumerate(model.embeddings)], dim=-1))[..., 0]
+    assert torch.allclose(got, expected, atol=1e-6) and emb.shape[-1] == 4
+    for name, param in model.lstm.named_parameters():
+        if param.dim() != 2:
+            continue
+        product = param.T @ param
+        orthogonal = torch.allclose(product, torch.eye(product.shape[0]), atol=1e-5)
+        assert orthogonal == ("weight_hh" in name), name  # [4H, H]: orthonormal columns
+    one = TokenProbe([8], 5, "ctc", hidden=16)
+    assert isinstance(one.pool, torch.nn.Identity)
+    torch.manual_seed(0)
+    plain = TokenProbe([8] * 4, 5, "ctc", hidden=16, pooling="softmax", lstm_init="torch")
+    assert torch.allclose(torch.softmax(plain.codebook_weights, 0), torch.full((4,), 0.25))
+    assert not torch.allclose(plain.lstm.weight_hh_l0.T @ plain.lstm.weight_hh_l0, torch.eye(16), atol=1e-3)
+
+
 def test_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     cfg = TrainConfig(batch_size=4, max_epochs=2, lr=3e-3, grad_clip=1.0)
     ckpt = tmp_path / "ckpt.pt"
@@ -177,28 +205,71 @@ def test_probe_rows_do_not_depend_on_the_processing_order(shared_data: Path, tmp
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])  # the same training, bit for bit
 
 
-def test_speaker_id_split_follows_the_authors_sequential_rule(tmp_path: Path) -> None:
-    """Per subset folder and speaker, files in path order: the first int(0.8 n) train, the next int(0.1 n)
-    valid, the rest test; ``split: hashed`` keeps the seeded draw."""
+def test_speaker_id_split_follows_the_authors_rule(tmp_path: Path) -> None:
+    """Per subset folder and speaker, files in path order: the first int(0.8 n) train, the next int(0.1 n) valid;
+    ``split: authors`` (default) caps each speaker's test files at the remainder of the first speaker after their
+    seeded shuffle, ``sequential`` keeps every remaining file, ``hashed`` is a seeded draw."""
+    import random
     from types import SimpleNamespace
 
     from bench.tasks.probes import SpeakerIDProbe
 
     from bench.datasets import Utterance
 
+    counts = {"train-clean-100": {"19": 20, "26": 57, "32": 9}, "train-clean-360": {"100": 9, "101": 33}}
     utts = [Utterance(utt_id=f"{spk}-{k:04d}", path=tmp_path / sub / spk / f"{spk}-{k:04d}.flac", speaker=spk,
                       labels={"subset": sub})
-            for sub, spk, n in (("train-clean-100", "19", 20), ("train-clean-360", "100", 9)) for k in range(n)]
+            for sub, speakers in counts.items() for spk, n in speakers.items() for k in range(n)]
     task = SpeakerIDProbe()
-    splits = task.splits(utts[::-1], SimpleNamespace(options=task.parse_options({}), seed=0))  # type: ignore[arg-type]
-    first = [splits[f"19-{k:04d}"] for k in range(20)]
-    assert first == ["train"] * 16 + ["valid"] * 2 + ["test"] * 2
-    assert [splits[f"100-{k:04d}"] for k in range(9)] == ["train"] * 7 + ["test"] * 2  # int(0.9) = 0 valid
-    hashed_rule = SimpleNamespace(options=task.parse_options({"split": "hashed"}), seed=0)
-    hashed = task.splits(utts, hashed_rule)  # type: ignore[arg-type]
-    assert hashed != splits and set(hashed.values()) <= {"train", "valid", "test"}
-    with pytest.raises(ValueError, match=r"task_options.si_probe.split must be one of \('sequential', 'hashed'\)"):
+
+    def split(**given: object) -> dict[str, str]:
+        ctx = SimpleNamespace(options=task.parse_options(given), seed=0)
+        return task.splits(utts[::-1], ctx)  # type: ignore[arg-type]
+
+    sequential = split(split="sequential")
+    assert [sequential[f"19-{k:04d}"] for k in range(20)] == ["train"] * 16 + ["valid"] * 2 + ["test"] * 2
+    assert [sequential[f"100-{k:04d}"] for k in range(9)] == ["train"] * 7 + ["test"] * 2  # int(0.9) = 0 valid
+    authors = split()
+    rng = random.Random(0)  # the authors' rule written out: their seeded shuffle of the speakers in path order
+    for sub, speakers in counts.items():
+        order = sorted(speakers, key=lambda s: str(tmp_path / sub / s))
+        rng.shuffle(order)
+        first = speakers[order[0]]
+        cap = first - int(0.8 * first) - int(0.1 * first)
+        for spk, n in speakers.items():
+            rest = n - int(0.8 * n) - int(0.1 * n)
+            tests = [k for k in range(n) if authors[f"{spk}-{k:04d}"] == "test"]
+            assert tests == list(range(n - rest, n - rest + min(cap, rest)))
+            assert [authors[f"{spk}-{k:04d}"] for k in range(n - rest)] == \
+                [sequential[f"{spk}-{k:04d}"] for k in range(n - rest)]  # train and valid are the same
+    assert "unused" in authors.values()
+    hashed = split(split="hashed")
+    assert hashed != sequential and set(hashed.values()) <= {"train", "valid", "test"}
+    with pytest.raises(ValueError, match=r"task_options.si_probe.split must be one of \('authors', 'sequential'"):
         task.parse_options({"split": "random"})
+
+
+def test_speaker_id_test_counts_on_the_real_train_clean_100_layout(tmp_path: Path) -> None:
+    """LibriSpeech train-clean-100's real per-speaker file counts (251 speakers, 28,539 files): the authors' rule
+    keeps 2,718 test files (the first speaker after their shuffle is 1034, 96 files, remainder 11), the
+    sequential 80/10/10 keeps 3,073; train (22,725) and valid (2,741) are the same."""
+    import json
+    from collections import Counter
+
+    from bench.tasks.probes import speaker_splits
+
+    from bench.datasets import Utterance
+
+    listing = Path(__file__).parents[1] / "fixtures" / "librispeech_train_clean_100_counts.json"
+    counts = json.loads(listing.read_text())
+    assert len(counts) == 251 and sum(counts.values()) == 28_539
+    root = tmp_path / "train-clean-100"
+    utts = [Utterance(f"{spk}-1-{k:04d}", root / spk / "1" / f"{spk}-1-{k:04d}.flac", speaker=spk,
+                      labels={"subset": "train-clean-100"}) for spk, n in counts.items() for k in range(n)]
+    authors = Counter(speaker_splits(utts, authors=True).values())
+    sequential = Counter(speaker_splits(utts, authors=False).values())
+    assert (authors["train"], authors["valid"], authors["test"]) == (22_725, 2_741, 2_718)
+    assert (sequential["train"], sequential["valid"], sequential["test"]) == (22_725, 2_741, 3_073)
 
 
 def test_training_batches_run_in_ascending_duration_as_the_authors(monkeypatch: pytest.MonkeyPatch) -> None:
