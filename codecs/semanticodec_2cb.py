@@ -49,8 +49,10 @@ class SemantiCodec2cb(GroupedCodec):
     capabilities = Capabilities(multi_codebook=True, has_embeddings=True)
 
     def __init__(self, token_rate: Literal[25, 50, 100] = 50, semantic_vocab_size: PositiveInt = 8192,
-                 ddim_sample_step: PositiveInt = 50, cfg_scale: PositiveFloat = 2.0) -> None:
+                 ddim_sample_step: PositiveInt = 50, cfg_scale: PositiveFloat = 2.0,
+                 tables: Literal["tokens", "authors"] = "tokens") -> None:
         super().__init__()
+        self.tables = tables
         self.model = load_model(token_rate, semantic_vocab_size, ddim_sample_step, cfg_scale)
         self.nominal_frame_rate = token_rate / 2
         self.codebook_sizes = [semantic_vocab_size, 8192]
@@ -75,12 +77,16 @@ class SemantiCodec2cb(GroupedCodec):
         return torch.stack(outs).float()
 
     def embeddings(self) -> list[torch.Tensor]:
-        """Semantic centroids and acoustic VQ vectors (the paper concatenates them, 1536-d)."""
+        """Semantic centroids and acoustic VQ vectors (the paper concatenates them, 1536-d), in the tokens' order
+        (``tables: tokens``), or swapped as the authors' ``audiocodecs/semanticodec.py`` ``embs()`` returns them
+        (``tables: authors``: acoustic first, so the semantic stream starts from acoustic vectors; the paper's
+        Table 4 SemantiCodec rows were made that way)."""
         enc = self.model.encoder
         idx = torch.arange(self.codebook_sizes[0], device=self._device())[None]
         semantic = enc.unquant(idx).reshape(self.codebook_sizes[0], -1)
         acoustic = enc.quantizer.get_output_from_indices(torch.arange(8192, device=self._device())[None])
-        return [semantic.detach().cpu(), acoustic.reshape(8192, -1).detach().cpu()]
+        tables = [semantic.detach().cpu(), acoustic.reshape(8192, -1).detach().cpu()]
+        return tables[::-1] if self.tables == "authors" else tables
 
     def cache_id(self) -> str:
         return self._id

@@ -174,10 +174,11 @@ class StreamEmbedding(nn.Module):
         self.offsets: torch.Tensor
         self.register_buffer("offsets", torch.tensor([0] + rows[:-1]).cumsum(0), persistent=False)
         self.table = nn.Embedding(sum(rows), width)
-        if tables:
+        if tables:  # the codec's rows, then begin / end as zeros (the authors' F.pad of their embs)
             for k, init in enumerate(tables):
                 start = int(self.offsets[k])
                 self.table.weight.data[start: start + init.shape[0]] = init.float()
+                self.table.weight.data[start + init.shape[0]: start + rows[k]] = 0.0
         self.project = nn.Linear(width, dim, bias=False) if tables else nn.Identity()
         self.begin_id = int(sizes[0])
 

@@ -82,6 +82,8 @@ class TTSOptions(TrainOptions):
     valid_batch_size: PositiveInt = 1
     max_test_seconds: PositiveFloat = 20.0  # longer test utterances are left out, as in the paper
     speaker_metric: str = "sim"  # the metric whose speaker model conditions the decoder
+    #: stream tables start from the codec's codebooks (paper D.6), or ``random`` (``pretrain_embeddings: False``)
+    embedding_init: Literal["codec", "random"] = "codec"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -261,7 +263,7 @@ class _TTS(Task):
             return
         layout = StreamLayout.named(opts.stream_layout(), codec.codebook_sizes,
                                     codec.capabilities.multi_codebook)
-        tables = codebook_tables(codec)
+        tables = codebook_tables(codec) if opts.embedding_init == "codec" else None
         samples_per_frame = sum(i.samples for i in train_items) / max(sum(len(i) for i in train_items), 1)
         frames_per_char = max(len(i) / max(len(i.chars), 1) for i in train_items)  # type: ignore[arg-type]
         for seed in seeds:
