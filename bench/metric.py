@@ -17,6 +17,20 @@ if TYPE_CHECKING:
     from .assets import Asset
 
 
+def library_versions(*packages: str) -> str:
+    """``[name=version,...]`` of the installed distributions a metric's numbers depend on (a decoder, an inference
+    engine), for its backend string: rows made with other versions never share a table column or a gate silently."""
+    from importlib import metadata
+
+    found = []
+    for name in packages:
+        try:
+            found.append(f"{name}={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name}=absent")
+    return "[" + ",".join(found) + "]"
+
+
 @dataclass(frozen=True)
 class MetricOutput:
     """One column a metric or a task produces, as tables show it.

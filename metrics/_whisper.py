@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from bench import assets
+from bench.metric import library_versions
 from bench.paths import cache_dir
 from bench.threads import configured_threads
 
@@ -122,7 +123,8 @@ class WhisperTranscriber:
             with open(Path(location) / "config.json", "rb") as handle:
                 digest = hashlib.sha256(handle.read()).hexdigest()[:8]
         decoding = f"T0-1fallback:seed{seed}" if fallback else "T0"
-        self.id = f"faster-whisper:{size}{'@' + digest if digest else ''}:{compute_type}:beam1:{decoding}"
+        self.id = (f"faster-whisper:{size}{'@' + digest if digest else ''}:{compute_type}:beam1:{decoding}"
+                   f"{library_versions('faster-whisper', 'ctranslate2')}")
 
     def _load(self, compute_type: str) -> Any:
         local_only = assets.offline() or Path(self.location).is_dir()

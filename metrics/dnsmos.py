@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.datasets import Utterance
-from bench.metric import Backend, Metric, MetricOutput, Score
+from bench.metric import Backend, Metric, MetricOutput, Score, library_versions
 from bench.options import PositiveInt
 from bench.registry import register_metric
 from bench.threads import configured_threads
@@ -79,7 +79,8 @@ class DNSMOS(Metric):
 
     @property
     def backend(self) -> str:
-        return "dnsmos:speechmos(sig_bak_ovr.onnx,model_v8.onnx)" if self.p835 else "dnsmos:speechmos(model_v8.onnx)"
+        models = "sig_bak_ovr.onnx,model_v8.onnx" if self.p835 else "model_v8.onnx"
+        return f"dnsmos:speechmos({models}){library_versions('speechmos', 'onnxruntime')}"
 
     def compute(
         self, hyp: Sequence[np.ndarray], ref: Sequence[np.ndarray], meta: Sequence[Utterance]

@@ -18,7 +18,7 @@ import numpy as np
 from bench.audio import array_digest
 from bench.datasets import Utterance
 from bench.diskcache import DiskCache, make_key
-from bench.metric import Backend, Metric, MetricOutput, Score
+from bench.metric import Backend, Metric, MetricOutput, Score, library_versions
 from bench.options import PositiveInt
 from bench.paths import cache_dir
 from bench.registry import register_metric
@@ -50,7 +50,7 @@ class DWER(Metric):
 
     @property
     def backend(self) -> str:
-        return f"{self.transcriber.id}+whisper-english-normalizer"
+        return f"{self.transcriber.id}+whisper-english-normalizer{library_versions('whisper-normalizer')}"
 
     def _key(self, audio: np.ndarray, language: str) -> str:
         return make_key(self.backend, self.code_id, language, array_digest(audio))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.metric import MetricOutput
+from bench.metric import MetricOutput, library_versions
 from bench.registry import register_metric
 
 from ._alignment import AlignedIntrusiveMetric
@@ -27,7 +27,7 @@ class PESQ(AlignedIntrusiveMetric):
 
     @property
     def backend(self) -> str:
-        return "pesq:wb-16k(xcorr-aligned)"
+        return f"pesq:wb-16k(xcorr-aligned){library_versions('pesq')}"
 
     def score(self, hyp: np.ndarray, ref: np.ndarray) -> float:
         return float(self._fn(16000, ref, hyp, "wb"))

@@ -24,7 +24,7 @@ from bench.audio import array_digest, match_length
 from bench.codec import length_groups
 from bench.datasets import Utterance
 from bench.diskcache import DiskCache, make_key
-from bench.metric import Backend, Metric, MetricOutput, Score
+from bench.metric import Backend, Metric, MetricOutput, Score, library_versions
 from bench.options import PositiveInt
 from bench.paths import cache_dir
 from bench.registry import register_metric
@@ -45,7 +45,7 @@ class _Resemblyzer:
             ) from err
         self._encoder = VoiceEncoder(device=device, verbose=False)
         self._preprocess = preprocess_wav
-        self.id = "resemblyzer:ge2e-256(vad-trim)"
+        self.id = f"resemblyzer:ge2e-256(vad-trim){library_versions('resemblyzer', 'torch')}"
 
     def embed_batch(self, audios: Sequence[np.ndarray], batch_size: int) -> list[np.ndarray]:
         """``VoiceEncoder.embed_utterance`` of each utterance (its partial windows are already one batch)."""
@@ -73,7 +73,7 @@ class _WavLMSV:
         except OSError as err:
             raise assets.AssetNotFound(assets.missing_message("wavlm-base-sv", str(err))) from err
         self._device = device
-        self.id = "wavlm-base-sv:xvector-512"
+        self.id = f"wavlm-base-sv:xvector-512{library_versions('transformers', 'torch')}"
 
     @torch.inference_mode()
     def embed_batch(self, audios: Sequence[np.ndarray], batch_size: int) -> list[np.ndarray]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.metric import MetricOutput
+from bench.metric import MetricOutput, library_versions
 from bench.registry import register_metric
 
 from ._alignment import AlignedIntrusiveMetric
@@ -28,7 +28,7 @@ class STOI(AlignedIntrusiveMetric):
 
     @property
     def backend(self) -> str:
-        return "pystoi:stoi-16k(xcorr-aligned)"
+        return f"pystoi:stoi-16k(xcorr-aligned){library_versions('pystoi')}"
 
     def score(self, hyp: np.ndarray, ref: np.ndarray) -> float:
         return float(self._fn(ref, hyp, 16000, extended=False))

@@ -21,7 +21,7 @@ import torch
 from bench import assets
 from bench.codec import length_groups
 from bench.datasets import Utterance
-from bench.metric import Backend, Metric, MetricOutput, Score
+from bench.metric import Backend, Metric, MetricOutput, Score, library_versions
 from bench.options import PositiveInt
 from bench.registry import register_metric
 
@@ -59,7 +59,7 @@ def load_model(location: str) -> tuple[UTMOS22Strong, str]:
     model = UTMOS22Strong(**config)
     model.load_state_dict(state, strict=True)
     label = "" if not config else ":" + ",".join(f"{k}={v}" for k, v in sorted(config.items()))
-    return model.eval(), f"utmos22-strong:{path.name}{label}"
+    return model.eval(), f"utmos22-strong:{path.name}{label}{library_versions('torch')}"
 
 
 @register_metric("utmos")

@@ -52,7 +52,15 @@ def tiny_whisper_ct2(out: Path, seed: int = 0) -> Path:
     transformers.WhisperFeatureExtractor(feature_size=80).save_pretrained(source)
     converter = ctranslate2.converters.TransformersConverter(
         str(source), copy_files=["tokenizer.json", "preprocessor_config.json"])
-    converter.convert(str(out), force=True)
+    # ctranslate2 4.3 (the authors' version) reads the language ids from a tokenizer attribute transformers 5
+    # removed (additional_special_tokens_ids): the one language of this tiny model is given directly
+    loader = ctranslate2.converters.transformers.WhisperLoader
+    original = loader._get_lang_ids_from_tokenizer
+    loader._get_lang_ids_from_tokenizer = lambda self, tokenizer: [vocab["<|en|>"]]
+    try:
+        converter.convert(str(out), force=True)
+    finally:
+        loader._get_lang_ids_from_tokenizer = original
     return _mark(out)
 
 
