@@ -177,7 +177,7 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
         if not isinstance(value, str):
             raise ValueError(f"{where} must be a string, got {value!r}")
         return value
-    raise TypeError(f"{where}: options of type {hint!r} are not supported")
+    raise ValueError(f"{where} cannot be set from a config (it takes {describe(hint)})")
 
 
 def describe(hint: Any) -> str:

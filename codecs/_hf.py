@@ -9,13 +9,22 @@ Equal-length groups run unpadded (:class:`bench.codec.GroupedCodec`).
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
+import tempfile
 from pathlib import Path
 from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
 
 from bench import assets
 from bench.asset_checks import load_transformers
 from bench.codec import Capabilities, GroupedCodec
+from bench.parity import Check
+
+from ._blocks.replay import replay_cases
+from ._blocks.seeded import seeded_state
 
 log = logging.getLogger(__name__)
 
@@ -65,3 +74,35 @@ class HFCodec(GroupedCodec):
 
     def cache_id(self) -> str:
         return f"{type(self).__name__}:{self._id}"
+
+    def latent(self, wav: torch.Tensor) -> torch.Tensor:
+        """The encoder's ``[N, D]`` output of a ``[T]`` waveform (parity replays compare it)."""
+        raise NotImplementedError(f"{type(self).__name__} compares no latent")
+
+    @classmethod
+    def parity_checkpoint(cls, config: dict[str, Any], state: dict[str, torch.Tensor]
+                          ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """The transformers config and state dict a parity folder's recorded model becomes (its own, by default)."""
+        return config, state
+
+    @classmethod
+    def replay_parity(cls, folder: str | Path) -> list[Check]:
+        """Replay a parity folder recorded from transformers 4.46.3 (``scripts/baseline_record_fixtures.py``): its
+        config and seeded weights written as a transformers checkpoint (the official tensor names; the buffers it
+        recorded), loaded by this codec the way it loads the Hub's, then every recorded tensor compared."""
+        folder = Path(folder)
+        manifest = json.loads((folder / "manifest.json").read_text())
+        ref = load_file(folder / "cases.safetensors")
+        state = seeded_state(manifest["parameters"]["model"], int(manifest["seed"]))
+        state.update({k.removeprefix("buffer.model."): v for k, v in ref.items() if k.startswith("buffer.model.")})
+        config, state = cls.parity_checkpoint(manifest["config"], state)
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "config.json").write_text(json.dumps(config))
+            save_file({k: v.contiguous() for k, v in state.items()}, str(Path(tmp) / "model.safetensors"),
+                      metadata={"format": "pt"})
+            check = load_transformers(cls.model_class, Path(tmp))  # every weight used, none left random
+            codec = cls(checkpoint=tmp).eval()
+        hop = round(codec.sample_rate / float(codec.nominal_frame_rate or 1.0))
+        latent = codec.latent if any(k.endswith(".latent") for k in ref) else None
+        checks = replay_cases(codec, ref, hop, latent)
+        return [Check("manifest.json", "weights", "int", 0.0, 0.0, check), *checks]

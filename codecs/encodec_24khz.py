@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import torch
 
 from bench.assets import Asset
 from bench.options import Range
-from bench.registry import register_codec
+from bench.parity import Check
+from bench.registry import register_codec, register_parity
 
 from ._hf import HFCodec
 
@@ -45,6 +47,15 @@ class EnCodec24kHz(HFCodec):
     def _decode(self, codes: torch.Tensor) -> torch.Tensor:
         return self.model.decode(codes.transpose(1, 2)[None], [None]).audio_values[:, 0]
 
+    def latent(self, wav: torch.Tensor) -> torch.Tensor:
+        return self.model.encoder(wav[None, None].to(self._device()))[0].T
+
     def embeddings(self) -> list[torch.Tensor]:
         layers = self.model.quantizer.layers[: len(self.codebook_sizes)]
         return [layer.codebook.embed.detach().clone() for layer in layers]
+
+
+@register_parity("encodec")
+def check_folder(folder: str | Path) -> list[Check]:
+    """``bench parity encodec DIR``: fixtures of transformers 4.46.3's EnCodec (the authors' version) replayed."""
+    return EnCodec24kHz.replay_parity(folder)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import torch
 
 from bench.assets import Asset
 from bench.options import Range
-from bench.registry import register_codec
+from bench.parity import Check
+from bench.registry import register_codec, register_parity
 
 from ._hf import HFCodec
 
@@ -44,3 +46,9 @@ class Mimi(HFCodec):
         q = self.model.quantizer
         layers = list(q.semantic_residual_vector_quantizer.layers) + list(q.acoustic_residual_vector_quantizer.layers)
         return [layer.codebook.embed.detach().clone() for layer in layers[: self.num_quantizers]]
+
+
+@register_parity("mimi")
+def check_folder(folder: str | Path) -> list[Check]:
+    """``bench parity mimi DIR``: fixtures of transformers 4.46.3's Mimi (the authors' version) replayed."""
+    return Mimi.replay_parity(folder)

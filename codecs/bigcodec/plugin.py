@@ -3,11 +3,16 @@
 Weights: asset ``bigcodec`` (``checkpoint=``: ``bigcodec.pt``, a folder holding it, or the Hub id
 ``Alethia/BigCodec``; or ``BENCH_ASSET_BIGCODEC``, config ``assets:``). Without one the real architecture
 runs with seeded random weights
-and every row is flagged. Inputs are zero-padded to a whole number of frames; the official
-``inference.py`` pads ``200 - T % 200`` samples, i.e. one extra frame when T is already a multiple.
+and every row is flagged. Inputs go in unpadded (``padding: none``), as the authors' ``audiocodecs/bigcodec.py``
+encodes them (what made the paper's numbers): the strided encoder keeps ``floor(T / 200)`` frames.
+``padding: frames`` zero-pads to a whole number of frames; ``official`` pads ``200 - T % 200`` samples as BigCodec's
+``inference.py`` (one extra frame when T is already a multiple). ``bench parity bigcodec`` replays fixtures of the
+authors' fork (``scripts/baseline_record_fixtures.py``).
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -33,24 +38,34 @@ class BigCodecCodec(LatentVQCodec):
     assets = (Asset("bigcodec", "BigCodec generator + encoder (bigcodec.pt)", f"{HUB_ID} (bigcodec.pt)",
                     hub_id=HUB_ID, licence="MIT", size="0.6 GB"),)
 
-    def __init__(self, checkpoint: str | None = None) -> None:
+    min_samples = 200  # one frame
+
+    def __init__(self, checkpoint: str | None = None, padding: Literal["none", "frames", "official"] = "none",
+                 model: BigCodec | None = None) -> None:
+        """``model``: an in-memory model (parity replays) instead of the asset's weights."""
         super().__init__()
-        found = self.resolve_weights("bigcodec", checkpoint)
-        self.model = BigCodec()
-        if found.location is not None:
-            path = fetch_file(found.location, "bigcodec.pt", "bigcodec")
-            self.model.load_official(torch.load(path, map_location="cpu", weights_only=True))
-        self.model.eval()
+        self.padding = padding
+        if model is None:
+            found = self.resolve_weights("bigcodec", checkpoint)
+            model = BigCodec()
+            if found.location is not None:
+                path = fetch_file(found.location, "bigcodec.pt", "bigcodec")
+                model.load_official(torch.load(path, map_location="cpu", weights_only=True))
+        self.model = model.eval()
         self.hop = self.model.hop_length
         self._id = self.weights_id
 
     def _prepare(self, wav: torch.Tensor) -> torch.Tensor:
-        """Zero-padded to whole frames."""
-        return F.pad(wav, (0, -wav.shape[-1] % self.hop))
+        """The signal as the encoder gets it (:attr:`padding`)."""
+        if self.padding == "frames":
+            return F.pad(wav, (0, -wav.shape[-1] % self.hop))
+        if self.padding == "official":
+            return F.pad(wav, (0, self.hop - wav.shape[-1] % self.hop))
+        return wav
 
     def embeddings(self) -> list[torch.Tensor]:
         """The raw 8-d code vectors ``[8192, 8]`` (the paper's probe / TTS embedding width)."""
         return [layer._codebook.weight.detach().clone() for layer in self.model.decoder.quantizer.layers]
 
     def cache_id(self) -> str:
-        return f"bigcodec:{self._id}"
+        return f"bigcodec:{self._id}:padding={self.padding}"

@@ -15,9 +15,9 @@ from safetensors.torch import load_file
 from bench.parity import Check, compare
 from bench.registry import register_parity
 
+from .._blocks.seeded import seed_parameters
 from . import frontend
 from .model import FlexiCodec
-from .seeded import seed_parameters
 
 
 def build(folder: str | Path) -> FlexiCodec:

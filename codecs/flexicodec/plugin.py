@@ -21,11 +21,11 @@ from bench.codec import Capabilities, Codec, Tokens, elias_gamma_bits, length_gr
 from bench.options import NonNegativeFloat, Range
 from bench.registry import register_codec
 
+from .._blocks.seeded import seed_parameters
 from . import frontend
 from .dac import VectorQuantize
 from .model import FlexiCodec
 from .presets import PRESETS, SENSEVOICE_SMALL
-from .seeded import seed_parameters
 from .sensevoice import SenseVoiceSmall
 
 VARIANTS: dict[str, dict[str, Any]] = {"flexicodec-12.5hz": {"threshold": 1.0}, "flexicodec-8.3hz": {"threshold": 0.91},

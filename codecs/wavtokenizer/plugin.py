@@ -49,14 +49,17 @@ class WavTokenizerCodec(LatentVQCodec):
     assets = (assets.Asset("wavtokenizer-40hz", "WavTokenizer large-unify 40 Hz (Lightning checkpoint)",
                            f"{HUB_ID} ({CKPT})", hub_id=HUB_ID, licence="MIT", size="1.7 GB"),)
 
-    def __init__(self, checkpoint: str | None = None, trust_checkpoint: bool = False, bandwidth_id: Count = 0) -> None:
+    def __init__(self, checkpoint: str | None = None, trust_checkpoint: bool = False, bandwidth_id: Count = 0,
+                 model: WavTokenizer | None = None) -> None:
+        """``model``: an in-memory model (parity replays) instead of the asset's weights."""
         super().__init__()
-        found = self.resolve_weights("wavtokenizer-40hz", checkpoint)
-        self.model = WavTokenizer(**{**LARGE_40HZ, "bandwidth_id": bandwidth_id})
-        if found.location is not None:
-            path = fetch_file(found.location, CKPT, "wavtokenizer-40hz")
-            self.model.load_official(load_lightning_state(path, trust_checkpoint))
-        self.model.eval()
+        if model is None:
+            found = self.resolve_weights("wavtokenizer-40hz", checkpoint)
+            model = WavTokenizer(**{**LARGE_40HZ, "bandwidth_id": bandwidth_id})
+            if found.location is not None:
+                path = fetch_file(found.location, CKPT, "wavtokenizer-40hz")
+                model.load_official(load_lightning_state(path, trust_checkpoint))
+        self.model = model.eval()
         self.hop = self.model.hop_length
         self._id = f"{self.weights_id}:bw={bandwidth_id}"
 

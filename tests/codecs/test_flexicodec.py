@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from bench.codecs.flexicodec.seeded import seed_parameters, seeded_values
+from bench.codecs._blocks.seeded import seed_parameters, seeded_values
 from safetensors.torch import load_file
 from torch import nn
 

@@ -2,8 +2,9 @@
 (the official FlexiCodec in its own environment, the in-tree one here) can be given the very same weights without
 storing them: parity fixtures carry a seed, not a 30 MB state dict.
 
-Imports nothing but numpy and torch: ``scripts/flexicodec_record_fixtures.py`` loads this file by path in the
-official package's environment. The values come from PCG64's raw bit stream (stable across numpy versions, unlike
+Imports nothing but numpy and torch: the recording scripts (``scripts/flexicodec_record_fixtures.py``,
+``scripts/baseline_record_fixtures.py``) load this file by path in the official package's environment. The values
+come from PCG64's raw bit stream (stable across numpy versions, unlike
 its distributions) turned into floats with exact arithmetic, so both sides compute them bit for bit."""
 
 from __future__ import annotations
@@ -39,3 +40,9 @@ def seed_parameters(module: nn.Module, seed: int) -> None:
     """Overwrite every parameter of ``module`` with :func:`seeded_values` of its name (buffers are left alone)."""
     for name, param in module.named_parameters():
         param.copy_(seeded_values(name, tuple(param.shape), seed).to(param.dtype))
+
+
+def seeded_state(shapes: dict[str, list[int]], seed: int) -> dict[str, torch.Tensor]:
+    """The state dict :func:`seed_parameters` gives a module whose parameters have these names and shapes (a parity
+    manifest's record of the official module), without building it."""
+    return {name: seeded_values(name, tuple(shape), seed) for name, shape in shapes.items()}
