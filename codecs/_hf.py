@@ -13,7 +13,7 @@ import json
 import logging
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -101,7 +101,7 @@ class HFCodec(GroupedCodec):
             save_file({k: v.contiguous() for k, v in state.items()}, str(Path(tmp) / "model.safetensors"),
                       metadata={"format": "pt"})
             check = load_transformers(cls.model_class, Path(tmp))  # every weight used, none left random
-            codec = cls(checkpoint=tmp).eval()
+            codec = cast(Any, cls)(checkpoint=tmp).eval()  # a concrete codec: its only argument the weights
         hop = round(codec.sample_rate / float(codec.nominal_frame_rate or 1.0))
         latent = codec.latent if any(k.endswith(".latent") for k in ref) else None
         checks = replay_cases(codec, ref, hop, latent)

@@ -90,7 +90,7 @@ def record_bigcodec() -> tuple[dict, dict, dict]:
     steps = ("feats = encoder(sig[:, None]); toks = quantizer(feats)[1][0]; sig = decoder(quantizer.vq2emb(toks), "
              "vq=False); the same decoding of random tokens")
     with torch.no_grad():
-        for i, (utt, sig) in enumerate(_clips(ROOT.parent / "shared" / "data", 16000)):
+        for i, (_, sig) in enumerate(_clips(ROOT.parent / "shared" / "data", 16000)):
             feats = encoder(sig[None, None])
             _, toks, _ = decoder.quantizer(feats)
             toks = toks[0, :, :, None]  # [B, N, K=1]
@@ -147,7 +147,7 @@ def record_wavtokenizer() -> tuple[dict, dict, dict]:
     steps = ("feats = feature_extractor.encodec.encoder(sig[:, None]); _, toks = encode(sig, bandwidth_id=0); "
              "sig = decode(codes_to_features(toks), bandwidth_id=tensor(0)); the same decoding of random tokens")
     with torch.no_grad():
-        for i, (utt, sig) in enumerate(_clips(ROOT.parent / "shared" / "data", 24000)):
+        for i, (_, sig) in enumerate(_clips(ROOT.parent / "shared" / "data", 24000)):
             latent = model.feature_extractor.encodec.encoder(sig[None, None])
             _, toks = model.encode(sig[None], bandwidth_id=0)
             toks = toks.movedim(0, -1)  # [B, N, K]
@@ -198,7 +198,7 @@ def record_encodec() -> tuple[dict, dict, dict]:
     shapes = _seed_hf(model, _seeded())
     tensors = {}
     with torch.no_grad():
-        for i, (utt, sig) in enumerate(_clips(ROOT.parent / "shared" / "data", 24000)):
+        for i, (_, sig) in enumerate(_clips(ROOT.parent / "shared" / "data", 24000)):
             mask = torch.ones(1, 1, len(sig), dtype=torch.bool)
             latent = model.encoder(sig[None, None])
             codes = model.encode(sig[None, None], mask, bandwidth=1.5).audio_codes[0].movedim(-1, -2)  # [B, N, K]
@@ -225,7 +225,7 @@ def record_mimi() -> tuple[dict, dict, dict]:
     shapes = _seed_hf(model, _seeded())
     tensors = {}
     with torch.no_grad():
-        for i, (utt, sig) in enumerate(_clips(ROOT.parent / "shared" / "data", 24000)):
+        for i, (_, sig) in enumerate(_clips(ROOT.parent / "shared" / "data", 24000)):
             mask = torch.ones(1, 1, len(sig), dtype=torch.bool)
             codes = model.encode(sig[None, None], mask, num_quantizers=5).audio_codes.movedim(-1, -2)  # [B, N, K]
             rec = model.decode(codes.movedim(-1, -2)).audio_values[:, 0]
@@ -258,12 +258,12 @@ def record_dac() -> tuple[dict, dict, dict]:
     shapes = {k: list(v.shape) for k, v in model.named_parameters()}
     tensors = {}
     with torch.no_grad():
-        for i, (utt, sig) in enumerate(_clips(ROOT.parent / "shared" / "data", 16000)):
+        for i, (_, sig) in enumerate(_clips(ROOT.parent / "shared" / "data", 16000)):
             latent = model.encoder(sig[None, None])
             _, codes, *_ = model.encode(sig[None, None], n_quantizers=2)  # [B, K, N]
             rec = model.decode(model.quantizer.from_codes(codes[:, :2])[0])[:, 0]
-            tensors.update({f"case{i}.audio": sig, f"case{i}.latent": latent[0].T, f"case{i}.codes": codes[0, :2].T.int(),
-                            f"case{i}.sig": rec[0]})
+            tensors.update({f"case{i}.audio": sig, f"case{i}.latent": latent[0].T,
+                            f"case{i}.codes": codes[0, :2].T.int(), f"case{i}.sig": rec[0]})
         codes = torch.randint(0, 1024, (30, 2), generator=torch.Generator().manual_seed(SEED))
         rec = model.decode(model.quantizer.from_codes(codes.T[None])[0])[:, 0]
         tensors.update({"random.codes": codes.int(), "random.sig": rec[0]})
@@ -298,8 +298,8 @@ def main() -> None:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
-    manifest = {"family": args.family, "seed": SEED, "clips": [list(c) for c in CLIPS], "python": platform.python_version(),
-                "versions": versions, **info, "parameters": params}
+    manifest = {"family": args.family, "seed": SEED, "clips": [list(c) for c in CLIPS],
+                "python": platform.python_version(), "versions": versions, **info, "parameters": params}
     (args.out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     print(f"wrote {args.out}: {len(tensors)} tensors", file=sys.stderr)
 
