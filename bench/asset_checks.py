@@ -113,6 +113,10 @@ LOADERS: dict[str, Callable[[Path], str]] = {
 FOLDER_LOADERS: dict[str, Callable[[Path], str]] = {"ctranslate2": _ctranslate2}
 
 
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [""])[0][:200]
+
+
 def files_to_check(location: Path) -> list[Path]:
     """The files of a location a check opens: the file itself, or a folder's files of known formats
     (``pytorch_model.bin`` included), hidden files and caches left out."""
@@ -132,6 +136,8 @@ def check_location(location: Path, kind: str | None = None) -> list[str]:
     naming the first file that does not load. ``kind`` names a whole-folder format (``ctranslate2``)."""
     if not location.is_file() and not location.is_dir():
         raise AssetCorrupt(f"{location} is neither a regular file nor a folder")
+    if kind is not None and not location.is_dir():
+        raise AssetCorrupt(f"{location} is a file; a {kind} asset is a folder")
     if location.is_dir() and not any(p.is_file() for p in location.rglob("*")):
         raise AssetCorrupt(f"{location} is an empty folder")
     if location.is_dir() and not files_to_check(location) and kind is None:
@@ -145,8 +151,7 @@ def check_location(location: Path, kind: str | None = None) -> list[str]:
         except ModuleNotFoundError as err:
             loaded.append(f"{name}: not opened ({err.name} is not installed here)")
         except Exception as err:  # noqa: BLE001 - every loader error means a file that does not load
-            raise AssetCorrupt(f"{path} does not load ({type(err).__name__}: {str(err).splitlines()[0][:200]})"
-                               ) from err
+            raise AssetCorrupt(f"{path} does not load ({type(err).__name__}: {_first_line(err)})") from err
     if kind is not None and location.is_dir():
         try:
             loaded.append(f"{location.name}: {FOLDER_LOADERS[kind](location)}")
@@ -154,7 +159,7 @@ def check_location(location: Path, kind: str | None = None) -> list[str]:
             loaded.append(f"{location.name}: not opened ({err.name} is not installed here)")
         except Exception as err:  # noqa: BLE001
             raise AssetCorrupt(f"{location} does not load as {kind} ({type(err).__name__}: "
-                               f"{str(err).splitlines()[0][:200]})") from err
+                               f"{_first_line(err)})") from err
     return loaded
 
 

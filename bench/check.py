@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .csvfile import read_csv, write_csv
+from .csvfile import numeric_column, read_table, write_csv
 from .rowframe import with_derived
 from .store import ERROR_METRIC
 from .tables import SUMMARY_COLUMNS, load_rows, summarize
@@ -113,8 +113,30 @@ def utterance_table(df: pd.DataFrame) -> pd.DataFrame:
     return out[UTT_COLUMNS].sort_values(UTT_KEY, kind="stable").reset_index(drop=True)
 
 
+def check_baseline_target(run_dir: str | Path, path: str | Path) -> None:
+    """A baseline may be (re)written only apart from what the run reads, and only over baseline files: an existing
+    file at ``path`` or beside it (:func:`rows_path`) that is not a baseline this harness wrote is refused."""
+    from .outdir import OutputConflict, check_disjoint
+    from .outputs import dataset_roots, run_inputs
+
+    dirs = [Path(run_dir)]
+    for target in (Path(path), rows_path(path)):
+        check_disjoint(target, [*run_inputs(dirs), *dataset_roots(dirs)], "--baseline")
+        if target.exists():
+            try:
+                header = target.open(encoding="utf-8").readline().strip().split(",")
+            except (OSError, UnicodeDecodeError):
+                header = []
+            wanted = SUMMARY_COLUMNS if target == Path(path) else UTT_COLUMNS
+            if not target.is_file() or not set(wanted) - {"spread", "seeds"} <= set(header):
+                raise OutputConflict(f"--baseline {path}: {target} exists and is not a baseline file; --write replaces "
+                                     "only baselines (choose a new path)")
+
+
 def write_baseline(run_dir: str | Path, path: str | Path) -> pd.DataFrame:
-    """Write a run's aggregates to ``path`` and its utterances beside it (:func:`rows_path`)."""
+    """Write a run's aggregates to ``path`` and its utterances beside it (:func:`rows_path`), each whole; only over
+    earlier baselines and apart from the run's inputs (:func:`check_baseline_target`)."""
+    check_baseline_target(run_dir, path)
     df = load_rows([run_dir], extra="none")
     summary = summarize(df)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -126,10 +148,11 @@ def write_baseline(run_dir: str | Path, path: str | Path) -> pd.DataFrame:
 def _read_baseline(base_path: Path) -> pd.DataFrame:
     if not base_path.is_file():
         raise FileNotFoundError(f"baseline {base_path} not found; create it with --write")
-    base = read_csv(base_path, dtype={"backend": str}, keep_default_na=False, na_values={"value": ["", "nan", "NaN"]})
-    missing_cols = set(SUMMARY_COLUMNS) - set(base.columns) - {"spread", "seeds"}  # older baselines lack these
-    if missing_cols:
-        raise ValueError(f"baseline {base_path} lacks columns {sorted(missing_cols)}")
+    required = [c for c in SUMMARY_COLUMNS if c not in ("spread", "seeds")]  # older baselines lack these
+    base = read_table(base_path, "baseline", required, dtype={"backend": str, **{k: str for k in KEY}},
+                      keep_default_na=False, na_values={"value": ["", "nan", "NaN"]})
+    for column in ("value", "n", "errors"):
+        base[column] = numeric_column(base, column, "baseline", base_path, empty=column == "value")
     if base.empty:  # a gate with nothing to compare would pass anything (with --allow-new)
         raise ValueError(f"baseline {base_path} has no rows; write it from a run with --write")
     return base
@@ -182,9 +205,12 @@ def compare_utterances(run_dir: str | Path, baseline: str | Path, tolerances: To
     if not path.is_file():
         raise FileNotFoundError(f"baseline {baseline} has no per-utterance file {path}: rewrite the baseline with "
                                 "--write, or gate on the aggregates alone with --policy aggregate")
-    base = read_csv(path, dtype={"backend": str, "error": str, "text": str, "utt_id": str, "codec": str,
-                                 "dataset": str, "task": str, "metric": str}, keep_default_na=False,
-                    na_values={c: ["", "nan", "NaN"] for c in ("value", "num", "den")})
+    base = read_table(path, "per-utterance baseline", UTT_COLUMNS,
+                      dtype={"backend": str, "error": str, "text": str, "utt_id": str, "codec": str,
+                             "dataset": str, "task": str, "metric": str}, keep_default_na=False,
+                      na_values={c: ["", "nan", "NaN"] for c in ("value", "num", "den")})
+    for column in ("value", "num", "den"):
+        base[column] = numeric_column(base, column, "per-utterance baseline", path)
     run = utterance_table(load_rows([run_dir], extra="none")) if current is None else current
     merged = base.merge(run, on=UTT_KEY, how="outer", suffixes=("_base", "_run"), indicator=True)
     if merged.empty:

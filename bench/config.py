@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -11,7 +12,7 @@ from typing import Annotated, Any, Literal
 from . import roots
 from .datasets import DatasetSpec
 from .names import file_name
-from .options import Count, PositiveFloat, PositiveInt, Range, Seed, check_value
+from .options import BatchSize, Count, PositiveFloat, PositiveInt, Range, Seed, check_value
 from .yamlfile import YAMLError, load_yaml
 
 
@@ -25,6 +26,7 @@ class CodecSpec:
 
 
 EXECUTOR_KINDS = ("inline", "local", "slurm")
+MAX_WORKERS, MAX_BUCKETS = 1024, 65536
 #: ``executor:`` keys handed to submitit's SLURM executor (as ``slurm_<key>``; ``timeout_min`` for both kinds),
 #: with the values each accepts
 SLURM_KEYS: dict[str, Any] = {
@@ -40,8 +42,8 @@ class ExecutorConfig:
     this machine) or ``slurm`` (a job array); the plan is cut into ``buckets`` shards per sharded job."""
 
     kind: Literal["inline", "local", "slurm"] = "inline"
-    workers: PositiveInt = 2
-    buckets: PositiveInt = 2
+    workers: Annotated[int, Range(1, MAX_WORKERS)] = 2
+    buckets: Annotated[int, Range(1, MAX_BUCKETS)] = 2
     scheduler: dict[str, Any] = field(default_factory=dict)  # the SLURM_KEYS given
 
     @property
@@ -59,10 +61,19 @@ class ExecutorConfig:
         known = ["kind", "workers", "buckets", *SLURM_KEYS]
         unknown_keys(section, known, "executor")
         kind = check_value(section.get("kind", "inline"), Literal["inline", "local", "slurm"], "executor.kind")
-        workers = check_value(section.get("workers", 2), PositiveInt, "executor.workers")
-        buckets = check_value(section.get("buckets", workers), PositiveInt, "executor.buckets")
+        workers = check_value(section.get("workers", 2), Annotated[int, Range(1, MAX_WORKERS)], "executor.workers")
+        buckets = check_value(section.get("buckets", workers), Annotated[int, Range(1, MAX_BUCKETS)],
+                              "executor.buckets")
+        cores = os.cpu_count() or 1
+        if kind == "local" and workers > 4 * cores:
+            raise ValueError(f"executor.workers must be at most {4 * cores} for kind local (4 per core of this "
+                             f"machine), got {workers}")
         scheduler = {key: check_value(section[key], hint, f"executor.{key}")
                      for key, hint in SLURM_KEYS.items() if key in section}
+        misplaced = sorted(set(scheduler) - {"timeout_min"}) if kind != "slurm" else []
+        if misplaced:
+            raise ValueError(f"executor.{misplaced[0]} applies to kind slurm, not {kind} (SLURM settings: "
+                             f"{', '.join(SLURM_KEYS)})")
         return cls(kind, workers, buckets, scheduler)
 
 
@@ -148,6 +159,12 @@ def _names(data: dict[str, Any], key: str) -> list[str] | None:
     return values
 
 
+def _unique(names: list[str], key: str) -> None:
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"{key} lists {repeated} more than once")
+
+
 def _codec_spec(entry: Any, where: str) -> CodecSpec:
     if isinstance(entry, str) and entry:
         return CodecSpec(entry, entry)
@@ -186,11 +203,17 @@ def _dataset_spec(name: str, entry: Any) -> DatasetSpec:
 
 #: every top-level key of a run config and the values it accepts (those checked in place are ``Any`` here)
 FIELDS: dict[str, Any] = {
-    "name": str, "output_dir": str, "description": str, "seed": Seed, "device": str, "batch_size": PositiveInt,
+    "name": str, "output_dir": str, "description": str, "seed": Seed, "device": str, "batch_size": BatchSize,
     "max_seconds": PositiveFloat, "metric_profile": str, "metrics": Any, "tasks": Any, "codecs": Any,
     "datasets": Any, "assets": dict[str, str], "roots": dict[str, str], "task_options": dict[str, Any],
     "metric_options": dict[str, Any], "task_datasets": Any, "task_codecs": Any, "save_audio": Any,
-    "executor": Any, "prefetch": Annotated[int, Range(0, 64)], "paper": dict[str, Any],
+    "executor": Any, "prefetch": Annotated[int, Range(0, 64)], "paper": Any,
+}
+#: the ``paper:`` section of a paper table's config (bench.paper reads it) and what each key holds
+PAPER_KEYS: dict[str, Any] = {
+    "published": str, "join": dict[str, list[str]], "show": list[str],
+    "tolerance": dict[str, Annotated[float, Range(0)]],
+    "expected_utterances": dict[str, Count], "expected_samples": dict[str, dict[str, Count]],
 }
 KNOWN_KEYS = set(FIELDS)
 
@@ -222,6 +245,16 @@ def from_dict(data: dict[str, Any]) -> RunConfig:
         for key, value in (data.get(section) or {}).items():
             if value is not None and not isinstance(value, dict):
                 raise ValueError(f"{section}.{key} must be a mapping of settings, got {value!r}")
+    paper = data.get("paper")
+    if paper is not None:
+        if not isinstance(paper, dict):
+            raise ValueError(f"paper must be a mapping of {', '.join(PAPER_KEYS)}, got {paper!r}")
+        unknown_keys(paper, list(PAPER_KEYS), "paper")
+        for key, hint in PAPER_KEYS.items():
+            if key in paper:
+                check_value(paper[key], hint, f"paper.{key}")
+    for key in ("tasks", "metrics"):
+        _unique(_names(data, key) or [], key)
     return RunConfig(
         name=name,
         output_dir=Path(data.get("output_dir") or f"runs/{file_name(name)}"),
@@ -266,6 +299,9 @@ def _restriction(data: dict[str, Any], key: str, known: set[str]) -> dict[str, t
         if planned is not None and str(task) not in planned:
             continue  # a task the plan does not run (e.g. `tasks=[...]` overridden)
         names = _names({key: names}, key) or []
+        if not names:
+            raise ValueError(f"{key}.{task} names nothing: the task would run on no {key.split('_')[1][:-1]} "
+                             f"(name at least one of {sorted(known)}, or remove the entry)")
         unknown = sorted(set(names) - known)
         if unknown:
             raise ValueError(f"{key}.{task}: unknown {unknown}; known: {sorted(known)}")

@@ -15,6 +15,7 @@ Each raises :class:`ContractError` with what was expected and what came back."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -57,6 +58,33 @@ def hop(codec: Codec) -> float:
     return codec.output_sample_rate / (codec.nominal_frame_rate or 50.0)
 
 
+MAX_PEAK = 4.0  # decoded float audio is in [-1, 1]; a decoder may overshoot a little, never by int16's 32767
+
+
+def _positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _positive_finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def declaration_problems(codec: Codec) -> list[str]:
+    """What is wrong with what a built codec declares (rates, codebooks): every task and table divides by these."""
+    problems = []
+    for name in ("sample_rate", "output_sample_rate", "min_samples"):
+        if not _positive_int(getattr(codec, name, None)):
+            problems.append(f"{name} = {getattr(codec, name, None)!r}: a positive integer expected")
+    sizes = getattr(codec, "codebook_sizes", None)
+    if not isinstance(sizes, (list, tuple)) or not sizes or not all(_positive_int(v) for v in sizes):
+        problems.append(f"codebook_sizes = {sizes!r}: a non-empty list of positive integers expected")
+    for name in ("nominal_frame_rate", "nominal_bitrate"):
+        value = getattr(codec, name, None)
+        if value is not None and not _positive_finite(value):
+            problems.append(f"{name} = {value!r}: None (variable) or a finite number > 0 expected")
+    return problems
+
+
 # ---- invariants of every encode and decode (runs check these too) --------------------------------------------
 def token_problems(codec: Codec, tokens: object, input_lengths: torch.Tensor | None = None) -> list[str]:
     """What is wrong with the tokens of one encode call (empty when nothing)."""
@@ -83,7 +111,9 @@ def token_problems(codec: Codec, tokens: object, input_lengths: torch.Tensor | N
         stream = codes[i, : int(lengths[i]), j]
         problems.append(f"item {i}, codebook {j}: codes in [{int(stream.min())}, {int(stream.max())}], its size is "
                         f"{codec.codebook_sizes[j]}")
-    if input_lengths is not None and not torch.equal(tokens.num_samples.cpu().long(), input_lengths.cpu().long()):
+    if not _integer(tokens.num_samples):
+        problems.append(f"num_samples are {tokens.num_samples.dtype}, not integers")
+    elif input_lengths is not None and not torch.equal(tokens.num_samples.cpu().long(), input_lengths.cpu().long()):
         problems.append(f"num_samples {tokens.num_samples.tolist()}, the inputs have {input_lengths.tolist()}")
     if tokens.durations is not None:
         d = tokens.durations
@@ -115,6 +145,9 @@ def audio_problems(codec: Codec, wav: object, lengths: object, batch: int, num_s
     if wav.dim() != 2 or wav.shape[0] != batch or tuple(lengths.shape) != (batch,) or not _integer(lengths):
         return [f"decode returned wav {tuple(wav.shape)} and lengths {tuple(lengths.shape)} ({lengths.dtype}); "
                 f"expected [{batch}, T] and [{batch}] integers"]
+    if not wav.dtype.is_floating_point or wav.dtype.is_complex:
+        return [f"decoded audio is {wav.dtype}: real float samples in [-1, 1] expected (int16-scale samples divide "
+                "by 32768)"]
     problems = []
     for i in range(batch):
         n = int(lengths[i])
@@ -123,6 +156,9 @@ def audio_problems(codec: Codec, wav: object, lengths: object, batch: int, num_s
             continue
         if not bool(torch.isfinite(wav[i, :n]).all()):
             problems.append(f"item {i}: decoded audio has NaN or infinite samples")
+        elif n and float(wav[i, :n].abs().max()) > MAX_PEAK:
+            problems.append(f"item {i}: decoded audio peaks at {float(wav[i, :n].abs().max()):.3g}; float samples in "
+                            f"[-1, 1] expected (at most {MAX_PEAK:g} is let through)")
         if num_samples is not None and not codec.capabilities.free_length:
             expected = float(num_samples[i]) * codec.output_sample_rate / codec.sample_rate
             if abs(n - expected) > hop(codec) + 1:
@@ -157,7 +193,20 @@ def checked_audio(codec: Codec, out: object, batch: int, num_samples: torch.Tens
 
 # ---- checks of a built codec (bench check-codec) ---------------------------------------------------------------
 def _encode(codec: Codec, x: torch.Tensor) -> Tokens:
-    return check_tokens(codec, codec.encode(x[None], torch.tensor([len(x)])), torch.tensor([len(x)]))
+    """Tokens of one clip; the input must come back unchanged (an encoder that edits its input in place would
+    change the reference the metrics compare with)."""
+    batch = x[None].clone()
+    tokens = check_tokens(codec, codec.encode(batch, torch.tensor([len(x)])), torch.tensor([len(x)]))
+    _expect(torch.equal(batch[0], x), "encode changed its input in place (the metrics' reference would change)")
+    return tokens
+
+
+@torch.inference_mode()
+def declarations(codec: Codec) -> str:
+    """Rates, codebooks and the shortest input are declared as numbers every task can divide by."""
+    problems = declaration_problems(codec)
+    _expect(not problems, "; ".join(problems))
+    return f"{codec.sample_rate} Hz in, {codec.output_sample_rate} Hz out, codebooks {list(codec.codebook_sizes)}"
 
 
 @torch.inference_mode()
@@ -228,5 +277,22 @@ def determinism(codec: Codec) -> str:
 
 
 #: the checks, in the order they run
-CHECKS: dict[str, Callable[[Codec], str]] = {"roundtrip": roundtrip, "frame_rate": frame_rate, "batching": batching,
+CHECKS: dict[str, Callable[[Codec], str]] = {"declarations": declarations, "roundtrip": roundtrip,
+                                             "frame_rate": frame_rate, "batching": batching,
                                              "determinism": determinism}
+
+
+def verdict(codec: Codec) -> list[str]:
+    """Every check a codec fails (``name: what``), anything it raises included; empty when it keeps the contract.
+    Runs call this once per codec variant (:func:`bench.jobs.contract_verdict`): a run refuses what
+    ``bench check-codec`` fails."""
+    failures = []
+    for name, check in CHECKS.items():
+        try:
+            check(codec)
+        except Exception as err:  # noqa: BLE001 - whatever the codec raises is a failed check
+            what = str(err) if isinstance(err, ContractError) else f"raised {type(err).__name__}: {err}"
+            failures.append(f"{name}: {what}")
+            if name == "declarations":
+                break  # nothing else can run on broken declarations
+    return failures

@@ -61,3 +61,36 @@ def write_csv(df: pd.DataFrame, path: str | Path, **kwargs: Any) -> None:
 def read_csv(path: str | Path, **kwargs: Any) -> pd.DataFrame:
     """``pd.read_csv`` of a file written by :func:`write_csv`, text restored."""
     return _map_text(pd.read_csv(path, **kwargs), restored)
+
+
+def read_table(path: str | Path, what: str, required: tuple[str, ...] | list[str] = (), **kwargs: Any) -> pd.DataFrame:
+    """:func:`read_csv` of a file from outside (a baseline, the paper's numbers): a missing, empty, binary or
+    malformed file, or one without the ``required`` columns, is a ``ValueError`` that names ``what`` (the flag
+    or role, e.g. ``--published``) and the path."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path}: no such file")
+    try:
+        df = read_csv(path, **kwargs)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{what} {path}: the file is empty (a CSV with a header row is expected)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{what} {path}: not a CSV file this can read ({first})") from None
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what} {path}: lacks the columns {missing} (it has {[str(c) for c in df.columns]})")
+    return df
+
+
+def numeric_column(df: pd.DataFrame, column: str, what: str, path: str | Path, empty: bool = True) -> pd.Series:
+    """``df[column]`` as finite floats (NaN for empty cells where ``empty``); any other cell is a ``ValueError``
+    naming its line."""
+    values = pd.to_numeric(df[column], errors="coerce").astype(float)
+    blank = df[column].isna() | (df[column].astype(str).str.strip().isin(["", "nan", "NaN"]))
+    bad = (values.isna() & ~blank) | np.isinf(values) | (blank & (not empty))
+    if bad.any():
+        line = int(np.flatnonzero(bad.to_numpy())[0])
+        allowed = "a finite number or empty" if empty else "a finite number"
+        raise ValueError(f"{what} {path}, line {line + 2}: {column} must be {allowed}, got {df[column].iloc[line]!r}")
+    return values

@@ -65,10 +65,15 @@ def load_dataset(spec: DatasetSpec) -> list[Utterance]:
     check_arguments(loader, spec.options, f"datasets.{spec.name}.options", skip=("root",))
     utts = loader(spec.root, **spec.options)
     if spec.ids is not None:
+        twice = sorted({i for i in spec.ids if list(spec.ids).count(i) > 1})
+        if twice:
+            raise ValueError(f"datasets.{spec.name}.ids lists {twice} more than once; each id once")
         by_id = {u.utt_id: u for u in utts}
         missing = [i for i in spec.ids if i not in by_id]
         if missing:
-            raise KeyError(f"dataset {spec.name!r}: ids not found in manifest: {missing}")
+            example = ", ".join(repr(u.utt_id) for u in utts[:3])
+            raise KeyError(f"datasets.{spec.name}.ids: {missing} are not utterances of the dataset at {spec.root!r} "
+                           f"({len(utts)} utterances, e.g. {example})")
         utts = [by_id[i] for i in spec.ids]
     if spec.limit is not None:
         utts = utts[: spec.limit]
@@ -81,3 +86,28 @@ def load_dataset(spec: DatasetSpec) -> list[Utterance]:
                              f"{seen[utt.utt_id].path} and {utt.path}; ids must be unique")
         seen[utt.utt_id] = utt
     return utts
+
+
+def _stat(path: Path | None) -> list[object]:
+    if path is None:
+        return []
+    try:
+        info = path.stat()
+    except OSError as err:
+        return [str(path), f"unreadable: {err.strerror}"]
+    return [str(path), info.st_size, info.st_mtime_ns]
+
+
+def dataset_fingerprint(spec: DatasetSpec, utterances: list[Utterance]) -> str:
+    """What identifies a dataset's content in every row made of it: the spec (format, root, options, ids, limit)
+    and each utterance's id, text, speaker, files, their sizes and modification times (a changed root, a file
+    edited in place, a new transcript each give another fingerprint, so their rows are made again; the token and
+    score caches, keyed by audio content, keep unchanged audio free)."""
+    import hashlib
+    import json
+
+    parts = [spec.format, spec.root, spec.options, spec.ids, spec.limit,
+             [[u.utt_id, u.text, u.speaker, u.language, u.parallel_group, sorted(u.labels.items()),
+               _stat(u.path), _stat(u.reference_path)] for u in sorted(utterances, key=lambda u: u.utt_id)]]
+    blob = json.dumps(parts, sort_keys=True, default=str).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:12]

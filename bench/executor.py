@@ -75,17 +75,17 @@ class ShardStore(ResultStore):
 
 
 def plan_shards(config: RunConfig, tasks: dict[str, Task], buckets: int, profile: str,
-                metrics: list[str]) -> list[Shard]:
+                metrics: list[str], data_ids: dict[str, str]) -> list[Shard]:
     """Every shard of the plan: bucketed for tasks that shard by utterance, one per job otherwise; each
-    carries the setup of its rows (codec variant, task and metric setups under ``profile``)."""
+    carries the setup of its rows (codec variant, task and metric setups under ``profile``, the dataset's content:
+    ``data_ids``)."""
     from .jobs import job_setups, variant_id
 
     shards = []
     variants = {spec.label: variant_id(spec) for spec in config.codecs}
-    setups = {name: json.dumps(job_setups(config, name, task, profile, metrics), sort_keys=True)
-              for name, task in tasks.items()}
     for job in plan.jobs(config, tasks):
-        setup = name_hash(variants[job.codec.label] + setups[job.task], 16)
+        setups = job_setups(config, job.task, tasks[job.task], profile, metrics, data_ids.get(job.dataset, ""))
+        setup = name_hash(variants[job.codec.label] + json.dumps(setups, sort_keys=True), 16)
         n = buckets if tasks[job.task].shard_by_utterance else 1
         shards += [Shard(job.task, job.codec.label, job.dataset, b, n, setup) for b in range(n)]
     return shards
@@ -114,7 +114,7 @@ def work(raw_config: dict[str, Any], run_dir: str, shards: list[dict[str, Any]],
         torch.set_num_threads(threads)
     from . import assets, jobs
     from .config import from_dict
-    from .datasets import load_dataset
+    from .datasets import dataset_fingerprint, load_dataset
     from .profiles import resolve_profile, run_metric_outputs, run_metric_settings
     from .registry import TASKS, discover
     from .store import current_variants
@@ -146,8 +146,10 @@ def work(raw_config: dict[str, Any], run_dir: str, shards: list[dict[str, Any]],
             spec = next(c for c in config.codecs if c.label == shard.codec)
             store = ShardStore(Path(run_dir), shard)
             store.drop_errors((ENVIRONMENT,))  # e.g. left by a cancelled job's last seconds: retried
+            data_id = dataset_fingerprint(next(d for d in config.datasets if d.name == shard.dataset),
+                                          data[shard.dataset])  # the whole dataset's, as the parent's
             jobs.run_job(config, store, TASKS.get(shard.task)(), shard.task, spec, shard.dataset, utts,
-                           metrics, outputs, False, variants.get(spec.label, ""))
+                         metrics, outputs, False, variants.get(spec.label, ""), data_id)
             (folder / "done").write_text(str(time.time()))
             states.append("done")
         except Exception as err:  # noqa: BLE001 - one shard fails alone, listed by the parent
@@ -186,14 +188,15 @@ def _executor(settings: ExecutorConfig, folder: Path) -> Any:
 
 
 def submit(config: RunConfig, store: ResultStore, tasks: dict[str, Task], settings: ExecutorConfig,
-           detach: bool = False) -> dict[str, Any]:
+           detach: bool = False, data_ids: dict[str, str] | None = None) -> dict[str, Any]:
     """Submit the unfinished shards in ``workers`` jobs; unless ``detach``, wait and merge.
     Returns ``{"shards": n, "submitted": n, "failed": [(shard, error, log)], "merged": rows}``."""
     from .profiles import resolve_profile, run_metric_settings
 
     run_dir = store.run_dir
     profile = resolve_profile(config.metric_profile)
-    shards = plan_shards(config, tasks, settings.buckets, profile, list(run_metric_settings(config, profile)))
+    shards = plan_shards(config, tasks, settings.buckets, profile, list(run_metric_settings(config, profile)),
+                         data_ids or {})
     pending = [s for s in shards if state_of(run_dir, s) != "done"]
     groups = [pending[i::settings.workers] for i in range(settings.workers)]
     groups = [g for g in groups if g]
@@ -223,7 +226,7 @@ def submit(config: RunConfig, store: ResultStore, tasks: dict[str, Task], settin
         try:
             job.result()
         except Exception as err:  # noqa: BLE001 - a job that died (killed, cancelled, out of time)
-            log.warning("job %s ended without a result: %s", job.job_id, str(err).splitlines()[0][:200])
+            log.warning("job %s ended without a result: %s", job.job_id, (str(err).splitlines() or [''])[0][:200])
     result["merged"] = merge(store, shards)
     log_of = {s: str(j.paths.stderr) for j, g in zip(jobs, groups, strict=True) for s in (x.id for x in g)}
     for shard in shards:
@@ -236,7 +239,8 @@ def submit(config: RunConfig, store: ResultStore, tasks: dict[str, Task], settin
 
 
 def planned_shards(config: RunConfig) -> list[Shard]:
-    """The shards of a run config's plan (its tasks, codecs, datasets, profile and metrics)."""
+    """The shards of a run config's plan (its tasks, codecs, datasets, profile and metrics; the datasets' content as
+    the run's ``run.json`` records it)."""
     from .jobs import task_names
     from .profiles import resolve_profile, run_metric_settings
     from .registry import TASKS
@@ -244,7 +248,12 @@ def planned_shards(config: RunConfig) -> list[Shard]:
     settings = config.executor
     profile = resolve_profile(config.metric_profile)
     tasks = {name: TASKS.get(name)() for name in task_names(config)}
-    return plan_shards(config, tasks, settings.buckets, profile, list(run_metric_settings(config, profile)))
+    try:
+        recorded = json.loads((config.output_dir / "run.json").read_text(encoding="utf-8")).get("datasets") or {}
+    except (OSError, ValueError, AttributeError):
+        recorded = {}
+    data_ids = {str(k): str(v) for k, v in recorded.items()} if isinstance(recorded, dict) else {}
+    return plan_shards(config, tasks, settings.buckets, profile, list(run_metric_settings(config, profile)), data_ids)
 
 
 def unfinished_shards(config: RunConfig, run_dir: Path) -> list[str]:

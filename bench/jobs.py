@@ -4,6 +4,7 @@ codec and the metrics, variant and setup ids, the run segment's ``run.json``. Us
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import logging
@@ -142,31 +143,35 @@ def metric_setup(name: str, profile: str) -> str:
     return make_key("metric-setup", name, profile, params, weights, code_fingerprint(cls))[:10]
 
 
-def job_setups(config: RunConfig, task_name: str, task: Task, profile: str, metrics: list[str]) -> dict[str, str]:
-    """``{source: "<task>/<source>/<hash>"}`` for a task's rows: ``-`` (the task's own outputs: its code,
-    options, seed, length limit and device type) and each metric of the run (the task's setup and the
-    metric's, :func:`metric_setup`). Part of every row's identity: change any of them and the rows it
-    made are recomputed."""
+def job_setups(config: RunConfig, task_name: str, task: Task, profile: str, metrics: list[str],
+               data_id: str = "") -> dict[str, str]:
+    """``{source: "<task>/<source>/<hash>"}`` for a task's rows of one dataset: ``-`` (the task's own outputs: its
+    code, options, seed, length limit, device type and the dataset's content, ``data_id`` =
+    :func:`bench.datasets.dataset_fingerprint`) and each metric of the run (the task's setup and the metric's,
+    :func:`metric_setup`). Part of every row's identity: change any of them and the rows it made are recomputed."""
     task_setup = make_key("task-setup", task_name, code_fingerprint(task), config.task_options.get(task_name, {}),
-                          config.seed, config.max_seconds, torch.device(config.device).type)[:10]
+                          config.seed, config.max_seconds, torch.device(config.device).type, data_id)[:10]
     setups = {"-": f"{task_name}/-/{task_setup}"}
     for name in metrics:
         setups[name] = f"{task_name}/{name}/{make_key(task_setup, metric_setup(name, profile))[:10]}"
     return setups
 
 
-def plan_setups(config: RunConfig, tasks: dict[str, Task], profile: str, metrics: list[str]) -> dict[str, str]:
-    """``{"<task>/<source>": hash}`` of every task of the plan (written to ``run.json``: the current setups)."""
-    table = {}
+def plan_setups(config: RunConfig, tasks: dict[str, Task], profile: str, metrics: list[str],
+                data_ids: dict[str, str]) -> dict[str, dict[str, str]]:
+    """``{"<task>/<source>": {dataset: hash}}`` of every task and dataset of the plan (written to ``run.json``: the
+    current setups; ``data_ids``: each dataset's :func:`bench.datasets.dataset_fingerprint`)."""
+    table: dict[str, dict[str, str]] = {}
     for task_name, task in tasks.items():
-        for full in job_setups(config, task_name, task, profile, metrics).values():
-            prefix, _, digest = full.rpartition("/")
-            table[prefix] = digest
-    return dict(sorted(table.items()))
+        for dataset, data_id in data_ids.items():
+            for full in job_setups(config, task_name, task, profile, metrics, data_id).values():
+                prefix, _, digest = full.rpartition("/")
+                table.setdefault(prefix, {})[dataset] = digest
+    return {k: dict(sorted(v.items())) for k, v in sorted(table.items())}
 
 
 def write_run_info(config: RunConfig, profile: str, variants: dict[str, str],
-                   setups: dict[str, str] | None = None) -> None:
+                   setups: dict[str, dict[str, str]] | None = None, data_ids: dict[str, str] | None = None) -> None:
     """``config.yaml`` and ``run.json`` of this segment; the previous segment's move to ``history/``."""
     out = config.output_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -180,7 +185,8 @@ def write_run_info(config: RunConfig, profile: str, variants: dict[str, str],
                 (out / name).replace(segment / name)
     atomic_write_text(out / SAVED, dump_yaml(config.raw))
     info = {"name": config.name, "metric_profile": profile, "started": datetime.now(timezone.utc).isoformat(),
-            "variants": variants, "setups": setups or {}, "environment": _environment()}
+            "variants": variants, "setups": setups or {}, "datasets": data_ids or {},
+            "environment": _environment()}
     atomic_write_json(out / "run.json", info)
 
 
@@ -211,17 +217,23 @@ def check_codec_params(spec: CodecSpec) -> None:
 
 def run_job(config: RunConfig, store: ResultStore, task: Task, task_name: str, spec: CodecSpec, dataset: str,
             utterances: list[Utterance], metrics: MetricSet, outputs: dict[str, tuple[str, ...]], progress: bool,
-            variant: str) -> None:
-    """One task x codec variant x dataset job (the codec built only when work remains)."""
+            variant: str, data_id: str) -> None:
+    """One task x codec variant x dataset job (the codec built only when work remains); ``utterances`` may be a
+    shard's part of the dataset, ``data_id`` is the whole dataset's :func:`bench.datasets.dataset_fingerprint`."""
     codec_holder: dict[str, Codec] = {}
 
     def get_codec(spec: CodecSpec = spec, holder: dict[str, Codec] = codec_holder) -> Codec:
         if "codec" not in holder:
             seed_everything(config.seed)  # random-weight codecs: same weights every run
             try:
-                holder["codec"] = build_codec(spec, config.device)
+                codec = build_codec(spec, config.device)
             except Exception as err:
                 raise CodecBuildError(str(err)) from err
+            failures = contract_verdict(codec, variant, config.device)
+            if failures:  # a run refuses what `bench check-codec` fails
+                raise CodecBuildError(f"{spec.label} breaks the codec contract (bench check-codec {spec.name}): "
+                                      + "; ".join(failures))
+            holder["codec"] = codec
         return holder["codec"]
 
     ctx = TaskContext(
@@ -231,7 +243,7 @@ def run_job(config: RunConfig, store: ResultStore, task: Task, task_name: str, s
         device=config.device, batch_size=config.batch_size, max_seconds=config.max_seconds, progress=progress,
         options=task.parse_options(config.task_options.get(task_name)), seed=config.seed, variant=variant,
         save_audio=config.save_audio, prefetch=config.prefetch,
-        setups=job_setups(config, task_name, task, metrics.profile, list(metrics.settings)),
+        setups=job_setups(config, task_name, task, metrics.profile, list(metrics.settings), data_id),
     )
     start = time.perf_counter()
     try:
@@ -242,6 +254,29 @@ def run_job(config: RunConfig, store: ResultStore, task: Task, task_name: str, s
         if ctx.timer.stages or time.perf_counter() - start > 0.5:  # jobs with nothing left to do leave no record
             job = {"task": task_name, "codec": spec.label, "dataset": dataset, "segment": _segment(store.run_dir)}
             append_record(store.path.parent, job, time.perf_counter() - start, ctx.timer)
+
+
+def contract_verdict(codec: Codec, variant: str, device: str) -> list[str]:
+    """:func:`bench.contract.verdict` of a built codec variant, computed once per variant, code and device type
+    (cached, as plain strings); the random generators are left as they were, so a run's numbers do not depend on
+    whether the verdict came from the cache."""
+    from . import contract
+
+    source = Path(contract.__file__).read_bytes()
+    key = make_key("contract", variant, code_fingerprint(codec), hashlib.sha256(source).hexdigest(),
+                   torch.device(device).type)
+    cache = DiskCache(cache_dir(), "contract")
+    found = cache.get(key, list)
+    if found is not None:
+        return [str(f) for f in found]
+    state = (random.getstate(), np.random.get_state())
+    where = torch.device(device)
+    with torch.random.fork_rng(devices=[where.index or 0] if where.type == "cuda" else []):
+        failures = contract.verdict(codec)
+    random.setstate(state[0])
+    np.random.set_state(state[1])
+    cache.put(key, failures)
+    return failures
 
 
 def _segment(run_dir: Path) -> str:

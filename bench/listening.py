@@ -53,6 +53,7 @@ class Item:
     conditions: dict[str, dict[str, Any]]  # condition id -> {role: hidden|anchor|codec, label, codec, variant, run}
     score: float | None  # the objective metric the item was chosen by
     seconds: float  # the segment every condition of the item is cut to
+    original_sha256: str = ""  # the recording the test was made of
 
 
 def lowpass(samples: np.ndarray, rate: int, cutoff: float = 3500.0, taps: int = 511) -> np.ndarray:
@@ -212,21 +213,41 @@ def build(run_dirs: list[str | Path], out: str | Path, codecs: list[str] | None 
             else:
                 _, variant, run = saved[(name, dataset, utt)]
                 conditions[cid] = {"role": "codec", "label": name, "codec": name, "variant": variant,
-                                   "run": runs[run]["name"]}
+                                   "run": runs[run]["name"], "output_sha256": _sha256(saved[(name, dataset, utt)][0])}
         trials.append(Item(item_id, dataset, utt, files, conditions, means.get((dataset, utt)),
-                           round(length / METRIC_SAMPLE_RATE, 3)))
+                           round(length / METRIC_SAMPLE_RATE, 3), _sha256(originals[(dataset, utt)])))
     spec: dict[str, Any] = {
         "format": FORMAT, "task": task, "seed": seed, "spread_by": metric,
         "items": [{"id": t.id, "dataset": t.dataset, "utt_id": t.utt_id, "open": f"audio/{t.id}/open.wav",
-                   "files": t.files, "conditions": t.conditions, "score": t.score, "seconds": t.seconds}
-                  for t in trials],
+                   "files": t.files, "conditions": t.conditions, "score": t.score, "seconds": t.seconds,
+                   "original_sha256": t.original_sha256} for t in trials],
         "runs": [{"path": path, **identity} for path, identity in runs.items()]}
-    audio_digest = hashlib.sha256(b"".join((out / f).read_bytes() for t in trials for f in t.files.values()))
-    spec["digest"] = hashlib.sha256((json.dumps(spec, sort_keys=True) + audio_digest.hexdigest()).encode()
-                                    ).hexdigest()[:16]
+    spec["digest"] = test_digest(spec, out)
     target.write_json("test.json", spec)
     target.write_text("webmushra.yaml", webmushra_config(spec))
     return target.write_text("index.html", PAGE.replace("__SPEC__", json.dumps(spec).replace("</", "<\\/")))
+
+
+def test_digest(spec: dict[str, Any], folder: Path) -> str:
+    """What identifies a test: its ``test.json`` (but the digest itself) and the bytes of every stimulus file and
+    open reference in ``folder``; recomputed at import, so an edited test or stimulus is refused."""
+    body = {k: v for k, v in spec.items() if k != "digest"}
+    audio = hashlib.sha256()
+    for item in spec["items"]:
+        for relative in [item["open"], *sorted(item["files"].values())]:
+            path = folder / relative
+            if not path.resolve().is_relative_to(folder.resolve()):
+                raise ValueError(f"{relative}: a stimulus outside the test folder")
+            audio.update(path.read_bytes())
+    return hashlib.sha256((json.dumps(body, sort_keys=True) + audio.hexdigest()).encode()).hexdigest()[:16]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _write_wav(path: Path, samples: np.ndarray) -> None:
@@ -313,6 +334,20 @@ def read_spec(test: str | Path) -> dict[str, Any]:
     return spec
 
 
+MAX_RESULTS_BYTES = 16 << 20  # a participant's export is a few kB
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different (a duplicated key, which JSON readers resolve silently, is
+    refused)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key {key!r} appears twice in one object")
+        out[key] = value
+    return out
+
+
 def read_results(files: list[str | Path], spec: dict[str, Any]) -> dict[str, tuple[dict[str, dict[str, float]], str]]:
     """listener -> (item -> condition id -> rating, the file's sha256), from the page's exports; every file must be
     this test's, well-formed, one per listener. A malformed file is a :class:`ValueError` naming it and what is
@@ -321,10 +356,12 @@ def read_results(files: list[str | Path], spec: dict[str, Any]) -> dict[str, tup
     out: dict[str, tuple[dict[str, dict[str, float]], str]] = {}
     for file in files:
         try:
+            if Path(file).stat().st_size > MAX_RESULTS_BYTES:
+                raise ValueError(f"larger than {MAX_RESULTS_BYTES >> 20} MB")
             raw = Path(file).read_bytes()
-            data = json.loads(raw.decode("utf-8"))
-        except (OSError, ValueError) as err:
-            raise ValueError(f"{file}: not a results file ({type(err).__name__}: {err})") from err
+            data = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
+        except (OSError, ValueError, RecursionError) as err:
+            raise ValueError(f"{file}: not a results file ({type(err).__name__}: {str(err)[:200]})") from None
         if not isinstance(data, dict):
             raise ValueError(f"{file}: a results file is a JSON object, got {type(data).__name__}")
         if data.get("digest") != spec["digest"]:
@@ -344,8 +381,8 @@ def read_results(files: list[str | Path], spec: dict[str, Any]) -> dict[str, tup
             for cid, value in by.items():
                 if value is None:
                     continue  # not rated: the screening decides
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                        or not 0 <= value <= 100:
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100 \
+                        or not math.isfinite(value):
                     raise ValueError(f"{file}: rating {value!r} of {item_id}/{cid} must be a number in [0, 100]")
                 values[str(cid)] = float(value)
             items[item_id] = values
@@ -353,9 +390,18 @@ def read_results(files: list[str | Path], spec: dict[str, Any]) -> dict[str, tup
     return out
 
 
-def _check_provenance(spec: dict[str, Any], into: Path) -> dict[str, str]:
-    """The run the ratings join must be one the test was built from, with the same variant of every codec it holds;
-    returns ``{codec label: variant}`` of the test's conditions."""
+def _check_provenance(spec: dict[str, Any], into: Path, test: Path) -> dict[str, str]:
+    """The test must be as built (its digest recomputed from ``test.json`` and the stimuli), and the run the ratings
+    join one it was built from: the same name, the same variant of every codec it holds, the same saved output of
+    every codec condition and the same original recording of every item (their sha256). Returns ``{codec label:
+    variant}`` of the test's conditions."""
+    try:
+        recomputed = test_digest(spec, test)
+    except (OSError, KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{test}: the test's files are not whole ({type(err).__name__}: {err})") from err
+    if recomputed != spec["digest"]:
+        raise ValueError(f"{test}: test.json or its stimuli changed since the test was built (digest {recomputed}, "
+                         f"recorded {spec['digest']}); ratings of an edited test are not imported")
     here = run_identity(into)
     names = [r.get("name") for r in spec["runs"]]
     if here["name"] not in names:
@@ -372,7 +418,28 @@ def _check_provenance(spec: dict[str, Any], into: Path) -> dict[str, str]:
         raise ValueError(f"{into} now holds other variants of {sorted(changed)} than the test played "
                          f"({'; '.join(f'{c}: test {a}, run {b}' for c, (a, b) in sorted(changed.items()))}): "
                          "the ratings are not about these codecs")
+    _check_audio(spec, into)
     return recorded
+
+
+def _check_audio(spec: dict[str, Any], into: Path) -> None:
+    """Every codec output the test played that ``into`` saved, and every item's original recording, are the files
+    the test was made of (sha256)."""
+    df = load_rows([into], extra="raw")
+    saved = _saved_outputs(df, [into], str(spec["task"]))
+    originals = original_files([into])
+    for item in spec["items"]:
+        key = (item["dataset"], item["utt_id"])
+        if key not in originals or _sha256(originals[key]) != item.get("original_sha256"):
+            raise ValueError(f"{into}: the recording of {item['dataset']} / {item['utt_id']} is not the one the test "
+                             "was made of (another dataset, or the file changed)")
+        for condition in item["conditions"].values():
+            if condition.get("role") != "codec":
+                continue
+            found = saved.get((str(condition["codec"]), item["dataset"], item["utt_id"]))
+            if found is not None and _sha256(found[0]) != condition.get("output_sha256"):
+                raise ValueError(f"{into}: {condition['codec']}'s output of {item['utt_id']} is not the audio the test "
+                                 "played (the run was made again differently)")
 
 
 def import_ratings(files: list[str | Path], into: str | Path, test: str | Path) -> Screening:
@@ -386,7 +453,7 @@ def import_ratings(files: list[str | Path], into: str | Path, test: str | Path) 
         raise ValueError(f"--into {into} is not a run folder (no rows.jsonl or run.json there)")
     check_disjoint(into, [Path(test), *map(Path, files)], "--into")
     spec = read_spec(test)
-    recorded = _check_provenance(spec, into)
+    recorded = _check_provenance(spec, into, Path(test))
     results = read_results(files, spec)
     store = ResultStore(into, lock=True)
     try:

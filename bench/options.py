@@ -62,6 +62,7 @@ Fraction = Annotated[float, Range(0, 1)]  # a probability, a share
 OpenFraction = Annotated[float, Range(0, 1, open_low=True)]  # (0, 1]: a rate factor, top-p
 Dropout = Annotated[float, Range(0, 1, open_high=True)]  # [0, 1)
 SampleRate = Annotated[int, Range(1000, 384000)]
+BatchSize = Annotated[int, Range(1, 4096)]  # items per batch
 
 
 def ranged(hint: Any) -> bool:

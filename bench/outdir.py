@@ -97,7 +97,15 @@ class OutputDir:
                 owner = f"made by `bench {made_by}`" if made_by else "not made by this harness"
                 raise OutputConflict(f"{what} {self.path} holds files {owner}; this command writes only into a new or "
                                      f"empty folder, or one a `bench {kind}` made before")
-        self.path.mkdir(parents=True, exist_ok=True)
+        if self.path.is_symlink() and not self.path.exists():
+            raise OutputConflict(f"{what} {self.path} is a link to nothing ({os.readlink(self.path)}); name a folder")
+        blocked = next((p for p in self.path.parents if p.exists() and not p.is_dir()), None)
+        if blocked is not None:
+            raise OutputConflict(f"{what} {self.path}: {blocked} is a file, so no folder can be made inside it")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise OutputConflict(f"{what} {self.path}: the folder cannot be made ({err.strerror or err})") from None
         atomic_write_json(self.path / MARKER, {"kind": kind})
 
     @staticmethod

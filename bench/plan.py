@@ -36,3 +36,10 @@ def jobs(config: RunConfig, tasks: Iterable[str]) -> list[Job]:
                 continue
             out += [Job(task, spec, d.name) for d in config.datasets if datasets is None or d.name in datasets]
     return out
+
+
+def restricted_tasks(config: RunConfig) -> dict[str, str]:
+    """Each task a ``task_datasets`` / ``task_codecs`` section names, by where it is named
+    (``task_codecs.tts_ar``): the sections that restrict a task's jobs."""
+    return {f"{section}.{task}": str(task) for section in ("task_datasets", "task_codecs")
+            for task in (config.raw.get(section) or {})}

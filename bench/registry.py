@@ -239,14 +239,15 @@ def _error_text(err: BaseException) -> str:
 
 
 def _isolated(load: Callable[[], Any], origin: str) -> tuple[Any, BaseException | None]:
-    """Run ``load`` (importing a plugin); any exception it raises, ``SystemExit`` included, is returned, and what it
-    registered before failing is taken back, so one broken plugin never stops another command."""
+    """Run ``load`` (importing a plugin); any exception it raises, ``SystemExit`` and ``KeyboardInterrupt`` included,
+    is returned, and what it registered before failing is taken back, so one broken plugin never stops another
+    command. (A plugin that ends the interpreter itself, ``os._exit``, cannot be contained in-process: plugins are
+    code the user installed.)"""
     before = {kind: registry.snapshot() for kind, registry in ALL.items()}
     try:
         return load(), None
-    except KeyboardInterrupt:
-        raise
-    except BaseException as err:  # noqa: BLE001 - a plugin's import may raise anything, sys.exit() included
+    except BaseException as err:  # noqa: BLE001 - a plugin's import may raise anything, sys.exit() and a
+        # KeyboardInterrupt it raises itself included (a real Ctrl-C here marks one plugin broken; press it again)
         for kind, registry in ALL.items():
             registry.restore(before[kind])
         if not isinstance(err, ModuleNotFoundError):

@@ -29,7 +29,7 @@ from .intervals import add_intervals
 from .names import file_name
 from .outdir import OutputDir, atomic_copy, atomic_write, atomic_write_json, atomic_write_text
 from .outputs import dataset_roots, original_files, run_inputs, save_plot, saved_file
-from .rows import item_sources
+from .rows import ItemId, item_sources
 from .store import ERROR_METRIC
 from .tables import (
     PAPER_SUFFIX,
@@ -39,6 +39,7 @@ from .tables import (
     load_rows,
     paper_table,
     rank_marks,
+    read_published,
     run_order,
     saved_codecs,
     summarize,
@@ -249,7 +250,8 @@ def _utterance_pages(df: pd.DataFrame, run_dirs: list[Path], out: Path) -> list[
         body = []
         sources = item_sources(group)
         for utt in sorted(set(group["utt_id"])):
-            cells = [f"<td>{html.escape(utt)}</td>"]
+            plain = utt == str(ItemId(sources[utt]))  # a plain utterance: its file name, not the escaped id
+            cells = [f"<td>{html.escape(sources[utt] if plain else utt)}</td>"]
             source = originals.get((dataset, sources[utt]))
             if source is not None and source.is_file():
                 target = out / "audio" / "original" / file_name(dataset) / f"{file_name(utt)}.flac"
@@ -314,6 +316,7 @@ def _codec_params(run_dirs: list[Path]) -> dict[str, tuple[str, dict]]:
 def build(run_dirs: list[str | Path], out: str | Path, published: str | Path | None = None) -> Path:
     """Write the report into ``out``; returns the path of ``index.html``."""
     dirs = [Path(r) for r in run_dirs]
+    paper = read_published(published) if published is not None else None
     inputs = [*run_inputs(dirs), *dataset_roots(dirs), *([Path(published)] if published is not None else [])]
     out = OutputDir(out, "report", inputs).path
     df = load_rows(list(dirs), extra="raw")
@@ -333,8 +336,8 @@ def build(run_dirs: list[str | Path], out: str | Path, published: str | Path | N
             for t, d, n in pages) + "</ul>")
     for task in sorted(summary["task"].unique()):
         table, columns = paper_table(df, summary, task, order, datasets)
-        if published is not None:
-            table = add_published(table, published, task)
+        if paper is not None:
+            table = add_published(table, paper, task)
         parts.append(f"<h2>{html.escape(task)}</h2>")
         parts.append(_table_html(table, columns, flagged, unranked, _tooltips(summary, task)))
         plots = _rate_plots(table, columns, task, out)

@@ -21,13 +21,21 @@ import logging
 import os
 from array import array
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .rows import KEY_FIELDS, Row, current_setups, current_variants, quarantine_bad_lines, setup_is_current
+from .rows import (
+    KEY_FIELDS,
+    Row,
+    checked_row,
+    current_setups,
+    current_variants,
+    quarantine_bad_lines,
+    setup_is_current,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +79,10 @@ class Columns:
     floats: dict[str, np.ndarray]
     flags: dict[str, np.ndarray]
     extra: list[str] | None
+    skipped: tuple[str, ...] = ()  # why each line that was not a row was skipped (a reader's parse)
 
     def __len__(self) -> int:
         return len(self.floats["value"])
-
-
-def _field_names() -> set[str]:
-    return {f.name for f in fields(Row)}
 
 
 def _derived(extra: dict, name: str) -> Any:
@@ -91,11 +96,11 @@ def _derived(extra: dict, name: str) -> Any:
     return None if value is None or value == "" else str(value)
 
 
-def parse(data: bytes, keep_extra: bool = True) -> Columns:
+def parse(data: bytes, keep_extra: bool = True, skip_bad: bool = False, origin: int = 0) -> Columns:
     """Columns of the whole lines in ``data`` (which must end at a line end); :class:`BadLines` on a line that
-    is not a row. Blank lines are skipped. Strings are coded as they are read (no string per row is kept)."""
-    loads, names = _loads(), _field_names()
-    required = {"codec", "task", "dataset", "utt_id", "metric"}
+    is not a row, or with ``skip_bad`` its reason in ``skipped`` (by byte offset, ``data`` starting at ``origin``
+    of its file). Blank lines are skipped. Strings are coded as they are read (no string per row is kept)."""
+    loads = _loads()
     text_fields, number_fields, flag_fields = TEXT_COLUMNS, NUMBER_COLUMNS, FLAG_COLUMNS
     index: dict[str, dict[str, int]] = {name: {} for name in text_fields}
     codes = {name: array("i") for name in text_fields}
@@ -103,20 +108,25 @@ def parse(data: bytes, keep_extra: bool = True) -> Columns:
     flags = {name: array("b") for name in flag_fields}
     extras: list[str] | None = [] if keep_extra else None
     nan = float("nan")
+    skipped: list[str] = []
+    offset = origin
     for number, line in enumerate(data.split(b"\n"), start=1):
+        at, offset = offset, offset + len(line) + 1
         if not line.strip():
             continue
         try:
-            row = loads(line)
-            if not isinstance(row, dict) or not set(row) <= names or not required <= set(row):
-                raise ValueError("not a result row")
+            try:
+                row = checked_row(loads(line))
+            except (RecursionError, OverflowError) as err:
+                raise ValueError(f"not readable as JSON ({type(err).__name__})") from None
             extra = row.get("extra") or {}
-            if not isinstance(extra, dict):
-                raise ValueError("extra is not an object")
             values = {name: row.get(name) if name in STRINGS else _derived(extra, name) for name in text_fields}
             got = {name: row.get(name) if name in FLOATS else _derived(extra, name) for name in number_fields}
             floats: dict[str, float] = {name: nan if v is None else float(v) for name, v in got.items()}
         except (ValueError, TypeError) as err:
+            if skip_bad:
+                skipped.append(f"the line at byte {at}: {err}")
+                continue
             raise BadLines(f"line {number}: {err}") from err
         for name, value in values.items():
             if value is None:
@@ -148,7 +158,7 @@ def parse(data: bytes, keep_extra: bool = True) -> Columns:
                     else np.zeros(0) for name in number_fields},
                    {name: np.frombuffer(flags[name], dtype=np.int8).astype(bool) if len(flags[name])
                     else np.zeros(0, dtype=bool) for name in flag_fields},
-                   extras)
+                   extras, tuple(skipped))
 
 
 def concat(parts: list[Columns]) -> Columns:
@@ -239,10 +249,12 @@ def drop_snapshot(run_dir: Path) -> None:
     (Path(run_dir) / SNAPSHOT).unlink(missing_ok=True)
 
 
-def _parse_from(path: Path, start: int) -> tuple[Columns, int]:
-    """The rows after byte ``start``, parsed a chunk of whole lines at a time (memory stays a chunk's), and how
-    many bytes they span; :class:`BadLines` also for text after the last newline (a torn or unfinished write)."""
+def _parse_from(path: Path, start: int, skip_bad: bool = False) -> tuple[Columns, int, bool]:
+    """The rows after byte ``start``, parsed a chunk of whole lines at a time (memory stays a chunk's), how many
+    bytes they span and whether a line was skipped (``skip_bad``); :class:`BadLines` otherwise, also for text
+    after the last newline (a torn or unfinished write)."""
     parts, spanned, carry = [], 0, b""
+    skipped: list[str] = []
     with open(path, "rb") as handle:
         handle.seek(start)
         while True:
@@ -253,17 +265,27 @@ def _parse_from(path: Path, start: int) -> tuple[Columns, int]:
             cut = data.rfind(b"\n") + 1
             carry = data[cut:]
             if cut:
-                parts.append(parse(data[:cut], keep_extra=True))
+                part = parse(data[:cut], keep_extra=True, skip_bad=skip_bad, origin=start + spanned)
+                skipped += part.skipped
+                parts.append(part)
                 spanned += cut
     if carry.strip():
-        raise BadLines("text after the last newline (torn write)")
-    return (concat(parts) if parts else parse(b"", keep_extra=True)), spanned
+        if not skip_bad:
+            raise BadLines("text after the last newline (torn write)")
+        skipped.append(f"the text after the last newline (byte {start + spanned}: a torn or unfinished write)")
+    if skipped:
+        shown = "; ".join(skipped[:3]) + (f"; and {len(skipped) - 3} more" if len(skipped) > 3 else "")
+        log.warning("%s: %d lines are not result rows and are skipped (the file is left as it is): %s", path,
+                    len(skipped), shown)
+    return (concat(parts) if parts else parse(b"", keep_extra=True)), spanned, bool(skipped)
 
 
-def read_columns(run_dir: str | Path, keep_extra: bool = True) -> Columns:
+def read_columns(run_dir: str | Path, keep_extra: bool = True, quarantine: bool = True) -> Columns:
     """Every row of ``run_dir/rows.jsonl`` as :class:`Columns`: the snapshot plus the bytes appended since
-    (the snapshot is refreshed when it is missing or behind by many rows and the store is large). Bad lines go
-    through the store's quarantine first; text after the last newline (a torn or unfinished write) too."""
+    (the snapshot is refreshed when it is missing or behind by many rows and the store is large). With
+    ``quarantine`` (the store's writer), bad lines go through the store's quarantine first, text after the last
+    newline too; without (every reader: tables, reports, gates), they are skipped with a warning and the file is
+    never rewritten."""
     run_dir = Path(run_dir)
     path = run_dir / "rows.jsonl"
     for attempt in range(2):
@@ -271,7 +293,7 @@ def read_columns(run_dir: str | Path, keep_extra: bool = True) -> Columns:
         loaded = _load_snapshot(run_dir, stat, keep_extra)
         base, covered = loaded if loaded is not None else (None, 0)
         try:
-            fresh, whole = _parse_from(path, covered)
+            fresh, whole, skipped = _parse_from(path, covered, skip_bad=not quarantine)
         except BadLines:
             if attempt:
                 raise
@@ -279,7 +301,7 @@ def read_columns(run_dir: str | Path, keep_extra: bool = True) -> Columns:
             drop_snapshot(run_dir)
             continue
         columns = concat([base, fresh]) if base is not None else fresh
-        if len(columns) >= SNAPSHOT_ROWS and (base is None or len(fresh) >= max(1000, len(base) // 20)):
+        if not skipped and len(columns) >= SNAPSHOT_ROWS and (base is None or len(fresh) >= max(1000, len(base) // 20)):
             if base is not None and base.extra is None:  # the saved texts are needed to write it again
                 base.extra = _snapshot_extra(run_dir)
                 columns = concat([base, fresh])
@@ -303,13 +325,16 @@ def current_mask(run_dir: Path, columns: Columns) -> np.ndarray:
     need = wanted[columns.codes["codec"]]
     mask = (need == -3) | (columns.codes["variant"] == need)
     setups, tasks = current_setups(run_dir)
-    task_cats, setup_cats = ["", *columns.categories["task"]], ["", *columns.categories["setup"]]  # code -1: none
-    width = len(task_cats)
-    pair = (columns.codes["setup"].astype(np.int64) + 1) * width + columns.codes["task"].astype(np.int64) + 1
-    unique, inverse = np.unique(pair, return_inverse=True)
-    current = np.array([setup_is_current(Row("", task_cats[int(p % width)], "", "", "",
-                                             setup=setup_cats[int(p // width)]), setups, tasks)
-                        for p in unique], dtype=bool)
+    cats = {f: ["", *columns.categories[f]] for f in ("task", "setup", "dataset")}  # code -1: none
+    sizes = {f: len(c) for f, c in cats.items()}
+    triple = ((columns.codes["setup"].astype(np.int64) + 1) * sizes["task"] + columns.codes["task"].astype(np.int64)
+              + 1) * sizes["dataset"] + columns.codes["dataset"].astype(np.int64) + 1
+    unique, inverse = np.unique(triple, return_inverse=True)
+    current = np.array([
+        setup_is_current(Row("", cats["task"][int(t // sizes["dataset"] % sizes["task"])],
+                             cats["dataset"][int(t % sizes["dataset"])], "", "",
+                             setup=cats["setup"][int(t // sizes["dataset"] // sizes["task"])]), setups, tasks)
+        for t in unique], dtype=bool)
     return mask & current[inverse.reshape(n)] if n else mask
 
 
@@ -394,6 +419,7 @@ class KeyIndex:
 
 def current_frame(rows_dir: str | Path, run_dir: str | Path | None = None, extra: str = "dict") -> Any:
     """The current rows of ``rows_dir/rows.jsonl`` as a frame (:func:`to_frame`); which rows are current comes
-    from ``run_dir``'s ``run.json`` (``rows_dir`` itself by default; a shard's rows answer to the run's)."""
-    columns = read_columns(rows_dir, keep_extra=extra != "none")
+    from ``run_dir``'s ``run.json`` (``rows_dir`` itself by default; a shard's rows answer to the run's). A reader:
+    lines that are not rows are skipped, the file is never rewritten."""
+    columns = read_columns(rows_dir, keep_extra=extra != "none", quarantine=False)
     return to_frame(columns, current_mask(Path(run_dir or rows_dir), columns), extra)

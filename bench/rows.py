@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -111,6 +112,55 @@ class Row:
         return (self.codec, self.task, self.dataset, self.utt_id, self.metric, self.variant, self.setup)
 
 
+ROW_FIELDS = ("codec", "task", "dataset", "utt_id", "metric", "value", "num", "den", "backend", "error", "extra",
+              "variant", "setup")
+_TEXT_FIELDS = ("codec", "task", "dataset", "utt_id", "metric", "backend", "variant", "setup")
+_NUMBER_FIELDS = ("value", "num", "den")
+#: the largest magnitude a row's number may have (far beyond any metric's; sums of a million rows stay finite)
+MAX_MAGNITUDE = 1e15
+
+
+def load_line(raw: bytes) -> Any:
+    """The JSON of one line; :class:`ValueError` for anything ``json`` cannot read (nesting too deep, an integer
+    too large for a float included)."""
+    try:
+        return json.loads(raw)
+    except (RecursionError, OverflowError) as err:
+        raise ValueError(f"not readable as JSON ({type(err).__name__})") from None
+
+
+def checked_row(obj: Any) -> dict[str, Any]:
+    """The fields of a row read from a file, checked: an object with the key fields as strings, ``value`` / ``num`` /
+    ``den`` finite numbers or null (never a string or a bool; ``den`` >= 0), ``error`` a string or null, ``extra``
+    an object. Fields this version does not know are dropped (a newer harness's rows stay readable).
+    :class:`ValueError` names what is wrong."""
+    if not isinstance(obj, dict):
+        raise ValueError(f"a row is a JSON object, got {type(obj).__name__}")
+    missing = [k for k in KEY_FIELDS[:5] if k not in obj]
+    if missing:
+        raise ValueError(f"not a result row: no {missing}")
+    row = {k: v for k, v in obj.items() if k in ROW_FIELDS}
+    for key in _TEXT_FIELDS:
+        if key in row and not isinstance(row[key], str):
+            raise ValueError(f"{key} must be a string, got {row[key]!r}"[:200])
+    for key in _NUMBER_FIELDS:
+        value = row.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{key} must be a number, got {value!r}"[:200])
+        if not math.isfinite(float(value)) or abs(float(value)) > MAX_MAGNITUDE:
+            raise ValueError(f"{key} is not a finite number within +-{MAX_MAGNITUDE:g} ({value})")
+        row[key] = float(value)
+    if row.get("den") is not None and row["den"] < 0:
+        raise ValueError(f"den must be >= 0, got {row['den']}")
+    if row.get("error") is not None and not isinstance(row["error"], str):
+        raise ValueError(f"error must be a string, got {row['error']!r}"[:200])
+    if not isinstance(row.get("extra") or {}, dict):
+        raise ValueError("extra must be an object")
+    return row
+
+
 def parse_lines(path: Path) -> tuple[list[Row], list[tuple[int, str, str]]]:
     """The rows of a ``rows.jsonl``, and its bad lines as (line number, text, reason); blank lines are neither."""
     rows: list[Row] = []
@@ -125,8 +175,8 @@ def parse_lines(path: Path) -> tuple[list[Row], list[tuple[int, str, str]]]:
         try:
             if number == len(lines):  # text after the last newline: an interrupted write
                 raise ValueError("no newline at the end (torn write)")
-            rows.append(Row(**json.loads(raw.decode("utf-8"))))
-        except (ValueError, TypeError) as err:
+            rows.append(Row(**checked_row(load_line(raw))))
+        except (ValueError, TypeError, UnicodeDecodeError) as err:
             bad.append((number, raw.decode("utf-8", errors="replace"), f"{type(err).__name__}: {err}"))
     return rows, bad
 
@@ -172,8 +222,12 @@ def current_variants(run_dir: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in variants.items()} if isinstance(variants, dict) else {}
 
 
-def current_setups(run_dir: Path) -> tuple[dict[str, str], tuple[str, ...]]:
-    """``({"<task>/<source>": hash}, tasks)`` of the latest run segment, from ``run.json`` (empty if none)."""
+Setups = dict[str, "str | dict[str, str]"]  # "<task>/<source>" -> hash, or {dataset: hash}
+
+
+def current_setups(run_dir: Path) -> tuple[Setups, tuple[str, ...]]:
+    """``({"<task>/<source>": {dataset: hash}}, tasks)`` of the latest run segment, from ``run.json`` (empty if
+    none; a run.json written before setups were per dataset has one hash per task and source)."""
     try:
         info = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -181,18 +235,26 @@ def current_setups(run_dir: Path) -> tuple[dict[str, str], tuple[str, ...]]:
     setups = info.get("setups") if isinstance(info, dict) else None
     if not isinstance(setups, dict):
         return {}, ()
-    table = {str(k): str(v) for k, v in setups.items()}
+    table: Setups = {}
+    for key, value in setups.items():
+        if isinstance(value, dict):
+            table[str(key)] = {str(d): str(h) for d, h in value.items()}
+        elif isinstance(value, str):
+            table[str(key)] = value
     return table, tuple(sorted({k.split("/", 1)[0] for k in table}))
 
 
-def setup_is_current(row: Row, setups: dict[str, str], tasks: tuple[str, ...]) -> bool:
-    """Whether a row was made by the latest segment's setup of its task and source, or by a task (or
-    source) that segment did not run. Rows from before setups existed (``setup == ""``) are current only
-    where the segment ran none of the tasks they may come from."""
+def setup_is_current(row: Row, setups: Setups, tasks: tuple[str, ...]) -> bool:
+    """Whether a row was made by the latest segment's setup of its task, source and dataset, or by a task (or
+    source, or dataset) that segment did not run. Rows from before setups existed (``setup == ""``) are current
+    only where the segment ran none of the tasks they may come from."""
     if not row.setup:
         return not any(row.task == t or row.task.startswith(t + ".") for t in tasks)
     prefix, _, digest = row.setup.rpartition("/")
-    return setups.get(prefix, digest) == digest
+    wanted = setups.get(prefix, digest)
+    if isinstance(wanted, dict):
+        wanted = wanted.get(row.dataset, digest)
+    return wanted == digest
 
 
 def error_kind(row: Row) -> str:

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from . import assets, plan
 from .config import RunConfig
-from .datasets import Utterance, load_dataset
+from .datasets import Utterance, dataset_fingerprint, load_dataset
 from .jobs import (  # noqa: F401 - build_codec, seed_everything, write_run_info re-exported for their callers
     MetricSet,
     build_codec,
@@ -25,7 +25,8 @@ from .jobs import (  # noqa: F401 - build_codec, seed_everything, write_run_info
     variant_id,
     write_run_info,
 )
-from .profiles import resolve_profile, run_metric_outputs, run_metric_settings
+from .outdir import check_disjoint
+from .profiles import profiles, resolve_profile, run_metric_outputs, run_metric_settings
 from .registry import TASKS, discover
 from .store import DATA, ENVIRONMENT, ERROR_METRIC, ResultStore
 from .task import Task
@@ -46,25 +47,30 @@ def run(config: RunConfig, progress: bool = True, retry_errors: bool = False, de
     assets.set_overrides(config.assets)
     check_device(config.device)
     tasks, profile, settings, outputs = validate(config)
-    store = ResultStore(config.output_dir, lock=True)
+    if detach and config.executor.inline:
+        raise ValueError("--detach submits shards to workers: set executor.kind (or --executor) to local or slurm")
+    check_disjoint(config.output_dir, [d.root for d in config.datasets if d.root], "output_dir")
+    data: dict[str, list[Utterance]] = {d.name: processing_order(load_dataset(d)) for d in config.datasets}
+    data_ids = {d.name: dataset_fingerprint(d, data[d.name]) for d in config.datasets}
+    store = ResultStore(config.output_dir, lock=True)  # nothing is created before every input is checked
     try:
-        data: dict[str, list[Utterance]] = {d.name: processing_order(load_dataset(d)) for d in config.datasets}
         retried = store.drop_errors((ENVIRONMENT,) if not retry_errors else (ENVIRONMENT, DATA))
         if retried:
             log.info("retrying %d failed rows of earlier runs", retried)
         variants = {spec.label: variant_id(spec) for spec in config.codecs}
-        write_run_info(config, profile, variants, plan_setups(config, tasks, profile, list(settings)))
+        write_run_info(config, profile, variants, plan_setups(config, tasks, profile, list(settings), data_ids),
+                       data_ids)
         if not config.executor.inline:
             from . import executor
 
-            outcome = executor.submit(config, store, tasks, config.executor, detach)
+            outcome = executor.submit(config, store, tasks, config.executor, detach, data_ids)
             log.warning("executor %s: %d shards, %d submitted in jobs %s; %d rows merged%s",
                         config.executor.kind, outcome["shards"], outcome["submitted"], outcome["jobs"],
                         outcome["merged"], " (detached: `bench status` watches, `bench run` merges)" if detach else "")
             for shard, reason, log_path in outcome["failed"]:
                 log.error("shard %s: %s (log: %s)", shard, reason, log_path)
         else:
-            _run_plan(config, store, tasks, data, settings, outputs, progress, variants, profile)
+            _run_plan(config, store, tasks, data, settings, outputs, progress, variants, profile, data_ids)
     finally:
         store.unlock()
     return store
@@ -77,15 +83,18 @@ def validate(config: RunConfig) -> tuple[dict[str, Task], str, dict[str, dict], 
     settings and outputs."""
     discover()
     tasks = {name: TASKS.get(name)() for name in task_names(config)}
-    for name, given in config.task_options.items():
+    named = {f"task_options.{t}": t for t in config.task_options}
+    named.update(plan.restricted_tasks(config))
+    for where, name in named.items():
         if name not in TASKS:
             close = difflib.get_close_matches(name, TASKS.names(), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"task_options.{name}: no such task{hint} (tasks: {', '.join(TASKS.names())})")
+            raise ValueError(f"{where}: no such task{hint} (tasks: {', '.join(TASKS.names())})")
+    for name, given in config.task_options.items():
         TASKS.get(name).parse_options(given)  # unknown keys, wrong types, out of range
-    for name, task in tasks.items():
-        task.parse_options(config.task_options.get(name))
     profile = resolve_profile(config.metric_profile)
+    for name, task in tasks.items():
+        task.check_options(task.parse_options(config.task_options.get(name)), set(profiles()[profile]))
     settings = run_metric_settings(config, profile)
     outputs = run_metric_outputs(config, profile)
     for spec in config.codecs:
@@ -95,11 +104,11 @@ def validate(config: RunConfig) -> tuple[dict[str, Task], str, dict[str, dict], 
 
 def _run_plan(config: RunConfig, store: ResultStore, tasks: dict[str, Task], data: dict[str, list[Utterance]],
               settings: dict[str, dict], outputs: dict[str, tuple[str, ...]], progress: bool,
-              variants: dict[str, str], profile: str) -> None:
+              variants: dict[str, str], profile: str, data_ids: dict[str, str]) -> None:
     metrics = MetricSet(settings, config.device, profile)
     for job in tqdm(plan.jobs(config, tasks), desc=config.name, unit="job", disable=not progress):
         run_job(config, store, tasks[job.task], job.task, job.codec, job.dataset, data[job.dataset], metrics,
-                outputs, progress, variants[job.codec.label])
+                outputs, progress, variants[job.codec.label], data_ids[job.dataset])
 
 
 @dataclass(frozen=True)
@@ -146,10 +155,10 @@ def summarize_run(config: RunConfig, store: ResultStore) -> RunSummary:
         failed = df["error"].notna()
         per_job = failed.groupby([df["task"], df["codec"], df["dataset"]]).all()
         jobs = {key: [bool(all_failed)] for key, all_failed in per_job.items()}
-        for _, row in df[failed & (df["metric"] == ERROR_METRIC)].iterrows():  # the utterance errors: few
+        for _, row in df[failed].iterrows():  # every error row: an utterance's or one metric's (few)
             kind = row["kind"] if isinstance(row["kind"], str) else DATA
             errors[kind] = errors.get(kind, 0) + 1
-            if json.loads(row["extra"]).get("stage") == "codec-load":
+            if row["metric"] == ERROR_METRIC and json.loads(row["extra"]).get("stage") == "codec-load":
                 unbuildable.add(row["codec"])
     only = [f"{t} / {c} / {d}" for (t, c, d), flags in sorted(jobs.items()) if flags and all(flags)
             and c not in unbuildable]

@@ -66,7 +66,7 @@ def measured(run_dir: Path, names: list[str]) -> tuple[list[dict[str, Any]], int
         if card:
             record["error"] = f"{len(errors)} utterances failed" if errors else ""
         else:
-            record["error"] = errors[0].splitlines()[0][:160] if errors else "not measured"
+            record["error"] = (errors[0].splitlines() or [''])[0][:160] if errors else "not measured"
         records.append(record)
     return records, len({r.utt_id for r in rows if r.utt_id != WHOLE})
 

@@ -12,12 +12,12 @@ import pandas as pd
 from .cards import card_line
 from .columns import ERRORS, Column, Columns, output_specs, table_columns, titled
 from .config import CodecSpec, load_saved
-from .csvfile import write_csv
+from .csvfile import numeric_column, read_table, write_csv
 from .intervals import add_intervals
 from .metric import MetricOutput
 from .names import file_name
 from .outdir import OutputDir, atomic_write_text
-from .outputs import run_inputs
+from .outputs import dataset_roots, run_inputs
 from .rowframe import current_frame, with_derived
 from .store import ERROR_METRIC
 
@@ -192,6 +192,22 @@ def parse_join(specs: list[str]) -> dict[str, list[str]]:
     return groups
 
 
+def _check_join(groups: dict[str, list[str]], present: set[str]) -> None:
+    """Refuse a ``--join`` group none of whose tasks has rows in these runs (a typo would give an empty column
+    group); warn of a task that has none where another task of its group supplies the cells."""
+    import difflib
+
+    for group, tasks in groups.items():
+        absent = [t for t in tasks if t not in present]
+        if len(absent) == len(tasks):
+            close = [m for t in absent for m in difflib.get_close_matches(t, sorted(present), n=1)]
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ValueError(f"--join {group}={','.join(tasks)}: no rows of {', '.join(map(repr, absent))} in these "
+                             f"runs{hint}; tasks here: {', '.join(sorted(present)) or 'none'}")
+        for task in absent:
+            log.warning("--join %s: task %r has no rows in these runs; the group's other tasks supply it", group, task)
+
+
 def joined_table(df: pd.DataFrame, summary: pd.DataFrame, groups: dict[str, list[str]], order: list[str] | None = None,
                  dataset_order: list[str] | None = None
                  ) -> tuple[pd.DataFrame, Columns, dict[str, dict[str, str]]]:
@@ -229,10 +245,26 @@ def joined_table(df: pd.DataFrame, summary: pd.DataFrame, groups: dict[str, list
     return wide.loc[codecs], titled(ordered), sources
 
 
-def add_published_joined(table: pd.DataFrame, published: str | Path, groups: dict[str, list[str]]) -> pd.DataFrame:
+PUBLISHED_COLUMNS = ("codec", "task", "dataset", "metric", "value")
+
+
+def read_published(path: str | Path) -> pd.DataFrame:
+    """The paper's numbers (long CSV: codec, task, dataset, metric, value, other columns kept), checked where they
+    enter: a missing column, an unreadable file or a value that is not a finite number names the file and line."""
+    data = read_table(path, "--published", PUBLISHED_COLUMNS, dtype={c: str for c in PUBLISHED_COLUMNS[:4]},
+                      keep_default_na=False)
+    return data.assign(value=numeric_column(data, "value", "--published", path))
+
+
+def _published(published: str | Path | pd.DataFrame) -> pd.DataFrame:
+    return published if isinstance(published, pd.DataFrame) else read_published(published)
+
+
+def add_published_joined(table: pd.DataFrame, published: str | Path | pd.DataFrame, groups: dict[str, list[str]]
+                         ) -> pd.DataFrame:
     """The paper's numbers as ``(paper)`` rows of a :func:`joined_table` (columns it already has)."""
     specs = output_specs()
-    data = pd.read_csv(published)
+    data = _published(published).dropna(subset=["value"])
     rows: dict[str, dict[str, float]] = {}
     for _, r in data.iterrows():
         spec = specs.get(r["metric"])
@@ -250,11 +282,11 @@ def add_published_joined(table: pd.DataFrame, published: str | Path, groups: dic
     return pd.concat([table, pd.DataFrame.from_dict(rows, orient="index")])
 
 
-def add_published(table: pd.DataFrame, published: str | Path, task: str) -> pd.DataFrame:
+def add_published(table: pd.DataFrame, published: str | Path | pd.DataFrame, task: str) -> pd.DataFrame:
     """Append the paper's numbers (long CSV: codec, task, dataset, metric, value) as ``<codec> (paper)``
     rows under the columns this table already has; datasets are matched by the run's names."""
     specs = output_specs()
-    data = pd.read_csv(published)
+    data = _published(published).dropna(subset=["value"])
     data = data[data["task"] == task]
     rows: dict[str, dict[str, float]] = {}
     for _, r in data.iterrows():
@@ -410,7 +442,8 @@ def build(run_dirs: list[str | Path], out_dir: str | Path | None = None, publish
     ``{"table4": {"ASR": ["asr_probe"], "SI": ["si_probe"], "SER": ["ser_probe"], "TTS": ["tts_nar", "tts_ar"]}}``.
     """
     dirs = [Path(r) for r in run_dirs]
-    inputs = [*run_inputs(dirs), *([Path(published)] if published is not None else [])]
+    paper = read_published(published) if published is not None else None  # checked before anything is written
+    inputs = [*run_inputs(dirs), *dataset_roots(dirs), *([Path(published)] if published is not None else [])]
     target = OutputDir(out_dir or dirs[0] / "tables", "table", inputs, owned=out_dir is None).path
     df = load_rows(list(dirs), extra="none")
     summary = summarize(df)
@@ -424,19 +457,20 @@ def build(run_dirs: list[str | Path], out_dir: str | Path | None = None, publish
     for task in sorted(summary["task"].unique()):
         table, columns = paper_table(df, summary, task, order, datasets)
         if published is not None:
-            table = add_published(table, published, task)
+            table = add_published(table, paper, task)
         notes = footnotes(summary, task, flagged)
         if published is not None and any(str(c).endswith(PAPER_SUFFIX) for c in table.index):
             notes.append(f"(paper) rows: published values from {Path(published).name} (Sim as cosine, not %), "
                          "for the datasets of this run with the same names; not ranked.")
         built[task] = Table(table, columns, notes)
     for name, groups in (joins or {}).items():
+        _check_join(groups, set(summary["task"]))
         table, columns, sources = joined_table(df, summary, groups, order, datasets)
         if table.empty:
             log.warning("table %s: none of the tasks %s has rows", name, [t for g in groups.values() for t in g])
             continue
         if published is not None:
-            table = add_published_joined(table, published, groups)
+            table = add_published_joined(table, paper, groups)
         notes = list(dict.fromkeys(n for g in groups.values() for t in g for n in footnotes(summary, t, flagged)))
         for group, by_codec in sources.items():
             if len(set(by_codec.values())) > 1:

@@ -268,6 +268,11 @@ class Task(ABC):
         wrong types and values outside a field's choices are errors naming ``task_options.<task>.<key>``."""
         return parse_options(cls.Options, given, f"task_options.{cls.name}")
 
+    def check_options(self, options: Any, metrics: set[str]) -> None:
+        """Check what the parsed options name against the run (``metrics``: those of its metric profile), before
+        any work; :class:`ValueError` naming the key. Nothing to check by default."""
+        return None
+
     def training_runs(self, options: Any) -> int:
         """How many models this task trains per codec variant and dataset under ``options`` (the dry run's
         work estimate): one for a task that :attr:`trains`, none otherwise."""

@@ -4,6 +4,7 @@ expansion is bounded, so a small file of nested aliases (a "billion laughs") is 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -12,6 +13,22 @@ import yaml
 MAX_NODES = 100_000
 #: bytes of YAML text read at most
 MAX_BYTES = 4 << 20
+#: characters of scalars a document may expand to (a long string aliased many times counts each time)
+MAX_CHARS = 16 << 20
+#: YAML 1.2's floats (``1e-4``, ``.5``, ``2.``): YAML 1.1, PyYAML's, reads ``1e-4`` as a string
+FLOAT_12 = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$")
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading every YAML 1.2 float as a number (``lr: 1e-4`` is 0.0001)."""
+
+
+_Loader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+for _first in "-+0123456789.":
+    _Loader.yaml_implicit_resolvers[_first] = [
+        (tag, regexp) for tag, regexp in _Loader.yaml_implicit_resolvers.get(_first, [])
+        if tag != "tag:yaml.org,2002:float"]
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", FLOAT_12, list("-+0123456789."))
 
 
 class YAMLError(ValueError):
@@ -25,6 +42,9 @@ def _mark(node: yaml.Node) -> str:
 
 def _check_keys(node: yaml.MappingNode) -> None:
     seen: dict[Any, yaml.Node] = {}
+    merges = [k for k, _ in node.value if k.tag == "tag:yaml.org,2002:merge"]
+    if len(merges) > 1:
+        raise YAMLError(f"'<<' is given twice (at {_mark(merges[0])} and {_mark(merges[1])}); merge a list instead")
     for key_node, _ in node.value:
         if key_node.tag == "tag:yaml.org,2002:merge":
             continue
@@ -35,34 +55,32 @@ def _check_keys(node: yaml.MappingNode) -> None:
         seen[key] = key_node
 
 
-def _expanded_size(root: yaml.Node) -> int:
-    """Nodes of the document with every alias expanded (memoised per node: linear in the file's size); a
-    recursive alias is an error."""
-    sizes: dict[int, int] = {}
+def _expanded_size(root: yaml.Node) -> tuple[int, int]:
+    """Nodes and scalar characters of the document with every alias expanded (memoised per node: linear in the
+    file's size); a recursive alias is an error."""
+    sizes: dict[int, tuple[int, int]] = {}
     active: set[int] = set()
 
-    def size(node: yaml.Node) -> int:
+    def size(node: yaml.Node) -> tuple[int, int]:
         key = id(node)
         if key in sizes:
             return sizes[key]
         if key in active:
             raise YAMLError(f"a recursive alias at {_mark(node)}")
         active.add(key)
-        total = 1
+        total, chars = 1, len(node.value) if isinstance(node, yaml.ScalarNode) else 0
+        children = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode)
+                    else list(node.value) if isinstance(node, yaml.SequenceNode) else [])
         if isinstance(node, yaml.MappingNode):
             _check_keys(node)
-            for k, v in node.value:
-                total += size(k) + size(v)
-                if total > MAX_NODES:
-                    break
-        elif isinstance(node, yaml.SequenceNode):
-            for item in node.value:
-                total += size(item)
-                if total > MAX_NODES:
-                    break
+        for child in children:
+            count, text = size(child)
+            total, chars = total + count, chars + text
+            if total > MAX_NODES or chars > MAX_CHARS:
+                break
         active.discard(key)
-        sizes[key] = total
-        return total
+        sizes[key] = (total, chars)
+        return total, chars
 
     return size(root)
 
@@ -71,29 +89,33 @@ def load_yaml(text: str, where: str) -> Any:
     """The data of a YAML text (``where`` names it in errors: a file, ``override batch_size``)."""
     if len(text) > MAX_BYTES:
         raise YAMLError(f"{where}: {len(text)} characters of YAML; at most {MAX_BYTES} are read")
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = _Loader(text)
         node = loader.get_single_node()
         if node is None:
             return None
-        total = _expanded_size(node)
-        if total > MAX_NODES:
-            raise YAMLError(f"{where}: the document expands to more than {MAX_NODES} values (aliases of "
-                            "aliases?); write it out or shorten it")
+        total, chars = _expanded_size(node)
+        if total > MAX_NODES or chars > MAX_CHARS:
+            raise YAMLError(f"{where}: the document expands to more than {MAX_NODES} values or {MAX_CHARS} "
+                            "characters (aliases of aliases?); write it out or shorten it")
         return loader.construct_document(node)
     except YAMLError as err:
         message = str(err)
         raise YAMLError(message if message.startswith(where) else f"{where}: {message}") from None
     except yaml.YAMLError as err:
-        raise YAMLError(f"{where}: not valid YAML ({reason(err)})") from err
+        raise YAMLError(f"{where}: not valid YAML ({reason(err)})") from None
+    except RecursionError:
+        raise YAMLError(f"{where}: nested too deeply to read") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def reason(err: yaml.YAMLError) -> str:
     """A YAML parser error in one line: the problem and where."""
     mark = getattr(err, "problem_mark", None)
-    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    problem = getattr(err, "problem", None) or (str(err).splitlines() or [type(err).__name__])[0]
     return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(problem)
 
 

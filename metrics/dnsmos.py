@@ -21,7 +21,7 @@ import numpy as np
 
 from bench.datasets import Utterance
 from bench.metric import Backend, Metric, MetricOutput, Score, library_versions
-from bench.options import PositiveInt
+from bench.options import BatchSize
 from bench.registry import register_metric
 from bench.threads import configured_threads
 
@@ -46,7 +46,7 @@ class DNSMOS(Metric):
     dependencies = ("speechmos", "onnxruntime", "librosa")
     extra = "offline"
 
-    def __init__(self, batch_size: PositiveInt | None = None, device: str = "cpu", outputs: Sequence[str] | None = None
+    def __init__(self, batch_size: BatchSize | None = None, device: str = "cpu", outputs: Sequence[str] | None = None
                  ) -> None:
         """``outputs``: the scores to compute (all by default); without any P.835 output the P.835 model is
         not run (the tables show P.808 only, as the authors' DNSMOS computes)."""

@@ -19,7 +19,7 @@ from bench.audio import array_digest
 from bench.datasets import Utterance
 from bench.diskcache import DiskCache, make_key
 from bench.metric import Backend, Metric, MetricOutput, Score, library_versions
-from bench.options import PositiveInt
+from bench.options import BatchSize
 from bench.paths import cache_dir
 from bench.registry import register_metric
 from bench.text import align, english_normalizer, words
@@ -42,7 +42,7 @@ class DWER(Metric):
     extra = "offline"
 
     def __init__(self, asr: str = "small", device: str = "cpu", compute_type: str | None = None,
-                 batch_size: PositiveInt | None = None, fallback: bool = False, seed: int = 0) -> None:
+                 batch_size: BatchSize | None = None, fallback: bool = False, seed: int = 0) -> None:
         self.transcriber = get_transcriber(asr, device, compute_type, fallback, seed)
         self.normalize = english_normalizer()
         self.batch_size = batch_size or (16 if device == "cpu" else 32)  # texts do not depend on it

@@ -25,7 +25,7 @@ from bench.codec import length_groups
 from bench.datasets import Utterance
 from bench.diskcache import DiskCache, make_key
 from bench.metric import Backend, Metric, MetricOutput, Score, library_versions
-from bench.options import PositiveInt
+from bench.options import BatchSize
 from bench.paths import cache_dir
 from bench.registry import register_metric
 
@@ -121,7 +121,7 @@ class SpeakerSimilarity(Metric):
         return load_transformers("AutoModelForAudioXVector", location)
 
     def __init__(self, backend: str = "wavlm-base-sv", device: str = "cpu",
-                 batch_size: PositiveInt | None = None) -> None:
+                 batch_size: BatchSize | None = None) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"Sim backend must be one of {sorted(BACKENDS)}, got {backend!r}")
         self._embedder = BACKENDS[backend](device)

@@ -22,7 +22,7 @@ from bench import assets
 from bench.codec import length_groups
 from bench.datasets import Utterance
 from bench.metric import Backend, Metric, MetricOutput, Score, library_versions
-from bench.options import PositiveInt
+from bench.options import BatchSize
 from bench.registry import register_metric
 
 from ._utmos_model import UTMOS22Strong, widths
@@ -75,7 +75,7 @@ class UTMOS(Metric):
     extra = "paper"
 
     def __init__(self, device: str = "cpu", checkpoint: str | None = None,
-                 batch_size: PositiveInt | None = None) -> None:
+                 batch_size: BatchSize | None = None) -> None:
         found = assets.locate("utmos22-strong", checkpoint)
         if found.location is None:
             raise assets.AssetNotFound(assets.missing_message("utmos22-strong", "nothing configured"))

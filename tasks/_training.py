@@ -33,6 +33,7 @@ from torch import nn
 from tqdm import tqdm
 
 from bench.options import (
+    BatchSize,
     Count,
     NonNegativeFloat,
     OpenFraction,
@@ -56,7 +57,7 @@ class TrainOptions:
     lr: PositiveFloat = 1e-4
     betas: tuple[Beta, Beta] = (0.9, 0.98)
     weight_decay: NonNegativeFloat = 0.01
-    batch_size: PositiveInt = 16
+    batch_size: BatchSize = 16
     grad_clip: PositiveFloat = 0.01
     lr_factor: OpenFraction = 0.9  # NewBob: lr x lr_factor when the validation loss improves by less than `improvement`
     improvement: NonNegativeFloat = 0.0025  # relative to the previous epoch's validation loss (SpeechBrain's NewBob)

@@ -34,6 +34,7 @@ default), ``seeds`` (one training per seed; tables show mean and spread), ``drop
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import logging
 import math
@@ -52,7 +53,7 @@ from bench.contract import checked_decode
 from bench.datasets import Utterance
 from bench.diskcache import DiskCache, make_key
 from bench.names import file_name
-from bench.options import Count, Dropout, OpenFraction, PositiveFloat, PositiveInt, Seed
+from bench.options import BatchSize, Count, Dropout, OpenFraction, PositiveFloat, PositiveInt, Seed
 from bench.prefetch import prefetch
 from bench.registry import register_task
 from bench.rows import WHOLE, ItemId
@@ -72,14 +73,14 @@ class TTSOptions(TrainOptions):
     in fp32 (``precision: fp32``) for 100 epochs without early stopping; a mid-epoch checkpoint every 500 steps
     only makes a killed run resume sooner."""
 
-    batch_size: PositiveInt = 8
+    batch_size: BatchSize = 8
     autocast: bool = False
     checkpoint_every: Count = 500
     size: LlamaSize = field(default_factory=LlamaSize)  # the paper's decoder by default
     seeds: tuple[Seed, ...] | None = None  # one training per seed (None: the run's seed); tables show the spread
     dropout: Dropout = 0.1
     batch_order: BatchOrder = "ascending"
-    valid_batch_size: PositiveInt = 1
+    valid_batch_size: BatchSize = 1
     max_test_seconds: PositiveFloat = 20.0  # longer test utterances are left out, as in the paper
     speaker_metric: str = "sim"  # the metric whose speaker model conditions the decoder
     #: stream tables start from the codec's codebooks (paper D.6), or ``random`` (``pretrain_embeddings: False``)
@@ -200,6 +201,16 @@ class _TTS(Task):
     outputs = RATE_OUTPUTS
     kind: ClassVar[str] = "ar"
     Options: ClassVar[type] = TTSOptions
+
+    def check_options(self, options: TTSOptions, metrics: set[str]) -> None:
+        """The speaker model (and, for AR, the ASR that picks the best sample) is a metric of the run's profile."""
+        for key in ("speaker_metric", "asr_metric"):
+            name = getattr(options, key, None)
+            if name is not None and name not in metrics:
+                close = difflib.get_close_matches(name, sorted(metrics), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ValueError(f"task_options.{self.name}.{key}: {name!r} is no metric of this profile{hint} "
+                                 f"(metrics: {', '.join(sorted(metrics))})")
 
     def training_runs(self, options: TTSOptions) -> int:
         return len(options.seed_list(0))  # one model per seed

@@ -61,11 +61,14 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 @pytest.fixture
 def audio_dir(tmp_path: Path) -> Path:
-    """A folder with two valid WAVs and transcripts."""
+    """A folder with two valid WAVs and transcripts (beside the runs a test writes into ``tmp_path``, never above
+    them: a run's output may not sit inside its data)."""
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
     for i, freq in enumerate((180.0, 240.0)):
-        sf.write(tmp_path / f"utt{i}.wav", tone(1.5, freq=freq, seed=i), 16000)
-        (tmp_path / f"utt{i}.txt").write_text(f"sentence number {i}")
-    return tmp_path
+        sf.write(data / f"utt{i}.wav", tone(1.5, freq=freq, seed=i), 16000)
+        (data / f"utt{i}.txt").write_text(f"sentence number {i}")
+    return data
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -17,6 +20,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="build it as registered (its weights); default: its declared test_params (a small "
                         "random-weight instance where the plugin offers one) under the given params")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)  # the child that runs the checks
     p.set_defaults(handler=cmd_check_codec)
 
 
@@ -35,7 +39,29 @@ def _run(step: Callable[[], str]) -> tuple[str, str]:
         return "FAILED", f"raised {type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}"
 
 
+VERDICT = "checks passed"
+
+
 def cmd_check_codec(args: argparse.Namespace) -> int:
+    """The checks run in a child process, so a codec that ends the interpreter (``os._exit``, a crash in native
+    code) is a failure too: exit 0 only when the child printed the verdict of every check and it was a pass."""
+    if args.in_process:
+        return _check_here(args)
+    command = [sys.executable, "-m", "bench", "check-codec", args.name, *args.params, "--device", args.device,
+               "--in-process"] + (["--as-registered"] if args.as_registered else [])
+    child = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    sys.stdout.write(child.stdout)
+    sys.stderr.write(child.stderr)
+    last = child.stdout.strip().splitlines()[-1] if child.stdout.strip() else ""
+    if child.returncode == 2:
+        return 2  # a usage error (an unknown codec, a bad param), said in one line
+    if VERDICT not in last:
+        print(f"FAILED: the codec ended the process (exit {child.returncode}) before every check ran")
+        return 1
+    return 0 if child.returncode == 0 and "failed" not in last else 1
+
+
+def _check_here(args: argparse.Namespace) -> int:
     import torch
 
     from bench.config import CodecSpec, apply_override
@@ -66,14 +92,14 @@ def cmd_check_codec(args: argparse.Namespace) -> int:
                   for name, check in CHECKS.items()})
     for name, step in steps.items():
         if "codec" not in holder and name != "build":
-            print(f"  {'SKIPPED':<7} {name:<11} {'':>8}  not run: the codec could not be built")
+            print(f"  {'SKIPPED':<7} {name:<12} {'':>8}  not run: the codec could not be built")
             results.append("skipped")
             continue
         start = time.perf_counter()
         status, detail = _run(step)
         results.append(status)
-        print(f"  {status:<7} {name:<11} {time.perf_counter() - start:6.2f} s  {detail}")
+        print(f"  {status:<7} {name:<12} {time.perf_counter() - start:6.2f} s  {detail}")
     passed = results.count("ok")
-    print(f"{passed} of {len(steps)} checks passed" + ("" if passed == len(steps) else
-                                                         f" ({len(steps) - passed} failed or not run)"))
+    print(f"{passed} of {len(steps)} {VERDICT}" + ("" if passed == len(steps) else
+                                                     f" ({len(steps) - passed} failed or not run)"))
     return 0 if passed == len(steps) else 1

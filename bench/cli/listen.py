@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Annotated
 
-from bench.options import PositiveInt, Seed, arg_type
+from bench.options import Range, Seed, arg_type
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -15,7 +16,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="run folders with saved audio (save_audio), or `import` and participants' result files")
     p.add_argument("--out", help="the test folder to write (index.html opens from disk)")
     p.add_argument("--codecs", nargs="*", help="codec labels to test (default: every one with saved audio)")
-    p.add_argument("--items", type=arg_type(PositiveInt), default=8,
+    p.add_argument("--items", type=arg_type(Annotated[int, Range(1, 1000)]), default=8,
                    help="items, spread over the objective metric's range")
     p.add_argument("--seed", type=arg_type(Seed), default=0)
     p.add_argument("--task", default=None, help="the task whose saved outputs are tested (default: the one that "

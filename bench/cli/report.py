@@ -81,7 +81,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from bench.check import gate, load_tolerances, rows_path, write_baseline
+    from bench.check import check_baseline_target, gate, load_tolerances, rows_path, write_baseline
     from bench.resources import config_file
 
     args.tolerances = args.tolerances or str(config_file("tolerances.yaml"))
@@ -98,6 +98,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise ValueError("bench check needs RUN_DIR and --baseline (or --calibrate CONFIG)")
     tolerances = load_tolerances(args.tolerances)
     if args.write:
+        check_baseline_target(args.run_dir, args.baseline)  # before anything is read or written
         if Path(args.baseline).is_file() and rows_path(args.baseline).is_file():
             before = gate(args.run_dir, args.baseline, tolerances, args.policy, allow_new=True)
             changed = before.failed_utterances

@@ -74,7 +74,7 @@ def _one_line_error(capsys: pytest.CaptureFixture, *fragments: str) -> str:
     ("batch_size=true", ("batch_size", "integer", "True")),
     ("seed=-3", ("seed", "in [0,", "-3")),
     ("prefetch=1000", ("prefetch", "in [0, 64]", "1000")),
-    ("executor={kind: local, workers: 0}", ("executor.workers", ">= 1", "0")),
+    ("executor={kind: local, workers: 0}", ("executor.workers", "in [1, 1024]", "0")),
     ("executor={kind: slurm, mem_gb: lots}", ("executor.mem_gb", "integer", "lots")),
     ("datasets.d.limit=0", ("datasets.d.limit", ">= 1", "0")),
     ("datasets.d.limti=3", ("datasets.d", "unknown key 'limti'", "did you mean 'limit'")),
@@ -96,7 +96,7 @@ def test_metric_options_out_of_range_are_refused_for_a_scored_metric(tmp_path: P
                                                                     capsys: pytest.CaptureFixture) -> None:
     from bench.profiles import metric_settings
 
-    for given, fragment in (({"batch_size": -1}, ">= 1"), ({"batch_size": True}, "integer"),
+    for given, fragment in (({"batch_size": -1}, "in [1, 4096]"), ({"batch_size": True}, "integer"),
                             ({"batch_size": 2.5}, "integer"), ({"outputs": ["x"]}, "set by profile")):
         with pytest.raises(ValueError, match="metric_options.dnsmos") as err:
             metric_settings("offline", ["dnsmos"], {"dnsmos": given})
@@ -294,7 +294,7 @@ def test_check_codec_fails_every_broken_invariant(name: str, fragment: str, tmp_
     install_plugin(tmp_path, monkeypatch, "bad_codecs", BAD_CODECS, "bench.codecs", "bad-ok")
     assert main(["check-codec", name]) == 1
     out = capsys.readouterr().out
-    assert fragment in out and "checks passed" in out and "5 of 5" not in out, out
+    assert fragment in out and "checks passed" in out and "6 of 6" not in out, out
 
 
 def test_runs_refuse_what_check_codec_fails_as_error_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -331,6 +331,12 @@ def test_outputs_never_overlap_inputs_or_foreign_folders(tmp_path: Path, capsys:
     _one_line_error(capsys, "not made by this harness")
     assert (foreign / "index.html").read_text() == "my own page"
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and "tables" not in p.parts} == before
+    (tmp_path / "file.txt").write_text("mine")
+    (tmp_path / "dangling").symlink_to(tmp_path / "gone")
+    for out, fragment in ((tmp_path / "file.txt" / "sub", "is a file"), (tmp_path / "dangling", "link to nothing")):
+        assert main(["report", str(run), "--out", str(out)]) == 2
+        _one_line_error(capsys, "--out", fragment)
+    assert (tmp_path / "file.txt").read_text() == "mine"
     assert main(["report", str(run), "--out", str(tmp_path / "report")]) == 0
     assert main(["report", str(run), "--out", str(tmp_path / "report")]) == 0  # its own folder: regenerated
     assert not list((tmp_path / "report").rglob("*.tmp"))
@@ -390,6 +396,17 @@ def test_listening_imports_check_provenance_listeners_and_files(tmp_path: Path, 
         _one_line_error(capsys, "being written by another bench run")
     finally:
         store.unlock()
+    built = (test / "test.json").read_text()
+    (test / "test.json").write_text(json.dumps({**json.loads(built), "task": "resynthesis", "note": "edited"}))
+    assert imported(save("p6.json", _results(spec, "P6"))) == 2
+    _one_line_error(capsys, "changed since the test was built")
+    (test / "test.json").write_text(built)
+    output = next(p for p in (run / "audio").rglob("*") if p.is_file() and "mulaw" in str(p))
+    played = output.read_bytes()
+    sf.write(output, tone(1.0, freq=500.0, seed=7), 16000, format=output.suffix.lstrip(".").upper())
+    assert imported(save("p6.json", _results(spec, "P6"))) == 2
+    _one_line_error(capsys, "not the audio the test played")
+    output.write_bytes(played)
     other = _write_config(tmp_path / "other", save_audio="all", codecs=["reference", "mulaw-8bit"],
                           name="b", output_dir=str(tmp_path / "run"))
     assert main(["run", str(other), "codecs=[reference, {name: mulaw-8bit, codec: opus-6kbps}]", "--no-progress",
@@ -548,3 +565,102 @@ def test_every_numeric_setting_declares_its_type_and_range() -> None:
             if not ranged(hints[key]):
                 unranged.append(f"metric {name}.{key}")
     assert not unranged, f"numeric settings without a Range: {unranged}"
+
+
+# ---- 10. imported tables: the paper's numbers and baselines ---------------------------------------------------
+
+def test_published_and_baseline_files_are_checked_where_they_enter(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    config = _write_config(tmp_path, codecs=["reference", "mulaw-8bit"])
+    assert main(["run", str(config), "--no-progress", "--no-table"]) == 0
+    run = str(tmp_path / "run")
+    header = "codec,task,dataset,metric,value\n"
+    files = {"empty.csv": b"", "binary.csv": bytes(range(256)) * 4, "nocolumn.csv": b"codec,task\nx,y\n",
+             "word.csv": (header + "mulaw-8bit,resynthesis,d,frame_rate,high\n").encode(),
+             "inf.csv": (header + "mulaw-8bit,resynthesis,d,frame_rate,inf\n").encode(),
+             "ragged.csv": (header + 'a,"b\n').encode()}
+    for name, body in files.items():
+        (tmp_path / name).write_bytes(body)
+        assert main(["table", run, "--published", str(tmp_path / name)]) == 2, name
+        _one_line_error(capsys, "--published", name)
+        assert main(["check", run, "--baseline", str(tmp_path / name)]) == 2, name
+        _one_line_error(capsys, "baseline", name)
+    good = tmp_path / "paper.csv"
+    good.write_text(header + "mulaw-8bit,resynthesis,d,frame_rate,99\nmulaw-8bit,resynthesis,d,bitrate,\n")
+    assert main(["table", run, "--published", str(good)]) == 0
+    assert "mulaw-8bit (paper)" in capsys.readouterr().out
+    assert main(["table", run, "--join", "A=resynthesys"]) == 2
+    _one_line_error(capsys, "--join", "did you mean resynthesis")
+    base = tmp_path / "base.csv"
+    assert main(["check", run, "--baseline", str(base), "--write"]) == 0
+    lines = base.read_text().splitlines()
+    bad_n = tmp_path / "bad_n.csv"
+    n_at = lines[0].split(",").index("n")
+    bad_n.write_text("\n".join([lines[0], ",".join(c if i != n_at else "" for i, c in enumerate(lines[1].split(",")))]))
+    assert main(["check", run, "--baseline", str(bad_n)]) == 2
+    _one_line_error(capsys, "line 2", "n must be a finite number")
+    (tmp_path / "bad_n.rows.csv").write_text("codec,task\n")  # a per-utterance file without its columns
+    assert main(["check", run, "--baseline", str(bad_n.with_name("bad_n.csv")), "--policy", "utterance"]) == 2
+    capsys.readouterr()
+
+
+def test_check_write_replaces_only_baselines_apart_from_the_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    config = _write_config(tmp_path)
+    assert main(["run", str(config), "--no-progress", "--no-table"]) == 0
+    run = tmp_path / "run"
+    rows = (run / "rows.jsonl").read_bytes()
+    for target in (run / "rows.jsonl", run / "audio" / "b.csv", tmp_path / "data" / "b.csv"):
+        assert main(["check", str(run), "--baseline", str(target), "--write"]) == 2
+        _one_line_error(capsys, "--baseline")
+    mine = tmp_path / "notes.csv"
+    mine.write_text("my,own\n1,2\n")
+    assert main(["check", str(run), "--baseline", str(mine), "--write"]) == 2
+    _one_line_error(capsys, "not a baseline file")
+    assert mine.read_text() == "my,own\n1,2\n" and (run / "rows.jsonl").read_bytes() == rows
+    assert main(["check", str(run), "--baseline", str(tmp_path / "b.csv"), "--write"]) == 0
+    assert main(["check", str(run), "--baseline", str(tmp_path / "b.csv"), "--write"]) == 0  # its own: rewritten
+    assert main(["check", str(run), "--baseline", str(tmp_path / "b.csv")]) == 0
+
+
+def test_readers_never_rewrite_rows_and_skip_foreign_lines(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config = _write_config(tmp_path)
+    assert main(["run", str(config), "--no-progress", "--no-table"]) == 0
+    run = tmp_path / "run"
+    good = json.loads((run / "rows.jsonl").read_text().splitlines()[0])
+    foreign = ["{not json", json.dumps({**good, "value": "inf"}), json.dumps({**good, "den": -1.0}),
+               json.dumps({**good, "value": 1e300}), json.dumps({**good, "codec": 3}), json.dumps([1, 2])]
+    with (run / "rows.jsonl").open("a") as f:
+        f.write("\n".join(foreign) + "\n")
+    before = (run / "rows.jsonl").read_bytes()
+    for command in (["table", str(run)], ["check", str(run), "--baseline", str(tmp_path / "b.csv"), "--write"],
+                    ["report", str(run), "--out", str(tmp_path / "report")]):
+        assert main(command) == 0, command
+        assert (run / "rows.jsonl").read_bytes() == before, command  # a reader quarantines nothing
+    assert "6 lines are not result rows" in caplog.text and "got 'inf'" in caplog.text
+    summary = (tmp_path / "b.csv").read_text()
+    assert "inf" not in summary and "1e+300" not in summary
+
+
+def test_runs_follow_their_data_and_stay_outside_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    config = _write_config(tmp_path)
+    assert main(["run", str(config), "--no-progress", "--no-table"]) == 0
+    run = tmp_path / "run"
+    first = {r.utt_id: r.value for r in ResultStore(run).rows() if r.metric == "frame_rate"}
+    sf.write(tmp_path / "data" / "u0.wav", tone(2.0, freq=300.0, seed=9), 16000)  # the data changed under the run
+    assert main(["run", str(config), "--no-progress", "--no-table"]) == 0
+    df = load_rows([run])
+    assert len(df[df["metric"] == "frame_rate"]) == 2  # current rows only: the stale ones are not shown
+    assert len([r for r in ResultStore(run).rows() if r.metric == "frame_rate"]) == 4  # recomputed, old ones kept
+    setups = json.loads((run / "run.json").read_text())["setups"]
+    assert all(isinstance(by_data, dict) and "d" in by_data for by_data in setups.values())
+    assert set(first) == {"u0", "u1"}
+    inside = _write_config(tmp_path / "x", output_dir=str(tmp_path / "x" / "data" / "runs"))
+    assert main(["run", str(inside), "--no-progress", "--no-table"]) == 2
+    _one_line_error(capsys, "output_dir")
+    assert not (tmp_path / "x" / "data" / "runs").exists()
+    assert main(["run", str(config), "--detach", "--no-progress"]) == 2
+    _one_line_error(capsys, "--detach")
+    assert main(["run", str(config), "datasets.d.ids=[u0, u0]", "--no-progress"]) == 2
+    _one_line_error(capsys, "datasets.d.ids", "more than once")
+    assert main(["run", str(config), "datasets.d.ids=[nope]", "--no-progress"]) == 2
+    _one_line_error(capsys, "datasets.d.ids", "'nope'", "2 utterances")

@@ -39,7 +39,7 @@ def test_shared_manifest(shared_data: Path) -> None:
 def test_missing_root_and_ids_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"datasets\.x\.root"):
         load_dataset(DatasetSpec("x", "folder", str(tmp_path / "absent")))
-    with pytest.raises(KeyError, match="ids not found"):
+    with pytest.raises(KeyError, match="are not utterances"):
         load_dataset(DatasetSpec("x", "folder", str(tmp_path), ids=("nope",)))
     with pytest.raises(ValueError, match="no utterances"):
         load_dataset(DatasetSpec("x", "folder", str(tmp_path)))

@@ -86,8 +86,10 @@ def test_a_rewrite_deletes_the_snapshot_and_bad_lines_are_quarantined(tmp_path: 
     assert (tmp_path / SNAPSHOT).is_file()
     with open(tmp_path / "rows.jsonl", "a", encoding="utf-8") as handle:
         handle.write("{not json\n")
-    df = load_rows([tmp_path])  # the bad line goes to quarantine (a rewrite), the rows stay
-    assert len(df) == 100
+    df = load_rows([tmp_path])  # a reader skips the bad line and never rewrites the file
+    assert len(df) == 100 and "not json" in (tmp_path / "rows.jsonl").read_text()
+    ResultStore(tmp_path)  # the store (the writer) moves it to quarantine (a rewrite), the rows stay
+    assert len(load_rows([tmp_path])) == 100
     assert "not json" in (tmp_path / "rows.quarantine.jsonl").read_text()
     assert not (tmp_path / SNAPSHOT).exists() or json.loads(
         bytes(np.load(tmp_path / SNAPSHOT)["meta"]).decode())["inode"] == (tmp_path / "rows.jsonl").stat().st_ino

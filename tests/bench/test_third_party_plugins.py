@@ -29,6 +29,9 @@ def install_plugin(root: Path, monkeypatch: pytest.MonkeyPatch, module: str, sou
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text(f"[{group}]\n{name} = {module}\n")
     monkeypatch.syspath_prepend(str(site))
+    import os  # a child process (check-codec runs its checks in one) finds the plugin too
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH")) if p))
     importlib.invalidate_caches()
     monkeypatch.setattr(registry, "_discovered", False)  # a new process would discover it afresh
     monkeypatch.delitem(__import__("sys").modules, module, raising=False)
@@ -141,13 +144,13 @@ def test_bench_check_codec_runs_the_contract_on_a_third_party_codec(
     install_plugin(tmp_path, monkeypatch, "third_codec", CODEC, "bench.codecs", "quant4")
     assert main(["check-codec", "quant4"]) == 0
     out = capsys.readouterr().out
-    assert "5 of 5 checks passed" in out and "ok      frame_rate" in out
+    assert "6 of 6 checks passed" in out and "ok      frame_rate" in out
     broken = CODEC.replace("float(self.sample_rate)", "50.0").replace('"quant4"', '"quant4-wrong-rate"')
     (tmp_path / "b").mkdir()
     install_plugin(tmp_path / "b", monkeypatch, "third_broken", broken, "bench.codecs", "quant4-wrong-rate")
     assert main(["check-codec", "quant4-wrong-rate"]) == 1
     out = capsys.readouterr().out
-    assert "FAILED  frame_rate" in out and "declared 50.0 Hz" in out and "4 of 5 checks passed" in out
+    assert "FAILED  frame_rate" in out and "declared 50.0 Hz" in out and "5 of 6 checks passed" in out
 
 
 def test_a_task_in_one_file_gets_its_own_column_into_the_table(

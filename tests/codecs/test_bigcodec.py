@@ -109,7 +109,10 @@ def test_plugin_features_embeddings_and_missing_weights(monkeypatch: pytest.Monk
     wav = 0.1 * torch.randn(2, 1000)
     lengths = torch.tensor([1000, 700])
     tokens = codec.encode(wav, lengths)
-    assert tokens.lengths.tolist() == [5, 4]  # 700 samples -> padded to 800
+    assert tokens.lengths.tolist() == [5, 3]  # unpadded, as the authors' wrapper: 700 samples -> 3 whole frames
+    padded = BigCodecCodec(padding="frames")
+    padded.load_state_dict(codec.state_dict())
+    assert padded.encode(wav, lengths).lengths.tolist() == [5, 4]  # padding: frames -> 800 samples
     assert [e.shape for e in codec.embeddings()] == [(8192, 8)]
     feats = codec.features(tokens)
     assert feats.shape == (2, 5, 1024)
