@@ -664,3 +664,17 @@ def test_runs_follow_their_data_and_stay_outside_it(tmp_path: Path, capsys: pyte
     _one_line_error(capsys, "datasets.d.ids", "more than once")
     assert main(["run", str(config), "datasets.d.ids=[nope]", "--no-progress"]) == 2
     _one_line_error(capsys, "datasets.d.ids", "'nope'", "2 utterances")
+
+
+def test_decoded_lengths_may_miss_what_an_encoder_window_costs_but_no_more() -> None:
+    from bench.codecs.mulaw import MuLawCodec
+
+    from bench.contract import LENGTH_FRAMES, audio_problems, hop
+
+    codec = MuLawCodec()
+    codec.nominal_frame_rate = 50.0  # a 20 ms frame: 320 samples
+    frame = hop(codec)
+    wav = torch.zeros(1, 81656)
+    for short, fine in ((376, True), (int(LENGTH_FRAMES * frame), True), (int(LENGTH_FRAMES * frame) + 2, False)):
+        problems = audio_problems(codec, wav, torch.tensor([81656 - short]), 1, torch.tensor([81656]))
+        assert (not problems) == fine, (short, problems)  # 376: FocalCodec's WavLM window on a real clip
