@@ -1,7 +1,7 @@
 """The code of an earlier commit beside the current one in one process (benchmarks that alternate old and new).
 
-``export(rev, folder)`` writes the commit's tree in the installed layout (``bench``, ``bench.metrics``,
-``bench.codecs``, ...); ``Versions(folder)`` imports both and ``use("old" | "new")`` swaps ``sys.modules``.
+``export(rev, folder)`` writes the commit's tree in the installed layout (``codecbench``, ``codecbench.metrics``,
+``codecbench.codecs``, ...); ``Versions(folder)`` imports both and ``use("old" | "new")`` swaps ``sys.modules``.
 
     python benchmarks/_old_code.py 17d8d74 .device/old   # export once; pass --old .device/old/pkg later
 """
@@ -19,15 +19,16 @@ from pathlib import Path
 from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYOUT = {"bench": "bench", "metrics": "bench/metrics", "codecs": "bench/codecs", "tasks": "bench/tasks",
-          "corpora": "bench/corpora"}
+#: the installed layout of a revision's tree (revisions before the rename to ``codecbench`` held a package ``bench``
+#: and plugin folders at the top: this helper compares revisions from the rename on)
+LAYOUT = {"codecbench": "codecbench"}
 
 
 def export(rev: str, out: Path) -> Path:
-    """``rev``'s tree under ``out`` in the installed layout (so ``import bench`` finds it). ``rev`` may
+    """``rev``'s tree under ``out`` in the installed layout (so ``import codecbench`` finds it). ``rev`` may
     also be a folder exported before (``python benchmarks/_old_code.py REV DIR``), for a machine
     without the git history: it is used as it is."""
-    if (Path(rev) / "bench" / "__init__.py").is_file():
+    if (Path(rev) / "codecbench" / "__init__.py").is_file():
         return Path(rev).resolve()
     archive = out / "tree.tar"
     subprocess.run(["git", "-C", str(ROOT), "archive", "-o", str(archive), rev], check=True)
@@ -41,32 +42,32 @@ def export(rev: str, out: Path) -> Path:
 
 
 def _bench_modules() -> dict[str, ModuleType]:
-    return {name: mod for name, mod in sys.modules.items() if name == "bench" or name.startswith("bench.")}
+    return {name: mod for name, mod in sys.modules.items() if name == "codecbench" or name.startswith("codecbench.")}
 
 
 class Versions:
-    """Two versions of the ``bench`` package in one process; ``use(name)`` installs one in ``sys.modules``."""
+    """Two versions of the ``codecbench`` package in one process; ``use(name)`` installs one in ``sys.modules``."""
 
     def __init__(self, old_pkg: Path) -> None:
         self.modules: dict[str, dict[str, ModuleType]] = {}
         for name in _bench_modules():
             del sys.modules[name]
         editable = [f for f in sys.meta_path if "__editable__" in getattr(f, "__module__", "")
-                    or "__editable__" in repr(f)]  # an editable install maps `bench` to this checkout first
+                    or "__editable__" in repr(f)]  # an editable install maps `codecbench` to this checkout first
         for finder in editable:
             sys.meta_path.remove(finder)
         sys.path.insert(0, str(old_pkg))
         importlib.invalidate_caches()
-        importlib.import_module("bench.runner").discover()
+        importlib.import_module("codecbench.plugins.registry").discover()
         self.modules["old"] = _bench_modules()
         for name in self.modules["old"]:
             del sys.modules[name]
         sys.path.remove(str(old_pkg))
         sys.meta_path[:0] = editable
         importlib.invalidate_caches()
-        importlib.import_module("bench.runner").discover()
+        importlib.import_module("codecbench.plugins.registry").discover()
         self.modules["new"] = _bench_modules()
-        assert self.modules["old"]["bench"].__file__ != self.modules["new"]["bench"].__file__
+        assert self.modules["old"]["codecbench"].__file__ != self.modules["new"]["codecbench"].__file__
 
     @contextlib.contextmanager
     def use(self, version: str) -> Iterator[dict[str, ModuleType]]:

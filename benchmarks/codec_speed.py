@@ -19,8 +19,8 @@ warnings.filterwarnings("ignore")
 
 
 def measure(name: str, seconds: float, batch: int, repeats: int, device: str) -> None:
-    from bench.config import CodecSpec
-    from bench.runner import build_codec, seed_everything
+    from codecbench.config.runconfig import CodecSpec
+    from codecbench.engine.jobs import build_codec, seed_everything
 
     seed_everything(0)
     codec = build_codec(CodecSpec(name, name), device)

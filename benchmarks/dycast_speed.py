@@ -36,12 +36,12 @@ warnings.filterwarnings("ignore")
 
 def clip(seconds: float) -> np.ndarray:
     """The longest LibriSpeech clip of ../shared/data, cut or repeated to ``seconds`` (16 kHz)."""
-    from bench.audio import load_audio, resample
-    from bench.paths import shared_data_dir
+    from codecbench.util.audio import load_audio, resample
+    from codecbench.util.paths import shared_data_dir
 
     root = shared_data_dir()
     if root is None:
-        raise SystemExit("../shared/data not found (set BENCH_SHARED_DATA)")
+        raise SystemExit("../shared/data not found (set CODECBENCH_SHARED_DATA)")
     with open(root / "manifest.csv", encoding="utf-8") as handle:
         rows = [r for r in csv.DictReader(handle) if r["corpus"] == "librispeech"]
     row = max(rows, key=lambda r: float(r["duration_s"]))
@@ -53,12 +53,12 @@ def clip(seconds: float) -> np.ndarray:
 
 def librispeech_clips() -> list[tuple[str, np.ndarray]]:
     """Every LibriSpeech clip of ../shared/data at 16 kHz, by file name."""
-    from bench.audio import load_audio, resample
-    from bench.paths import shared_data_dir
+    from codecbench.util.audio import load_audio, resample
+    from codecbench.util.paths import shared_data_dir
 
     root = shared_data_dir()
     if root is None:
-        raise SystemExit("../shared/data not found (set BENCH_SHARED_DATA)")
+        raise SystemExit("../shared/data not found (set CODECBENCH_SHARED_DATA)")
     out = []
     for path in sorted((root / "clips" / "librispeech").glob("*.flac")):
         audio = load_audio(path)
@@ -80,8 +80,9 @@ def agreement(old: object, new: object) -> tuple[float, bool]:
 
 
 def build(mods: dict, name: str, params: dict, device: str, state: dict | None) -> torch.nn.Module:
-    mods["bench.runner"].seed_everything(0)
-    codec = mods["bench.runner"].build_codec(mods["bench.config"].CodecSpec(name, name, params), device)
+    mods["codecbench.engine.runner"].seed_everything(0)
+    spec = mods["codecbench.config.runconfig"].CodecSpec(name, name, params)
+    codec = mods["codecbench.engine.jobs"].build_codec(spec, device)
     if state is not None:
         codec.load_state_dict(state)
     return codec

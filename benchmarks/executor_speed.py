@@ -15,14 +15,15 @@ from pathlib import Path
 
 
 def one(config_path: str, mode: str, workers: int, scratch: Path) -> tuple[float, float, int]:
-    from bench import executor, runner
-    from bench.config import load_config
-    from bench.store import ResultStore
+    from codecbench.config.runconfig import load_config
+    from codecbench.engine import executor, runner
+    from codecbench.engine.plan import Shard
+    from codecbench.engine.store import ResultStore
 
     out, cache = scratch / mode, scratch / f"cache-{mode}"
     for path in (out, cache):
         shutil.rmtree(path, ignore_errors=True)
-    os.environ["BENCH_CACHE"] = str(cache)
+    os.environ["CODECBENCH_CACHE"] = str(cache)
     overrides = [f"output_dir={out}"]
     if mode == "local":
         overrides += ["executor.kind=local", f"executor.workers={workers}", f"executor.buckets={workers}"]
@@ -33,7 +34,7 @@ def one(config_path: str, mode: str, workers: int, scratch: Path) -> tuple[float
     merge = 0.0
     if mode == "local":  # merge again into an empty store: what the parent's merge costs
         target = ResultStore(scratch / "merge-check")
-        shards = [executor.Shard(**s) for s in _shards(out)]
+        shards = [Shard(**s) for s in _shards(out)]
         t0 = time.perf_counter()
         executor.merge(target, shards)
         merge = time.perf_counter() - t0

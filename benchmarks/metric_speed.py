@@ -1,7 +1,7 @@
 """The metric stage of ``configs/ci.yaml``: the code before batched metrics vs now, alternated in one process.
 
 The old code is the commit before the change (``--old``), exported from git into a temporary folder
-laid out as the installed package (``bench``, ``bench.metrics``, ``bench.codecs``, ...). Each trial runs
+laid out as the installed package (``codecbench``, ``codecbench.metrics``, ``codecbench.codecs``, ...). Each trial runs
 the config's scoring tasks (resynthesis and VC by default) in a fresh run dir with empty caches, and
 times every ``score_batch`` call of the task modules and TTS's best-of-N ASR (``DWER.text_errors``):
 that is the metric stage. The old and new rows
@@ -37,7 +37,7 @@ def trial(mods: dict[str, ModuleType], config_path: Path, tasks: list[str], over
     cache = work / "cache"
     cache.mkdir(parents=True)
     (cache / "models").symlink_to(models)  # the assembled offline Whisper folder is not rebuilt each trial
-    os.environ["BENCH_CACHE"] = str(cache)
+    os.environ["CODECBENCH_CACHE"] = str(cache)
     spent = [0.0]
     patched = []
 
@@ -51,15 +51,15 @@ def trial(mods: dict[str, ModuleType], config_path: Path, tasks: list[str], over
         return wrapper
 
     for task in SCORING_MODULES:
-        module = mods.get(f"bench.tasks.{task}")
+        module = mods.get(f"codecbench.tasks.{task}")
         if module is not None and hasattr(module, "score_batch"):
             patched.append((module, "score_batch", module.score_batch))
-    dwer = mods.get("bench.metrics.dwer")
+    dwer = mods.get("codecbench.metrics.dwer")
     if dwer is not None:  # TTS picks its best sample by the ASR's errors: scoring too
         patched.append((dwer.DWER, "text_errors", dwer.DWER.text_errors))
     for owner, name, original in patched:
         setattr(owner, name, timed(original))
-    config_mod, runner = mods["bench.config"], mods["bench.runner"]
+    config_mod, runner = mods["codecbench.config.runconfig"], mods["codecbench.engine.runner"]
     config = config_mod.load_config(config_path, [f"output_dir={work / 'run'}", f"device={device}",
                                                   f"tasks=[{','.join(tasks)}]", *overrides])
     start = time.perf_counter()
@@ -122,7 +122,7 @@ def main() -> int:
     parser.add_argument("--config", default=str(ROOT / "configs" / "ci.yaml"))
     parser.add_argument("--tasks", default="resynthesis,vc", help="the config's scoring tasks to run")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
-                        help="a config override, as in `bench run CONFIG KEY=VALUE`")
+                        help="a config override, as in `codecbench run CONFIG KEY=VALUE`")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--pairs", type=int, default=2, help="old/new pairs, alternated (order flips each pair)")
     parser.add_argument("--tolerance", type=float, default=1e-4)

@@ -1,11 +1,12 @@
-"""How the results layer scales: ``bench table``, ``bench check``, opening a store for resume and ``bench report``
+"""How the results layer scales: ``codecbench table``, ``codecbench check``, opening a store for resume and ``codecbench
+report``
 (no audio) on synthetic run directories of 0.1 M, 1 M and 5 M rows in the real row format.
 
 Rows are a Table-2-shaped resynthesis run: codecs x datasets x utterances, six rows per utterance (frame rate,
 bitrate, UTMOS, DNSMOS P.808, dWER with its transcripts, Sim), a few error rows, a ``run.json`` naming the
 variants and setups. Each command runs in a fresh process; its wall time and peak RSS (``wait4``) are printed.
-The first read of a synthesised store (which writes ``rows.columns.npz``, as the first ``bench table`` after a
-run does) is timed on its own line; the baseline for ``bench check`` is written once per size (not timed).
+The first read of a synthesised store (which writes ``rows.columns.npz``, as the first ``codecbench table`` after a
+run does) is timed on its own line; the baseline for ``codecbench check`` is written once per size (not timed).
 
     python benchmarks/results_scale.py [--rows 100000 1000000 5000000] [--workdir /tmp/results_scale]
         [--only table check open report]
@@ -76,10 +77,10 @@ def synthesise(run_dir: Path, rows: int, seed: int = 0) -> None:
 
 
 COMMANDS = {
-    "table": "from bench.cli.main import main; raise SystemExit(main(['table', {run!r}, '--out', {out!r}]))",
-    "check": "from bench.cli.main import main; raise SystemExit(main(['check', {run!r}, '--baseline', {base!r}]))",
-    "open": "from bench.store import ResultStore; s = ResultStore({run!r}); print(len(s), 'keys')",
-    "report": "from bench.cli.main import main; raise SystemExit(main(['report', {run!r}, '--out', {out!r}]))",
+    "table": "from codecbench.cli.main import main; raise SystemExit(main(['table', {run!r}, '--out', {out!r}]))",
+    "check": "from codecbench.cli.main import main; raise SystemExit(main(['check', {run!r}, '--baseline', {base!r}]))",
+    "open": "from codecbench.engine.store import ResultStore; s = ResultStore({run!r}); print(len(s), 'keys')",
+    "report": "from codecbench.cli.main import main; raise SystemExit(main(['report', {run!r}, '--out', {out!r}]))",
 }
 
 
@@ -107,12 +108,14 @@ def main() -> None:
         size_mb = (run / "rows.jsonl").stat().st_size / 2**20
         count = sum(1 for _ in open(run / "rows.jsonl", "rb"))
         if not (run / "rows.columns.npz").is_file():  # the first read parses rows.jsonl and writes the snapshot
-            wall, peak, rc, output = timed(f"from bench.rowframe import read_columns; read_columns({str(run)!r})")
+            wall, peak, rc, output = timed("from codecbench.engine.rowframe import read_columns; "
+                                           f"read_columns({str(run)!r})")
             print(f"{count:>9,} rows ({size_mb:6.0f} MB)  first read (writes rows.columns.npz) {wall:7.2f} s  "
                   f"peak {peak:7.0f} MB  {'ok' if rc == 0 else output[-300:]}", flush=True)
         base = str(Path(args.workdir) / f"baseline-{rows}.csv")
         if "check" in args.only and not Path(base).is_file():
-            timed(f"from bench.cli.main import main; main(['check', {str(run)!r}, '--baseline', {base!r}, '--write'])")
+            timed("from codecbench.cli.main import main; "
+                  f"main(['check', {str(run)!r}, '--baseline', {base!r}, '--write'])")
         for name in args.only:
             code = COMMANDS[name].format(run=str(run), out=str(run / f"out-{name}"), base=base)
             wall, peak, rc, output = timed(code)

@@ -57,8 +57,8 @@ def _sync(device: str) -> None:
 
 def measure(kind: str, name: str, device: str, steps: int, frames: int, gen_frames: int, chars: int, batch: int,
             bf16: bool, out: mp.Queue) -> None:
-    from bench.tasks._training import autocast
-    from bench.tasks._tts_model import ARTTS, NARTTS, LlamaSize, StreamLayout
+    from codecbench.tasks._training import autocast
+    from codecbench.tasks._tts_model import ARTTS, NARTTS, LlamaSize, StreamLayout
 
     torch.manual_seed(0)
     sizes, layout_name = LAYOUTS[name]

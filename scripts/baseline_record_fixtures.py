@@ -1,10 +1,11 @@
 """Record parity fixtures of the paper's baselines from the code the authors ran (issue 39, item 8), for the
-in-tree or library ports this harness runs to replay (``bench parity <family> DIR``).
+in-tree or library ports this harness runs to replay (``codecbench parity <family> DIR``).
 
 The authors' harness (lucadellalib/audiocodecs ``audiocodecs/*.py``) runs BigCodec and WavTokenizer through their
 git forks, DAC through ``descript-audio-codec`` and EnCodec / Mimi through transformers 4.46.3; this harness runs
 in-tree re-implementations or another transformers version. Each family below builds the authors' model in its
-own environment (never this project's), sets every parameter by ``codecs/_blocks/seeded.py`` from its name and a
+own environment (never this project's), sets every parameter by ``codecbench/codecs/_blocks/seeded.py`` from its name
+and a
 seed (no checkpoint is downloaded; no state dict is stored), runs the authors' wrapper steps on two clips of
 ``../shared/data`` and writes::
 

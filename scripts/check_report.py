@@ -1,4 +1,4 @@
-"""Check a `bench report` folder in a real headless Chromium (Debian's `chromium`): every page loads from
+"""Check a `codecbench report` folder in a real headless Chromium (Debian's `chromium`): every page loads from
 disk with no console errors, every audio element reaches a playable state, every image renders with a
 non-zero size (the pages' own self-check, read back from the DOM); a screenshot of index.html is taken.
 

@@ -4,7 +4,7 @@
 # $OUT (or .device/out). DEVICE (default cuda) and PAIRS (default 5) may be set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 BENCH_SHARED_DATA="$PWD/.device/data"
+export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 CODECBENCH_SHARED_DATA="$PWD/.device/data"
 [ -d .device/old/pkg ] || { echo "no .device/old/pkg: run scripts/device_prepare.sh first (and carry .device)"; exit 2; }
 site=/tmp/bench-site
 pip="python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target $site"

@@ -13,7 +13,7 @@ rm -rf .device/old/tree .device/old/tree.tar
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
   --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
   -d .device/whl soundfile==0.14.0 cffi==2.1.1 pycparser==3.12
-data=${BENCH_SHARED_DATA:-../shared/data}
+data=${CODECBENCH_SHARED_DATA:-../shared/data}
 cp "$data/manifest.csv" .device/data/
 cp -r "$data/clips/librispeech" .device/data/clips/
 du -sh .device

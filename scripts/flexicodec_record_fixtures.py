@@ -12,7 +12,7 @@ part, descript-audiotools and funasr, which cannot live beside ``torch==2.13.0``
 Nothing is downloaded: the official FlexiCodec is built at a small size (the real architecture: SenseVoice-Small
 SANM encoder, DAC encoder / decoder, FSQ semantic quantizer, RVQ acoustic quantizer, query-token aggregators,
 bottleneck transformer), SenseVoice from the package's own ``customized_sensevoice`` classes instead of funasr's
-``AutoModel`` loader (which needs the Hub folder), and every parameter set by ``codecs/_blocks/seeded.py``
+``AutoModel`` loader (which needs the Hub folder), and every parameter set by ``codecbench/codecs/_blocks/seeded.py``
 from its name and a seed: the in-tree model gets the same weights the same way, so no state dict is stored.
 OUT_DIR receives ``config.json`` (the constructor arguments), ``cases.safetensors`` (inputs, intermediate tensors
 and outputs per merging threshold) and ``manifest.json`` (versions, the seed, the thresholds, the official state
@@ -64,7 +64,7 @@ README = """# FlexiCodec parity fixtures (small model, official code, seeded wei
 Data only, made by `scripts/flexicodec_record_fixtures.py` running the **official** package in its own venv
 ({versions}; CPU, one thread, deterministic algorithms). The official `FlexiCodec` class was built at a small
 size (`config.json`), SenseVoice from the package's `customized_sensevoice` classes, every parameter set by
-`codecs/_blocks/seeded.py` from its name and seed {seed} (so no state dict is stored: the in-tree model is
+`codecbench/codecs/_blocks/seeded.py` from its name and seed {seed} (so no state dict is stored: the in-tree model is
 given the same weights the same way). `manifest.json` lists the official state dict's keys and shapes.
 
 `cmvn`: the feature shift and scale of the package's am.mvn (SenseVoice's). The fbank is computed without dither
@@ -85,7 +85,7 @@ def _sensevoice_loader(**_: object) -> SimpleNamespace:
     return SimpleNamespace(model=SenseVoiceSmall(**SENSEVOICE))
 
 
-def _seeded():  # codecs/_blocks/seeded.py by path: this environment has no bench package
+def _seeded():  # codecbench/codecs/_blocks/seeded.py by path: this environment has no codecbench package
     spec = importlib.util.spec_from_file_location("flexicodec_seeded", ROOT / "codecs" / "_blocks" / "seeded.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

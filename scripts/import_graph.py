@@ -1,9 +1,9 @@
-"""The import graph of the core (``bench/``) and the layers it must respect.
+"""The import graph of the core (``codecbench/``) and the layers it must respect.
 
 Every ``import`` counts, at module level or inside a function (a deferred import is still a dependency).
 ``python scripts/import_graph.py [REPO]`` prints files, levels, arrows, arrows that go up, cycles and lines;
-``tests/bench/test_layers.py`` fails on any cycle, any arrow up, any plugin import from above the layers
-plugins may use, and any import of another module's private name.
+``tests/core/test_layers.py`` fails on any cycle, any arrow up, any plugin import of the core other than
+``codecbench.api``, and any import of another module's private name.
 """
 
 from __future__ import annotations
@@ -14,30 +14,23 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from bench.identity import import_statements
+from codecbench.util.identity import import_statements
 
-#: the core's layers, lowest first; a module imports modules of its own layer or of the layers below
-LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("foundation", ("registry", "names", "paths", "keywords", "threads", "text", "audio", "identity", "roots",
-                    "csvfile", "timing", "asset_checks", "prefetch", "knn", "cards", "parity", "rows", "resources",
-                    "options", "yamlfile", "outdir")),
-    ("storage", ("rowframe", "store")),
-    ("assets", ("assets",)),
-    ("api", ("codec", "contract", "datasets", "metric", "diskcache", "task", "synth")),
-    ("config", ("config", "profiles", "plan")),
-    ("engine", ("jobs", "executor", "runner")),
-    ("results", ("columns", "intervals", "tables", "check", "report", "paper", "table1", "calibrate",
-                 "listening", "outputs")),
-    ("cli", ("cli", "__main__", "")),  # "" is the package itself; cli.* modules belong to "cli"
-)
-#: the highest layer plugins (``codecs/``, ``tasks/``, ``metrics/``, ``corpora/``) may import from
-PLUGIN_CEILING = "api"
+#: the core's layers, lowest first: each is a sub-package of ``codecbench`` (the folder list is the floor plan);
+#: a module imports modules of its own layer or of the layers below. ``python_api`` is the package itself and
+#: its front door (``codecbench.evaluation``); ``entry`` is ``python -m codecbench``.
+LAYERS: tuple[str, ...] = ("util", "plugins", "assets", "api", "config", "engine", "results", "python_api", "cli",
+                           "entry")
+#: top-level modules of ``codecbench`` and their layer
+TOP_MODULES = {"codecbench": "python_api", "codecbench.evaluation": "python_api", "codecbench.__main__": "entry"}
+#: the one package plugins (``codecbench/codecs``, ``tasks``, ``metrics``, ``corpora``) import from the core
+PLUGIN_API = "codecbench.api"
 PLUGIN_DIRS = ("codecs", "tasks", "metrics", "corpora")
 
 
 @dataclass
 class Graph:
-    """Modules of ``bench`` (dotted names), their files and the ``bench`` modules each imports."""
+    """Modules of ``codecbench`` (dotted names), their files and the ``codecbench`` modules each imports."""
 
     files: dict[str, Path]
     edges: dict[str, set[str]]
@@ -87,18 +80,16 @@ class Graph:
 
 
 def layer_of(module: str) -> str | None:
-    """The layer of a ``bench`` module by its declared name (``bench.cli.run`` is in ``cli``)."""
-    short = module.removeprefix("bench").lstrip(".")
-    head = short.split(".")[0] if short.startswith("cli") else short
-    for name, members in LAYERS:
-        if head in members:
-            return name
-    return None
+    """The layer of a core module: its sub-package (``codecbench.engine.jobs`` is in ``engine``), or
+    :data:`TOP_MODULES`."""
+    if module in TOP_MODULES:
+        return TOP_MODULES[module]
+    head = module.removeprefix("codecbench.").split(".")[0]
+    return head if head in LAYERS else None
 
 
 def rank(layer: str | None) -> int:
-    names = [name for name, _ in LAYERS]
-    return names.index(layer) if layer in names else len(names)
+    return LAYERS.index(layer) if layer in LAYERS else len(LAYERS)
 
 
 def module_files(root: Path, package: str, folder: Path) -> dict[str, Path]:
@@ -113,16 +104,16 @@ def module_files(root: Path, package: str, folder: Path) -> dict[str, Path]:
 
 def imports_of(module: str, file: Path) -> list[tuple[str, list[str], int]]:
     """``(imported module, names taken from it, line)`` of every import statement of a file
-    (:func:`bench.identity.import_statements`, the reader code fingerprints follow imports with)."""
+    (:func:`codecbench.util.identity.import_statements`, the reader code fingerprints follow imports with)."""
     tree = ast.parse(file.read_text(encoding="utf-8"))
     return import_statements(tree, module, file.name == "__init__.py")
 
 
 def resolve(target: str, names: list[str], known: dict[str, Path]) -> set[str]:
-    """The known modules an import reaches: ``from bench import store`` reaches ``bench.store``; imports of
-    the plugin packages (``bench.codecs...``) and of other packages reach none."""
-    if not (target == "bench" or target.startswith("bench.")) or target.startswith(
-            tuple(f"bench.{d}" for d in PLUGIN_DIRS)):
+    """The known modules an import reaches: ``from codecbench import store`` reaches ``codecbench.engine.store``;
+    imports of
+    the plugin packages (``codecbench.codecs...``) and of other packages reach none."""
+    if not (target == "codecbench" or target.startswith("codecbench.")) or _is_plugin(target):
         return set()
     reached = set()
     for candidate in [f"{target}.{n}" for n in names if f"{target}.{n}" in known] or [target]:
@@ -133,8 +124,12 @@ def resolve(target: str, names: list[str], known: dict[str, Path]) -> set[str]:
     return reached
 
 
+def _is_plugin(module: str) -> bool:
+    return module.startswith(tuple(f"codecbench.{d}" for d in PLUGIN_DIRS))
+
+
 def core_graph(root: Path) -> Graph:
-    files = module_files(root, "bench", root / "bench")
+    files = {m: f for m, f in module_files(root, "codecbench", root / "codecbench").items() if not _is_plugin(m)}
     edges = {m: set() for m in files}
     for module, file in files.items():
         for target, names, _ in imports_of(module, file):
@@ -149,39 +144,34 @@ def upward_arrows(graph: Graph) -> list[tuple[str, str]]:
 
 
 def plugin_violations(root: Path) -> list[str]:
-    """Plugin imports of core modules above :data:`PLUGIN_CEILING`, as ``file:line module``."""
-    core = module_files(root, "bench", root / "bench")
-    ceiling = rank(PLUGIN_CEILING)
+    """Plugin imports of the core other than :data:`PLUGIN_API` itself, as ``file:line module``."""
     out = []
     for folder in PLUGIN_DIRS:
-        for module, file in module_files(root, f"bench.{folder}", root / folder).items():
-            for target, names, line in imports_of(module, file):
-                for reached in resolve(target, names, core):
-                    if rank(layer_of(reached)) > ceiling:
-                        out.append(f"{file.relative_to(root)}:{line} {reached}")
+        for module, file in module_files(root, f"codecbench.{folder}", root / "codecbench" / folder).items():
+            for target, _, line in imports_of(module, file):
+                if target.startswith("codecbench") and not _is_plugin(target) and target != PLUGIN_API:
+                    out.append(f"{file.relative_to(root)}:{line} {target}")
     return out
 
 
 def private_imports(root: Path) -> list[str]:
     """Imports of another module's private name (``from .tables import _marks``) and attribute reads of one
     on a project module (``runner._Lazy``), as ``file:line name``. A private module of one's own package
-    (``tasks/_training.py``) is fine: its public names are for that package."""
+    (``codecbench/tasks/_training.py``) is fine: its public names are for that package."""
     out = []
-    for folder in ("bench", *PLUGIN_DIRS):
-        package = "bench" if folder == "bench" else f"bench.{folder}"
-        for module, file in module_files(root, package, root / folder).items():
-            tree = ast.parse(file.read_text(encoding="utf-8"))
-            project_aliases = set()
-            for target, names, line in import_statements(tree, module, file.name == "__init__.py"):
-                if target.startswith("bench"):
-                    project_aliases |= {n for n in names if not n.startswith("_")}
-                    out += [f"{file.relative_to(root)}:{line} {target}.{n}" for n in names
-                            if n.startswith("_") and not n.startswith("__")]
-            for node in ast.walk(tree):
-                if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                        and node.value.id in project_aliases and node.attr.startswith("_")
-                        and not node.attr.startswith("__")):
-                    out.append(f"{file.relative_to(root)}:{node.lineno} {node.value.id}.{node.attr}")
+    for module, file in module_files(root, "codecbench", root / "codecbench").items():
+        tree = ast.parse(file.read_text(encoding="utf-8"))
+        project_aliases = set()
+        for target, names, line in import_statements(tree, module, file.name == "__init__.py"):
+            if target.startswith("codecbench"):
+                project_aliases |= {n for n in names if not n.startswith("_")}
+                out += [f"{file.relative_to(root)}:{line} {target}.{n}" for n in names
+                        if n.startswith("_") and not n.startswith("__")]
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in project_aliases and node.attr.startswith("_")
+                    and not node.attr.startswith("__")):
+                out.append(f"{file.relative_to(root)}:{node.lineno} {node.value.id}.{node.attr}")
     return out
 
 
@@ -195,7 +185,7 @@ def report(root: Path) -> str:
         f"arrows up: {len(upward_arrows(graph))} {upward_arrows(graph) or ''}",
         f"cycles: {len(graph.cycles())} {graph.cycles() or ''}",
         f"modules in no layer: {unassigned or 'none'}",
-        f"plugin imports above {PLUGIN_CEILING!r}: {plugin_violations(root) or 'none'}",
+        f"plugin imports of the core other than {PLUGIN_API}: {plugin_violations(root) or 'none'}",
         f"private names imported: {private_imports(root) or 'none'}",
     ])
 

@@ -22,7 +22,7 @@ chown -R munge:munge /etc/munge /var/log/munge /run/munge /var/lib/munge 2>/dev/
 chmod 400 /etc/munge/munge.key
 pgrep -x munged >/dev/null || runuser -u munge -- munged --force 2>/dev/null || munged --force
 cat > /etc/slurm/slurm.conf <<CONF
-ClusterName=bench
+ClusterName=codecbench
 SlurmctldHost=${host}
 AuthType=auth/munge
 ProctrackType=proctrack/linuxproc

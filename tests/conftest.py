@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bench.contract import tone  # noqa: F401 - the tests take their probe signal from here
+from codecbench.api.contract import tone  # noqa: F401 - the tests take their probe signal from here
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -37,7 +37,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def _fresh_registries() -> Iterator[None]:
     """Every test sees the registries, asset catalogue and config overrides as discovery left them:
     what a test registers (or a plugin it imports) is gone after it."""
-    from bench import assets, registry
+    from codecbench import assets
+    from codecbench.plugins import registry
 
     registry.discover()
     saved = {kind: reg.snapshot() for kind, reg in registry.ALL.items()}
@@ -54,9 +55,9 @@ def _fresh_registries() -> Iterator[None]:
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Every test session gets its own cache unless BENCH_CACHE is set (CI reuses one)."""
-    if "BENCH_CACHE" not in os.environ:
-        os.environ["BENCH_CACHE"] = str(tmp_path_factory.mktemp("bench-cache"))
+    """Every test session gets its own cache unless CODECBENCH_CACHE is set (CI reuses one)."""
+    if "CODECBENCH_CACHE" not in os.environ:
+        os.environ["CODECBENCH_CACHE"] = str(tmp_path_factory.mktemp("bench-cache"))
 
 
 @pytest.fixture
@@ -73,11 +74,11 @@ def audio_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    from bench.paths import shared_data_dir
+    from codecbench.util.paths import shared_data_dir
 
     root = shared_data_dir()
     if root is None:
-        pytest.skip("../shared/data (real speech clips) not found; set BENCH_SHARED_DATA to run this test")
+        pytest.skip("../shared/data (real speech clips) not found; set CODECBENCH_SHARED_DATA to run this test")
     return root
 
 
@@ -85,10 +86,9 @@ def shared_data() -> Path:
 def snr_metric() -> str:
     """Registers ``snr``, a delay-compensated signal-to-noise ratio in numpy alone: an intrusive metric
     for tests of the runner that need one but no optional extra. Returns its name."""
-    from bench.metrics._alignment import AlignedIntrusiveMetric
-
-    from bench.metric import Backend, MetricOutput
-    from bench.registry import METRICS
+    from codecbench.api.metric import Backend, MetricOutput
+    from codecbench.metrics._alignment import AlignedIntrusiveMetric
+    from codecbench.plugins.registry import METRICS
 
     class SNR(AlignedIntrusiveMetric):
         """SNR (dB) of the aligned hypothesis against the reference."""

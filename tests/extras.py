@@ -7,7 +7,7 @@ import re
 from functools import cache
 from importlib import metadata
 
-PROJECT = "speech-tokenizer-bench"
+PROJECT = "codecbench"
 _EXTRA = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
 _NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[([^\]]*)\])?")
 

@@ -1,1 +1,1 @@
-"""Data files of the harness (package data: found through bench.resources)."""
+"""Data files of the harness (package data: found through codecbench.util.shipped)."""

@@ -1,6 +1,6 @@
 """Parity of the paper's baselines with the code the authors ran (issue 39, item 8): fixtures recorded from their
 forks and packages (``scripts/baseline_record_fixtures.py``, seeded weights) replayed through this harness's codecs
-by ``bench parity``; a changed weight breaks it."""
+by ``codecbench parity``; a changed weight breaks it."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli.main import main
-from bench.registry import PARITY, discover
+from codecbench.cli.main import main
+from codecbench.plugins.registry import PARITY, discover
 
 pytestmark = pytest.mark.slow  # builds full-size architectures (BigCodec 160 M, Mimi 79 M parameters)
 

@@ -9,16 +9,17 @@ from pathlib import Path
 
 import pytest
 import torch
-from bench.codecs._blocks.antialias import Activation1d, kaiser_sinc_filter
-from bench.codecs._blocks.weightnorm import (
+
+from codecbench.assets import AssetNotFound
+from codecbench.codecs._blocks.antialias import Activation1d, kaiser_sinc_filter
+from codecbench.codecs._blocks.weightnorm import (
     WNConv1d,
     WNConvTranspose1d,
     WNLinear,
     legacy_weight_norm_keys,
 )
-from bench.codecs.bigcodec import BigCodec, BigCodecCodec
-
-from bench.assets import AssetNotFound
+from codecbench.codecs.bigcodec.model import BigCodec
+from codecbench.codecs.bigcodec.plugin import BigCodecCodec
 
 pytestmark = pytest.mark.slow  # builds the real architecture
 
@@ -99,10 +100,10 @@ def test_antialiased_activation_keeps_length_and_dc() -> None:
 
 
 def test_plugin_features_embeddings_and_missing_weights(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("BENCH_ASSET_BIGCODEC", raising=False)
+    monkeypatch.delenv("CODECBENCH_ASSET_BIGCODEC", raising=False)
     with pytest.raises(AssetNotFound, match="bigcodec.pt"):
         BigCodecCodec(checkpoint="Alethia/BigCodec")  # HF_HUB_OFFLINE=1 in tests
-    monkeypatch.setattr("bench.codecs.bigcodec.plugin.BigCodec", lambda: BigCodec(**SMALL))
+    monkeypatch.setattr("codecbench.codecs.bigcodec.plugin.BigCodec", lambda: BigCodec(**SMALL))
     torch.manual_seed(0)
     codec = BigCodecCodec()
     assert codec.capabilities.random_weights and codec.capabilities.has_features

@@ -1,5 +1,5 @@
-"""Contract tests, parametrized over every registered (installed) codec: the checks of :mod:`bench.contract`
-(what ``bench check-codec NAME`` runs), and a few codec-specific ones."""
+"""Contract tests, parametrized over every registered (installed) codec: the checks of :mod:`codecbench.api.contract`
+(what ``codecbench check-codec NAME`` runs), and a few codec-specific ones."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from bench.codec import Codec, Tokens
-from bench.config import CodecSpec
-from bench.contract import CHECKS, clip
-from bench.registry import CODECS, discover
-from bench.runner import build_codec
+from codecbench.api.codec import Codec, Tokens
+from codecbench.api.contract import CHECKS, clip
+from codecbench.config.runconfig import CodecSpec
+from codecbench.engine.jobs import build_codec
+from codecbench.plugins.registry import CODECS, discover
 
 pytestmark = pytest.mark.slow  # builds every codec's real architecture
 
@@ -39,7 +39,8 @@ def codec(request: pytest.FixtureRequest) -> Iterator[Codec]:
 
 @pytest.mark.parametrize("check", list(CHECKS))
 def test_contract(codec: Codec, check: str) -> None:
-    """The checks ``bench check-codec NAME`` runs (:mod:`bench.contract`): round trip, frame rate, batching."""
+    """The checks ``codecbench check-codec NAME`` runs (:mod:`codecbench.api.contract`): round trip, frame rate,
+    batching."""
     CHECKS[check](codec)
 
 
@@ -75,7 +76,7 @@ def test_reference_returns_16_bit_audio_bit_for_bit() -> None:
 
 
 def test_bad_codec_params_raise_clear_errors() -> None:
-    from bench.codecs.opus import OpusCodec
+    from codecbench.codecs.opus import OpusCodec
 
     with pytest.raises(ValueError, match="compression_level"):
         OpusCodec(compression_level=2.0)

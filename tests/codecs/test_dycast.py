@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from bench.codecs.dycast import DyCAST, DyCASTCodec
-from bench.codecs.dycast.boundary import HazardModel, absolute_length, boundaries_to_durations
-from bench.codecs.dycast.losses import hazard_nll, negbin_duration_loss, ssq_entropy_loss
-from bench.codecs.dycast.model import build_modules
-from bench.codecs.dycast.presets import preset
 
-from bench.codec import elias_gamma_bits, pad_batch
+from codecbench.api.codec import elias_gamma_bits, pad_batch
+from codecbench.codecs.dycast.boundary import HazardModel, absolute_length, boundaries_to_durations
+from codecbench.codecs.dycast.losses import hazard_nll, negbin_duration_loss, ssq_entropy_loss
+from codecbench.codecs.dycast.model import DyCAST, build_modules
+from codecbench.codecs.dycast.plugin import DyCASTCodec
+from codecbench.codecs.dycast.presets import preset
 from tests.conftest import tone
 
 warnings.filterwarnings("ignore", message="Using padding='same'")
@@ -33,7 +33,7 @@ def test_parity_with_official_fixtures(capsys) -> None:
     if not (FIXTURES / "manifest.json").is_file():
         pytest.skip("../shared/fixtures/dycast_parity not found")
     pytest.importorskip("faiss", reason="the retriever fixtures need faiss-cpu (extra 'dycast')")
-    from bench.cli.main import main
+    from codecbench.cli.main import main
 
     assert main(["parity", "dycast", str(FIXTURES)]) == 0
     out = capsys.readouterr().out
@@ -43,8 +43,9 @@ def test_parity_with_official_fixtures(capsys) -> None:
 def test_parity_checker_fails_on_changed_weights(tmp_path: Path) -> None:
     if not (FIXTURES / "manifest.json").is_file():
         pytest.skip("../shared/fixtures/dycast_parity not found")
-    from bench.codecs.dycast.parity import check_folder
     from safetensors.torch import load_file, save_file
+
+    from codecbench.codecs.dycast.parity import check_folder
 
     for item in FIXTURES.iterdir():
         (tmp_path / item.name).symlink_to(item)
@@ -202,11 +203,10 @@ def test_official_bitrate_accounting() -> None:
 
 
 def test_char_aligner_variant_runs_offline_with_a_flagged_random_aligner(tmp_path: Path) -> None:
-    from bench.codecs.dycast.aligner import RANDOM_VOCAB
-
-    from bench.assets import AssetNotFound
-    from bench.config import CodecSpec
-    from bench.runner import build_codec
+    from codecbench.assets import AssetNotFound
+    from codecbench.codecs.dycast.aligner import RANDOM_VOCAB
+    from codecbench.config.runconfig import CodecSpec
+    from codecbench.engine.jobs import build_codec
 
     torch.manual_seed(0)
     codec = build_codec(CodecSpec("dycast-ca", "dycast-ca", {"random_preset": "tiny"}))
@@ -225,9 +225,9 @@ def test_char_aligner_variant_runs_offline_with_a_flagged_random_aligner(tmp_pat
 
 
 def test_bench_run_with_dycast_variants_end_to_end(audio_dir: Path, tmp_path: Path) -> None:
-    from bench import runner
-    from bench.config import from_dict
-    from bench.tables import render
+    from codecbench.config.runconfig import from_dict
+    from codecbench.engine import runner
+    from codecbench.results.tables import render
 
     config = from_dict({
         "name": "dy", "output_dir": str(tmp_path / "run"), "metric_profile": "offline", "metrics": [],
@@ -249,9 +249,8 @@ def test_bench_run_with_dycast_variants_end_to_end(audio_dir: Path, tmp_path: Pa
 
 def test_rad_pool_index_and_decoding(audio_dir: Path, tmp_path: Path) -> None:
     pytest.importorskip("faiss", reason="RAD needs faiss-cpu (extra 'dycast')")
-    from bench.codecs.dycast.rad import build_pool
-
-    from bench.cli.main import main
+    from codecbench.cli.main import main
+    from codecbench.codecs.dycast.rad import build_pool
 
     pool = tmp_path / "pool"
     assert main(["rad", "pool", str(pool), "--root", str(audio_dir), "--random-preset", "tiny"]) == 0
@@ -272,7 +271,7 @@ def test_rad_pool_index_and_decoding(audio_dir: Path, tmp_path: Path) -> None:
     assert torch.equal(outs[2.0], plain.decode(tokens)[0])  # nothing passes tau > 1: plain decoding
     assert not torch.equal(outs[-1.0], outs[2.0])  # every frame replaced
     assert build_pool(codec.model, [], pool, progress=False) == 0
-    with pytest.raises(FileNotFoundError, match="bench rad pool"):
+    with pytest.raises(FileNotFoundError, match="codecbench rad pool"):
         DyCASTCodec(random_preset="tiny", use_retriever=True)
 
 
@@ -280,7 +279,7 @@ def test_mms_aligner_forward_with_a_tiny_random_wav2vec2() -> None:
     """The aligner's acoustic path (per-utterance normalisation, attention mask, CTC logits at
     the WavLM frame rate) with a tiny random Wav2Vec2ForCTC; the real MMS needs a download."""
     transformers = pytest.importorskip("transformers", reason="the MMS aligner needs transformers (extra 'paper')")
-    from bench.codecs.dycast.aligner import MMS
+    from codecbench.codecs.dycast.aligner import MMS
 
     config = transformers.Wav2Vec2Config(vocab_size=10, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                                          intermediate_size=32, conv_dim=(8,) * 7, num_conv_pos_embeddings=16,

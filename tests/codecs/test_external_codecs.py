@@ -17,18 +17,18 @@ import pytest
 import soundfile as sf
 import torch
 
-from bench.assets import AssetNotFound
+from codecbench.assets import AssetNotFound
 
 
 def _import_with_fake(monkeypatch: pytest.MonkeyPatch, module: str, package: str, **attrs: object):
-    """Import ``bench.codecs.<module>`` with a fake ``package`` installed (its registration is undone
+    """Import ``codecbench.codecs.<module>`` with a fake ``package`` installed (its registration is undone
     after the test, as every test's)."""
     fake = types.ModuleType(package)
     fake.__spec__ = importlib.machinery.ModuleSpec(package, None)
     for key, value in attrs.items():
         setattr(fake, key, value)
     monkeypatch.setitem(sys.modules, package, fake)
-    name = f"bench.codecs.{module}"
+    name = f"codecbench.codecs.{module}"
     monkeypatch.setitem(sys.modules, name, None)  # teardown then restores the module table as it was
     monkeypatch.delitem(sys.modules, name)
     return importlib.import_module(name)
@@ -62,8 +62,8 @@ class FakeDiscreteWavLM(torch.nn.Module):
 
 def test_wavlm6_km_adapter(monkeypatch: pytest.MonkeyPatch) -> None:
     mod = _import_with_fake(monkeypatch, "wavlm6_km", "speechbrain")
-    monkeypatch.delenv("BENCH_ASSET_WAVLM6_KM_REPO", raising=False)
-    with pytest.raises(AssetNotFound, match="BENCH_ASSET_WAVLM6_KM_REPO"):
+    monkeypatch.delenv("CODECBENCH_ASSET_WAVLM6_KM_REPO", raising=False)
+    with pytest.raises(AssetNotFound, match="CODECBENCH_ASSET_WAVLM6_KM_REPO"):
         mod.load_hub_model(None, (6,))  # offline in tests: no clone, no GitHub
     monkeypatch.setattr(mod, "load_hub_model", lambda repo, layers: FakeDiscreteWavLM())
     codec = mod.WavLM6KM()

@@ -4,9 +4,10 @@ convolution as a matrix product, in-place GELU) give the plain path's numbers.""
 from __future__ import annotations
 
 import torch
-from bench.codecs._blocks.focal import FocalBlock
-from bench.codecs._blocks.vocos import Vocos
-from bench.codecs._blocks.wavlm import WavLM
+
+from codecbench.codecs._blocks.focal import FocalBlock
+from codecbench.codecs._blocks.vocos import Vocos
+from codecbench.codecs._blocks.wavlm import WavLM
 
 
 def _both(module: torch.nn.Module, *args: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from bench.codecs._blocks.seeded import seed_parameters, seeded_values
 from safetensors.torch import load_file
 from torch import nn
+
+from codecbench.codecs._blocks.seeded import seed_parameters, seeded_values
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "flexicodec_parity"
 
@@ -61,7 +62,7 @@ def test_the_recorded_fixtures_are_whole_and_show_the_official_merging_rule() ->
 
 
 def test_the_in_tree_model_replays_every_recorded_tensor() -> None:
-    from bench.codecs.flexicodec.parity import check_folder
+    from codecbench.codecs.flexicodec.parity import check_folder
 
     checks = check_folder(FIXTURES)
     assert len(checks) == 93 and [c for c in checks if not c.ok] == []
@@ -70,7 +71,7 @@ def test_the_in_tree_model_replays_every_recorded_tensor() -> None:
 
 
 def test_one_changed_weight_breaks_parity() -> None:
-    from bench.codecs.flexicodec.parity import build, replay
+    from codecbench.codecs.flexicodec.parity import build, replay
 
     model = build(FIXTURES)
     with torch.no_grad():
@@ -83,10 +84,11 @@ def test_the_released_layout_loads_strictly_from_its_two_folders(tmp_path: Path)
     """jiaqili3/flexicodec's safetensors + config and SenseVoice-Small's model.pt + am.mvn, written from a seeded
     tiny model: loading gives the same weights back, SenseVoice's pickle read with weights_only."""
     import yaml
-    from bench.codecs.flexicodec import plugin
-    from bench.codecs.flexicodec.parity import build
-    from bench.codecs.flexicodec.presets import SENSEVOICE_TINY, TINY
     from safetensors.torch import save_file
+
+    from codecbench.codecs.flexicodec import plugin
+    from codecbench.codecs.flexicodec.parity import build
+    from codecbench.codecs.flexicodec.presets import SENSEVOICE_TINY, TINY
 
     model = build(FIXTURES)
     codec_dir, voice_dir = tmp_path / "flexicodec", tmp_path / "sensevoice"
@@ -118,10 +120,10 @@ def test_the_released_layout_loads_strictly_from_its_two_folders(tmp_path: Path)
 
 @pytest.mark.slow
 def test_measured_rates_differ_per_utterance_and_fall_with_the_threshold(shared_data: Path) -> None:
-    from bench.audio import load_audio
-    from bench.config import CodecSpec
-    from bench.datasets import DatasetSpec, load_dataset
-    from bench.jobs import build_codec
+    from codecbench.api.datasets import DatasetSpec, load_dataset
+    from codecbench.config.runconfig import CodecSpec
+    from codecbench.engine.jobs import build_codec
+    from codecbench.util.audio import load_audio
 
     spec = DatasetSpec("d", "manifest", str(shared_data), ids=("84-121123-0001", "p225_011", "p226_011", "LJ001-0004"))
     clips = [load_audio(u.path).samples for u in load_dataset(spec)]
@@ -143,9 +145,9 @@ def test_measured_rates_differ_per_utterance_and_fall_with_the_threshold(shared_
 
 @pytest.mark.slow
 def test_resynthesis_vc_and_codec_info_run_offline_with_random_weights(shared_data: Path, tmp_path: Path) -> None:
-    from bench import runner
-    from bench.config import from_dict
-    from bench.tables import load_rows
+    from codecbench.config.runconfig import from_dict
+    from codecbench.engine import runner
+    from codecbench.results.tables import load_rows
 
     tiny = {"random_preset": "tiny"}
     vc_ids = ["p225_003", "p225_008", "p226_003", "p226_008"]

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from bench.codecs.focalcodec import FocalCodec, FocalCodecCodec
-from bench.codecs.focalcodec.legacy import remap_state_dict
-from bench.codecs.focalcodec.presets import preset
 
+from codecbench.codecs.focalcodec.legacy import remap_state_dict
+from codecbench.codecs.focalcodec.model import FocalCodec
+from codecbench.codecs.focalcodec.plugin import FocalCodecCodec
+from codecbench.codecs.focalcodec.presets import preset
 from tests.conftest import tone
 
 pytestmark = pytest.mark.slow  # builds the real architecture
@@ -33,9 +34,8 @@ def _tsv(path: Path) -> list[tuple[str, tuple[int, ...]]]:
 def test_parity_with_official_fixtures() -> None:
     if not (FIXTURES / "manifest.json").is_file():
         pytest.skip("../shared/fixtures/focalcodec_parity not found")
-    from bench.codecs.focalcodec.parity import check_folder
-
-    from bench.cli.main import main
+    from codecbench.cli.main import main
+    from codecbench.codecs.focalcodec.parity import check_folder
 
     checks = check_folder(FIXTURES)
     assert [c for c in checks if not c.ok] == []
@@ -72,7 +72,7 @@ def test_legacy_v001_key_names_remap_to_v002() -> None:
 
 
 def test_bsq_token_order_and_roundtrip() -> None:
-    from bench.codecs.focalcodec.bsq import BinarySphericalQuantizer
+    from codecbench.codecs.focalcodec.bsq import BinarySphericalQuantizer
 
     q = BinarySphericalQuantizer(8)
     lats = torch.tensor([[1.0, -1.0, 0.5], [0.0, -0.0, 1e-30]])

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from bench.codecs._blocks.seanet import SConv1d, SEANetEncoder
-from bench.codecs.wavtokenizer import WavTokenizer, WavTokenizerCodec
-from bench.codecs.wavtokenizer.plugin import load_lightning_state
 
-from bench.assets import AssetNotFound
+from codecbench.assets import AssetNotFound
+from codecbench.codecs._blocks.seanet import SConv1d, SEANetEncoder
+from codecbench.codecs.wavtokenizer.model import WavTokenizer
+from codecbench.codecs.wavtokenizer.plugin import WavTokenizerCodec, load_lightning_state
 
 pytestmark = pytest.mark.slow  # builds the real architecture
 
@@ -72,10 +72,10 @@ def test_seanet_frames_are_ceil_of_length_over_hop(length: int) -> None:
 
 
 def test_plugin_hooks_and_offline_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("BENCH_ASSET_WAVTOKENIZER_40HZ", raising=False)
+    monkeypatch.delenv("CODECBENCH_ASSET_WAVTOKENIZER_40HZ", raising=False)
     with pytest.raises(AssetNotFound, match="wavtokenizer_large_unify_600_24k.ckpt"):
         WavTokenizerCodec(checkpoint="novateur/WavTokenizer-large-unify-40token")  # HF_HUB_OFFLINE=1 in tests
-    monkeypatch.setattr("bench.codecs.wavtokenizer.plugin.LARGE_40HZ", SMALL)
+    monkeypatch.setattr("codecbench.codecs.wavtokenizer.plugin.LARGE_40HZ", SMALL)
     torch.manual_seed(0)
     codec = WavTokenizerCodec()
     wav, lengths = 0.1 * torch.randn(2, 60), torch.tensor([60, 45])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from bench.assets import RANDOM_MARKER
+from codecbench.assets import RANDOM_MARKER
 
 
 def _mark(folder: Path) -> Path:
@@ -79,8 +79,8 @@ def tiny_wavlm_sv(out: Path, seed: int = 0) -> Path:
 
 def tiny_utmos(out: Path, seed: int = 0) -> Path:
     """A tiny random UTMOS22-strong state dict in the official file name and format, with its widths."""
-    from bench.metrics._utmos_model import UTMOS22Strong
-    from bench.metrics.utmos import CKPT
+    from codecbench.metrics._utmos_model import UTMOS22Strong
+    from codecbench.metrics.utmos import CKPT
 
     widths = {"ssl": 32, "ffn": 64, "heads": 2, "layers": 1, "conv": 16, "emb": 8, "rnn": 16, "proj": 32, "groups": 4}
     torch.manual_seed(seed)

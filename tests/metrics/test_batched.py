@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import assets
-from bench.audio import load_audio, resample
-from bench.datasets import Utterance
+from codecbench import assets
+from codecbench.api.datasets import Utterance
+from codecbench.util.audio import load_audio, resample
 from tests.metrics.random_assets import tiny_utmos, tiny_wavlm_sv
 
 TOLERANCE = 1e-4
@@ -36,7 +36,7 @@ def _clips(shared_data: Path, count: int) -> tuple[list[np.ndarray], list[str]]:
 @pytest.mark.slow
 def test_whisper_batches_give_the_same_transcripts(shared_data: Path) -> None:
     pytest.importorskip("faster_whisper", reason="dWER needs faster-whisper (extra: offline)")
-    from bench.metrics._whisper import get_transcriber
+    from codecbench.metrics._whisper import get_transcriber
 
     audios, languages = _clips(shared_data, 7)
     transcriber = get_transcriber("base")
@@ -48,8 +48,8 @@ def test_whisper_batches_give_the_same_transcripts(shared_data: Path) -> None:
 
 def test_dwer_reuses_transcripts_of_identical_audio(shared_data: Path, tmp_path: Path, monkeypatch) -> None:
     pytest.importorskip("faster_whisper", reason="dWER needs faster-whisper (extra: offline)")
-    monkeypatch.setenv("BENCH_CACHE", str(tmp_path))
-    from bench.metrics.dwer import DWER
+    monkeypatch.setenv("CODECBENCH_CACHE", str(tmp_path))
+    from codecbench.metrics.dwer import DWER
 
     audios, _ = _clips(shared_data, 2)
     metric = DWER(asr="base", batch_size=4)
@@ -69,14 +69,14 @@ def test_text_errors_of_several_samples_match_one_at_a_time(shared_data: Path, t
                                                             monkeypatch) -> None:
     """TTS best-of-N scores its samples in one call: the same errors and transcripts as one by one."""
     pytest.importorskip("faster_whisper", reason="dWER needs faster-whisper (extra: offline)")
-    from bench.metrics.dwer import DWER
+    from codecbench.metrics.dwer import DWER
 
     audios, _ = _clips(shared_data, 5)
     audios = audios[:3] + audios[-2:]  # speech, silence and noise
     text = "Chapter one. Missus Rachel Lynde is surprised!"
-    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "batched"))
+    monkeypatch.setenv("CODECBENCH_CACHE", str(tmp_path / "batched"))
     batched = DWER(asr="base", batch_size=4).text_errors(audios, text, "en")
-    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "single"))
+    monkeypatch.setenv("CODECBENCH_CACHE", str(tmp_path / "single"))
     single = DWER(asr="base", batch_size=1)
     one_by_one = [single.text_errors([audio], text, "en")[0] for audio in audios]
     assert batched == one_by_one and len(batched) == 5
@@ -86,7 +86,7 @@ def test_text_errors_of_several_samples_match_one_at_a_time(shared_data: Path, t
 @pytest.mark.slow
 def test_dnsmos_window_batches_match_the_reference_script(shared_data: Path) -> None:
     pytest.importorskip("speechmos", reason="DNSMOS needs speechmos (extra: offline)")
-    from bench.metrics.dnsmos import DNSMOS
+    from codecbench.metrics.dnsmos import DNSMOS
 
     audios, _ = _clips(shared_data, 8)
     audios.append(np.full(200, 0.01, np.float32))  # tiled many times over
@@ -107,9 +107,10 @@ def test_dnsmos_window_batches_match_the_reference_script(shared_data: Path) -> 
 
 def test_sim_reuses_embeddings_of_identical_audio(shared_data: Path, tmp_path: Path, monkeypatch) -> None:
     pytest.importorskip("resemblyzer", reason="Sim (offline) needs resemblyzer (extra: offline)")
-    monkeypatch.setenv("BENCH_CACHE", str(tmp_path))
-    from bench.metrics.similarity import SpeakerSimilarity
+    monkeypatch.setenv("CODECBENCH_CACHE", str(tmp_path))
     from resemblyzer import preprocess_wav
+
+    from codecbench.metrics.similarity import SpeakerSimilarity
 
     audios, _ = _clips(shared_data, 3)
     metric = SpeakerSimilarity("resemblyzer")
@@ -127,12 +128,12 @@ def test_sim_reuses_embeddings_of_identical_audio(shared_data: Path, tmp_path: P
 def test_equal_length_groups_for_models_without_a_mask(tmp_path: Path, monkeypatch) -> None:
     """WavLM-SV and UTMOS batch only clips of equal length: the scores equal one-at-a-time scoring."""
     pytest.importorskip("transformers", reason="WavLM-SV needs transformers (extra: paper)")
-    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CODECBENCH_CACHE", str(tmp_path / "cache"))
     assets.set_overrides({"wavlm-base-sv": str(tiny_wavlm_sv(tmp_path / "sv")),
                           "utmos22-strong": str(tiny_utmos(tmp_path / "utmos"))})
     try:
-        from bench.metrics.similarity import SpeakerSimilarity
-        from bench.metrics.utmos import UTMOS
+        from codecbench.metrics.similarity import SpeakerSimilarity
+        from codecbench.metrics.utmos import UTMOS
 
         rng = np.random.default_rng(1)
         audios = [(0.1 * rng.standard_normal(n)).astype(np.float32) for n in (8000, 12000, 8000, 16000, 8000, 12000)]
@@ -154,7 +155,7 @@ def test_equal_length_groups_for_models_without_a_mask(tmp_path: Path, monkeypat
 
 
 def test_metric_options_set_batch_sizes_and_reject_what_changes_numbers() -> None:
-    from bench.profiles import metric_settings
+    from codecbench.config.profiles import metric_settings
 
     settings = metric_settings("offline", ["dwer", "dnsmos"], {"dwer": {"batch_size": 16}})
     assert settings["dwer"] == {"asr": "base", "batch_size": 16} and settings["dnsmos"] == {"outputs": ["dnsmos_p808"]}
@@ -167,7 +168,7 @@ def test_metric_options_set_batch_sizes_and_reject_what_changes_numbers() -> Non
 
 
 def test_metrics_compute_only_the_outputs_a_run_shows_or_names() -> None:
-    from bench.profiles import metric_outputs, metric_settings
+    from codecbench.config.profiles import metric_outputs, metric_settings
 
     assert metric_outputs("offline", ["dnsmos", "dwer"]) == {"dnsmos": ("dnsmos_p808",), "dwer": ("dwer",)}
     assert metric_outputs("offline", ["dnsmos", "dnsmos_ovrl"])["dnsmos"] == ("dnsmos_p808", "dnsmos_ovrl")
@@ -182,7 +183,7 @@ def test_authors_fallback_decoding_is_seeded_and_named(shared_data: Path, monkey
     """The paper profile decodes as the authors' harness (temperature fallback): its backend says so, and
     sampled fallbacks give the same text in any order (reversed speech makes whisper-base fall back)."""
     pytest.importorskip("faster_whisper", reason="dWER needs faster-whisper (extra: offline)")
-    from bench.metrics._whisper import get_transcriber
+    from codecbench.metrics._whisper import get_transcriber
 
     clips, languages = _clips(shared_data, 4)
     audios = [clips[0], clips[1][::-1].copy(), clips[-1]]  # speech, reversed speech, noise

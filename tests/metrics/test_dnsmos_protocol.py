@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.audio import load_audio, resample
+from codecbench.util.audio import load_audio, resample
 
 # sha256 of downstream/metrics/model_v8.onnx in lucadellalib/audiocodecs (fe350cc), 224,860 bytes
 AUTHORS_MODEL_SHA256 = "9246480c58567bc6affd4200938e77eef49468c8bc7ed3776d109c07456f6e91"
@@ -45,7 +45,8 @@ def test_dnsmos_equals_the_authors_computation_on_the_shared_clips(shared_data: 
     pytest.importorskip("speechmos", reason="DNSMOS needs speechmos (extra: offline)")
     import onnxruntime as ort
     import speechmos
-    from bench.metrics.dnsmos import DNSMOS
+
+    from codecbench.metrics.dnsmos import DNSMOS
 
     model = Path(speechmos.__file__).parent / "dnsmos_models" / "model_v8.onnx"
     assert hashlib.sha256(model.read_bytes()).hexdigest() == AUTHORS_MODEL_SHA256  # the authors' model file

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bench.metrics._alignment import align_to_reference
 
-from bench.audio import load_audio, resample
-from bench.profiles import metric_settings
-from bench.registry import METRICS
+from codecbench.config.profiles import metric_settings
+from codecbench.metrics._alignment import align_to_reference
+from codecbench.plugins.registry import METRICS
+from codecbench.util.audio import load_audio, resample
 
 
 def test_alignment_finds_the_delay() -> None:

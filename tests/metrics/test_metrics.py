@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import assets
-from bench.audio import load_audio
-from bench.columns import output_specs
-from bench.profiles import metric_settings, resolve_profile
-from bench.registry import METRICS, discover
-from bench.text import word_errors, words
+from codecbench import assets
+from codecbench.api.text import word_errors, words
+from codecbench.config.profiles import metric_settings, resolve_profile
+from codecbench.plugins.registry import METRICS, discover
+from codecbench.results.columns import output_specs
+from codecbench.util.audio import load_audio
 
 discover()
 
@@ -48,7 +48,7 @@ def test_jiwer_alignment_counts_what_the_edit_distance_counts() -> None:
     Levenshtein distance, split into substitutions, deletions and insertions."""
     import random
 
-    from bench.text import align
+    from codecbench.api.text import align
 
     rng = random.Random(0)
     vocab = ["a", "b", "c", "", "dd"]
@@ -61,7 +61,7 @@ def test_jiwer_alignment_counts_what_the_edit_distance_counts() -> None:
 
 def test_whisper_english_normaliser() -> None:
     pytest.importorskip("whisper_normalizer")
-    from bench.text import english_normalizer
+    from codecbench.api.text import english_normalizer
 
     norm = english_normalizer()
     assert norm("D'AVRIGNY rushed, Mr. Smith!") == "d avrigny rushed mister smith"
@@ -70,14 +70,14 @@ def test_whisper_english_normaliser() -> None:
 def test_paper_profile_without_weights_names_the_asset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert resolve_profile("auto") == "offline"
-    with pytest.raises(assets.AssetNotFound, match=r"utmos22-strong.*BENCH_ASSET_UTMOS22_STRONG"):
+    with pytest.raises(assets.AssetNotFound, match=r"utmos22-strong.*CODECBENCH_ASSET_UTMOS22_STRONG"):
         METRICS.get("utmos")()
     with pytest.raises(ValueError, match="no backend in profile"):
         metric_settings("offline", ["utmos"])
 
 
 def test_configured_but_incomplete_asset_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BENCH_ASSET_WHISPER_SMALL_CT2", str(tmp_path))
+    monkeypatch.setenv("CODECBENCH_ASSET_WHISPER_SMALL_CT2", str(tmp_path))
     with pytest.raises(assets.AssetNotFound, match="missing"):
         assets.local_path("whisper-small-ct2")
 
@@ -90,9 +90,8 @@ def clip(shared_data: Path) -> np.ndarray:
 @pytest.mark.slow
 def test_offline_dwer_on_real_speech(clip: np.ndarray) -> None:
     pytest.importorskip("faster_whisper")
-    from bench.metrics.dwer import DWER
-
-    from bench.datasets import Utterance
+    from codecbench.api.datasets import Utterance
+    from codecbench.metrics.dwer import DWER
 
     metric = DWER(asr="base")
     utt = Utterance("u", Path("u.flac"))
@@ -108,10 +107,9 @@ def test_offline_dwer_on_real_speech(clip: np.ndarray) -> None:
 def test_offline_sim_and_dnsmos_on_real_speech(clip: np.ndarray, shared_data: Path) -> None:
     pytest.importorskip("resemblyzer")
     pytest.importorskip("speechmos")
-    from bench.metrics.dnsmos import DNSMOS
-    from bench.metrics.similarity import SpeakerSimilarity
-
-    from bench.datasets import Utterance
+    from codecbench.api.datasets import Utterance
+    from codecbench.metrics.dnsmos import DNSMOS
+    from codecbench.metrics.similarity import SpeakerSimilarity
 
     other = load_audio(shared_data / "clips" / "vctk" / "p226_003.flac").samples
     utt = Utterance("u", Path("u.flac"))
@@ -126,7 +124,7 @@ def test_offline_sim_and_dnsmos_on_real_speech(clip: np.ndarray, shared_data: Pa
 
 def test_dnsmos_names_its_onnx_providers(caplog: pytest.LogCaptureFixture) -> None:
     """onnxruntime-gpu refuses a session without providers; a CUDA run uses that GPU, or says it cannot."""
-    from bench.metrics.dnsmos import onnx_providers
+    from codecbench.metrics.dnsmos import onnx_providers
 
     gpu_build = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
     assert onnx_providers("cpu", gpu_build) == ["CPUExecutionProvider"]
@@ -142,9 +140,9 @@ def test_paper_sim_backend_loads_a_local_wavlm_sv_folder(tmp_path: Path, monkeyp
     """The paper Sim path (transformers x-vectors from a local folder), with a tiny random model."""
     transformers = pytest.importorskip("transformers", reason="paper profile (extra 'paper') not installed")
     import torch
-    from bench.metrics.similarity import SpeakerSimilarity
 
-    from bench.datasets import Utterance
+    from codecbench.api.datasets import Utterance
+    from codecbench.metrics.similarity import SpeakerSimilarity
 
     config = transformers.WavLMConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
                                       conv_dim=(8,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
@@ -152,7 +150,7 @@ def test_paper_sim_backend_loads_a_local_wavlm_sv_folder(tmp_path: Path, monkeyp
                                       initializer_range=1.0)
     torch.manual_seed(0)
     transformers.WavLMForXVector(config).save_pretrained(tmp_path / "wavlm-sv")
-    monkeypatch.setenv("BENCH_ASSET_WAVLM_BASE_SV", str(tmp_path / "wavlm-sv"))
+    monkeypatch.setenv("CODECBENCH_ASSET_WAVLM_BASE_SV", str(tmp_path / "wavlm-sv"))
     metric = SpeakerSimilarity(backend="wavlm-base-sv")
     rng = np.random.default_rng(0)
     a, b = (0.1 * rng.standard_normal(16000).astype(np.float32) for _ in range(2))
@@ -168,21 +166,21 @@ def test_paper_sim_backend_loads_a_local_wavlm_sv_folder(tmp_path: Path, monkeyp
 def test_paper_dwer_backend_uses_a_local_ctranslate2_folder(monkeypatch: pytest.MonkeyPatch) -> None:
     """Asset resolution of the Whisper-small route (exercised with the Whisper-base files)."""
     pytest.importorskip("faster_whisper")
-    from bench.metrics._whisper import WhisperTranscriber, whisper_base_dir
+    from codecbench.metrics._whisper import WhisperTranscriber, whisper_base_dir
 
-    monkeypatch.setenv("BENCH_ASSET_WHISPER_SMALL_CT2", str(whisper_base_dir()))
+    monkeypatch.setenv("CODECBENCH_ASSET_WHISPER_SMALL_CT2", str(whisper_base_dir()))
     transcriber = WhisperTranscriber("small")
     assert transcriber.id.startswith("faster-whisper:small@")
-    monkeypatch.delenv("BENCH_ASSET_WHISPER_SMALL_CT2")
+    monkeypatch.delenv("CODECBENCH_ASSET_WHISPER_SMALL_CT2")
     with pytest.raises(assets.AssetNotFound, match="whisper-small-ct2"):
         WhisperTranscriber("small")
 
 
 def test_scores_are_cached_by_content_and_failures_are_not(tmp_path: Path) -> None:
-    from bench.datasets import Utterance
-    from bench.diskcache import DiskCache
-    from bench.metric import Metric, MetricOutput, Score
-    from bench.task import score_batch
+    from codecbench.api.datasets import Utterance
+    from codecbench.api.diskcache import DiskCache
+    from codecbench.api.metric import Metric, MetricOutput, Score
+    from codecbench.api.task import score_batch
 
     class Energy(Metric):
         name = "energy"

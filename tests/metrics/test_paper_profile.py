@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import runner
-from bench.config import from_dict
-from bench.profiles import resolve_profile
-from bench.tables import load_rows, render
+from codecbench.config.profiles import resolve_profile
+from codecbench.config.runconfig import from_dict
+from codecbench.engine import runner
+from codecbench.results.tables import load_rows, render
 from tests.metrics.random_assets import tiny_utmos, tiny_wavlm_sv, tiny_whisper_ct2
 
 pytestmark = pytest.mark.slow

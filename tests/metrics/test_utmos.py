@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from bench import assets
-from bench.cli.main import main
-from bench.registry import METRICS
+from codecbench import assets
+from codecbench.cli.main import main
+from codecbench.plugins.registry import METRICS
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 FIXTURES = SHARED / "fixtures" / "utmos_parity"
@@ -30,7 +30,7 @@ def _fixtures() -> Path:
 def test_official_widths_give_the_official_key_layout() -> None:
     if not KEYS.is_file():
         pytest.skip("../shared/reference/utmos/state_dict_keys.tsv not found")
-    from bench.metrics._utmos_model import UTMOS22Strong
+    from codecbench.metrics._utmos_model import UTMOS22Strong
 
     state = UTMOS22Strong().state_dict()
     rows = [line.split("\t") for line in KEYS.read_text().splitlines()[1:]]
@@ -46,8 +46,9 @@ def test_parity_with_the_official_fixtures(capsys: pytest.CaptureFixture) -> Non
 
 
 def test_parity_fails_on_changed_weights(tmp_path: Path) -> None:
-    from bench.metrics._utmos_model import check_folder
     from safetensors.torch import load_file, save_file
+
+    from codecbench.metrics._utmos_model import check_folder
 
     for item in _fixtures().iterdir():
         shutil.copy(item, tmp_path / item.name)

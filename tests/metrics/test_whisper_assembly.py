@@ -9,9 +9,9 @@ def test_whisper_base_assembly_is_safe_when_processes_race(tmp_path, monkeypatch
     """Several shard workers assembling the model folder at once all get a whole, correct model."""
     from concurrent.futures import ProcessPoolExecutor
 
-    from bench.metrics._whisper import WHISPER_BASE_BYTES
+    from codecbench.metrics._whisper import WHISPER_BASE_BYTES
 
-    monkeypatch.setenv("BENCH_CACHE", str(tmp_path))
+    monkeypatch.setenv("CODECBENCH_CACHE", str(tmp_path))
     with ProcessPoolExecutor(3) as pool:
         folders = list(pool.map(_assemble, range(3)))
     model = Path(folders[0]) / "model.bin"
@@ -20,6 +20,6 @@ def test_whisper_base_assembly_is_safe_when_processes_race(tmp_path, monkeypatch
 
 
 def _assemble(_: int) -> str:
-    from bench.metrics._whisper import whisper_base_dir
+    from codecbench.metrics._whisper import whisper_base_dir
 
     return str(whisper_base_dir())

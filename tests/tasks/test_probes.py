@@ -6,21 +6,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from bench.tasks._probe_model import (
-    ProbeItem,
-    TokenProbe,
-    TrainConfig,
-    collate,
-    ctc_feasible,
-    evaluate_loss,
-    loss_of,
-    train,
-)
 
-from bench import runner
-from bench.config import from_dict
-from bench.registry import TASKS
-from bench.tables import load_rows, render, summarize
+from codecbench.config.runconfig import from_dict
+from codecbench.engine import runner
+from codecbench.plugins.registry import TASKS
+from codecbench.results.tables import load_rows, render, summarize
+from codecbench.tasks._probe_model import ProbeItem, TokenProbe, collate, ctc_feasible, evaluate_loss, loss_of, train
+from codecbench.tasks._training import TrainConfig
 
 
 def _items(n: int, classes: int, seed: int = 0) -> list[ProbeItem]:
@@ -105,7 +97,7 @@ def test_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
 def test_newbob_follows_speechbrain_and_the_best_scored_epoch_is_kept() -> None:
     """The authors' recipe: NewBob on the loss relative to the previous epoch with patient 1 (every second
     low-improvement epoch anneals), no early stopping, the epoch with the best *score* (not loss) restored."""
-    from bench.tasks._training import TrainState, _newbob_anneals
+    from codecbench.tasks._training import TrainState, _newbob_anneals
 
     cfg, state = TrainConfig(), TrainState()
     assert cfg.betas == (0.9, 0.98) and cfg.patience is None and cfg.anneal_patience == 1
@@ -190,7 +182,7 @@ def test_probe_rows_do_not_depend_on_the_processing_order(shared_data: Path, tmp
     """Training sees its utterances in one canonical order: a shuffled dataset order trains the same probe."""
     rows, weights = [], []
     for seed in ("", "1"):
-        monkeypatch.setenv("BENCH_ORDER_SEED", seed)
+        monkeypatch.setenv("CODECBENCH_ORDER_SEED", seed)
         out = tmp_path / f"order{seed or 0}"
         runner.run(from_dict({
             "name": "p", "output_dir": str(out), "metric_profile": "offline", "metrics": [],
@@ -212,9 +204,8 @@ def test_speaker_id_split_follows_the_authors_rule(tmp_path: Path) -> None:
     import random
     from types import SimpleNamespace
 
-    from bench.tasks.probes import SpeakerIDProbe
-
-    from bench.datasets import Utterance
+    from codecbench.api.datasets import Utterance
+    from codecbench.tasks.probes import SpeakerIDProbe
 
     counts = {"train-clean-100": {"19": 20, "26": 57, "32": 9}, "train-clean-360": {"100": 9, "101": 33}}
     utts = [Utterance(utt_id=f"{spk}-{k:04d}", path=tmp_path / sub / spk / f"{spk}-{k:04d}.flac", speaker=spk,
@@ -256,9 +247,8 @@ def test_speaker_id_test_counts_on_the_real_train_clean_100_layout(tmp_path: Pat
     import json
     from collections import Counter
 
-    from bench.tasks.probes import speaker_splits
-
-    from bench.datasets import Utterance
+    from codecbench.api.datasets import Utterance
+    from codecbench.tasks.probes import speaker_splits
 
     listing = Path(__file__).parents[1] / "fixtures" / "librispeech_train_clean_100_counts.json"
     counts = json.loads(listing.read_text())
@@ -277,9 +267,9 @@ def test_training_batches_run_in_ascending_duration_as_the_authors(monkeypatch: 
     ``batch_order: shuffled`` reshuffles every epoch."""
     import random
 
-    from bench.tasks import _probe_model
-    from bench.tasks._probe_model import ascending_batches
-    from bench.tasks._training import TrainState
+    from codecbench.tasks import _probe_model
+    from codecbench.tasks._probe_model import ascending_batches
+    from codecbench.tasks._training import TrainState
 
     items = [ProbeItem(f"u{i}", torch.zeros(3, 1, dtype=torch.long), 0, seconds=float((7 * i) % 10)) for i in range(10)]
     assert [[i.seconds for i in b] for b in ascending_batches(items[::-1], 4)] == [

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bench import runner
-from bench.config import from_dict
-from bench.store import ResultStore
-from tests.bench import mini_corpora as mini
+from codecbench.config.runconfig import from_dict
+from codecbench.engine import runner
+from codecbench.engine.store import ResultStore
+from tests.core import mini_corpora as mini
 
 
 def _run(root: Path, out: Path, metrics: list[str], codec: str = "reference", **options

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from bench.tasks._training import Interrupted, TrainConfig, bucketed_batches, train
-from bench.tasks._tts_model import ARTTS, NARTTS, CharVocab, LlamaSize, StreamLayout, top_p_sample
-from bench.tasks.tts import best_sample
 
-from bench import runner
-from bench.config import load_config
-from bench.tables import load_rows
+from codecbench.config.runconfig import load_config
+from codecbench.engine import runner
+from codecbench.results.tables import load_rows
+from codecbench.tasks._training import Interrupted, TrainConfig, bucketed_batches, train
+from codecbench.tasks._tts_model import ARTTS, NARTTS, CharVocab, LlamaSize, StreamLayout, top_p_sample
+from codecbench.tasks.tts import best_sample
 
 TINY = LlamaSize(layers=2, heads=2, kv_heads=1, dim=32, ffn=64)
 LAYOUTS = {"single": ([16], False), "flat": ([8, 8, 8], True), "parallel": ([4] * 6, False)}
@@ -276,7 +276,7 @@ def test_tts_rows_do_not_depend_on_prefetch(shared_data: Path, tmp_path: Path, s
     assert rows[0] == rows[2]
     tasks = {row["task"] for row in load_rows([tmp_path / "p0"]).to_dict("records")}
     assert {"tts_ar", "tts_ar.first", "tts_nar"} <= tasks
-    from bench.timing import read_records
+    from codecbench.util.timing import read_records
 
     for record in read_records(tmp_path / "p2"):  # where the time went: TTS stages beside the metrics
         if record["codec"] == "dycast-ca" or record["task"] == "tts_ar":
@@ -284,7 +284,7 @@ def test_tts_rows_do_not_depend_on_prefetch(shared_data: Path, tmp_path: Path, s
 
 
 def test_options_default_to_the_authors_recipe_and_refuse_what_does_not_apply() -> None:
-    from bench.tasks.tts import AutoregressiveTTS, NonAutoregressiveTTS
+    from codecbench.tasks.tts import AutoregressiveTTS, NonAutoregressiveTTS
 
     opts = AutoregressiveTTS.parse_options({})
     cfg = opts.train_config(3, "cpu")
@@ -305,7 +305,7 @@ def test_options_default_to_the_authors_recipe_and_refuse_what_does_not_apply() 
 
 
 def test_tts_librispeech_config_names_known_plugins_and_fails_clearly_without_data(tmp_path: Path) -> None:
-    from bench.registry import CODECS, TASKS
+    from codecbench.plugins.registry import CODECS, TASKS
 
     root = Path(__file__).resolve().parents[2]
     config = load_config(root / "configs" / "tts_librispeech.yaml", [f"output_dir={tmp_path / 'run'}"])

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 import torch
-from bench.tasks._vc_pairs import select_vc_samples
-from bench.tasks.voice_conversion import _duration, circular_fit
 
-from bench import runner
-from bench.config import from_dict
-from bench.datasets import DatasetSpec, Utterance, load_dataset
-from bench.tables import load_rows, render, summarize
+from codecbench.api.datasets import DatasetSpec, Utterance, load_dataset
+from codecbench.config.runconfig import from_dict
+from codecbench.engine import runner
+from codecbench.results.tables import load_rows, render, summarize
+from codecbench.tasks._vc_pairs import select_vc_samples
+from codecbench.tasks.voice_conversion import _duration, circular_fit
 
 
 def _utt(speaker: str, group: str | None, n: int) -> Utterance:
@@ -40,7 +40,7 @@ def _authors_pairs(root: Path) -> set[tuple[str, str, str]]:
 
 
 def test_vctk_pairs_follow_the_authors_rule(shared_data: Path, tmp_path: Path) -> None:
-    from tests.bench import mini_corpora as mini
+    from tests.core import mini_corpora as mini
 
     root = mini.vctk_awkward(shared_data, tmp_path)
     utts = load_dataset(DatasetSpec("v", "vctk", str(root)))
@@ -148,13 +148,12 @@ def test_dycast_vc_decodes_at_the_target_parallel_length(tmp_path: Path) -> None
     """DyCAST (tokens + utterance length) converts by kNN and, as the authors' dycast.py budgets from the last
     encode before decoding, decodes the conversion at the target's parallel utterance's length, not the source's;
     ``length_budget: source`` keeps the source's; a forced swap (their DyCAST run) budgets the reference's."""
-    from bench.tasks.voice_conversion import conversion_method, convert
-
-    from bench.config import CodecSpec
-    from bench.contract import tone
-    from bench.diskcache import DiskCache
-    from bench.jobs import build_codec
-    from bench.registry import CODECS
+    from codecbench.api.contract import tone
+    from codecbench.api.diskcache import DiskCache
+    from codecbench.config.runconfig import CodecSpec
+    from codecbench.engine.jobs import build_codec
+    from codecbench.plugins.registry import CODECS
+    from codecbench.tasks.voice_conversion import conversion_method, convert
 
     torch.manual_seed(0)
     codec = build_codec(CodecSpec("d", "dycast-bp1", dict(CODECS.get("dycast-bp1").cls.test_params)))

@@ -1,3 +1,0 @@
-from bench.cli.main import main
-
-raise SystemExit(main())

@@ -1,1 +1,0 @@
-"""Command-line interface: ``bench run | table | check | list | quickstart | speed``."""

@@ -1,0 +1,3 @@
+from codecbench.cli.main import main
+
+raise SystemExit(main())

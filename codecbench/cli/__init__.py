@@ -1,0 +1,1 @@
+"""Command-line interface: ``codecbench run | table | check | list | quickstart | speed``."""

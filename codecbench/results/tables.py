@@ -1,0 +1,492 @@
+"""Aggregate result rows with pandas and render paper-style tables (CSV, Markdown, LaTeX)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from codecbench.api.metric import MetricOutput
+from codecbench.api.rows import ERROR_METRIC
+from codecbench.config.runconfig import CodecSpec, load_saved
+from codecbench.engine.rowframe import current_frame, with_derived
+from codecbench.results.cards import card_line
+from codecbench.results.columns import ERRORS, Column, Columns, output_specs, table_columns, titled
+from codecbench.results.intervals import add_intervals
+from codecbench.results.outputs import dataset_roots, run_inputs
+from codecbench.util.csvfile import numeric_column, read_table, write_csv
+from codecbench.util.names import file_name
+from codecbench.util.outdir import OutputDir, atomic_write_text
+
+log = logging.getLogger(__name__)
+
+SUMMARY_COLUMNS = ["codec", "task", "dataset", "metric", "value", "spread", "seeds", "n", "errors", "backend",
+                   "random_weights"]
+ROW_KEY = ("codec", "task", "dataset", "metric", "utt_id", "variant", "setup")  # Row.key's fields
+
+
+def load_rows(run_dirs: list[str | Path], extra: str = "dict") -> pd.DataFrame:
+    """Current rows of one or more run directories (several environments can feed one table), in one canonical
+    order, duplicates dropped. Read column-wise (:mod:`codecbench.engine.rowframe`): string fields as object columns
+    that
+    share one string per distinct value, ``extra`` as dicts (``extra="dict"``), JSON texts (``"raw"``) or not at
+    all (``"none"``); the ``extra`` fields tables and gates use are columns of their own (``seed``,
+    ``random_weights``, ``identity``, ``kind``, ``hyp``, ``audio``, ``model``, ``weights_id``)."""
+    frames = []
+    for run_dir in run_dirs:
+        path = Path(run_dir) / "rows.jsonl"
+        if not path.is_file():
+            raise FileNotFoundError(f"{run_dir} has no rows.jsonl (is it a run directory?)")
+        frames.append(current_frame(run_dir, extra=extra))
+    df = _concat_categorical(frames)
+    if df.empty:
+        raise ValueError(f"no rows in {', '.join(map(str, run_dirs))}")
+    df = df.drop_duplicates(subset=list(ROW_KEY), keep="first")
+    # one canonical order: aggregates, intervals and tables never depend on the order rows were written
+    # in (an inline run and the same rows merged from shards give byte-identical summaries); categories are
+    # sorted, so sorting their codes is sorting the strings
+    df = df.sort_values(list(ROW_KEY), kind="stable").reset_index(drop=True)
+    for name in df.columns:
+        if isinstance(df[name].dtype, pd.CategoricalDtype):
+            df[name] = df[name].astype(object).where(df[name].notna(), None)
+    return df
+
+
+def _concat_categorical(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Frames of categorical columns concatenated with their categories merged (still sorted)."""
+    if len(frames) == 1:
+        return frames[0]
+    from pandas.api.types import union_categoricals
+
+    merged = {}
+    for name in frames[0].columns:
+        if isinstance(frames[0][name].dtype, pd.CategoricalDtype):
+            merged[name] = union_categoricals([f[name] for f in frames], sort_categories=True)
+        else:
+            merged[name] = pd.concat([f[name] for f in frames], ignore_index=True)
+    return pd.DataFrame(merged)
+
+
+def _aggregate(value: np.ndarray, num: np.ndarray, den: np.ndarray, spec: MetricOutput | None) -> float:
+    """A cell's statistic over its valid rows' arrays: the mean of ``value`` or ``scale * sum(num) / sum(den)``
+    (missing numbers count as 0, as pandas' sums; the same additions in the same order as before)."""
+    if not len(value):
+        return float("nan")
+    if spec is not None and spec.aggregation == "ratio":
+        total = np.where(np.isnan(den), 0.0, den).sum()
+        return float(spec.scale * np.where(np.isnan(num), 0.0, num).sum() / total) if total else float("nan")
+    return float(value.sum() / float(len(value)) * (spec.scale if spec else 1.0))
+
+
+def _aggregate_group(group: pd.DataFrame, spec: MetricOutput | None) -> float:
+    valid = group[group["error"].isna() & group["value"].notna()]
+    value, num, den = (valid[c].astype(float).to_numpy() for c in ("value", "num", "den"))
+    return _aggregate(value, num, den, spec)
+
+
+def flagged_codecs(df: pd.DataFrame, flag: str) -> set[str]:
+    """Codec labels whose rows carry ``extra[flag]`` (``random_weights``, ``identity``: columns of their own)."""
+    df = with_derived(df)
+    return set(df.loc[df[flag].astype(bool), "codec"])
+
+
+def summarize(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per (codec, task, dataset, metric): value, utterances used, errors, backend. Column arrays and
+    one index per cell, no frame per cell (:func:`_aggregate` per cell)."""
+    df = with_derived(df)
+    specs = output_specs()
+    utt_errors = df[df["metric"] == ERROR_METRIC].groupby(["codec", "task", "dataset"]).size()
+    random_codecs = flagged_codecs(df, "random_weights")
+    out: list[dict] = []
+    metrics = df[df["metric"] != ERROR_METRIC]
+    if metrics.empty:
+        return pd.DataFrame(out, columns=SUMMARY_COLUMNS)
+    value, num, den = (metrics[c].astype(float).to_numpy() for c in ("value", "num", "den"))
+    seeds = metrics["seed"].astype(float).to_numpy()
+    failed = metrics["error"].notna().to_numpy()
+    valid = ~failed & ~np.isnan(value)
+    backend_codes, backend_names = pd.factorize(metrics["backend"])
+    cells = metrics.groupby(["codec", "task", "dataset", "metric"], sort=True).indices
+    for key in sorted(cells):
+        codec, task, dataset, metric = key
+        rows = cells[key]
+        names = {str(backend_names[c]) for c in np.unique(backend_codes[rows]) if c >= 0}
+        backends = sorted(names - {""})
+        if len(backends) > 1:
+            log.warning("%s/%s/%s/%s mixes metric backends %s", codec, task, dataset, metric, backends)
+        spec = specs.get(metric)
+        used = rows[valid[rows]]
+        distinct = sorted(set(seeds[rows][~np.isnan(seeds[rows])].tolist()))
+        spread, n_seeds = float("nan"), 1
+        if len(distinct) < 2:
+            result = _aggregate(value[used], num[used], den[used], spec)
+        else:
+            n_seeds = len(distinct)
+            per_seed = pd.Series([_aggregate(value[part], num[part], den[part], spec)
+                                  for s in distinct for part in [used[seeds[used] == s]]]).dropna()
+            result = float(per_seed.mean()) if not per_seed.empty else float("nan")
+            spread = float(per_seed.std(ddof=1)) if len(per_seed) > 1 else float("nan")
+        out.append({
+            "codec": codec, "task": task, "dataset": dataset, "metric": metric,
+            "value": result, "spread": spread, "seeds": n_seeds, "n": len(used),
+            "errors": int(failed[rows].sum() + utt_errors.get((codec, task, dataset), 0)),
+            "backend": " + ".join(backends), "random_weights": codec in random_codecs,
+        })
+    return pd.DataFrame(out, columns=SUMMARY_COLUMNS)
+
+
+def _overall(df: pd.DataFrame, task: str, outputs: list[MetricOutput]) -> tuple[pd.DataFrame, Columns]:
+    """Columns aggregated over every dataset of the task (measured rates)."""
+    rows = df[(df["task"] == task) & df["metric"].isin([c.name for c in outputs])]
+    table: dict[str, dict[str, float]] = {}
+    for (codec, metric), group in rows.groupby(["codec", "metric"]):
+        spec = next(c for c in outputs if c.name == metric)
+        table.setdefault(codec, {})[Column(spec).title] = _aggregate_group(group, spec)
+    wide = pd.DataFrame.from_dict(table, orient="index")
+    columns = titled([c for c in (Column(spec) for spec in outputs) if c.title in wide.columns])
+    return wide[list(columns)], columns
+
+
+def paper_table(df: pd.DataFrame, summary: pd.DataFrame, task: str, order: list[str] | None = None,
+                dataset_order: list[str] | None = None) -> tuple[pd.DataFrame, Columns]:
+    """Wide table: codec rows; Frame Rate, Bitrate, then per dataset UTMOS/DNSMOS, dWER, Sim.
+
+    Returns the table (numbers, headed by :attr:`Column.title`) and its :class:`Column` by title.
+    """
+    sub = summary[summary["task"] == task]
+    wide, columns = _overall(df, task, table_columns(per_dataset=False))
+    present = set(sub["dataset"].unique())
+    for dataset in [d for d in (dataset_order or []) if d in present] + sorted(present - set(dataset_order or [])):
+        for spec in table_columns(per_dataset=True):
+            part = sub[(sub["dataset"] == dataset) & (sub["metric"] == spec.name)]
+            if part.empty:
+                continue
+            column = Column(spec, dataset)
+            wide[column.title] = part.set_index("codec")["value"]
+            columns[column.title] = column
+            if part["spread"].notna().any():
+                spread = column.spread_of()
+                wide[spread.title] = part.set_index("codec")["spread"]
+                columns[spread.title] = spread
+    errors = summary[summary["task"] == task].groupby("codec")["errors"].max()
+    if errors.any():
+        wide[ERRORS] = errors
+        columns[ERRORS] = Column(None)
+    codecs = [c for c in (order or []) if c in wide.index] + sorted(set(wide.index) - set(order or []))
+    return wide.loc[codecs], columns
+
+
+PAPER_SUFFIX = " (paper)"
+
+
+def parse_join(specs: list[str]) -> dict[str, list[str]]:
+    """``["ASR=asr_probe", "TTS=tts_nar,tts_ar"]`` -> ``{"ASR": ["asr_probe"], "TTS": ["tts_nar", "tts_ar"]}``."""
+    groups: dict[str, list[str]] = {}
+    for spec in specs:
+        group, sep, tasks = spec.partition("=")
+        if not sep or not group.strip() or not tasks.strip():
+            raise ValueError(f"--join takes GROUP=TASK[,TASK...], got {spec!r}")
+        groups[group.strip()] = [t.strip() for t in tasks.split(",") if t.strip()]
+    return groups
+
+
+def _check_join(groups: dict[str, list[str]], present: set[str]) -> None:
+    """Refuse a ``--join`` group none of whose tasks has rows in these runs (a typo would give an empty column
+    group); warn of a task that has none where another task of its group supplies the cells."""
+    import difflib
+
+    for group, tasks in groups.items():
+        absent = [t for t in tasks if t not in present]
+        if len(absent) == len(tasks):
+            close = [m for t in absent for m in difflib.get_close_matches(t, sorted(present), n=1)]
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ValueError(f"--join {group}={','.join(tasks)}: no rows of {', '.join(map(repr, absent))} in these "
+                             f"runs{hint}; tasks here: {', '.join(sorted(present)) or 'none'}")
+        for task in absent:
+            log.warning("--join %s: task %r has no rows in these runs; the group's other tasks supply it", group, task)
+
+
+def joined_table(df: pd.DataFrame, summary: pd.DataFrame, groups: dict[str, list[str]], order: list[str] | None = None,
+                 dataset_order: list[str] | None = None
+                 ) -> tuple[pd.DataFrame, Columns, dict[str, dict[str, str]]]:
+    """Several tasks side by side (e.g. the paper's Table 4: ASR / SI / SER probes and TTS), one column group
+    per entry of ``groups``; within a group the first listed task that has a codec supplies its cells
+    (``TTS=tts_nar,tts_ar``: DyCAST-CA's NAR row, everyone else's AR row). Measured rates come first, from
+    the first task that has them. Returns the table, its columns and, per group, the task behind each codec."""
+    rates = [Column(spec) for spec in table_columns(per_dataset=False)]
+    cells: dict[str, dict[str, float]] = {}
+    sources: dict[str, dict[str, str]] = {}
+    columns: Columns = {}
+    for group, tasks in groups.items():
+        for task in tasks:
+            if task not in set(summary["task"]):
+                continue
+            table, own = paper_table(df, summary, task, dataset_order=dataset_order)
+            single = summary[summary["task"] == task]["dataset"].nunique() == 1
+            for title in table.columns:
+                if own[title].output is None:  # the error count: per task, not joined
+                    continue
+                column = own[title].in_group(group, dataset_shown=not single)
+                columns.setdefault(column.title, column)
+                for codec, value in table[title].items():
+                    if pd.isna(value) or column.title in cells.get(codec, {}):
+                        continue
+                    if column.dataset is not None and not column.spread:
+                        if sources.setdefault(group, {}).setdefault(codec, task) != task:
+                            continue
+                    cells.setdefault(codec, {})[column.title] = float(value)
+    wide = pd.DataFrame.from_dict(cells, orient="index")
+    ordered = [c for c in rates if c.title in wide.columns] + [
+        c for c in columns.values() if c.dataset is not None and c.title in wide]
+    wide = wide[[c.title for c in ordered]] if not wide.empty else wide
+    codecs = [c for c in (order or []) if c in wide.index] + sorted(set(wide.index) - set(order or []))
+    return wide.loc[codecs], titled(ordered), sources
+
+
+PUBLISHED_COLUMNS = ("codec", "task", "dataset", "metric", "value")
+
+
+def read_published(path: str | Path) -> pd.DataFrame:
+    """The paper's numbers (long CSV: codec, task, dataset, metric, value, other columns kept), checked where they
+    enter: a missing column, an unreadable file or a value that is not a finite number names the file and line."""
+    data = read_table(path, "--published", PUBLISHED_COLUMNS, dtype={c: str for c in PUBLISHED_COLUMNS[:4]},
+                      keep_default_na=False)
+    return data.assign(value=numeric_column(data, "value", "--published", path))
+
+
+def _published(published: str | Path | pd.DataFrame) -> pd.DataFrame:
+    return published if isinstance(published, pd.DataFrame) else read_published(published)
+
+
+def add_published_joined(table: pd.DataFrame, published: str | Path | pd.DataFrame, groups: dict[str, list[str]]
+                         ) -> pd.DataFrame:
+    """The paper's numbers as ``(paper)`` rows of a :func:`joined_table` (columns it already has)."""
+    specs = output_specs()
+    data = _published(published).dropna(subset=["value"])
+    rows: dict[str, dict[str, float]] = {}
+    for _, r in data.iterrows():
+        spec = specs.get(r["metric"])
+        group = next((g for g, tasks in groups.items() if r["task"] in tasks), None)
+        if spec is None or group is None:
+            continue
+        names = [Column(spec).title] if not spec.per_dataset else [
+            Column(spec, r["dataset"], group, dataset_shown=shown).title for shown in (False, True)]
+        for name in names:
+            if name in table.columns:
+                rows.setdefault(f"{r['codec']}{PAPER_SUFFIX}", {})[name] = float(r["value"])
+                break
+    if not rows:
+        return table
+    return pd.concat([table, pd.DataFrame.from_dict(rows, orient="index")])
+
+
+def add_published(table: pd.DataFrame, published: str | Path | pd.DataFrame, task: str) -> pd.DataFrame:
+    """Append the paper's numbers (long CSV: codec, task, dataset, metric, value) as ``<codec> (paper)``
+    rows under the columns this table already has; datasets are matched by the run's names."""
+    specs = output_specs()
+    data = _published(published).dropna(subset=["value"])
+    data = data[data["task"] == task]
+    rows: dict[str, dict[str, float]] = {}
+    for _, r in data.iterrows():
+        spec = specs.get(r["metric"])
+        if spec is None:
+            continue
+        column = Column(spec, r["dataset"] if spec.per_dataset else None).title  # rates: one column
+        if column in table.columns:
+            rows.setdefault(f"{r['codec']}{PAPER_SUFFIX}", {})[column] = float(r["value"])
+    if not rows:
+        return table
+    return pd.concat([table, pd.DataFrame.from_dict(rows, orient="index")])
+
+
+def rank_marks(table: pd.DataFrame, columns: Columns, unranked: frozenset[str] | set[str]
+               ) -> dict[tuple[str, str], int]:
+    """(codec, column) -> 1 for best, 2 for second best (identity codecs and published rows not ranked)."""
+    marks = {}
+    ranked = [c for c in table.index if c not in unranked and not str(c).endswith(PAPER_SUFFIX)]
+    for column, spec in columns.items():
+        higher = spec.higher
+        if higher is None:
+            continue
+        values = table.loc[ranked, column].dropna()
+        ordered = sorted(values.unique(), reverse=bool(higher))
+        for rank, target in enumerate(ordered[:2], start=1):
+            for codec in values.index[values == target]:
+                marks[(codec, column)] = rank
+    return marks
+
+
+def _format(table: pd.DataFrame, columns: Columns, style: str,
+            flagged: set[str], unranked: frozenset[str] | set[str] = frozenset()) -> pd.DataFrame:
+    marks = rank_marks(table, columns, unranked)
+    out = pd.DataFrame(index=[f"{c}{' †' if c in flagged else ''}" for c in table.index])
+    for column in table.columns:
+        spec = columns[column]
+        if spec.spread:
+            continue
+        decimals, beside = spec.decimals, spec.spread_of().title
+        cells = []
+        for codec in table.index:
+            value = table.loc[codec, column]
+            text = "-" if pd.isna(value) else f"{value:.{decimals}f}"
+            spread = table.loc[codec, beside] if beside in table.columns else float("nan")
+            if not pd.isna(spread) and not pd.isna(value):
+                text += f" ± {spread:.{decimals}f}" if style == "md" else f" $\\pm$ {spread:.{decimals}f}"
+            rank = marks.get((codec, column))
+            if rank == 1:
+                text = f"**{text}**" if style == "md" else f"\\textbf{{{text}}}"
+            elif rank == 2:
+                text = f"_{text}_" if style == "md" else f"\\underline{{{text}}}"
+            cells.append(text)
+        out[column] = cells
+    out.index.name = "Codec"
+    if style == "tex":
+        out = out.rename(index=_tex, columns=_tex)
+    else:  # a "|" in a codec name or column would split a Markdown table cell
+        out = out.rename(index=lambda t: str(t).replace("|", "\\|"), columns=lambda t: str(t).replace("|", "\\|"))
+    return out
+
+
+_TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def _tex(text: str) -> str:
+    """A codec, column or note as LaTeX text: every special character escaped, arrows and † as symbols."""
+    text = "".join(_TEX_SPECIAL.get(ch, ch) for ch in str(text))
+    for old, new in (("↑", r"$\uparrow$"), ("↓", r"$\downarrow$"), (" †", r"$^\dagger$")):
+        text = text.replace(old, new)
+    return text
+
+
+def footnotes(summary: pd.DataFrame, task: str, flagged: set[str]) -> list[str]:
+    notes = []
+    sub = summary[summary["task"] == task]
+    for spec in table_columns(per_dataset=True) + table_columns(per_dataset=False):
+        used = sub[sub["metric"] == spec.name]["backend"]
+        backends = sorted({" + ".join(sorted(set(b.split(" + ")))) for b in used if b})
+        if backends:
+            mixed = " (MIXED BACKENDS: not comparable)" if len(backends) > 1 else ""
+            notes.append(f"{spec.label}: {'; '.join(backends)}{mixed}")
+    notes.append("Frame rate and bitrate are measured from the tokens produced (frames or bits / second of audio).")
+    notes.append("Best in bold, second best underlined (identity codecs, e.g. the reference row, not ranked); "
+                 "ratio columns (dWER, rates) are corpus-level.")
+    for codec in sorted(set(sub["codec"])):
+        card = card_line(codec)
+        if card:
+            notes.append(f"{codec} (paper Table 5): {card}")
+    if flagged:
+        notes.append("† RANDOM WEIGHTS: these rows come from the real architecture with random weights; "
+                     "they are NOT the codec's numbers: " + ", ".join(sorted(flagged)))
+    return notes
+
+
+def saved_codecs(run_dir: Path) -> tuple[CodecSpec, ...]:
+    """The codec variants of a run's saved config, in config order (none without a readable one)."""
+    try:
+        config = load_saved(run_dir)
+    except (OSError, ValueError) as err:
+        log.warning("%s: its saved config is not readable (%s): config order not used", run_dir, err)
+        return ()
+    return config.codecs if config is not None else ()
+
+
+def dataset_order(run_dir: Path) -> list[str]:
+    """Dataset names in config order (the paper's column order), when the run saved its config."""
+    try:
+        config = load_saved(run_dir)
+    except (OSError, ValueError) as err:
+        log.warning("%s: its saved config is not readable (%s): config order not used", run_dir, err)
+        return []
+    return [d.name for d in config.datasets] if config is not None else []
+
+
+def run_order(run_dir: Path) -> list[str]:
+    """Codec labels in config order, when the run saved its config."""
+    return [c.label for c in saved_codecs(run_dir)]
+
+
+def _write(target: Path, name: str, table: pd.DataFrame, columns: Columns, notes: list[str],
+           flagged: set[str], unranked: set[str] | frozenset[str]) -> str:
+    """``<name>.csv`` / ``.md`` / ``.tex``; returns the Markdown."""
+    stem = file_name(name)  # a task or join name from rows or the command line: injective, inside ``target``
+    write_csv(table, target / f"{stem}.csv", float_format="%.6g")
+    md = _format(table, columns, "md", flagged, unranked).to_markdown()
+    md += "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+    atomic_write_text(target / f"{stem}.md", f"## {name}\n\n{md}")
+    tex = _format(table, columns, "tex", flagged, unranked).to_latex(escape=False)
+    tex += "".join(f"% {' '.join(str(n).splitlines())}\n" for n in notes)
+    atomic_write_text(target / f"{stem}.tex", tex)
+    return md
+
+
+@dataclass
+class Table:
+    """One rendered table: its numbers (headed by :attr:`Column.title`), its columns and footnotes."""
+
+    frame: pd.DataFrame
+    columns: Columns
+    notes: list[str]
+    markdown: str = ""  # as written to <name>.md
+
+
+def build_tables(run_dirs: list[str | Path], out_dir: str | Path | None = None, published: str | Path | None = None,
+          joins: dict[str, dict[str, list[str]]] | None = None) -> dict[str, Table]:
+    """Write ``summary.csv`` (with bootstrap 95% intervals and a paired test against the best codec per
+    cell: :mod:`codecbench.results.intervals`) and per-task CSV / Markdown / LaTeX tables; returns each :class:`Table`.
+
+    ``published``: a CSV of the paper's numbers (``results/published/table2.csv``) shown beside ours.
+    ``joins``: named tables of several tasks side by side (:func:`joined_table`), e.g.
+    ``{"table4": {"ASR": ["asr_probe"], "SI": ["si_probe"], "SER": ["ser_probe"], "TTS": ["tts_nar", "tts_ar"]}}``.
+    """
+    dirs = [Path(r) for r in run_dirs]
+    paper = read_published(published) if published is not None else None  # checked before anything is written
+    inputs = [*run_inputs(dirs), *dataset_roots(dirs), *([Path(published)] if published is not None else [])]
+    target = OutputDir(out_dir or dirs[0] / "tables", "table", inputs, owned=out_dir is None).path
+    df = load_rows(list(dirs), extra="none")
+    summary = summarize(df)
+    write_csv(add_intervals(summary, df, output_specs(), flagged_codecs(df, "identity")), target / "summary.csv",
+              index=False, float_format="%.6g")
+    order = [c for r in dirs for c in run_order(r)]
+    datasets = list(dict.fromkeys(d for r in dirs for d in dataset_order(r)))
+    flagged = set(summary.loc[summary["random_weights"], "codec"])
+    unranked = flagged_codecs(df, "identity")
+    built: dict[str, Table] = {}
+    for task in sorted(summary["task"].unique()):
+        table, columns = paper_table(df, summary, task, order, datasets)
+        if published is not None:
+            table = add_published(table, paper, task)
+        notes = footnotes(summary, task, flagged)
+        if published is not None and any(str(c).endswith(PAPER_SUFFIX) for c in table.index):
+            notes.append(f"(paper) rows: published values from {Path(published).name} (Sim as cosine, not %), "
+                         "for the datasets of this run with the same names; not ranked.")
+        built[task] = Table(table, columns, notes)
+    for name, groups in (joins or {}).items():
+        _check_join(groups, set(summary["task"]))
+        table, columns, sources = joined_table(df, summary, groups, order, datasets)
+        if table.empty:
+            log.warning("table %s: none of the tasks %s has rows", name, [t for g in groups.values() for t in g])
+            continue
+        if published is not None:
+            table = add_published_joined(table, paper, groups)
+        notes = list(dict.fromkeys(n for g in groups.values() for t in g for n in footnotes(summary, t, flagged)))
+        for group, by_codec in sources.items():
+            if len(set(by_codec.values())) > 1:
+                notes.append(f"{group}: " + "; ".join(f"{c} from {t}" for c, t in by_codec.items()))
+        if published is not None:
+            notes.append(f"(paper) rows: published values from {Path(published).name} (Sim as cosine, not %); "
+                         "not ranked.")
+        built[name] = Table(table, columns, notes)
+    for name, made in built.items():
+        made.markdown = _write(target, name, made.frame, made.columns, made.notes, flagged, unranked)
+    return built
+
+
+def render(run_dirs: list[str | Path], out_dir: str | Path | None = None,
+           published: str | Path | None = None, joins: dict[str, dict[str, list[str]]] | None = None
+           ) -> dict[str, str]:
+    """:func:`build_tables`, returning the Markdown of each table."""
+    return {name: table.markdown for name, table in build_tables(run_dirs, out_dir, published, joins).items()}

@@ -1,0 +1,1 @@
+"""Task plugins, one module each; imported as ``codecbench.tasks.<name>``."""

@@ -1,1 +1,0 @@
-"""Task plugins, one module each; imported as ``bench.tasks.<name>``."""
