@@ -33,6 +33,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
                 pytest.skip(reason)
 
 
+#: the harness's own measured tolerances: tests that gate a baseline of their own name them, as a user would
+TOLERANCES = str(Path(__file__).resolve().parents[1] / "configs" / "tolerances.yaml")
+
+
 @pytest.fixture(autouse=True)
 def _fresh_registries() -> Iterator[None]:
     """Every test sees the registries, asset catalogue and config overrides as discovery left them:

@@ -25,6 +25,7 @@ import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -234,31 +235,53 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify(name: str) -> str:
-    """``ok (...)`` (every file loaded, listed), ``absent``, ``remote`` (only a Hub id / URL here) or
-    ``PROBLEM: ...`` with what is wrong with the local copy: a missing file, a sha256 that differs, a file
-    that does not load the way its user loads it (:mod:`codecbench.assets.checks`)."""
+class AssetStatus(str, Enum):
+    """What ``codecbench assets verify`` found of an asset."""
+
+    OK = "ok"  # every file loaded the way its user loads it
+    ABSENT = "absent"  # no copy configured (its user runs random weights or fails)
+    REMOTE = "remote"  # only a Hub id / URL here
+    PROBLEM = "PROBLEM"  # the local copy is incomplete, differs or does not load
+
+
+@dataclass(frozen=True)
+class AssetCheck:
+    """:func:`verify`'s verdict: a status and what was loaded or what is wrong."""
+
+    status: AssetStatus
+    detail: str = ""
+
+    def __str__(self) -> str:
+        if self.status is AssetStatus.PROBLEM:
+            return f"PROBLEM: {self.detail}"
+        return f"{self.status.value} ({self.detail})" if self.detail else self.status.value
+
+
+def verify(name: str) -> AssetCheck:
+    """``ok`` (every file loaded, listed), ``absent``, ``remote`` (only a Hub id / URL here) or ``PROBLEM`` with
+    what is wrong with the local copy: a missing file, a sha256 that differs, a file that does not load the way its
+    user loads it (:mod:`codecbench.assets.checks`)."""
     try:
         found = locate(name)
     except AssetNotFound as err:
-        return f"PROBLEM: {err}"
+        return AssetCheck(AssetStatus.PROBLEM, str(err))
     if found.location is None:
-        return "absent"
+        return AssetCheck(AssetStatus.ABSENT)
     if found.origin in ("hub", "url"):
-        return "remote"
+        return AssetCheck(AssetStatus.REMOTE)
     path, asset = Path(found.location), get(name)
     missing = [f for f in asset.files if path.is_dir() and not (path / f).exists()]
     if missing:
-        return f"PROBLEM: {path} lacks {missing}"
+        return AssetCheck(AssetStatus.PROBLEM, f"{path} lacks {missing}")
     main = path / asset.files[0] if path.is_dir() and asset.files else path
     if asset.sha256 and main.is_file() and sha256_of(main) != asset.sha256:
-        return f"PROBLEM: {main} does not match its declared sha256"
+        return AssetCheck(AssetStatus.PROBLEM, f"{main} does not match its declared sha256")
     try:
         loaded = check_location(path, asset.check)
         loaded += load_like_users(name, path)
     except AssetCorrupt as err:
-        return f"PROBLEM: {err}"
-    return f"ok ({'; '.join(loaded)})" if loaded else "ok"
+        return AssetCheck(AssetStatus.PROBLEM, str(err))
+    return AssetCheck(AssetStatus.OK, "; ".join(loaded))
 
 
 def local_path(name: str) -> Path | None:

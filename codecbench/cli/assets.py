@@ -39,9 +39,9 @@ def cmd_assets(args: argparse.Namespace) -> int:
         return 0
     if args.action == "verify":
         results = {name: assets.verify(name) for name in (args.names or known)}
-        for name, status in results.items():
-            print(f"{name:<28} {status}")
-        return 1 if any(s.startswith("PROBLEM") for s in results.values()) else 0
+        for name, verdict in results.items():
+            print(f"{name:<28} {verdict}")
+        return 1 if any(v.status is assets.AssetStatus.PROBLEM for v in results.values()) else 0
     users = _users()
     width = max(len(n) for n in known) + 2
     print(f"{'asset':<{width}} {'resolves to':<56} {'licence':<13} {'size':<7} {'sha256':<12} used by / source")

@@ -66,7 +66,7 @@ def cmd_paper(args: argparse.Namespace) -> int:
     tolerance = {str(k): float(v) for k, v in (plan.section.get("tolerance") or {}).items()}
     cells = []
     for table in shown:
-        cells.append(paper.compare_published(rendered[table].frame, rendered[table].columns, tolerance))
+        cells.append(paper.compare_published(rendered[table], tolerance))
     deltas = pd.concat(cells, ignore_index=True) if cells else pd.DataFrame()
     summary = runner.summarize_run(outcome.plan, outcome.store)
     if deltas.empty:

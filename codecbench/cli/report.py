@@ -31,7 +31,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     c = sub.add_parser("check", help="compare a run with a baseline, utterance by utterance; exit 1 past tolerance")
     c.add_argument("run_dir", nargs="?", help="the run to check (not with --calibrate)")
     c.add_argument("--baseline", help="baseline CSV (results/baselines/...; its utterances in NAME.rows.csv)")
-    c.add_argument("--tolerances", default=None, help="tolerance YAML (default: the shipped configs/tolerances.yaml)")
+    c.add_argument("--tolerances", default=None,
+                   help="tolerance YAML: yours (written by --calibrate; default there ./tolerances.yaml); without it "
+                        "only the harness's own baselines are checked, with the harness's measured tolerances")
     c.add_argument("--policy", choices=["utterance", "aggregate"], default="utterance",
                    help="utterance (default): every utterance and aggregate within measured noise; aggregate: "
                         "the coarse per-metric tolerances on aggregates only (cross-platform gates)")
@@ -81,11 +83,18 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from codecbench.results.gate import check_baseline_target, gate, load_tolerances, rows_path, write_baseline
-    from codecbench.util.shipped import config_file
+    from codecbench.results.gate import (
+        Tolerances,
+        check_baseline_target,
+        default_tolerances,
+        gate,
+        load_tolerances,
+        rows_path,
+        write_baseline,
+    )
 
-    args.tolerances = args.tolerances or str(config_file("tolerances.yaml"))
     if args.calibrate:
+        args.tolerances = args.tolerances or "tolerances.yaml"
         from codecbench.results.calibrate import calibrate
 
         measured = calibrate(args.calibrate, [], Path(args.tolerances), args.factor, args.perturbations,
@@ -96,7 +105,15 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 0
     if not args.run_dir or not args.baseline:
         raise ValueError("codecbench check needs RUN_DIR and --baseline (or --calibrate CONFIG)")
-    tolerances = load_tolerances(args.tolerances)
+    if args.tolerances is None and args.write:  # a preview of what the rewrite changes needs no tolerances
+        try:
+            args.tolerances = str(default_tolerances(args.baseline))
+        except ValueError:
+            args.tolerances = None
+    elif args.tolerances is None:
+        args.tolerances = str(default_tolerances(args.baseline))
+    tolerances = load_tolerances(args.tolerances) if args.tolerances else Tolerances(0.0, {})
+    print(f"tolerances: {args.tolerances or 'none (every change is listed)'}")
     if args.write:
         check_baseline_target(args.run_dir, args.baseline)  # before anything is read or written
         if Path(args.baseline).is_file() and rows_path(args.baseline).is_file():
@@ -118,5 +135,7 @@ def cmd_check(args: argparse.Namespace) -> int:
               + (f" and {n} utterance values" if n else "") + f" within tolerance of {args.baseline}")
         return 0
     print(f"\ncheck FAILED ({args.policy} policy): {len(result.failed_aggregates)} of {len(result.aggregates)} "
-          f"aggregates and {len(result.failed_utterances)} utterance values moved past tolerance or changed")
+          f"aggregates and {len(result.failed_utterances)} utterance values moved past tolerance or changed. "
+          f"If the change is meant, rewrite the baseline in the same commit: codecbench check {args.run_dir} "
+          f"--baseline {args.baseline} --write")
     return 1

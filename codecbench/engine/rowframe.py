@@ -39,7 +39,7 @@ FLOATS = ("value", "num", "den")
 DERIVED: dict[str, str] = {"seed": "float", "random_weights": "bool", "identity": "bool", "kind": "str",
                            "item_source": "str", "item_target": "str", "item_rater": "str",
                            "hyp": "str", "audio": "str", "model": "str", "weights_id": "str"}
-#: the columns of :class:`Columns` by storage: coded strings, float arrays, flags
+#: the columns of :class:`ColumnarRows` by storage: coded strings, float arrays, flags
 TEXT_COLUMNS = (*STRINGS, *(n for n, k in DERIVED.items() if k == "str"))
 NUMBER_COLUMNS = (*FLOATS, *(n for n, k in DERIVED.items() if k == "float"))
 FLAG_COLUMNS = tuple(n for n, k in DERIVED.items() if k == "bool")
@@ -63,7 +63,7 @@ class BadLines(ValueError):
 
 
 @dataclass
-class Columns:
+class ColumnarRows:
     """Rows as arrays: ``codes[field]`` int32 into ``categories[field]`` (-1: missing), floats, derived fields
     (str fields as codes too) and ``extra`` JSON texts (``None`` when not kept)."""
 
@@ -89,8 +89,8 @@ def _derived(extra: dict, name: str) -> Any:
     return None if value is None or value == "" else str(value)
 
 
-def parse(data: bytes, keep_extra: bool = True, skip_bad: bool = False, origin: int = 0) -> Columns:
-    """Columns of the whole lines in ``data`` (which must end at a line end); :class:`BadLines` on a line that
+def parse(data: bytes, keep_extra: bool = True, skip_bad: bool = False, origin: int = 0) -> ColumnarRows:
+    """ColumnarRows of the whole lines in ``data`` (which must end at a line end); :class:`BadLines` on a line that
     is not a row, or with ``skip_bad`` its reason in ``skipped`` (by byte offset, ``data`` starting at ``origin``
     of its file). Blank lines are skipped. Strings are coded as they are read (no string per row is kept)."""
     loads = _loads()
@@ -146,7 +146,7 @@ def parse(data: bytes, keep_extra: bool = True, skip_bad: bool = False, origin: 
         categories[name] = [found[i] for i in order]
         raw = np.frombuffer(codes[name], dtype=np.int32) if len(codes[name]) else np.zeros(0, dtype=np.int32)
         sorted_codes[name] = rank[raw]
-    return Columns(categories, sorted_codes,
+    return ColumnarRows(categories, sorted_codes,
                    {name: np.frombuffer(numbers[name], dtype=np.float64).copy() if len(numbers[name])
                     else np.zeros(0) for name in number_fields},
                    {name: np.frombuffer(flags[name], dtype=np.int8).astype(bool) if len(flags[name])
@@ -154,8 +154,8 @@ def parse(data: bytes, keep_extra: bool = True, skip_bad: bool = False, origin: 
                    extras, tuple(skipped))
 
 
-def concat(parts: list[Columns]) -> Columns:
-    """One :class:`Columns` of several (categories merged and re-sorted)."""
+def concat(parts: list[ColumnarRows]) -> ColumnarRows:
+    """One :class:`ColumnarRows` of several (categories merged and re-sorted)."""
     parts = [p for p in parts if len(p)] or parts[:1]
     if len(parts) == 1:
         return parts[0]
@@ -171,7 +171,7 @@ def concat(parts: list[Columns]) -> Columns:
     floats = {n: np.concatenate([p.floats[n] for p in parts]) for n in parts[0].floats}
     flags = {n: np.concatenate([p.flags[n] for p in parts]) for n in parts[0].flags}
     extra = None if any(p.extra is None for p in parts) else [e for p in parts for e in p.extra or []]
-    return Columns(categories, codes, floats, flags, extra)
+    return ColumnarRows(categories, codes, floats, flags, extra)
 
 
 def _digest(path: Path, length: int) -> str:
@@ -187,7 +187,7 @@ def _digest(path: Path, length: int) -> str:
     return digest.hexdigest()
 
 
-def _load_snapshot(run_dir: Path, stat: os.stat_result, keep_extra: bool) -> tuple[Columns, int] | None:
+def _load_snapshot(run_dir: Path, stat: os.stat_result, keep_extra: bool) -> tuple[ColumnarRows, int] | None:
     """The snapshot's columns and the byte count it covers, when it still describes ``rows.jsonl``."""
     path = run_dir / SNAPSHOT
     if not path.is_file():
@@ -209,7 +209,7 @@ def _load_snapshot(run_dir: Path, stat: os.stat_result, keep_extra: bool) -> tup
         return None
     if extra is not None and extra == [""]:
         extra = []
-    return Columns(categories, codes, floats, flags, extra), covered
+    return ColumnarRows(categories, codes, floats, flags, extra), covered
 
 
 def _snapshot_extra(run_dir: Path) -> list[str]:
@@ -218,7 +218,7 @@ def _snapshot_extra(run_dir: Path) -> list[str]:
     return text.split("\n") if text else []
 
 
-def _save_snapshot(run_dir: Path, columns: Columns, covered: int, inode: int) -> None:
+def _save_snapshot(run_dir: Path, columns: ColumnarRows, covered: int, inode: int) -> None:
     """Write the snapshot atomically (a failure only costs the next read a full parse)."""
     meta = {"version": VERSION, "inode": inode, "bytes": covered, "rows": len(columns),
             "digest": _digest(run_dir / "rows.jsonl", covered), "categories": columns.categories,
@@ -242,7 +242,7 @@ def drop_snapshot(run_dir: Path) -> None:
     (Path(run_dir) / SNAPSHOT).unlink(missing_ok=True)
 
 
-def _parse_from(path: Path, start: int, skip_bad: bool = False) -> tuple[Columns, int, bool]:
+def _parse_from(path: Path, start: int, skip_bad: bool = False) -> tuple[ColumnarRows, int, bool]:
     """The rows after byte ``start``, parsed a chunk of whole lines at a time (memory stays a chunk's), how many
     bytes they span and whether a line was skipped (``skip_bad``); :class:`BadLines` otherwise, also for text
     after the last newline (a torn or unfinished write)."""
@@ -273,8 +273,8 @@ def _parse_from(path: Path, start: int, skip_bad: bool = False) -> tuple[Columns
     return (concat(parts) if parts else parse(b"", keep_extra=True)), spanned, bool(skipped)
 
 
-def read_columns(run_dir: str | Path, keep_extra: bool = True, quarantine: bool = True) -> Columns:
-    """Every row of ``run_dir/rows.jsonl`` as :class:`Columns`: the snapshot plus the bytes appended since
+def read_columns(run_dir: str | Path, keep_extra: bool = True, quarantine: bool = True) -> ColumnarRows:
+    """Every row of ``run_dir/rows.jsonl`` as :class:`ColumnarRows`: the snapshot plus the bytes appended since
     (the snapshot is refreshed when it is missing or behind by many rows and the store is large). With
     ``quarantine`` (the store's writer), bad lines go through the store's quarantine first, text after the last
     newline too; without (every reader: tables, reports, gates), they are skipped with a warning and the file is
@@ -305,10 +305,9 @@ def read_columns(run_dir: str | Path, keep_extra: bool = True, quarantine: bool 
     raise AssertionError("unreachable")
 
 
-def current_mask(run_dir: Path, columns: Columns) -> np.ndarray:
-    """Which rows are current (:meth:`codecbench.engine.store.ResultStore.current_rows`, vectorised): their codec's
-    variant
-    and their task / source's setup are the latest run segment's, or that segment did not run them."""
+def current_mask(run_dir: Path, columns: ColumnarRows) -> np.ndarray:
+    """Which rows are current (the one place that decides it): their codec's variant and their task / source's
+    setup are the latest run segment's, or that segment did not run them."""
     n = len(columns)
     codec_cats, variant_cats = columns.categories["codec"], columns.categories["variant"]
     variants = current_variants(run_dir)
@@ -332,7 +331,7 @@ def current_mask(run_dir: Path, columns: Columns) -> np.ndarray:
     return mask & current[inverse.reshape(n)] if n else mask
 
 
-def to_frame(columns: Columns, mask: np.ndarray | None = None, extra: str = "dict") -> Any:
+def to_frame(columns: ColumnarRows, mask: np.ndarray | None = None, extra: str = "dict") -> Any:
     """A pandas frame of the rows (``mask``: which): string fields categorical (sorted categories), floats,
     derived ``extra`` fields, and ``extra`` itself as dicts (``"dict"``), JSON texts (``"raw"``) or left out
     (``"none"``)."""
@@ -374,7 +373,7 @@ class KeyIndex:
     row combined into one integer, the integers sorted (no Python object per row). ``key in index`` codes the
     key's fields through one dict each and binary-searches."""
 
-    def __init__(self, columns: Columns | None) -> None:
+    def __init__(self, columns: ColumnarRows | None) -> None:
         self._lookup: list[dict[str, int]] = []
         self._radix: list[int] = []
         self._sorted = np.zeros(0, dtype=np.int64)

@@ -1,4 +1,4 @@
-"""Result store: append-only JSON lines, one row per (codec, task, dataset, utterance, metric).
+"""Result store: append-only JSON lines, one row per key (codec, task, dataset, utterance, metric, variant, setup).
 
 Rows are appended with checked writes on an ``O_APPEND`` descriptor and made durable with
 ``fsync``; a write that fails or comes up short (disk full) is rolled back to the last whole line
@@ -24,7 +24,7 @@ from typing import IO
 
 from codecbench.api.rows import DATA, ENVIRONMENT, QUARANTINE, Row, RowKey, error_kind
 from codecbench.engine.rowframe import KeyIndex, drop_snapshot, read_columns
-from codecbench.engine.runfiles import current_setups, current_variants, parse_lines, rewrite_rows, setup_is_current
+from codecbench.engine.runfiles import parse_lines, rewrite_rows
 
 log = logging.getLogger(__name__)
 
@@ -118,16 +118,6 @@ class ResultStore:
         self._index = KeyIndex(read_columns(self.path.parent, keep_extra=False) if self.path.is_file() else None)
         self._keys -= {key for key in self._keys if key in self._index}
         return len(rows) - len(keep)
-
-    def current_rows(self) -> Iterator[Row]:
-        """Rows of the codec variants and task / metric setups the latest run segment used (``run.json``);
-        rows of earlier variants or setups stay in the file as history but are not current."""
-        variants = current_variants(self.run_dir)
-        setups, tasks = current_setups(self.run_dir)
-        for row in self.rows():
-            variant_current = row.codec not in variants or row.variant == variants[row.codec]
-            if variant_current and setup_is_current(row, setups, tasks):
-                yield row
 
     # ---- one writer per run dir ----------------------------------------------------------------
     def lock(self) -> None:

@@ -27,6 +27,7 @@ import yaml
 
 from codecbench.results.gate import KEY, UTT_KEY, utterance_table
 from codecbench.results.tables import load_rows, summarize
+from codecbench.util.outdir import atomic_write_text
 from codecbench.util.threads import ORDER_VAR, THREADS_VAR
 
 SAFETY_FACTOR = 4.0
@@ -93,13 +94,14 @@ def _tolerance(deviation: float, factor: float) -> float:
 def calibrate(config: str, overrides: list[str], tolerance_file: Path, factor: float = SAFETY_FACTOR,
               only: list[str] | None = None, workdir: Path | None = None, log=print) -> dict:
     """Run the reference and the perturbed runs, write the measured tolerances; returns the ``measured`` section."""
+    check_target(tolerance_file)  # before any run
     runs = perturbations()
     if only:
         unknown = sorted(set(only) - set(runs))
         if unknown:
             raise ValueError(f"unknown perturbations {unknown}; known: {sorted(runs)}")
         runs = {k: v for k, v in runs.items() if k in only}
-    root = Path(workdir or tempfile.mkdtemp(prefix="bench-calibrate-"))
+    root = Path(workdir or tempfile.mkdtemp(prefix="codecbench-calibrate-"))
     log(f"calibrating {config} in {root}: unperturbed + {len(runs)} perturbed runs ({', '.join(runs)})")
     seconds = run_config(config, overrides, root / "unperturbed", {})
     log(f"  unperturbed: {seconds:.0f} s")
@@ -128,9 +130,30 @@ def calibrate(config: str, overrides: list[str], tolerance_file: Path, factor: f
     return measured
 
 
+HEADER = "# Tolerances of `codecbench check`."
+
+
+def check_target(path: Path) -> None:
+    """Where a calibration may write: never inside the installed package (a wheel's ``configs/`` included), and
+    over an existing file only when it is a tolerance file this harness wrote."""
+    package = Path(__file__).resolve().parents[1]  # the installed codecbench package
+    if path.resolve().is_relative_to(package):
+        raise ValueError(f"--tolerances {path} lies inside the installed codecbench package ({package}); a "
+                         "calibration writes only your own file (default ./tolerances.yaml)")
+    if path.exists():
+        try:
+            first = path.read_text(encoding="utf-8").splitlines()[:1]
+        except (OSError, UnicodeDecodeError):
+            first = []
+        if first != [HEADER]:
+            raise ValueError(f"--tolerances {path} exists and is not a tolerance file codecbench wrote; choose a new "
+                             "path (a calibration replaces only its own files)")
+
+
 def write_tolerances(path: Path, measured: dict, config: str, names: list[str], runs: dict[str, dict[str, str]]
                      ) -> None:
     """The tolerance file with a new ``measured:`` section; ``default`` / ``metrics`` kept as they are."""
+    check_target(path)
     existing = yaml.safe_load(path.read_text()) if path.is_file() else {}
     coarse = {k: existing[k] for k in ("default", "metrics") if k in (existing or {})}
     import numpy as np
@@ -143,7 +166,7 @@ def write_tolerances(path: Path, measured: dict, config: str, names: list[str], 
         except ModuleNotFoundError:
             continue
     header = [
-        "# Tolerances of `codecbench check`.",
+        HEADER,
         "# - default / metrics: the coarse, hand-set aggregate tolerances of `--policy aggregate` (cross-platform",
         "#   gates), absolute, in the units the tables show (bitrate in kbps, frame rate in Hz, dWER in points).",
         "# - measured: the default `utterance` policy. Written by",
@@ -158,5 +181,5 @@ def write_tolerances(path: Path, measured: dict, config: str, names: list[str], 
         "#   varying_text: metrics whose transcripts changed under a perturbation (others must be identical).",
     ]
     body = yaml.safe_dump({**coarse, "measured": measured}, sort_keys=False)
-    path.write_text("\n".join(header) + "\n" + body)
+    atomic_write_text(path, "\n".join(header) + "\n" + body)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ from codecbench.api.rows import ERROR_METRIC
 from codecbench.engine.rowframe import with_derived
 from codecbench.results.tables import SUMMARY_COLUMNS, load_rows, summarize
 from codecbench.util.csvfile import numeric_column, read_table, write_csv
+from codecbench.util.shipped import config_file
 
 KEY = ["codec", "task", "dataset", "metric"]
 UTT_KEY = ["codec", "task", "dataset", "utt_id", "metric"]
@@ -50,8 +52,36 @@ def _model(backend: object) -> str:
     return _CODE.sub("", str(backend))
 
 
-def _unchanged_code(status: str, base: object, run: object) -> str:
-    return "ok (code changed)" if status == "ok" and str(base) != str(run) else status
+class GateStatus(str, Enum):
+    """A compared value's verdict (the ``status`` column; what changed is in ``detail``)."""
+
+    OK = "ok"
+    OK_NEW = "ok (new, allowed)"  # not in the baseline, accepted with --allow-new
+    OK_CODE = "ok (code changed)"  # the same numbers from edited code
+    MISSING = "missing in run"
+    NEW = "new in run"  # not in the baseline (--allow-new accepts it)
+    BACKEND = "backend changed"
+    NAN = "NaN in run"
+    APPEARED = "value appeared"  # NaN in the baseline
+    EXCEEDS = "exceeds tolerance"
+    FEWER = "fewer utterances"
+    MORE_ERRORS = "more errors"
+    ERROR_APPEARED = "error appeared"
+    ERROR_GONE = "error gone"
+    MOVED = "moved"  # an utterance's value, past its measured noise
+    COUNTS = "counts changed"
+    TRANSCRIPT = "transcript changed"
+
+    @property
+    def passed(self) -> bool:
+        return self in (GateStatus.OK, GateStatus.OK_NEW, GateStatus.OK_CODE)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _unchanged_code(status: GateStatus, base: object, run: object) -> GateStatus:
+    return GateStatus.OK_CODE if status is GateStatus.OK and str(base) != str(run) else status
 FLOOR = 1e-9
 
 
@@ -98,6 +128,18 @@ def load_tolerances(path: str | Path) -> Tolerances:
                       {str(k): float(v) for k, v in (data.get("metrics") or {}).items()},
                       floats("utterance"), floats("aggregate"), floats("discrete"),
                       tuple(str(m) for m in measured.get("varying_text") or ()), float(measured.get("floor", FLOOR)))
+
+
+def default_tolerances(baseline: str | Path) -> Path:
+    """The harness's own tolerance file, for the harness's own baselines only (``results/baselines/`` of its
+    checkout): its numbers were measured for the harness's CI codecs and machines, not for yours."""
+    shipped = config_file("tolerances.yaml")
+    own = shipped.resolve().parents[1] / "results" / "baselines"
+    if Path(baseline).resolve().is_relative_to(own):
+        return shipped
+    raise ValueError(f"--baseline {baseline} is not one of the harness's own, so its tolerances ({shipped}, measured "
+                     "for the harness's CI codecs) do not apply: pass --tolerances FILE (`codecbench check --calibrate "
+                     "CONFIG --tolerances FILE` measures yours)")
 
 
 def rows_path(baseline: str | Path) -> Path:
@@ -170,29 +212,30 @@ def compare_aggregates(run_dir: str | Path, baseline: str | Path, tolerances: To
     rows = []
     for _, r in merged.iterrows():
         tol = tolerances.of(r["metric"]) if policy == "aggregate" else tolerances.measured(r["metric"], "aggregate")
-        status = "ok"
+        status, detail = GateStatus.OK, ""
         delta = float("nan")
         if r["_merge"] == "left_only":
-            status = "missing in run"
+            status = GateStatus.MISSING
         elif r["_merge"] == "right_only":
-            status = "ok (new, allowed)" if allow_new else "new in run (not in the baseline; --allow-new accepts it)"
+            status = GateStatus.OK_NEW if allow_new else GateStatus.NEW
+            detail = "" if allow_new else "not in the baseline; --allow-new accepts it"
         else:
             delta = float(r["value_run"]) - float(r["value_base"])
             if _model(r["backend_run"]) != _model(r["backend_base"]):
-                status = f"backend changed ({r['backend_base']} -> {r['backend_run']})"
+                status, detail = GateStatus.BACKEND, f"{r['backend_base']} -> {r['backend_run']}"
             elif pd.isna(r["value_run"]):
-                status = "NaN in run" if not pd.isna(r["value_base"]) else "ok"
+                status = GateStatus.NAN if not pd.isna(r["value_base"]) else GateStatus.OK
             elif pd.isna(r["value_base"]):
-                status = "value appeared (NaN in the baseline)"
+                status, detail = GateStatus.APPEARED, "NaN in the baseline"
             elif abs(delta) > tol + 1e-12:
-                status = "exceeds tolerance"
+                status = GateStatus.EXCEEDS
             elif int(r["n_run"]) < int(r["n_base"]):
-                status = f"fewer utterances ({int(r['n_base'])} -> {int(r['n_run'])})"
+                status, detail = GateStatus.FEWER, f"{int(r['n_base'])} -> {int(r['n_run'])}"
             elif int(r["errors_run"]) > int(r["errors_base"]):
-                status = f"more errors ({int(r['errors_base'])} -> {int(r['errors_run'])})"
+                status, detail = GateStatus.MORE_ERRORS, f"{int(r['errors_base'])} -> {int(r['errors_run'])}"
             status = _unchanged_code(status, r["backend_base"], r["backend_run"])
-        rows.append({**{k: r[k] for k in KEY}, "baseline": r["value_base"],
-                     "run": r.get("value_run"), "delta": delta, "tolerance": tol, "status": status})
+        rows.append({**{k: r[k] for k in KEY}, "baseline": r["value_base"], "run": r.get("value_run"),
+                     "delta": delta, "tolerance": tol, "status": status, "detail": detail})
     return pd.DataFrame(rows)
 
 
@@ -254,31 +297,35 @@ def _utterance_status(merged: pd.DataFrame, tolerances: Tolerances, allow_new: b
                & _same_all(_numbers(merged["den_base"]), _numbers(merged["den_run"]), count_tol))
     text_base, text_run = _texts(merged["text_base"]), _texts(merged["text_run"])
     text = ((text_base != text_run) & ~metric.isin(list(tolerances.varying_text))).to_numpy()
-    status = np.full(len(merged), "ok", dtype=object)
+    status: list[GateStatus] = [GateStatus.OK] * len(merged)  # a list: numpy would turn the enum into plain str
+    detail: list[str] = [""] * len(merged)
     both = which == "both"
-    checks = [(which == "left_only", lambda i: "missing in run"),
-              (which == "right_only", lambda i: "ok (new, allowed)" if allow_new else "new in run"),
+    checks = [(which == "left_only", lambda i: (GateStatus.MISSING, "")),
+              (which == "right_only", lambda i: (GateStatus.OK_NEW if allow_new else GateStatus.NEW, "")),
               (both & model_changed,
-               lambda i: f"backend changed ({merged['backend_base'].iat[i]} -> {merged['backend_run'].iat[i]})"),
-              (both & (error_base != error_run), lambda i: "error appeared" if error_run[i] else "error gone"),
-              (both & moved, lambda i: "moved"),
-              (both & counts, lambda i: (f"counts changed (num {merged['num_base'].iat[i]} -> "
+               lambda i: (GateStatus.BACKEND, f"{merged['backend_base'].iat[i]} -> {merged['backend_run'].iat[i]}")),
+              (both & (error_base != error_run),
+               lambda i: (GateStatus.ERROR_APPEARED if error_run[i] else GateStatus.ERROR_GONE, "")),
+              (both & moved, lambda i: (GateStatus.MOVED, "")),
+              (both & counts, lambda i: (GateStatus.COUNTS, f"num {merged['num_base'].iat[i]} -> "
                                          f"{merged['num_run'].iat[i]}, den {merged['den_base'].iat[i]} -> "
-                                         f"{merged['den_run'].iat[i]})")),
-              (both & text, lambda i: f"transcript changed ({text_base.iat[i][:60]!r} -> {text_run.iat[i][:60]!r})")]
+                                         f"{merged['den_run'].iat[i]}")),
+              (both & text,
+               lambda i: (GateStatus.TRANSCRIPT, f"{text_base.iat[i][:60]!r} -> {text_run.iat[i][:60]!r}"))]
     decided = np.zeros(len(merged), dtype=bool)
-    for mask, name in checks:
+    for mask, verdict in checks:
         for i in np.flatnonzero(mask & ~decided):
-            status[i] = name(i)
+            status[i], detail[i] = verdict(i)
         decided |= mask
     code_changed = both & ~decided & (backend_base != backend_run).to_numpy()
-    status[code_changed] = "ok (code changed)"
-    ok = np.array([s.startswith("ok") for s in status], dtype=bool)
+    for i in np.flatnonzero(code_changed):
+        status[i] = GateStatus.OK_CODE
+    ok = np.array([s.passed for s in status], dtype=bool)
     with np.errstate(divide="ignore", invalid="ignore"):
         score = np.where(np.isnan(delta), np.where(ok, 0.0, np.inf), np.abs(delta) / tol)
     out = merged[UTT_KEY].copy()
     out["baseline"], out["run"], out["delta"], out["tolerance"] = value_base, value_run, delta, tol
-    out["score"], out["status"] = score, status
+    out["score"], out["status"], out["detail"] = score, status, detail
     return out.reset_index(drop=True)
 
 
@@ -292,13 +339,13 @@ class GateResult:
 
     @property
     def failed_aggregates(self) -> pd.DataFrame:
-        return self.aggregates[~self.aggregates["status"].str.startswith("ok")]
+        return self.aggregates[~self.aggregates["status"].map(lambda s: s.passed).astype(bool)]
 
     @property
     def failed_utterances(self) -> pd.DataFrame:
         if self.utterances is None or self.utterances.empty:
             return pd.DataFrame()
-        return self.utterances[~self.utterances["status"].str.startswith("ok")]
+        return self.utterances[~self.utterances["status"].map(lambda s: s.passed).astype(bool)]
 
     @property
     def passed(self) -> bool:
@@ -313,17 +360,27 @@ class GateResult:
                                                       largest=("delta", lambda d: d.abs().max()),
                                                       tolerance=("tolerance", "first"))
             lines += ["## utterances that moved, by metric (largest move first)", "",
-                      groups.reset_index().to_markdown(index=False, floatfmt=".3g"), "",
+                      _shown(groups.reset_index()).to_markdown(index=False, floatfmt=".3g"), "",
                       f"## the {min(top, len(bad))} largest of {len(bad)} utterance moves", "",
-                      bad.head(top)[[*UTT_KEY, "baseline", "run", "delta", "tolerance", "status"]]
+                      _shown(bad.head(top)[[*UTT_KEY, "baseline", "run", "delta", "tolerance", "status", "detail"]])
                       .to_markdown(index=False, floatfmt=".6g"), ""]
         failed = self.failed_aggregates
-        lines += ["## aggregates", "", (failed if not failed.empty else self.aggregates)
+        lines += ["## aggregates", "", _shown(failed if not failed.empty else self.aggregates)
                   .to_markdown(index=False, floatfmt=".4f")]
         if self.uncalibrated:
             lines += ["", f"not calibrated (compared exactly, floor): {', '.join(self.uncalibrated)}; "
                           "`codecbench check --calibrate CONFIG` measures their noise"]
         return "\n".join(lines)
+
+
+def _shown(frame: pd.DataFrame) -> pd.DataFrame:
+    """A comparison as printed: tolerances in scientific notation (1e-06, not 0.0000), statuses as their text."""
+    out = frame.copy()
+    if "tolerance" in out:
+        out["tolerance"] = [f"{float(t):.3g}" for t in out["tolerance"]]
+    if "status" in out:
+        out["status"] = [str(s) for s in out["status"]]
+    return out
 
 
 def gate(run_dir: str | Path, baseline: str | Path, tolerances: Tolerances, policy: str = "utterance",

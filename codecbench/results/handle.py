@@ -11,20 +11,20 @@ import pandas as pd
 
 from codecbench.engine.runner import RunSummary
 from codecbench.results.columns import output_specs
-from codecbench.results.gate import GateResult, gate, load_tolerances
+from codecbench.results.gate import GateResult, default_tolerances, gate, load_tolerances
 from codecbench.results.intervals import add_intervals
 from codecbench.results.tables import (
-    add_published,
+    Table,
     dataset_order,
-    flagged_codecs,
     load_rows,
     paper_table,
+    published_rows,
     read_published,
     render,
     run_order,
     summarize,
+    unranked_codecs,
 )
-from codecbench.util.shipped import config_file
 
 
 class Results:
@@ -63,7 +63,7 @@ class Results:
             A long DataFrame (codec, task, dataset, metric, value, ci_low, ci_high, n, errors, backend, ...).
         """
         df = self.rows
-        return add_intervals(summarize(df), df, output_specs(), flagged_codecs(df, "identity"))
+        return add_intervals(summarize(df), df, output_specs(), unranked_codecs(df))
 
     def tasks(self) -> list[str]:
         """The tasks the rows hold."""
@@ -71,7 +71,9 @@ class Results:
 
     def table(self, task: str | None = None, published: str | Path | None = None) -> pd.DataFrame:
         """A task's table as ``codecbench table`` prints it: a row per codec, a column per measured rate and per
-        dataset and metric (numbers, not formatted).
+        dataset and metric (numbers, not formatted), and two columns about the row: ``source`` (``ours``, or
+        ``published`` for the paper's rows) and ``random_weights`` (the real architecture with random weights: not
+        the codec's numbers, never ranked).
 
         Args:
             task: the task (``resynthesis``, ``vc``, ...); may be left out when the rows hold one task.
@@ -94,10 +96,11 @@ class Results:
         df = self.rows
         order = [c for d in self.run_dirs for c in run_order(d)]
         datasets = list(dict.fromkeys(n for d in self.run_dirs for n in dataset_order(d)))
-        table, _ = paper_table(df, summarize(df), task, order, datasets)
-        if published is not None:
-            table = add_published(table, read_published(published), task)
-        return table
+        summary = summarize(df)
+        frame, columns = paper_table(df, summary, task, order, datasets)
+        theirs = published_rows(frame, read_published(published), task) if published is not None else None
+        random = frozenset(summary.loc[summary["random_weights"], "codec"])
+        return Table(frame, columns, published=theirs, random=random).with_source()
 
     def write_tables(self, out: str | Path | None = None, published: str | Path | None = None) -> dict[str, str]:
         """Write ``summary.csv`` and every task's CSV / Markdown / LaTeX table (into ``out``, by default the first
@@ -114,7 +117,8 @@ class Results:
 
         Args:
             baseline: a baseline CSV written by ``codecbench check --write`` (with its ``.rows.csv``).
-            tolerances: a tolerances YAML (by default the harness's own, measured for its CI codecs).
+            tolerances: a tolerances YAML (``codecbench check --calibrate`` writes one); may be left out only for the
+                harness's own baselines (its tolerances were measured for its CI codecs).
             policy: ``utterance`` (each utterance within its measured noise) or ``aggregate``.
             allow_new: accept codecs, datasets or metrics the baseline does not have.
 
@@ -122,7 +126,7 @@ class Results:
             A :class:`~codecbench.results.gate.GateResult`: ``passed``, and what moved as DataFrames
             (``failed_aggregates``, ``failed_utterances``).
         """
-        measured = load_tolerances(tolerances if tolerances is not None else config_file("tolerances.yaml"))
+        measured = load_tolerances(tolerances if tolerances is not None else default_tolerances(baseline))
         return gate(self.run_dirs[0], baseline, measured, policy, allow_new)
 
     def report(self, out: str | Path, published: str | Path | None = None) -> Path:

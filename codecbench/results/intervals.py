@@ -39,7 +39,7 @@ def _counts(rng: np.random.Generator, n: int, resamples: int) -> np.ndarray:
 def add_intervals(summary: pd.DataFrame, df: pd.DataFrame, specs: dict[str, MetricOutput],
                   unranked: set[str] | frozenset[str] = frozenset(), resamples: int = RESAMPLES) -> pd.DataFrame:
     """``summary`` with ``ci_low`` / ``ci_high`` per cell, and per ranked metric the ``best`` codec of its
-    (task, dataset) and each codec's paired ``p_vs_best`` (identity codecs are not ranked).
+    (task, dataset) and each codec's paired ``p_vs_best`` (identity and random-weight codecs are not ranked).
 
     Vectorised over cells: per (task, dataset) the utterances of all its cells are resampled once; every cell
     is the matrix product of those counts with its numerators and denominators (zero where it has no row)."""

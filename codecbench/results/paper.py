@@ -19,8 +19,7 @@ from codecbench.config.runconfig import RunConfig, from_dict, read_config_data
 from codecbench.engine import plan
 from codecbench.engine.store import ResultStore
 from codecbench.plugins.registry import CODECS, METRICS, TASKS, discover
-from codecbench.results.columns import Columns
-from codecbench.results.tables import PAPER_SUFFIX
+from codecbench.results.tables import Table
 from codecbench.util.shipped import paper_configs, published
 
 
@@ -194,21 +193,20 @@ def _versus_paper(count: int, stated: int | None) -> str:
     return f" (WARNING: the paper states {stated}; numbers will not be comparable)"
 
 
-def compare_published(table: pd.DataFrame, columns: Columns, tolerance: dict[str, float]) -> pd.DataFrame:
-    """Cells with both our number and the published one (``<codec> (paper)`` rows): ours, paper, delta,
-    the tolerance of the column's metric and whether the delta is within it (no tolerance: not checked)."""
+def compare_published(table: Table, tolerance: dict[str, float]) -> pd.DataFrame:
+    """Cells with both our number and the published one (a codec of :attr:`Table.published` that we ran): ours,
+    paper, delta, the tolerance of the column's metric and whether the delta is within it (no tolerance: not
+    checked)."""
     cells = []
-    for row in table.index:
-        if not str(row).endswith(PAPER_SUFFIX):
+    theirs = table.published if table.published is not None else pd.DataFrame()
+    for codec in theirs.index:
+        if codec not in table.frame.index:
             continue
-        codec = str(row)[: -len(PAPER_SUFFIX)]
-        if codec not in table.index:
-            continue
-        for column in table.columns:
-            paper, ours = table.loc[row, column], table.loc[codec, column]
+        for column in theirs.columns:
+            paper, ours = theirs.loc[codec, column], table.frame.loc[codec, column]
             if pd.isna(paper) or pd.isna(ours):
                 continue
-            output = columns[column].output if column in columns else None
+            output = table.columns[column].output if column in table.columns else None
             tol = tolerance.get(output.name) if output is not None else None
             delta = float(ours) - float(paper)
             cells.append({"codec": codec, "column": column, "ours": float(ours), "paper": float(paper),

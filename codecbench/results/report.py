@@ -24,21 +24,22 @@ import pandas as pd
 from codecbench.api.rows import ERROR_METRIC, ItemId, item_sources
 from codecbench.api.task import saved_audio_path
 from codecbench.results.cards import card_line
-from codecbench.results.columns import Column, Columns, output_specs
+from codecbench.results.columns import Column, output_specs
 from codecbench.results.intervals import add_intervals
 from codecbench.results.outputs import dataset_roots, original_files, run_inputs, save_plot, saved_file
 from codecbench.results.tables import (
-    PAPER_SUFFIX,
-    add_published,
+    Table,
     dataset_order,
     flagged_codecs,
     load_rows,
     paper_table,
+    published_rows,
     rank_marks,
     read_published,
     run_order,
     saved_codecs,
     summarize,
+    unranked_codecs,
 )
 from codecbench.util.audio import METRIC_SAMPLE_RATE, AudioError, load_audio, resample
 from codecbench.util.csvfile import write_csv
@@ -86,23 +87,24 @@ def _page(title: str, body: str) -> str:
             f"<pre id='selfcheck'>pending</pre>{SCRIPT}</body></html>")
 
 
-def _table_html(table: pd.DataFrame, columns: Columns, flagged: set[str], unranked: set[str],
-                ci: dict[tuple[str, str], str]) -> str:
-    marks = rank_marks(table, columns, unranked)
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in ["Codec", *table.columns])
+def _table_html(table: Table, ci: dict[tuple[str, str], str]) -> str:
+    marks = rank_marks(table)
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in ["Codec", *table.frame.columns])
     rows = []
-    for codec in table.index:
-        name = f"{codec}{' †' if codec in flagged else ''}"
-        cells = [f"<td class='{'paper' if str(codec).endswith(PAPER_SUFFIX) else ''}'>{html.escape(name)}</td>"]
-        for column in table.columns:
-            value = table.loc[codec, column]
-            text = "-" if pd.isna(value) else f"{value:.{columns[column].decimals}f}"
-            rank = marks.get((codec, column))
-            css = {1: "best", 2: "second"}.get(rank or 0, "")
-            tip = ci.get((str(codec), column), "")
-            cells.append(f"<td class='{css}' data-v='{'' if pd.isna(value) else value}' title='{html.escape(tip)}'>"
-                         f"{text}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
+    parts = [(table.frame, False)] + ([(table.published, True)] if table.published is not None else [])
+    for frame, published in parts:
+        for codec in frame.index:
+            name = f"{codec}{' †' if codec in table.random and not published else ''}{' (paper)' if published else ''}"
+            cells = [f"<td class='{'paper' if published else ''}'>{html.escape(name)}</td>"]
+            for column in frame.columns:
+                value = frame.loc[codec, column]
+                text = "-" if pd.isna(value) else f"{value:.{table.columns[column].decimals}f}"
+                rank = None if published else marks.get((codec, column))
+                css = {1: "best", 2: "second"}.get(rank or 0, "")
+                tip = "" if published else ci.get((str(codec), column), "")
+                cells.append(f"<td class='{css}' data-v='{'' if pd.isna(value) else value}' "
+                             f"title='{html.escape(tip)}'>{text}</td>")
+            rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
@@ -137,28 +139,34 @@ def _pareto(points: list[tuple[float, float, str]], higher: bool) -> list[tuple[
     return sorted(front)
 
 
-def _rate_plots(table: pd.DataFrame, columns: Columns, task: str, out: Path) -> list[str]:
-    """One PNG per quality column: measured bitrate (x) against it (y). Returns relative paths."""
+def _rate_plots(table: Table, task: str, out: Path) -> list[str]:
+    """One PNG per quality column: measured bitrate (x) against it (y); random-weight rows drawn hollow, labelled †
+    and kept off the Pareto front; the paper's rows as grey squares. Returns relative paths."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    columns = table.columns
     bitrate = next((title for title, c in columns.items() if c.output is not None and c.output.name == "bitrate"),
                    None)
-    if bitrate is None or bitrate not in table.columns:
+    if bitrate is None or bitrate not in table.frame.columns:
         return []
     paths = []
+
+    def points(frame: pd.DataFrame | None, column: str, codecs: list[str]) -> list[tuple[float, float, str]]:
+        if frame is None:
+            return []
+        return [(float(frame.loc[c, bitrate]), float(frame.loc[c, column]), str(c)) for c in codecs
+                if not pd.isna(frame.loc[c, bitrate]) and not pd.isna(frame.loc[c, column])]
+
     for column, spec in columns.items():
         higher = spec.higher
-        if higher is None or column not in table.columns:
+        if higher is None or column not in table.frame.columns:
             continue
-        ours = [(float(table.loc[c, bitrate]), float(table.loc[c, column]), str(c)) for c in table.index
-                if not str(c).endswith(PAPER_SUFFIX) and not pd.isna(table.loc[c, bitrate])
-                and not pd.isna(table.loc[c, column])]
-        paper = [(float(table.loc[c, bitrate]), float(table.loc[c, column]), str(c)) for c in table.index
-                 if str(c).endswith(PAPER_SUFFIX) and not pd.isna(table.loc[c, bitrate])
-                 and not pd.isna(table.loc[c, column])]
+        ours = points(table.frame, column, [c for c in table.frame.index if c not in table.random])
+        random = points(table.frame, column, [c for c in table.frame.index if c in table.random])
+        paper = points(table.published, column, list(table.published.index) if table.published is not None else [])
         if not ours:
             continue
         fig, ax = plt.subplots(figsize=(5.2, 3.8), dpi=100)
@@ -173,6 +181,11 @@ def _rate_plots(table: pd.DataFrame, columns: Columns, task: str, out: Path) -> 
         if paper:
             ax.scatter([p[0] for p in paper], [p[1] for p in paper], marker="s", facecolors="none",
                        edgecolors="gray", label="paper")
+        if random:
+            ax.scatter([p[0] for p in random], [p[1] for p in random], marker="o", facecolors="none",
+                       edgecolors="red", label="† random weights (not the codec's numbers)")
+            for x, y, name in random:
+                ax.annotate(f"{name} †", (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points", color="red")
         front = _pareto(ours, bool(higher))
         ax.plot([f[0] for f in front], [f[1] for f in front], "k--", linewidth=0.8, label="Pareto front")
         ax.set_xscale("log")
@@ -319,7 +332,7 @@ def build_report(run_dirs: list[str | Path], out: str | Path, published: str | P
     inputs = [*run_inputs(dirs), *dataset_roots(dirs), *([Path(published)] if published is not None else [])]
     out = OutputDir(out, "report", inputs).path
     df = load_rows(list(dirs), extra="raw")
-    summary = add_intervals(summarize(df), df, output_specs(), flagged_codecs(df, "identity"))
+    summary = add_intervals(summarize(df), df, output_specs(), unranked_codecs(df))
     write_csv(summary, out / "summary.csv", index=False, float_format="%.6g")
     order = [c for r in dirs for c in run_order(r)]
     datasets = list(dict.fromkeys(d for r in dirs for d in dataset_order(r)))
@@ -334,12 +347,12 @@ def build_report(run_dirs: list[str | Path], out: str | Path, published: str | P
             f"<li><a href='{page_name(t, d)}'>{html.escape(t)} / {html.escape(d)}</a> ({n} utterances)</li>"
             for t, d, n in pages) + "</ul>")
     for task in sorted(summary["task"].unique()):
-        table, columns = paper_table(df, summary, task, order, datasets)
-        if paper is not None:
-            table = add_published(table, paper, task)
+        frame, columns = paper_table(df, summary, task, order, datasets)
+        table = Table(frame, columns, [], published_rows(frame, paper, task) if paper is not None else None,
+                      frozenset(flagged), frozenset(unranked))
         parts.append(f"<h2>{html.escape(task)}</h2>")
-        parts.append(_table_html(table, columns, flagged, unranked, _tooltips(summary, task)))
-        plots = _rate_plots(table, columns, task, out)
+        parts.append(_table_html(table, _tooltips(summary, task)))
+        plots = _rate_plots(table, task, out)
         parts += [f"<img class='plot' src='{p}' alt='{html.escape(p)}'>" for p in plots]
     if (df["task"] == "listening").any():  # a MUSHRA test was imported: how far the metrics rank like the ears
         from codecbench.results.listening import correlation_plots, correlations

@@ -11,10 +11,10 @@ from typing import Any
 
 import pandas as pd
 
-from codecbench.api.rows import ERROR_METRIC, WHOLE
+from codecbench.api.rows import ERROR_METRIC, WHOLE, Row
 from codecbench.config.runconfig import RunConfig, from_dict
-from codecbench.engine.store import ResultStore
 from codecbench.results import paper
+from codecbench.results.tables import load_rows
 from codecbench.util.shipped import published
 
 SHOWN = ["codec", "frame_rate_hz", "paper_frame_rate_hz", "bitrate_kbps", "paper_bitrate_kbps", "sample_rate_khz",
@@ -42,7 +42,11 @@ def measured(run_dir: Path, names: list[str]) -> tuple[list[dict[str, Any]], int
     """One record per codec (totals over utterances: frames or bits / seconds; the per-codec card), and the
     number of utterances measured: one read of the store."""
     task = task_name()
-    rows = [r for r in ResultStore(run_dir).current_rows() if r.task == task]
+    frame = load_rows([run_dir]) if (Path(run_dir) / "rows.jsonl").is_file() else pd.DataFrame()
+    rows = [] if frame.empty else [Row(codec=r.codec, task=r.task, dataset=r.dataset, utt_id=r.utt_id, metric=r.metric,
+                                       value=_number(r.value), num=_number(r.num), den=_number(r.den),
+                                       error=r.error if isinstance(r.error, str) else None, extra=r.extra or {})
+                                   for r in frame[frame["task"] == task].itertuples()]
     records = []
     for name in names:
         mine = [r for r in rows if r.codec == name]
@@ -69,6 +73,10 @@ def measured(run_dir: Path, names: list[str]) -> tuple[list[dict[str, Any]], int
             record["error"] = (errors[0].splitlines() or [''])[0][:160] if errors else "not measured"
         records.append(record)
     return records, len({r.utt_id for r in rows if r.utt_id != WHOLE})
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
 
 
 def layout(run_dir: Path, names: list[str]) -> tuple[pd.DataFrame, str]:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from codecbench.api.metric import MetricOutput
-from codecbench.api.rows import ERROR_METRIC
+from codecbench.api.rows import ERROR_METRIC, KEY_FIELDS
 from codecbench.config.runconfig import CodecSpec, load_saved
 from codecbench.engine.rowframe import current_frame, with_derived
 from codecbench.results.cards import card_line
@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 
 SUMMARY_COLUMNS = ["codec", "task", "dataset", "metric", "value", "spread", "seeds", "n", "errors", "backend",
                    "random_weights"]
-ROW_KEY = ("codec", "task", "dataset", "metric", "utt_id", "variant", "setup")  # Row.key's fields
 
 
 def load_rows(run_dirs: list[str | Path], extra: str = "dict") -> pd.DataFrame:
@@ -44,11 +43,11 @@ def load_rows(run_dirs: list[str | Path], extra: str = "dict") -> pd.DataFrame:
     df = _concat_categorical(frames)
     if df.empty:
         raise ValueError(f"no rows in {', '.join(map(str, run_dirs))}")
-    df = df.drop_duplicates(subset=list(ROW_KEY), keep="first")
+    df = df.drop_duplicates(subset=list(KEY_FIELDS), keep="first")
     # one canonical order: aggregates, intervals and tables never depend on the order rows were written
     # in (an inline run and the same rows merged from shards give byte-identical summaries); categories are
     # sorted, so sorting their codes is sorting the strings
-    df = df.sort_values(list(ROW_KEY), kind="stable").reset_index(drop=True)
+    df = df.sort_values(list(KEY_FIELDS), kind="stable").reset_index(drop=True)
     for name in df.columns:
         if isinstance(df[name].dtype, pd.CategoricalDtype):
             df[name] = df[name].astype(object).where(df[name].notna(), None)
@@ -91,6 +90,11 @@ def flagged_codecs(df: pd.DataFrame, flag: str) -> set[str]:
     """Codec labels whose rows carry ``extra[flag]`` (``random_weights``, ``identity``: columns of their own)."""
     df = with_derived(df)
     return set(df.loc[df[flag].astype(bool), "codec"])
+
+
+def unranked_codecs(df: pd.DataFrame) -> set[str]:
+    """Codecs never ranked best (nor tested against the best): identity codecs and random-weight rows."""
+    return flagged_codecs(df, "identity") | flagged_codecs(df, "random_weights")
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
@@ -179,9 +183,6 @@ def paper_table(df: pd.DataFrame, summary: pd.DataFrame, task: str, order: list[
     return wide.loc[codecs], columns
 
 
-PAPER_SUFFIX = " (paper)"
-
-
 def parse_join(specs: list[str]) -> dict[str, list[str]]:
     """``["ASR=asr_probe", "TTS=tts_nar,tts_ar"]`` -> ``{"ASR": ["asr_probe"], "TTS": ["tts_nar", "tts_ar"]}``."""
     groups: dict[str, list[str]] = {}
@@ -261,9 +262,9 @@ def _published(published: str | Path | pd.DataFrame) -> pd.DataFrame:
     return published if isinstance(published, pd.DataFrame) else read_published(published)
 
 
-def add_published_joined(table: pd.DataFrame, published: str | Path | pd.DataFrame, groups: dict[str, list[str]]
-                         ) -> pd.DataFrame:
-    """The paper's numbers as ``(paper)`` rows of a :func:`joined_table` (columns it already has)."""
+def published_joined_rows(table: pd.DataFrame, published: str | Path | pd.DataFrame, groups: dict[str, list[str]]
+                          ) -> pd.DataFrame:
+    """The paper's numbers under the columns a :func:`joined_table` has: a row per codec (empty when none)."""
     specs = output_specs()
     data = _published(published).dropna(subset=["value"])
     rows: dict[str, dict[str, float]] = {}
@@ -276,16 +277,14 @@ def add_published_joined(table: pd.DataFrame, published: str | Path | pd.DataFra
             Column(spec, r["dataset"], group, dataset_shown=shown).title for shown in (False, True)]
         for name in names:
             if name in table.columns:
-                rows.setdefault(f"{r['codec']}{PAPER_SUFFIX}", {})[name] = float(r["value"])
+                rows.setdefault(str(r["codec"]), {})[name] = float(r["value"])
                 break
-    if not rows:
-        return table
-    return pd.concat([table, pd.DataFrame.from_dict(rows, orient="index")])
+    return pd.DataFrame.from_dict(rows, orient="index").reindex(columns=table.columns)
 
 
-def add_published(table: pd.DataFrame, published: str | Path | pd.DataFrame, task: str) -> pd.DataFrame:
-    """Append the paper's numbers (long CSV: codec, task, dataset, metric, value) as ``<codec> (paper)``
-    rows under the columns this table already has; datasets are matched by the run's names."""
+def published_rows(table: pd.DataFrame, published: str | Path | pd.DataFrame, task: str) -> pd.DataFrame:
+    """The paper's numbers (long CSV: codec, task, dataset, metric, value) of ``task`` under the columns ``table``
+    has (datasets matched by the run's names): a row per codec (empty when none)."""
     specs = output_specs()
     data = _published(published).dropna(subset=["value"])
     data = data[data["task"] == task]
@@ -296,22 +295,53 @@ def add_published(table: pd.DataFrame, published: str | Path | pd.DataFrame, tas
             continue
         column = Column(spec, r["dataset"] if spec.per_dataset else None).title  # rates: one column
         if column in table.columns:
-            rows.setdefault(f"{r['codec']}{PAPER_SUFFIX}", {})[column] = float(r["value"])
-    if not rows:
-        return table
-    return pd.concat([table, pd.DataFrame.from_dict(rows, orient="index")])
+            rows.setdefault(str(r["codec"]), {})[column] = float(r["value"])
+    return pd.DataFrame.from_dict(rows, orient="index").reindex(columns=table.columns)
 
 
-def rank_marks(table: pd.DataFrame, columns: Columns, unranked: frozenset[str] | set[str]
-               ) -> dict[tuple[str, str], int]:
-    """(codec, column) -> 1 for best, 2 for second best (identity codecs and published rows not ranked)."""
+#: where a table row comes from (the ``source`` column of :meth:`Table.with_source`)
+OURS, PUBLISHED = "ours", "published"
+
+
+@dataclass
+class Table:
+    """One table: our numbers (a row per codec label, a column per :class:`Column` title), the paper's numbers
+    under the same columns (``published``: a row per codec), the columns, footnotes, and the rows that are never
+    ranked: random weights (``random``) and identity codecs such as the reference (``identity``)."""
+
+    frame: pd.DataFrame
+    columns: Columns
+    notes: list[str] = field(default_factory=list)
+    published: pd.DataFrame | None = None
+    random: frozenset[str] = frozenset()
+    identity: frozenset[str] = frozenset()
+    markdown: str = ""  # as written to <name>.md
+
+    @property
+    def ranked(self) -> list[str]:
+        """The codecs best / second best are chosen among: ours, with trained weights, not an identity codec."""
+        return [c for c in self.frame.index if c not in self.random and c not in self.identity]
+
+    def with_source(self) -> pd.DataFrame:
+        """Our rows and the paper's in one frame, with their ``source`` (ours / published) and ``random_weights``
+        as columns (a codec label may then occur twice: once per source)."""
+        ours = self.frame.assign(source=OURS, random_weights=[c in self.random for c in self.frame.index])
+        if self.published is None or self.published.empty:
+            return ours
+        theirs = self.published.assign(source=PUBLISHED, random_weights=False)
+        return pd.concat([ours, theirs])
+
+
+def rank_marks(table: Table) -> dict[tuple[str, str], int]:
+    """(codec, column) -> 1 for best, 2 for second best, among :attr:`Table.ranked` (random-weight and identity
+    codecs and the paper's rows are never ranked)."""
     marks = {}
-    ranked = [c for c in table.index if c not in unranked and not str(c).endswith(PAPER_SUFFIX)]
-    for column, spec in columns.items():
+    ranked = table.ranked
+    for column, spec in table.columns.items():
         higher = spec.higher
-        if higher is None:
+        if higher is None or column not in table.frame.columns:
             continue
-        values = table.loc[ranked, column].dropna()
+        values = table.frame.loc[ranked, column].dropna()
         ordered = sorted(values.unique(), reverse=bool(higher))
         for rank, target in enumerate(ordered[:2], start=1):
             for codec in values.index[values == target]:
@@ -319,47 +349,77 @@ def rank_marks(table: pd.DataFrame, columns: Columns, unranked: frozenset[str] |
     return marks
 
 
-def _format(table: pd.DataFrame, columns: Columns, style: str,
-            flagged: set[str], unranked: frozenset[str] | set[str] = frozenset()) -> pd.DataFrame:
-    marks = rank_marks(table, columns, unranked)
-    out = pd.DataFrame(index=[f"{c}{' †' if c in flagged else ''}" for c in table.index])
-    for column in table.columns:
+class Formatter:
+    """How a table's cells and labels look in one output format (Markdown here; :class:`Latex` below)."""
+
+    def escape(self, text: str) -> str:
+        """A codec, column or note as text of the format (a "|" would split a Markdown cell)."""
+        return str(text).replace("|", "\\|")
+
+    def spread(self, text: str, spread: float, decimals: int) -> str:
+        return f"{text} ± {spread:.{decimals}f}"
+
+    def rank(self, text: str, rank: int) -> str:
+        return f"**{text}**" if rank == 1 else f"_{text}_"
+
+    def label(self, codec: str, random: bool, published: bool) -> str:
+        return self.escape(f"{codec}{' †' if random else ''}{' (paper)' if published else ''}")
+
+
+class Latex(Formatter):
+    """LaTeX cells: special characters escaped, arrows and † as symbols, ranks as bold / underline."""
+
+    SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+               "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+    def escape(self, text: str) -> str:
+        text = "".join(self.SPECIAL.get(ch, ch) for ch in str(text))
+        for old, new in (("↑", r"$\uparrow$"), ("↓", r"$\downarrow$"), (" †", r"$^\dagger$")):
+            text = text.replace(old, new)
+        return text
+
+    def spread(self, text: str, spread: float, decimals: int) -> str:
+        return f"{text} $\\pm$ {spread:.{decimals}f}"
+
+    def rank(self, text: str, rank: int) -> str:
+        return f"\\textbf{{{text}}}" if rank == 1 else f"\\underline{{{text}}}"
+
+
+MARKDOWN, LATEX = Formatter(), Latex()
+
+
+def _cells(frame: pd.DataFrame, columns: Columns, fmt: Formatter, marks: dict[tuple[str, str], int]
+           ) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for column in frame.columns:
         spec = columns[column]
         if spec.spread:
             continue
         decimals, beside = spec.decimals, spec.spread_of().title
         cells = []
-        for codec in table.index:
-            value = table.loc[codec, column]
+        for codec in frame.index:
+            value = frame.loc[codec, column]
             text = "-" if pd.isna(value) else f"{value:.{decimals}f}"
-            spread = table.loc[codec, beside] if beside in table.columns else float("nan")
+            spread = frame.loc[codec, beside] if beside in frame.columns else float("nan")
             if not pd.isna(spread) and not pd.isna(value):
-                text += f" ± {spread:.{decimals}f}" if style == "md" else f" $\\pm$ {spread:.{decimals}f}"
+                text = fmt.spread(text, spread, decimals)
             rank = marks.get((codec, column))
-            if rank == 1:
-                text = f"**{text}**" if style == "md" else f"\\textbf{{{text}}}"
-            elif rank == 2:
-                text = f"_{text}_" if style == "md" else f"\\underline{{{text}}}"
-            cells.append(text)
-        out[column] = cells
-    out.index.name = "Codec"
-    if style == "tex":
-        out = out.rename(index=_tex, columns=_tex)
-    else:  # a "|" in a codec name or column would split a Markdown table cell
-        out = out.rename(index=lambda t: str(t).replace("|", "\\|"), columns=lambda t: str(t).replace("|", "\\|"))
+            cells.append(fmt.rank(text, rank) if rank else text)
+        out[fmt.escape(column)] = cells
     return out
 
 
-_TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-
-
-def _tex(text: str) -> str:
-    """A codec, column or note as LaTeX text: every special character escaped, arrows and † as symbols."""
-    text = "".join(_TEX_SPECIAL.get(ch, ch) for ch in str(text))
-    for old, new in (("↑", r"$\uparrow$"), ("↓", r"$\downarrow$"), (" †", r"$^\dagger$")):
-        text = text.replace(old, new)
-    return text
+def format_table(table: Table, fmt: Formatter) -> pd.DataFrame:
+    """A table as text cells of one format: our rows (random weights marked †), ranks marked, then the paper's."""
+    marks = rank_marks(table)
+    parts = [pd.DataFrame(_cells(table.frame, table.columns, fmt, marks),
+                          index=[fmt.label(c, c in table.random, False) for c in table.frame.index])]
+    if table.published is not None and not table.published.empty:
+        parts.append(pd.DataFrame(_cells(table.published, table.columns, fmt, {}),
+                                  index=[fmt.label(c, False, True) for c in table.published.index]))
+    out = pd.concat(parts)
+    out.index.name = "Codec"
+    return out
 
 
 def footnotes(summary: pd.DataFrame, task: str, flagged: set[str]) -> list[str]:
@@ -409,28 +469,17 @@ def run_order(run_dir: Path) -> list[str]:
     return [c.label for c in saved_codecs(run_dir)]
 
 
-def _write(target: Path, name: str, table: pd.DataFrame, columns: Columns, notes: list[str],
-           flagged: set[str], unranked: set[str] | frozenset[str]) -> str:
-    """``<name>.csv`` / ``.md`` / ``.tex``; returns the Markdown."""
+def _write(target: Path, name: str, table: Table) -> str:
+    """``<name>.csv`` (numbers, with their source) / ``.md`` / ``.tex``; returns the Markdown."""
     stem = file_name(name)  # a task or join name from rows or the command line: injective, inside ``target``
-    write_csv(table, target / f"{stem}.csv", float_format="%.6g")
-    md = _format(table, columns, "md", flagged, unranked).to_markdown()
-    md += "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+    write_csv(table.with_source(), target / f"{stem}.csv", float_format="%.6g")
+    md = format_table(table, MARKDOWN).to_markdown()
+    md += "\n\n" + "\n".join(f"- {n}" for n in table.notes) + "\n"
     atomic_write_text(target / f"{stem}.md", f"## {name}\n\n{md}")
-    tex = _format(table, columns, "tex", flagged, unranked).to_latex(escape=False)
-    tex += "".join(f"% {' '.join(str(n).splitlines())}\n" for n in notes)
+    tex = format_table(table, LATEX).to_latex(escape=False)
+    tex += "".join(f"% {' '.join(str(n).splitlines())}\n" for n in table.notes)
     atomic_write_text(target / f"{stem}.tex", tex)
     return md
-
-
-@dataclass
-class Table:
-    """One rendered table: its numbers (headed by :attr:`Column.title`), its columns and footnotes."""
-
-    frame: pd.DataFrame
-    columns: Columns
-    notes: list[str]
-    markdown: str = ""  # as written to <name>.md
 
 
 def build_tables(run_dirs: list[str | Path], out_dir: str | Path | None = None, published: str | Path | None = None,
@@ -448,40 +497,38 @@ def build_tables(run_dirs: list[str | Path], out_dir: str | Path | None = None, 
     target = OutputDir(out_dir or dirs[0] / "tables", "table", inputs, owned=out_dir is None).path
     df = load_rows(list(dirs), extra="none")
     summary = summarize(df)
-    write_csv(add_intervals(summary, df, output_specs(), flagged_codecs(df, "identity")), target / "summary.csv",
+    write_csv(add_intervals(summary, df, output_specs(), unranked_codecs(df)), target / "summary.csv",
               index=False, float_format="%.6g")
     order = [c for r in dirs for c in run_order(r)]
     datasets = list(dict.fromkeys(d for r in dirs for d in dataset_order(r)))
     flagged = set(summary.loc[summary["random_weights"], "codec"])
-    unranked = flagged_codecs(df, "identity")
+    unranked = frozenset(flagged_codecs(df, "identity"))
     built: dict[str, Table] = {}
     for task in sorted(summary["task"].unique()):
-        table, columns = paper_table(df, summary, task, order, datasets)
-        if published is not None:
-            table = add_published(table, paper, task)
+        frame, columns = paper_table(df, summary, task, order, datasets)
+        theirs = published_rows(frame, paper, task) if paper is not None else None
         notes = footnotes(summary, task, flagged)
-        if published is not None and any(str(c).endswith(PAPER_SUFFIX) for c in table.index):
-            notes.append(f"(paper) rows: published values from {Path(published).name} (Sim as cosine, not %), "
-                         "for the datasets of this run with the same names; not ranked.")
-        built[task] = Table(table, columns, notes)
+        if theirs is not None and not theirs.empty:
+            notes.append(f"(paper) rows: published values from {Path(str(published)).name} (Sim as cosine, not "
+                         "%), for the datasets of this run with the same names; not ranked.")
+        built[task] = Table(frame, columns, notes, theirs, frozenset(flagged), unranked)
     for name, groups in (joins or {}).items():
         _check_join(groups, set(summary["task"]))
-        table, columns, sources = joined_table(df, summary, groups, order, datasets)
-        if table.empty:
+        frame, columns, sources = joined_table(df, summary, groups, order, datasets)
+        if frame.empty:
             log.warning("table %s: none of the tasks %s has rows", name, [t for g in groups.values() for t in g])
             continue
-        if published is not None:
-            table = add_published_joined(table, paper, groups)
+        theirs = published_joined_rows(frame, paper, groups) if paper is not None else None
         notes = list(dict.fromkeys(n for g in groups.values() for t in g for n in footnotes(summary, t, flagged)))
         for group, by_codec in sources.items():
             if len(set(by_codec.values())) > 1:
                 notes.append(f"{group}: " + "; ".join(f"{c} from {t}" for c, t in by_codec.items()))
-        if published is not None:
-            notes.append(f"(paper) rows: published values from {Path(published).name} (Sim as cosine, not %); "
-                         "not ranked.")
-        built[name] = Table(table, columns, notes)
+        if theirs is not None and not theirs.empty:
+            notes.append(f"(paper) rows: published values from {Path(str(published)).name} (Sim as cosine, not "
+                         "%); not ranked.")
+        built[name] = Table(frame, columns, notes, theirs, frozenset(flagged), unranked)
     for name, made in built.items():
-        made.markdown = _write(target, name, made.frame, made.columns, made.notes, flagged, unranked)
+        made.markdown = _write(target, name, made)
     return built
 
 

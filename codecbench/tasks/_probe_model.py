@@ -24,8 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._training import BATCH_ORDERS, TrainConfig, TrainState, evaluate, random_batches
-from ._training import ascending_batches as sorted_batches  # the probes' own ascending_batches is below
+from ._training import BATCH_ORDERS, TrainConfig, TrainState, ascending_batches, evaluate, random_batches
 from ._training import train as train_model
 
 __all__ = ["ProbeItem", "TokenProbe", "TrainConfig", "TrainState", "collate", "ctc_feasible", "evaluate_loss",
@@ -136,9 +135,9 @@ def evaluate_loss(model: TokenProbe, items: Sequence[ProbeItem], cfg: TrainConfi
     return evaluate(model, _batches(items, cfg.batch_size), probe_loss, cfg)
 
 
-def ascending_batches(items: Sequence[ProbeItem], size: int) -> list[list[ProbeItem]]:
-    """:func:`~._training.ascending_batches` by the recording's duration (the authors' order)."""
-    return sorted_batches(items, size, lambda i: (i.seconds, i.utt_id))
+def by_duration(item: ProbeItem) -> tuple[float, str]:
+    """The authors' sort key of a probe item: the recording's duration, then its id."""
+    return item.seconds, item.utt_id
 
 
 def train(model: TokenProbe, train_items: Sequence[ProbeItem], valid_items: Sequence[ProbeItem],
@@ -150,7 +149,7 @@ def train(model: TokenProbe, train_items: Sequence[ProbeItem], valid_items: Sequ
     restored."""
     if order not in BATCH_ORDERS:
         raise ValueError(f"batch_order must be one of {BATCH_ORDERS}, got {order!r}")
-    fixed = ascending_batches(train_items, cfg.batch_size) if order == "ascending" else None
+    fixed = ascending_batches(train_items, cfg.batch_size, by_duration) if order == "ascending" else None
 
     def epoch_batches(rng: random.Random) -> list[list[ProbeItem]]:
         return fixed if fixed is not None else random_batches(train_items, cfg.batch_size, rng)

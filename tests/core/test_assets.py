@@ -115,16 +115,18 @@ def test_fetched_copies_are_found_offline_and_verified(toy: assets.Asset, tmp_pa
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("CODECBENCH_CACHE", str(tmp_path / "cache"))
-    assert assets.verify(toy.name) == "absent"
+    assert assets.verify(toy.name).status is assets.AssetStatus.ABSENT
     folder = assets.fetched_path(toy.name)
     folder.mkdir(parents=True)
     (folder / "weights.bin").write_bytes(b"abc")
     assert assets.locate(toy.name).origin == "fetched"
-    assert assets.verify(toy.name).startswith("PROBLEM") and "config.json" in assets.verify(toy.name)
+    verdict = assets.verify(toy.name)
+    assert verdict.status is assets.AssetStatus.PROBLEM and "config.json" in verdict.detail
     (folder / "config.json").write_text("{}")
-    assert assets.verify(toy.name).startswith("ok")
+    assert assets.verify(toy.name).status is assets.AssetStatus.OK
     sealed = assets.Asset("sealed", "a checksummed file", "someone/sealed", files=("config.json",),
                           sha256=assets.sha256_of(folder / "weights.bin"))
     assets.declare(sealed)
     monkeypatch.setenv(assets.env_var("sealed"), str(folder))
-    assert assets.verify("sealed").startswith("PROBLEM") and "sha256" in assets.verify("sealed")  # config.json differs
+    sealed_verdict = assets.verify("sealed")  # config.json differs from its declared sha256
+    assert sealed_verdict.status is assets.AssetStatus.PROBLEM and "sha256" in sealed_verdict.detail

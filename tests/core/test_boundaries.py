@@ -22,7 +22,7 @@ from codecbench.config.runconfig import from_dict
 from codecbench.engine import runner
 from codecbench.engine.store import ResultStore
 from codecbench.results.tables import load_rows
-from tests.conftest import tone
+from tests.conftest import TOLERANCES, tone
 from tests.core.test_third_party_plugins import install_plugin
 
 
@@ -476,7 +476,7 @@ def test_assets_verify_fails_what_its_user_could_not_load(tmp_path: Path, monkey
 
     def verify(name: str, location: Path | str) -> str:
         monkeypatch.setenv(assets.env_var(name), str(location))
-        status = assets.verify(name)
+        status = str(assets.verify(name))
         assert main(["assets", "verify", name]) == (0 if status.startswith("ok") else 1)
         capsys.readouterr()
         return status
@@ -582,7 +582,7 @@ def test_published_and_baseline_files_are_checked_where_they_enter(tmp_path: Pat
         (tmp_path / name).write_bytes(body)
         assert main(["table", run, "--published", str(tmp_path / name)]) == 2, name
         _one_line_error(capsys, "--published", name)
-        assert main(["check", run, "--baseline", str(tmp_path / name)]) == 2, name
+        assert main(["check", run, "--baseline", str(tmp_path / name), "--tolerances", TOLERANCES]) == 2, name
         _one_line_error(capsys, "baseline", name)
     good = tmp_path / "paper.csv"
     good.write_text(header + "mulaw-8bit,resynthesis,d,frame_rate,99\nmulaw-8bit,resynthesis,d,bitrate,\n")
@@ -596,10 +596,11 @@ def test_published_and_baseline_files_are_checked_where_they_enter(tmp_path: Pat
     bad_n = tmp_path / "bad_n.csv"
     n_at = lines[0].split(",").index("n")
     bad_n.write_text("\n".join([lines[0], ",".join(c if i != n_at else "" for i, c in enumerate(lines[1].split(",")))]))
-    assert main(["check", run, "--baseline", str(bad_n)]) == 2
+    assert main(["check", run, "--baseline", str(bad_n), "--tolerances", TOLERANCES]) == 2
     _one_line_error(capsys, "line 2", "n must be a finite number")
     (tmp_path / "bad_n.rows.csv").write_text("codec,task\n")  # a per-utterance file without its columns
-    assert main(["check", run, "--baseline", str(bad_n.with_name("bad_n.csv")), "--policy", "utterance"]) == 2
+    assert main(["check", run, "--baseline", str(bad_n.with_name("bad_n.csv")), "--policy", "utterance",
+                 "--tolerances", TOLERANCES]) == 2
     capsys.readouterr()
 
 
@@ -618,7 +619,7 @@ def test_check_write_replaces_only_baselines_apart_from_the_run(tmp_path: Path, 
     assert mine.read_text() == "my,own\n1,2\n" and (run / "rows.jsonl").read_bytes() == rows
     assert main(["check", str(run), "--baseline", str(tmp_path / "b.csv"), "--write"]) == 0
     assert main(["check", str(run), "--baseline", str(tmp_path / "b.csv"), "--write"]) == 0  # its own: rewritten
-    assert main(["check", str(run), "--baseline", str(tmp_path / "b.csv")]) == 0
+    assert main(["check", str(run), "--baseline", str(tmp_path / "b.csv"), "--tolerances", TOLERANCES]) == 0
 
 
 def test_readers_never_rewrite_rows_and_skip_foreign_lines(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -14,6 +14,7 @@ from codecbench.cli.main import main
 from codecbench.config.runconfig import from_dict
 from codecbench.engine import runner
 from codecbench.results.gate import gate, load_tolerances, rows_path, write_baseline
+from tests.conftest import TOLERANCES
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIPS = ["1688-142285-0000", "1688-142285-0001", "p227_023"]  # 15, 12.6 and 11.4 s: several DNSMOS windows
@@ -116,7 +117,7 @@ def test_an_unchanged_rerun_on_one_thread_passes(baseline: Path, shared_data: Pa
         run = _fresh_run(shared_data, tmp_path, monkeypatch)
     finally:
         torch.set_num_threads(threads)
-    assert main(["check", str(run), "--baseline", str(baseline)]) == 0
+    assert main(["check", str(run), "--baseline", str(baseline), "--tolerances", TOLERANCES]) == 0
     assert "check passed (utterance policy)" in capsys.readouterr().out
 
 
@@ -167,3 +168,42 @@ def test_a_code_edit_alone_passes_and_a_model_change_fails(tmp_path: Path, audio
     result = gate(tmp_path / "run", tmp_path / "b.csv", tolerances)
     assert not result.passed and result.failed_utterances["status"].str.startswith("backend changed").all()
     assert result.failed_aggregates["metric"].tolist() == ["snr"]
+
+
+def test_your_baseline_needs_your_tolerances_and_calibration_writes_only_your_file(
+        tmp_path: Path, audio_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """A gate in your own repository: the harness's tolerances (measured for its CI codecs) are refused for your
+    baseline; ``--calibrate`` measures yours into ``./tolerances.yaml`` (never into the installed package, never
+    over a file it did not write), and the gate then runs on them."""
+    import yaml
+
+    config = tmp_path / "mine.yaml"
+    config.write_text(yaml.safe_dump({"name": "mine", "output_dir": str(tmp_path / "run"), "metric_profile": "offline",
+                                      "metrics": [], "codecs": ["mulaw-8bit"], "tasks": ["resynthesis"],
+                                      "datasets": {"d": {"format": "folder", "root": str(audio_dir)}}}))
+    assert main(["run", str(config), "--no-progress", "--no-table"]) == 0
+    base = tmp_path / "b.csv"
+    assert main(["check", str(tmp_path / "run"), "--baseline", str(base), "--write"]) == 0
+    capsys.readouterr()
+    assert main(["check", str(tmp_path / "run"), "--baseline", str(base)]) == 2
+    assert "pass --tolerances FILE" in capsys.readouterr().err
+    import codecbench
+
+    inside = Path(codecbench.__file__).parent / "tolerances.yaml"
+    assert main(["check", "--calibrate", str(config), "--tolerances", str(inside)]) == 2
+    assert "inside the installed codecbench package" in capsys.readouterr().err and not inside.exists()
+    foreign = tmp_path / "notes.yaml"
+    foreign.write_text("mine: 1\n")
+    assert main(["check", "--calibrate", str(config), "--tolerances", str(foreign)]) == 2
+    assert foreign.read_text() == "mine: 1\n"
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "--calibrate", str(config), "--perturbations", "threads-1",
+                 "--workdir", str(tmp_path / "cal")]) == 0
+    measured = yaml.safe_load((tmp_path / "tolerances.yaml").read_text())["measured"]
+    assert set(measured["utterance"]) == {"frame_rate", "bitrate"}  # mu-law: identical under one thread
+    assert measured["utterance"]["bitrate"] == 0.0
+    capsys.readouterr()
+    assert main(["check", str(tmp_path / "run"), "--baseline", str(base), "--tolerances", "tolerances.yaml"]) == 0
+    assert "tolerances: tolerances.yaml" in capsys.readouterr().out
+    assert main(["check", "--calibrate", str(config), "--perturbations", "threads-1",
+                 "--workdir", str(tmp_path / "cal2")]) == 0  # its own file: rewritten

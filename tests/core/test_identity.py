@@ -25,7 +25,7 @@ from codecbench.plugins import registry
 from codecbench.results.tables import load_rows, render
 from codecbench.util.names import file_name
 from codecbench.util.timing import read_records
-from tests.conftest import tone
+from tests.conftest import TOLERANCES, tone
 from tests.core.test_third_party_plugins import install_plugin
 
 CODEC = '''
@@ -350,20 +350,22 @@ def test_assets_verify_loads_local_copies(tmp_path: Path, monkeypatch: pytest.Mo
     bad = tmp_path / "utmos.pt"
     bad.write_bytes(random.Random(0).randbytes(4096))  # random bytes where the UTMOS checkpoint belongs
     monkeypatch.setenv(assets.env_var("utmos22-strong"), str(bad))
-    assert assets.verify("utmos22-strong").startswith("PROBLEM")
+    assert assets.verify("utmos22-strong").status is assets.AssetStatus.PROBLEM
     assert main(["assets", "verify", "utmos22-strong"]) == 1
     from tests.metrics.random_assets import tiny_utmos, tiny_wavlm_sv
 
     good = tiny_utmos(tmp_path / "utmos")
     monkeypatch.setenv(assets.env_var("utmos22-strong"), str(good))
-    assert assets.verify("utmos22-strong").startswith("ok") and main(["assets", "verify", "utmos22-strong"]) == 0
+    assert assets.verify("utmos22-strong").status is assets.AssetStatus.OK
+    assert main(["assets", "verify", "utmos22-strong"]) == 0
     folder = tiny_wavlm_sv(tmp_path / "wavlm")
     monkeypatch.setenv(assets.env_var("wavlm-base-sv"), str(folder))
-    assert assets.verify("wavlm-base-sv").startswith("ok")
+    assert assets.verify("wavlm-base-sv").status is assets.AssetStatus.OK
     (folder / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes()[:-4])  # truncated
-    assert assets.verify("wavlm-base-sv").startswith("PROBLEM")
+    assert assets.verify("wavlm-base-sv").status is assets.AssetStatus.PROBLEM
     (folder / "config.json").write_text("{not json")
-    assert "config.json" in assets.verify("wavlm-base-sv") and assets.verify("wavlm-base-sv").startswith("PROBLEM")
+    verdict = assets.verify("wavlm-base-sv")
+    assert "config.json" in verdict.detail and verdict.status is assets.AssetStatus.PROBLEM
 
 
 # ---- 9. over-long files are refused from their header ----------------------------------------------------------
@@ -478,4 +480,4 @@ def test_a_baseline_without_rows_never_passes(tmp_path: Path, audio_dir: Path, c
     runner.run(_config(audio_dir, out, codecs=["mulaw-8bit"]), progress=False)
     empty = tmp_path / "base.csv"
     empty.write_text("codec,task,dataset,metric,value,spread,seeds,n,errors,backend,random_weights\n")
-    assert main(["check", str(out), "--baseline", str(empty), "--allow-new"]) != 0
+    assert main(["check", str(out), "--baseline", str(empty), "--allow-new", "--tolerances", TOLERANCES]) != 0

@@ -89,6 +89,7 @@ def test_flexicodec_table5_shows_beside_our_rows(tmp_path) -> None:
         Row("flexicodec-8.3hz", "resynthesis", "librispeech", "u", "utmos", value=3.9, backend="b"),
         Row("flexicodec-8.3hz", "resynthesis", "librispeech", "u", "bitrate", value=900.0, num=900.0, den=1.0,
             backend="b")])
-    table = build_tables([tmp_path], published=PUBLISHED / "flexicodec_table5.csv")["resynthesis"].frame
-    paper = table.loc["flexicodec-8.3hz (paper)"]
+    table = build_tables([tmp_path], published=PUBLISHED / "flexicodec_table5.csv")["resynthesis"]
+    assert table.published is not None
+    paper = table.published.loc["flexicodec-8.3hz"]
     assert paper["librispeech UTMOS ↑"] == pytest.approx(4.21) and paper["Bitrate (kbps)"] == pytest.approx(0.85)

@@ -15,7 +15,8 @@ from codecbench.engine import runner
 from codecbench.engine.store import ResultStore
 from codecbench.results.columns import Column
 from codecbench.results.gate import Tolerances, compare_aggregates, load_tolerances, write_baseline
-from codecbench.results.tables import rank_marks, render, summarize
+from codecbench.results.tables import LATEX, MARKDOWN, Table, format_table, rank_marks, render, summarize
+from tests.conftest import TOLERANCES
 
 ROOT = Path(__file__).parents[2]
 
@@ -62,23 +63,32 @@ def test_table4_joins_probes_and_tts_with_nar_first_and_published_rows(tmp_path:
     groups = {"ASR": ["asr_probe"], "TTS": ["tts_nar", "tts_ar"]}
     md = render([tmp_path], published=ROOT / "results" / "published" / "table4.csv", joins={"table4": groups})["table4"]
     table = pd.read_csv(tmp_path / "tables" / "table4.csv", index_col=0)
-    assert list(table.columns) == ["Frame Rate (Hz)", "ASR WER ↓", "TTS UTMOS ↑"]
-    assert table.loc["dycast-ca", "TTS UTMOS ↑"] == 4.0 and table.loc["dycast-ca", "Frame Rate (Hz)"] == 14.0
-    assert table.loc["focalcodec-50hz", "TTS UTMOS ↑"] == 3.0
-    assert table.loc["dycast-ca (paper)", "TTS UTMOS ↑"] == pytest.approx(4.20)
-    assert table.loc["focalcodec-50hz (paper)", "ASR WER ↓"] == pytest.approx(17.63)
+    assert list(table.columns) == ["Frame Rate (Hz)", "ASR WER ↓", "TTS UTMOS ↑", "source", "random_weights"]
+    ours, theirs = table[table["source"] == "ours"], table[table["source"] == "published"]  # the source: a column
+    assert ours.loc["dycast-ca", "TTS UTMOS ↑"] == 4.0 and ours.loc["dycast-ca", "Frame Rate (Hz)"] == 14.0
+    assert ours.loc["focalcodec-50hz", "TTS UTMOS ↑"] == 3.0
+    assert theirs.loc["dycast-ca", "TTS UTMOS ↑"] == pytest.approx(4.20)
+    assert theirs.loc["focalcodec-50hz", "ASR WER ↓"] == pytest.approx(17.63)
+    assert "| dycast-ca (paper) " in md  # the label is made when the table is rendered
     assert "TTS: dycast-ca from tts_nar; focalcodec-50hz from tts_ar" in md
 
 
-def test_best_and_second_best_skip_identity_rows_and_respect_direction() -> None:
+def test_best_and_second_best_skip_identity_random_and_published_rows_and_respect_direction() -> None:
     dwer, sim = (Column(MetricOutput(n, n, higher), "d") for n, higher in (("dWER", False), ("Sim", True)))
-    table = pd.DataFrame({dwer.title: [0.0, 5.0, 3.0, 9.0], sim.title: [1.0, 0.8, 0.9, 0.7]},
-                         index=["reference", "a", "b", "c"])
-    marks = rank_marks(table, {c.title: c for c in (dwer, sim)}, unranked={"reference"})
+    frame = pd.DataFrame({dwer.title: [0.0, 5.0, 3.0, 9.0, 1.0], sim.title: [1.0, 0.8, 0.9, 0.7, 0.95]},
+                         index=["reference", "a", "b", "c", "rnd"])
+    published = pd.DataFrame({dwer.title: [0.5], sim.title: [0.99]}, index=["a"])
+    table = Table(frame, {c.title: c for c in (dwer, sim)}, published=published, random=frozenset({"rnd"}),
+                  identity=frozenset({"reference"}))
+    marks = rank_marks(table)
     assert (dwer.title, sim.title) == ("d dWER ↓", "d Sim ↑")
     assert marks[("b", "d dWER ↓")] == 1 and marks[("a", "d dWER ↓")] == 2
     assert marks[("b", "d Sim ↑")] == 1 and marks[("a", "d Sim ↑")] == 2
-    assert ("reference", "d dWER ↓") not in marks
+    assert not [key for key in marks if key[0] in ("reference", "rnd")]
+    shown = format_table(table, MARKDOWN)
+    assert list(shown.index) == ["reference", "a", "b", "c", "rnd †", "a (paper)"]
+    assert shown.loc["rnd †", "d dWER ↓"] == "1.00" and shown.loc["b", "d dWER ↓"] == "**3.00**"
+    assert format_table(table, LATEX).loc["rnd$^\\dagger$", "d Sim $\\uparrow$"] == "0.95"
 
 
 def test_tolerance_file_is_valid() -> None:
@@ -101,12 +111,12 @@ def test_gate_fails_when_a_codec_gets_worse(shared_data: Path, tmp_path: Path, c
     write_baseline(good, baseline)
     tolerances = load_tolerances(ROOT / "configs" / "tolerances.yaml")
     assert (compare_aggregates(good, baseline, tolerances)["status"] == "ok").all()
-    assert main(["check", str(good), "--baseline", str(baseline)]) == 0
+    assert main(["check", str(good), "--baseline", str(baseline), "--tolerances", TOLERANCES]) == 0
 
     worse = _run(tmp_path / "worse", data, "opus-6kbps")  # same label, worse codec
     result = compare_aggregates(worse, baseline, tolerances).set_index("metric")["status"]
     assert result["sim"] == "exceeds tolerance" and result["bitrate"] == "exceeds tolerance"
-    assert main(["check", str(worse), "--baseline", str(baseline)]) == 1
+    assert main(["check", str(worse), "--baseline", str(baseline), "--tolerances", TOLERANCES]) == 1
     assert "check FAILED" in capsys.readouterr().out
 
 
@@ -131,9 +141,10 @@ def test_render_writes_csv_markdown_latex(tmp_path: Path) -> None:
                    Row(codec, "resynthesis", "ds", "u", "bitrate", value=1000, num=1000, den=1, backend="measured",
                        extra={"random_weights": codec == "c", "identity": codec == "reference"})])
     md = render([tmp_path])["resynthesis"]
-    assert "**0.90**" in md and "_0.80_" in md and "RANDOM WEIGHTS" in md and "c †" in md
+    assert "**0.80**" in md and "RANDOM WEIGHTS" in md and "c †" in md
+    assert "**0.90**" not in md and "_0.90_" not in md  # random weights are never ranked, however good they look
     tex = (tmp_path / "tables" / "resynthesis.tex").read_text()
-    assert r"\textbf{0.90}" in tex and r"a\_b" in tex and r"$^\dagger$" in tex
+    assert r"\textbf{0.80}" in tex and r"a\_b" in tex and r"$^\dagger$" in tex
     assert (tmp_path / "tables" / "resynthesis.csv").is_file() and (tmp_path / "tables" / "summary.csv").is_file()
 
 

@@ -268,11 +268,11 @@ def test_training_batches_run_in_ascending_duration_as_the_authors(monkeypatch: 
     import random
 
     from codecbench.tasks import _probe_model
-    from codecbench.tasks._probe_model import ascending_batches
-    from codecbench.tasks._training import TrainState
+    from codecbench.tasks._probe_model import by_duration
+    from codecbench.tasks._training import TrainState, ascending_batches
 
     items = [ProbeItem(f"u{i}", torch.zeros(3, 1, dtype=torch.long), 0, seconds=float((7 * i) % 10)) for i in range(10)]
-    assert [[i.seconds for i in b] for b in ascending_batches(items[::-1], 4)] == [
+    assert [[i.seconds for i in b] for b in ascending_batches(items[::-1], 4, by_duration)] == [
         [0.0, 1.0, 2.0, 3.0], [4.0, 5.0, 6.0, 7.0], [8.0, 9.0]]
     seen: dict = {}
 
@@ -284,7 +284,7 @@ def test_training_batches_run_in_ascending_duration_as_the_authors(monkeypatch: 
     monkeypatch.setattr(_probe_model, "train_model", trainer)
     model = TokenProbe([8], 2, "classify", embedding_dim=8, hidden=8, layers=1)
     train(model, items, items[:3], TrainConfig(batch_size=4))
-    assert seen["epochs"][0] == seen["epochs"][1] == ascending_batches(items, 4)
+    assert seen["epochs"][0] == seen["epochs"][1] == ascending_batches(items, 4, by_duration)
     assert [len(b) for b in seen["valid"]] == [1, 1, 1]
     train(model, items, items[:3], TrainConfig(batch_size=4), order="shuffled")
     assert seen["epochs"][0] != seen["epochs"][1]
