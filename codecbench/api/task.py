@@ -319,11 +319,12 @@ def _cached_encode(codec: Codec, codec_key: str, wav: list[np.ndarray], cache: D
             found[i] = None
     todo = [i for i, t in enumerate(found) if t is None]
     stage.items, stage.cached = len(todo), len(wav) - len(todo)
-    if todo:
-        batch, lengths = pad_batch([torch.from_numpy(wav[i]) for i in todo])
+    groups = [todo] if codec.capabilities.batched else [[i] for i in todo]  # batched=False: one at a time
+    for group in groups if todo else []:
+        batch, lengths = pad_batch([torch.from_numpy(wav[i]) for i in group])
         with torch.inference_mode():
             tokens = check_tokens(codec, codec.encode(batch.to(device), lengths.to(device)), lengths)
-        for j, i in enumerate(todo):
+        for j, i in enumerate(group):
             item = tokens.item(j).to("cpu")
             found[i] = item
             if codec.capabilities.deterministic:
