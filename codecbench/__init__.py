@@ -8,6 +8,7 @@ Three functions are the front door (importing the package imports no torch; they
     results.table()                        # a row per codec: Frame Rate, Bitrate, DNSMOS, dWER, Sim
     codecbench.run("configs/ci.yaml")      # a run config, as `codecbench run` runs it
     codecbench.load_results("runs/ci")     # run folders already made
+    codecbench.score("outputs/", "clips/", label="my-tts")   # audio made elsewhere, same protocol
 
 Plugins (codecs, tasks, metrics, datasets) import what they need from :mod:`codecbench.api`.
 """
@@ -17,8 +18,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["Results", "evaluate", "load_results", "run"]
-_SOURCES = {"evaluate": "codecbench.evaluation", "run": "codecbench.evaluation",
+__all__ = ["Results", "evaluate", "load_results", "run", "score"]
+_SOURCES = {"evaluate": "codecbench.evaluation", "run": "codecbench.evaluation", "score": "codecbench.evaluation",
             "load_results": "codecbench.evaluation", "Results": "codecbench.results.handle"}
 
 
@@ -35,5 +36,5 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from codecbench.evaluation import evaluate, load_results, run
+    from codecbench.evaluation import evaluate, load_results, run, score
     from codecbench.results.handle import Results

@@ -20,7 +20,7 @@ from codecbench.config.runconfig import RunConfig, apply_override, from_dict, lo
 from codecbench.engine.runner import run_plan, summarize_run
 from codecbench.results.handle import Results
 
-__all__ = ["evaluate", "load_results", "run"]
+__all__ = ["evaluate", "load_results", "run", "score"]
 
 
 @contextlib.contextmanager
@@ -191,6 +191,43 @@ def run(config: str | Path | Mapping[str, Any] | RunConfig, *overrides: str, pro
             apply_override(raw, given)
         config = _config(raw, instances)
     return _execute(config, progress, retry_errors, detach)
+
+
+def recorded_codec() -> str:
+    """The registered codec that reads recorded outputs (the one plugin declaring ``Capabilities(recorded=True)``
+    with no fixed params): found by its declaration, never by name."""
+    from codecbench.plugins.registry import CODECS, discover
+
+    discover()
+    found = [name for name, variant in CODECS.items() if variant.cls.capabilities.recorded and not variant.params]
+    if len(found) != 1:
+        raise ValueError(f"scoring recorded outputs needs exactly one codec plugin that declares recorded outputs; "
+                         f"found {found or 'none'}")
+    return found[0]
+
+
+def score(outputs: str | Path, data: Any, label: str, task: str = "resynthesis", metrics: Sequence[str] | None = None,
+          profile: str = "auto", out: str | Path | None = None, *, progress: bool = True,
+          **settings: Any) -> Results:
+    """Score audio made elsewhere (another codec, a TTS or voice-conversion system) with the same protocol, caches
+    and rows as a codec the harness runs.
+
+    Args:
+        outputs: a folder of audio files named by item id as rows name them: ``<utt_id>.wav`` (resynthesis-style:
+            scored against each utterance's recording) or ``<source>-><target>.wav`` (``task="vc"``).
+        data: the dataset the outputs were made from (as :func:`evaluate` takes it).
+        label: the row label (the codec column of the tables).
+        task: ``resynthesis`` or ``vc`` (tasks that score outputs alone).
+        metrics, profile, out, progress, **settings: as :func:`evaluate`.
+
+    Returns:
+        :class:`Results`; the rows' identity is the digest of the files (a changed file is rescored).
+    """
+    if not isinstance(label, str) or not label:
+        raise ValueError(f"label must be a non-empty string, got {label!r}")
+    entry = {"name": label, "codec": recorded_codec(), "params": {"folder": str(outputs)}}
+    return evaluate([entry], data, tasks=[task], metrics=metrics, profile=profile, out=out, name=label,
+                    progress=progress, **settings)
 
 
 def load_results(*run_dirs: str | Path) -> Results:

@@ -28,6 +28,7 @@ _SOURCES: dict[str, str] = {
     "pad_batch": "codecbench.api.codec",
     "checked_audio": "codecbench.api.contract",
     "checked_decode": "codecbench.api.contract",
+    "contract_failures": "codecbench.api.contract",
     "DatasetSpec": "codecbench.api.datasets",
     "Utterance": "codecbench.api.datasets",
     "load_dataset": "codecbench.api.datasets",
@@ -143,6 +144,7 @@ __all__ = [
     "cached_encode",
     "checked_audio",
     "checked_decode",
+    "contract_failures",
     "codebook_tables",
     "codec_flags",
     "codec_input",
@@ -209,7 +211,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         map_length_groups,
         pad_batch,
     )
-    from codecbench.api.contract import checked_audio, checked_decode
+    from codecbench.api.contract import checked_audio, checked_decode, contract_failures
     from codecbench.api.datasets import DatasetSpec, Utterance, load_dataset
     from codecbench.api.diskcache import DiskCache, make_key
     from codecbench.api.metric import Backend, Metric, MetricOutput, Score, library_versions

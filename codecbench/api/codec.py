@@ -29,6 +29,9 @@ class Capabilities:
     random_weights: bool = False  # numbers from this codec are not the real model's
     identity: bool = False  # reproduces its input: in VC its row is the target utterance (the paper's Reference row)
     free_length: bool = False  # decoded length follows the tokens, not the input (a free-duration decoding mode)
+    #: outputs made elsewhere, read by item id (:meth:`Codec.recorded_output`): no tokens, no rates; only tasks that
+    #: score outputs (resynthesis, vc) take such a codec
+    recorded: bool = False
 
 
 @dataclass
@@ -198,6 +201,17 @@ class Codec(torch.nn.Module, ABC):
     weights_id: str = ""  # the weights behind the numbers (set by resolve_weights)
     #: bump when something outside the plugin's source changes its tokens or audio (part of its code fingerprint)
     version: ClassVar[str] = "1"
+
+    @classmethod
+    def variant_digest(cls, params: dict[str, Any]) -> str:
+        """A digest of what else determines a variant's results besides its code, params and declared assets
+        (part of its variant id): e.g. the content of a folder of recorded outputs. Empty by default."""
+        return ""
+
+    def recorded_output(self, item: str) -> tuple[Any, int]:
+        """The recorded output of one item (an utterance id, or a voice-conversion item ``source->target``) as
+        ``(samples, sample_rate)``; only codecs that declare ``Capabilities(recorded=True)`` have one."""
+        raise NotImplementedError(f"{type(self).__name__} encodes and decodes; it has no recorded outputs")
 
     @classmethod
     def variant_assets(cls, params: dict[str, Any]) -> tuple[asset_layer.Asset, ...]:

@@ -94,6 +94,7 @@ class TaskContext:
     #: the token cache follows the variant id even where the codec's ``cache_id`` is declared complete (an
     #: in-memory codec: its state dict is in the variant, not in its ``cache_id``)
     tokens_follow_variant: bool = False
+    rates: bool = True  # the codec's tokens have rates (False: recorded outputs, scored without tokens)
 
     @property
     def run_dir(self) -> Path:
@@ -177,8 +178,10 @@ class TaskContext:
         return any(not self.has(task, utt_id, o) for o in outputs)
 
     def scored_outputs(self) -> list[str]:
-        """Measured rates plus every output of the run's metrics (what a scoring task writes)."""
-        return [o.name for o in RATE_OUTPUTS] + [o for outs in self.metric_outputs.values() for o in outs]
+        """Measured rates (when the codec has tokens) plus every output of the run's metrics (what a scoring task
+        writes)."""
+        rates = [o.name for o in RATE_OUTPUTS] if self.rates else []
+        return rates + [o for outs in self.metric_outputs.values() for o in outs]
 
     def codec_key(self, codec: Codec) -> str:
         """The token-cache key of this codec variant: its behaviour (``cache_id``), the fingerprint of its
@@ -269,6 +272,8 @@ class Task(ABC):
     default: ClassVar[bool] = False
     trains: ClassVar[bool] = False  # trains a model per codec variant x dataset (probes, TTS): the work estimate
     shard_by_utterance: ClassVar[bool] = False  # each utterance is independent: executors may split a job by utterance
+    #: scores outputs alone, so it takes recorded outputs (a codec with ``Capabilities(recorded=True)``) as well
+    accepts_recorded: ClassVar[bool] = False
 
     @abstractmethod
     def run(self, ctx: TaskContext) -> None:

@@ -72,6 +72,10 @@ def _check_here(args: argparse.Namespace) -> int:
 
     discover()
     factory = CODECS.get(args.name)  # KeyError with the names it knows
+    if factory.cls.capabilities.recorded:
+        print(f"{args.name} reads recorded outputs: nothing is encoded or decoded, so there is no contract to check")
+        print(f"0 of 0 {VERDICT} (nothing to check)")
+        return 0
     params: dict = {} if args.as_registered else dict(factory.cls.test_params)
     for given in args.params:
         apply_override(params, given)

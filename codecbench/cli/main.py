@@ -7,7 +7,21 @@ import logging
 import os
 import sys
 
-from codecbench.cli import assets, check_codec, listen, listing, paper, parity, profile, report, run, speed, table1
+from codecbench.cli import (
+    assets,
+    check_codec,
+    listen,
+    listing,
+    paper,
+    parity,
+    profile,
+    report,
+    run,
+    scaffold,
+    score,
+    speed,
+    table1,
+)
 from codecbench.plugins.registry import COMMANDS, declared_commands, discover
 
 EPILOG = """examples:
@@ -17,7 +31,9 @@ EPILOG = """examples:
   codecbench table runs/ci                        # CSV / Markdown / LaTeX tables
   codecbench check runs/ci --baseline results/baselines/ci.csv
   codecbench list                                 # codecs, tasks, metrics, datasets
+  codecbench new codec my-codec                    # a codec plugin package that passes the contract as it is
   codecbench check-codec my-codec                  # the codec contract on one codec (plugin authors)
+  codecbench score outputs/ --data clips/ --label my-tts   # audio made elsewhere, same protocol
   codecbench parity FAMILY FIXTURE_DIR              # replay official-code fixtures (codecbench parity -h)
   codecbench paper table2 --dry-run --root librispeech=/data/LibriSpeech   # a paper table: plan, then run
 """
@@ -30,7 +46,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (run, report, listing, assets, parity, speed, paper, profile, table1, check_codec, listen):
+    for module in (run, report, score, listing, assets, parity, speed, paper, profile, table1, check_codec, listen,
+                   scaffold):
         module.add_parsers(sub)
     words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
     if words and words[0] not in sub.choices:

@@ -54,7 +54,8 @@ def variant_id(spec: CodecSpec) -> str:
     params, where each of its declared assets resolves (a changed checkpoint is a new variant) and the fingerprint
     of its code (:func:`codecbench.util.identity.code_fingerprint`: an edited plugin is a new variant). An
     in-memory codec (:attr:`CodecSpec.instance`): its class's code, its state dict's digest and its declared
-    settings."""
+    settings. A codec's :meth:`~codecbench.api.codec.Codec.variant_digest` (the content of recorded outputs) is
+    part of it."""
     if spec.instance is not None:
         codec = spec.instance
         return make_key("codec-instance", code_fingerprint(type(codec)), state_digest(codec),
@@ -62,7 +63,9 @@ def variant_id(spec: CodecSpec) -> str:
     factory = CODECS.get(spec.name)
     params = {**factory.params, **spec.params}
     weights = asset_locations([a.name for a in getattr(factory.cls, "assets", ())], params.get("checkpoint"))
-    return make_key("codec-variant", spec.name, params, weights, code_fingerprint(factory.cls))[:10]
+    content = factory.cls.variant_digest(params)  # e.g. recorded outputs: their files' digest
+    return make_key("codec-variant", spec.name, params, weights, code_fingerprint(factory.cls),
+                    *([content] if content else []))[:10]
 
 
 def metric_setup(name: str, profile: str) -> str:

@@ -30,7 +30,7 @@ from codecbench.api.rows import ENVIRONMENT
 from codecbench.api.task import TaskContext
 from codecbench.config.profiles import metric_settings, profiles
 from codecbench.config.runconfig import SAVED, CodecSpec
-from codecbench.engine.plan import Job, Plan
+from codecbench.engine.plan import Job, Plan, recorded
 from codecbench.engine.store import ResultStore
 from codecbench.plugins.registry import CODECS, METRICS, discover
 from codecbench.util.identity import code_fingerprint
@@ -190,7 +190,7 @@ def run_job(job: Job, utterances: Sequence[Utterance], runtime: Runtime) -> None
         max_seconds=config.max_seconds, progress=runtime.progress,
         options=task.parse_options(config.task_options.get(job.task)), seed=config.seed, variant=variant,
         save_audio=config.save_audio, prefetch=config.prefetch, setups=plan.setups(job),
-        tokens_follow_variant=spec.instance is not None,
+        tokens_follow_variant=spec.instance is not None, rates=not recorded(spec),
     )
     start = time.perf_counter()
     try:
@@ -205,9 +205,9 @@ def run_job(job: Job, utterances: Sequence[Utterance], runtime: Runtime) -> None
 
 
 def contract_verdict(codec: Codec, variant: str, device: str) -> list[str]:
-    """:func:`codecbench.api.contract.verdict` of a built codec variant, computed once per variant, code and device type
-    (cached, as plain strings); the random generators are left as they were, so a run's numbers do not depend on
-    whether the verdict came from the cache."""
+    """:func:`codecbench.api.contract.contract_failures` of a built codec variant, computed once per variant, code
+    and device type (cached, as plain strings); the random generators are left as they were, so a run's numbers do
+    not depend on whether the verdict came from the cache."""
     from codecbench.api import contract
 
     source = Path(contract.__file__).read_bytes()
@@ -220,7 +220,7 @@ def contract_verdict(codec: Codec, variant: str, device: str) -> list[str]:
     state = (random.getstate(), np.random.get_state())
     where = torch.device(device)
     with torch.random.fork_rng(devices=[where.index or 0] if where.type == "cuda" else []):
-        failures = contract.verdict(codec)
+        failures = contract.contract_failures(codec)
     random.setstate(state[0])
     np.random.set_state(state[1])
     cache.put(key, failures)

@@ -102,6 +102,12 @@ def check_codec_params(spec: CodecSpec) -> None:
         check_arguments(CODECS.get(spec.name).cls.__init__, spec.params, f"codec {spec.label!r} ({spec.name}) params")
 
 
+def recorded(spec: CodecSpec) -> bool:
+    """Whether a codec variant holds recorded outputs (no tokens: scored as they are)."""
+    declared = spec.instance.capabilities if spec.instance is not None else CODECS.get(spec.name).cls.capabilities
+    return bool(declared.recorded)
+
+
 @dataclass(frozen=True)
 class Plan:
     """What a run config asks for, checked against the registry and resolved (:func:`build_plan`).
@@ -185,6 +191,11 @@ def build_plan(config: RunConfig, data_ids: dict[str, str] | None = None,
     outputs = run_metric_outputs(config, profile)
     for spec in config.codecs:
         check_codec_params(spec)  # unknown names and params fail before any work
+    for job in jobs(config, tasks):
+        if recorded(job.codec) and not tasks[job.task].accepts_recorded:
+            takers = sorted(n for n, t in TASKS.items() if t.accepts_recorded)
+            raise ValueError(f"task {job.task!r} needs a codec's tokens; {job.codec.label!r} holds recorded outputs, "
+                             f"which only {', '.join(takers)} score (restrict it with task_codecs)")
     if variants is None:
         variants = {spec.label: variant_id(spec) for spec in config.codecs}
     return Plan(config, tasks, profile, settings, outputs, dict(variants), dict(data_ids or {}))

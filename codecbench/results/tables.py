@@ -432,7 +432,8 @@ def footnotes(summary: pd.DataFrame, task: str, flagged: set[str]) -> list[str]:
             mixed = " (MIXED BACKENDS: not comparable)" if len(backends) > 1 else ""
             notes.append(f"{spec.label}: {'; '.join(backends)}{mixed}")
     notes.append("Frame rate and bitrate are measured from the tokens produced (frames or bits / second of audio).")
-    notes.append("Best in bold, second best underlined (identity codecs, e.g. the reference row, not ranked); "
+    notes.append("Best in bold, second best underlined (identity codecs, e.g. the reference row, and random-weight "
+                 "rows not ranked); "
                  "ratio columns (dWER, rates) are corpus-level.")
     for codec in sorted(set(sub["codec"])):
         card = card_line(codec)

@@ -84,6 +84,7 @@ class Resynthesis(Task):
     uses_metrics = True
     default = True
     shard_by_utterance = True
+    accepts_recorded = True
 
     def run(self, ctx: TaskContext) -> None:
         opts: ResynthesisOptions = ctx.options
@@ -160,13 +161,13 @@ class Resynthesis(Task):
                      conversions=conversions)
 
     def _codec_roundtrip(self, ctx: TaskContext, codec: Codec, items: list[_Item]
-                         ) -> list[tuple[Tokens, np.ndarray] | Exception]:
+                         ) -> list[tuple[Tokens | None, np.ndarray] | Exception]:
         try:
             return list(self._roundtrip_batch(ctx, codec, items))
         except Exception as err:  # noqa: BLE001 - retry one by one to isolate the bad item
             if len(items) == 1:
                 return [err]
-        results: list[tuple[Tokens, np.ndarray] | Exception] = []
+        results: list[tuple[Tokens | None, np.ndarray] | Exception] = []
         for item in items:
             try:
                 results.extend(self._roundtrip_batch(ctx, codec, [item]))
@@ -175,7 +176,15 @@ class Resynthesis(Task):
         return results
 
     def _roundtrip_batch(self, ctx: TaskContext, codec: Codec, items: list[_Item]
-                         ) -> list[tuple[Tokens, np.ndarray]]:
+                         ) -> list[tuple[Tokens | None, np.ndarray]]:
+        if codec.capabilities.recorded:  # audio made elsewhere: each item's file, no tokens
+            recorded: list[tuple[Tokens | None, np.ndarray]] = []
+            for item in items:
+                with ctx.timer.stage("load", 1):
+                    samples, rate = codec.recorded_output(item.utt.utt_id)
+                with ctx.timer.stage("resample", 1):
+                    recorded.append((None, resample(samples, rate, METRIC_SAMPLE_RATE)))
+            return recorded
         tokens = cached_encode(codec, ctx.codec_key(codec), [i.codec_input for i in items],
                                ctx.token_cache, ctx.device, ctx.timer)
         with ctx.timer.stage("decode", len(items)), torch.inference_mode():
@@ -191,8 +200,8 @@ class Resynthesis(Task):
         return list(zip(tokens, decoded, strict=True))
 
     def _record(self, ctx: TaskContext, codec: Codec, items: list[_Item],
-                results: list[tuple[Tokens, np.ndarray] | Exception]) -> list[tuple[_Item, np.ndarray]]:
-        """Rate rows (and saved audio) of a decoded batch; returns the items to score."""
+                results: list[tuple[Tokens | None, np.ndarray] | Exception]) -> list[tuple[_Item, np.ndarray]]:
+        """Rate rows (none for recorded outputs) and saved audio of a decoded batch; returns the items to score."""
         ok: list[tuple[_Item, np.ndarray]] = []
         for item, result in zip(items, results, strict=True):
             if isinstance(result, Exception):
@@ -206,9 +215,10 @@ class Resynthesis(Task):
             saved = ctx.saved_audio(self.name, item.utt, aligned, METRIC_SAMPLE_RATE)
             if saved:
                 length_info["audio"] = saved
-                if tokens.durations is not None:  # token boundaries for listening pages (variable-rate codecs)
+                if tokens is not None and tokens.durations is not None:  # token boundaries for listening pages
                     length_info["token_durations"] = tokens.durations[0, : int(tokens.lengths[0])].tolist()
-            ctx.add_rows(ctx.rate_rows(self.name, item.utt.utt_id, codec, tokens, item.duration, length_info))
+            if tokens is not None:
+                ctx.add_rows(ctx.rate_rows(self.name, item.utt.utt_id, codec, tokens, item.duration, length_info))
             ok.append((item, aligned))
         return ok
 

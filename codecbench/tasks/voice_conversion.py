@@ -159,6 +159,7 @@ class VoiceConversion(Task):
     Options = VCOptions
     outputs = RATE_OUTPUTS
     uses_metrics = True
+    accepts_recorded = True
 
     def count_samples(self, utterances: Sequence[Utterance], options: VCOptions, seed: int) -> int:
         """The (source, target, reference) triples of the dataset (durations only choose among references)."""
@@ -218,7 +219,12 @@ class VoiceConversion(Task):
             target16 = self._load(sample.target_parallel, METRIC_SAMPLE_RATE, ctx.max_seconds)
             source = self._load(sample.source, codec.sample_rate, ctx.max_seconds, via)
         key = ctx.codec_key(codec)
-        if codec.capabilities.identity:  # the ideal conversion: the target speaker saying the sentence
+        tokens: Tokens | None
+        if codec.capabilities.recorded:  # a conversion made elsewhere: the item's file
+            with ctx.timer.stage("load", 1):
+                samples, rate = codec.recorded_output(str(sample.sample_id))
+            wav, tokens = torch.from_numpy(resample(samples, rate, codec.output_sample_rate)), None
+        elif codec.capabilities.identity:  # the ideal conversion: the target speaker saying the sentence
             (tokens,) = cached_encode(codec, key, [source], ctx.token_cache, ctx.device, ctx.timer)
             wav = torch.from_numpy(resample(target16, METRIC_SAMPLE_RATE, codec.output_sample_rate))
         else:
@@ -240,7 +246,7 @@ class VoiceConversion(Task):
         saved = ctx.saved_audio(self.name, sample.sample_id, hyp, METRIC_SAMPLE_RATE)
         if saved:
             extra["audio"] = saved
-        rows = ctx.rate_rows(self.name, sample.sample_id, codec, tokens, seconds, extra)
+        rows = ctx.rate_rows(self.name, sample.sample_id, codec, tokens, seconds, extra) if tokens is not None else []
         return _Converted(sample, hyp, source16, target16, rows)
 
     def _score(self, ctx: TaskContext, metrics: dict, items: list[_Converted], to_target: bool) -> None:

@@ -27,6 +27,8 @@ NAMES = CODECS.names()
 def codec(request: pytest.FixtureRequest) -> Iterator[Codec]:
     """Each codec built once, with random weights where no checkpoint is configured."""
     torch.manual_seed(0)
+    if CODECS.get(request.param).cls.capabilities.recorded:
+        pytest.skip(f"{request.param} reads recorded outputs: nothing is encoded, no contract to check")
     params = dict(CODECS.get(request.param).cls.test_params)
     try:
         built = build_codec(CodecSpec(request.param, request.param, params))

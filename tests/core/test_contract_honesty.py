@@ -11,7 +11,7 @@ import torch
 
 import codecbench
 from codecbench.api import Capabilities, Codec, Tokens
-from codecbench.api.contract import CHECKS, verdict
+from codecbench.api.contract import CHECKS, contract_failures
 
 
 class PaddedFrames(Codec):
@@ -59,14 +59,14 @@ class OneAtATime(Smoothing):
 
 def test_a_codec_counting_its_padded_last_frame_passes_the_rate_check() -> None:
     assert "Hz measured" in CHECKS["frame_rate"](PaddedFrames())
-    assert verdict(PaddedFrames()) == []
+    assert contract_failures(PaddedFrames()) == []
 
 
 def test_a_batching_failure_names_grouped_codec_and_batched_false_is_honoured(audio_dir: Path, tmp_path: Path
                                                                               ) -> None:
-    failures = verdict(Smoothing())
+    failures = contract_failures(Smoothing())
     assert any(f.startswith("batching:") and "GroupedCodec" in f and "batched=False" in f for f in failures)
-    assert verdict(OneAtATime()) == []
+    assert contract_failures(OneAtATime()) == []
     Smoothing.calls.clear()
     results = codecbench.evaluate([OneAtATime()], audio_dir, tasks=["resynthesis"], metrics=[], profile="offline",
                                   out=tmp_path / "run", progress=False, batch_size=8)
