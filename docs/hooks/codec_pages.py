@@ -42,7 +42,7 @@ def codec_pages() -> dict[str, str]:
                "the same for your installation).", "", "| codec | variants |", "|---|---|"]
     for module, entries in sorted(by_module.items()):
         cls = entries[0][1].cls
-        slug = module.removeprefix("codecbench.codecs.").replace(".", "-")
+        slug = module.removeprefix("codecbench.codecs.").removesuffix(".plugin").replace(".", "-")
         doc = inspect.getdoc(cls) or ""
         lines = [f"# {cls.__name__}", "", f"`{module}.{cls.__qualname__}`", "", doc, "", "## Variants", "",
                  "| name | params | codec card (the paper's Table 5) |", "|---|---|---|"]
