@@ -206,7 +206,7 @@ def recorded_codec() -> str:
     return found[0]
 
 
-def score(outputs: str | Path, data: Any, label: str, task: str = "resynthesis", metrics: Sequence[str] | None = None,
+def score(outputs: str | Path, data: Any, label: str, task: str | None = None, metrics: Sequence[str] | None = None,
           profile: str = "auto", out: str | Path | None = None, *, progress: bool = True,
           **settings: Any) -> Results:
     """Score audio made elsewhere (another codec, a TTS or voice-conversion system) with the same protocol, caches
@@ -217,7 +217,7 @@ def score(outputs: str | Path, data: Any, label: str, task: str = "resynthesis",
             scored against each utterance's recording) or ``<source>-><target>.wav`` (``task="vc"``).
         data: the dataset the outputs were made from (as :func:`evaluate` takes it).
         label: the row label (the codec column of the tables).
-        task: ``resynthesis`` or ``vc`` (tasks that score outputs alone).
+        task: a task that scores outputs alone (``resynthesis``, ``vc``; default: the default task among them).
         metrics, profile, out, progress, **settings: as :func:`evaluate`.
 
     Returns:
@@ -226,6 +226,12 @@ def score(outputs: str | Path, data: Any, label: str, task: str = "resynthesis",
     if not isinstance(label, str) or not label:
         raise ValueError(f"label must be a non-empty string, got {label!r}")
     entry = {"name": label, "codec": recorded_codec(), "params": {"folder": str(outputs)}}
+    if task is None:
+        from codecbench.plugins.registry import TASKS
+
+        task = next((name for name, cls in TASKS.items() if cls.accepts_recorded and cls.default), None)
+        if task is None:
+            raise ValueError("no registered default task scores recorded outputs; name one with task=...")
     return evaluate([entry], data, tasks=[task], metrics=metrics, profile=profile, out=out, name=label,
                     progress=progress, **settings)
 

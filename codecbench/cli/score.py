@@ -13,7 +13,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                                    "for --task vc")
     p.add_argument("--data", required=True, help="the dataset they were made from: a folder or a manifest .csv")
     p.add_argument("--label", required=True, help="the name of the system in the tables")
-    p.add_argument("--task", default="resynthesis", help="resynthesis (default) or vc")
+    p.add_argument("--task", help="a task that scores outputs alone: resynthesis (the default) or vc")
     p.add_argument("--metrics", nargs="+", help="metrics (default: every metric of the profile)")
     p.add_argument("--profile", default="auto", help="metric profile: auto, offline or paper")
     p.add_argument("--out", help="run folder (default runs/<label>)")

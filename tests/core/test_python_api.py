@@ -44,7 +44,7 @@ class Gain(Codec):
 def test_importing_the_package_imports_no_torch() -> None:
     code = "import sys, codecbench; print('torch' in sys.modules, sorted(codecbench.__all__))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split("\n")[0] == "False ['Results', 'evaluate', 'load_results', 'run']"
+    assert out.stdout.split("\n")[0] == "False ['Results', 'evaluate', 'load_results', 'run', 'score']"
 
 
 def test_evaluate_an_in_memory_codec_reuses_or_recomputes_by_its_state(audio_dir: Path, tmp_path: Path,
@@ -104,7 +104,7 @@ def test_run_and_load_results_give_the_clis_tables_and_gate(audio_dir: Path, tmp
               "datasets": {"d": {"format": "folder", "root": str(audio_dir)}}, "metric_profile": "offline",
               "metrics": [], "tasks": ["resynthesis"]}
     results = codecbench.run(config, "batch_size=1", progress=False)
-    assert set(results.summary()["metric"]) == {"frame_rate", "bitrate"}
+    assert set(results.summary()["metric"]) == {"frame_rate", "bitrate", "token_rate"}
     loaded = codecbench.load_results(tmp_path / "run")
     assert loaded.table("resynthesis").equals(results.table())
     from codecbench.cli.main import main
