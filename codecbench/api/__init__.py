@@ -30,6 +30,7 @@ _SOURCES: dict[str, str] = {
     "checked_decode": "codecbench.api.contract",
     "contract_failures": "codecbench.api.contract",
     "DatasetSpec": "codecbench.api.datasets",
+    "Download": "codecbench.api.datasets",
     "Utterance": "codecbench.api.datasets",
     "load_dataset": "codecbench.api.datasets",
     "DiskCache": "codecbench.api.diskcache",
@@ -112,6 +113,7 @@ __all__ = [
     "CodecInput",
     "Count",
     "DatasetSpec",
+    "Download",
     "DiskCache",
     "Dropout",
     "Fraction",
@@ -212,7 +214,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         pad_batch,
     )
     from codecbench.api.contract import checked_audio, checked_decode, contract_failures
-    from codecbench.api.datasets import DatasetSpec, Utterance, load_dataset
+    from codecbench.api.datasets import DatasetSpec, Download, Utterance, load_dataset
     from codecbench.api.diskcache import DiskCache, make_key
     from codecbench.api.metric import Backend, Metric, MetricOutput, Score, library_versions
     from codecbench.api.nearest import cosine_distance, knn

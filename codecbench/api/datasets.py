@@ -34,6 +34,20 @@ class Utterance:
 
 
 @dataclass(frozen=True)
+class Download:
+    """Where a corpus comes from and how its root is laid out: what ``codecbench paper --dry-run`` prints for a
+    dataset whatever the state of its path. An adapter's module declares it as ``DOWNLOAD`` (or ``DOWNLOADS``, one
+    per format it registers)."""
+
+    source: str  # the page or repository to download from
+    files: str  # what to download there, with sizes
+    layout: str  # what the root must hold
+    size_gb: float | None = None  # the download, in GB (None: not stated here)
+    hours: float | None = None  # audio hours of what the paper reads (None: counted from the files once read)
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
     """Which dataset to load and how to filter it (one entry of a run config)."""
 

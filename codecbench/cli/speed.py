@@ -16,6 +16,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--codecs", nargs="*", help="codec names (default: the quickstart's)")
     p.add_argument("--profile", default="offline", help="metric profile to time (default offline)")
     p.add_argument("--skip-rerun", action="store_true", help="skip the first-vs-cached run timing")
+    p.add_argument("--write-costs", metavar="FILE",
+                   help="also write the measured seconds per audio second (codecs: encode + decode; metrics) to FILE "
+                        "(YAML; `codecbench paper --dry-run` estimates compute hours from the shipped one)")
     p.set_defaults(handler=cmd_speed)
 
 
@@ -47,7 +50,9 @@ def cmd_speed(args: argparse.Namespace) -> int:
     quick = config_file("quickstart.yaml")
     names = args.codecs or [c.name for c in load_config(quick).codecs]
     print(f"{'codec':<16} {'encode s/s':>11} {'decode s/s':>11}")
+    costs: dict[str, dict[str, float]] = {"codecs": {}, "metrics": {}}
     for name in names:
+        torch.manual_seed(0)
         codec = build_codec(CodecSpec(name, name))
         wav = [torch.from_numpy(resample(a.samples, a.sample_rate, codec.sample_rate)) for a in audio]
         batch = 8 if codec.capabilities.batched else 1
@@ -61,6 +66,7 @@ def cmd_speed(args: argparse.Namespace) -> int:
                 codec.decode(tokens)
                 enc, dec = enc + t1 - t0, dec + time.perf_counter() - t1
         print(f"{name:<16} {enc / total:>11.4f} {dec / total:>11.4f}")
+        costs["codecs"][name] = float(f"{(enc + dec) / total:.4g}")
     print(f"\n{'metric':<10} {'load s':>8} {'s/s':>8}  backend")
     refs = [resample(a.samples, a.sample_rate, 16000) for a in audio]
     for name, kwargs in metric_settings(args.profile, None).items():
@@ -71,10 +77,41 @@ def cmd_speed(args: argparse.Namespace) -> int:
                  for r in refs]
         t0 = time.perf_counter()
         metric.compute(noisy, refs, utts)
-        print(f"{name:<10} {load:>8.2f} {(time.perf_counter() - t0) / total:>8.4f}  {metric.backend}")
+        seconds = (time.perf_counter() - t0) / total
+        print(f"{name:<10} {load:>8.2f} {seconds:>8.4f}  {metric.backend}")
+        costs["metrics"][f"{args.profile}/{name}"] = float(f"{seconds:.4g}")
+    if args.write_costs:
+        _write_costs(Path(args.write_costs), costs, total)
     if not args.skip_rerun:
         _rerun_timing(quick, args.data)
     return 0
+
+
+COSTS_HEADER = ("# Seconds of compute per second of audio (codecs: encode + decode), written by\n"
+                "# `codecbench speed --write-costs`")
+
+
+def _write_costs(path: Path, costs: dict[str, dict[str, float]], seconds: float) -> None:
+    """Merge measured costs into ``path`` (earlier entries of other codecs and metrics kept), with the machine."""
+    import platform
+    from datetime import date
+
+    import torch
+
+    from codecbench.util.outdir import atomic_write_text
+    from codecbench.util.yamlfile import dump_yaml, load_yaml
+
+    if path.exists() and not (path.is_file() and path.read_text().startswith(COSTS_HEADER)):
+        raise FileExistsError(f"--write-costs {path}: the file exists and was not written by codecbench speed; "
+                              "name a new file (it is never overwritten)")
+    old = load_yaml(path.read_text(), str(path)) if path.is_file() else {}
+    merged = {kind: {**(old.get(kind) or {}), **values} for kind, values in costs.items()}
+    machine = (f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.system()}, "
+               f"torch {torch.__version__}, measured {date.today().isoformat()} on {seconds:.0f} s of audio")
+    body = {"device": "cpu", "machine": machine, **merged}
+    atomic_write_text(path, COSTS_HEADER + "; `codecbench paper --dry-run` estimates hours from it.\n"
+                      + dump_yaml(body))
+    print(f"\ncosts written to {path}")
 
 
 def _rerun_timing(config_path: Path, data: str | None) -> None:

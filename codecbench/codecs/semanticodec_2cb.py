@@ -20,6 +20,7 @@ import torch
 
 from codecbench.api import Capabilities, GroupedCodec, PositiveFloat, PositiveInt, assets, register_codec
 
+PLUGIN_GPU = "a GPU in practice (its decoder is a latent diffusion model)"
 PLUGIN_HINT = ("tox -e semanticodec (git-only package with torchaudio: "
                "pip install git+https://github.com/haoheliu/SemantiCodec-inference@8dc464c; a GPU in practice)")
 

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from codecbench.api import Capabilities, GroupedCodec, PositiveInt, assets, register_codec
 
+PLUGIN_GPU = "a CUDA GPU with flash-attn (stable-codec's transformer needs it)"
 PLUGIN_HINT = "tox -e stablecodec (stable-codec==0.1.2 pins torch 2.4; needs a CUDA GPU with flash-attn)"
 HUB_ID = "stabilityai/stable-codec-speech-16k"
 PRESETS = {(1, 46656): "1x46656_400bps", (2, 15625): "2x15625_700bps", (4, 729): "4x729_1000bps"}

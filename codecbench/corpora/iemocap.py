@@ -5,9 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codecbench.api import Utterance, register_dataset
+from codecbench.api import Download, Utterance, register_dataset
 
 IEMOCAP_CLASSES = ("sad", "hap", "ang", "neu")  # lucadellalib/audiocodecs hparams/datasets/iemocap.yaml `emotions`
+
+
+DOWNLOAD = Download(
+    source="https://sail.usc.edu/iemocap/ (a licence request to the authors)",
+    files="IEMOCAP_full_release",
+    layout="IEMOCAP/{Session1, ..., Session5}")
 
 
 @register_dataset("iemocap")

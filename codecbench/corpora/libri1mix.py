@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from codecbench.api import Utterance, register_dataset, resample
+from codecbench.api import Download, Utterance, register_dataset, resample
 
 from ._layout import CorpusLayoutError, require_dirs
 
@@ -64,6 +64,14 @@ def mix(row: dict[str, str], librispeech_root: Path, wham_root: Path, out: Path)
         _write(source, np.clip(speech[:n], -1.0, 1.0))
         _write(target, np.clip(speech[:n] + noise[:n], -1.0, 1.0))
     return target, source
+
+
+DOWNLOAD = Download(
+    source="https://github.com/JorisCos/LibriMix (generate_librimix.sh; its metadata fixes the test mixtures)",
+    files="LibriSpeech test-clean.tar.gz (346 MB, openslr.org/12) and WHAM! noise wham_noise.zip (about 17.6 GB); "
+          "the repository's scripts write Libri1Mix from them",
+    layout="LibriMix/Libri1Mix/wav16k/min/test/{mix_both, mix_clean, s1} (the paper's 3,000 test mixtures)",
+    size_gb=18.0, note="only Libri1Mix, 16 kHz, min mode, test are needed: edit generate_librimix.sh to generate less")
 
 
 @register_dataset("librimix")

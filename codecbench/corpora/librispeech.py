@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codecbench.api import Utterance, register_dataset
+from codecbench.api import Download, Utterance, register_dataset
+
+DOWNLOAD = Download(
+    source="https://www.openslr.org/12",
+    files="test-clean.tar.gz (346 MB); probes and TTS also train-clean-100.tar.gz (6.3 GB), train-clean-360.tar.gz "
+          "(23 GB) and dev-clean.tar.gz (337 MB)",
+    layout="the extracted LibriSpeech/ folder: LibriSpeech/test-clean/<speaker>/<chapter>/*.flac + *.trans.txt "
+           "(the paper configs read {root:librispeech}/test-clean)",
+    size_gb=0.35, hours=5.4)
 
 
 @register_dataset("librispeech")

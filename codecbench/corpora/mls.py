@@ -24,7 +24,7 @@ import hashlib
 from pathlib import Path
 from typing import Literal
 
-from codecbench.api import PositiveInt, Seed, Utterance, register_dataset
+from codecbench.api import Download, PositiveInt, Seed, Utterance, register_dataset
 
 from ._layout import CorpusLayoutError, require_dirs
 
@@ -96,6 +96,13 @@ def _hashed(root: Path, lang: str, split: str, per_language: int, seed: int) -> 
                     base.with_suffix(".flac"))
         utts.append(_utterance(lang, split, utt_id, path, texts[utt_id]))
     return utts
+
+
+DOWNLOAD = Download(
+    source="https://zenodo.org/records/14791114 (MiniMLS, the authors' 700-utterance test subset of MLS)",
+    files="the MiniMLS archive of the record (its size is on the record's page)",
+    layout="MiniMLS/{mls_dutch, mls_french, mls_german, mls_italian, mls_polish, mls_portuguese, mls_spanish}/test",
+    note="full MLS (openslr.org/94) works too: this adapter draws a hashed subset of it")
 
 
 @register_dataset("mls")

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from codecbench.api import Utterance, register_dataset
+from codecbench.api import Download, Utterance, register_dataset
 
 from ._layout import require_any
 
@@ -24,6 +24,13 @@ PARALLEL_BELOW = 25  # utterance numbers 001-024 are the parallel sentences (the
 
 def _key(text: str) -> str:
     return re.sub(r"[^a-z' ]+", "", text.lower()).strip()
+
+
+DOWNLOAD = Download(
+    source="https://datashare.ed.ac.uk/handle/10283/3443",
+    files="VCTK-Corpus-0.92.zip (10.9 GB)",
+    layout="the extracted folder: wav48_silence_trimmed/<speaker>/*_mic1.flac and txt/<speaker>/*.txt",
+    size_gb=10.9)
 
 
 @register_dataset("vctk")

@@ -11,9 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from codecbench.api import Utterance, register_dataset
+from codecbench.api import Download, Utterance, register_dataset
 
 from ._layout import require_dirs
+
+DOWNLOAD = Download(
+    source="https://datashare.ed.ac.uk/handle/10283/2791",
+    files="noisy_testset_wav.zip (162 MB) and clean_testset_wav.zip (147 MB): the noisy input and its clean "
+          "reference",
+    layout="VoiceBank/{noisy_testset_wav, clean_testset_wav} (and testset_txt for transcripts)",
+    size_gb=0.31)
 
 
 @register_dataset("voicebank")

@@ -293,6 +293,32 @@ def _literal_names(node: ast.expr, constants: dict[str, Any]) -> list[str]:
     return []
 
 
+def _literal_constants(tree: ast.Module) -> dict[str, Any]:
+    """``NAME = literal`` (or ``NAME: type = literal``) assignments at a module's top level."""
+    constants: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name):
+            with contextlib.suppress(ValueError, TypeError, SyntaxError):
+                constants[target.id] = ast.literal_eval(value)
+    return constants
+
+
+def declared_constants(module: str) -> dict[str, Any]:
+    """A plugin module's ``PLUGIN_*`` declarations (``PLUGIN_EXTRA``, ``PLUGIN_HINT``: how to install it;
+    ``PLUGIN_GPU``: why it needs a GPU), read from its source without importing it."""
+    found: dict[str, Any] = {}
+    for path in _source_files(module):
+        constants = _literal_constants(ast.parse(path.read_text(encoding="utf-8")))
+        found.update({k: v for k, v in constants.items() if k.startswith("PLUGIN_")})
+    return found
+
+
 def declared_plugins(module: str, kind: str) -> tuple[list[str], str | None, str | None]:
     """Names a module registers (literal decorator arguments), its ``PLUGIN_EXTRA`` and
     ``PLUGIN_HINT``, read from its source without importing it or its dependencies."""
@@ -300,17 +326,7 @@ def declared_plugins(module: str, kind: str) -> tuple[list[str], str | None, str
     found: dict[str, Any] = {}
     for path in _source_files(module):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        constants: dict[str, Any] = {}
-        for node in tree.body:  # NAME = literal, or NAME: type = literal
-            if isinstance(node, ast.Assign) and len(node.targets) == 1:
-                target, value = node.targets[0], node.value
-            elif isinstance(node, ast.AnnAssign) and node.value is not None:
-                target, value = node.target, node.value
-            else:
-                continue
-            if isinstance(target, ast.Name):
-                with contextlib.suppress(ValueError, TypeError, SyntaxError):
-                    constants[target.id] = ast.literal_eval(value)
+        constants = _literal_constants(tree)
         found.update({k: v for k, v in constants.items() if k in ("PLUGIN_EXTRA", "PLUGIN_HINT")})
         for node in tree.body:
             if not isinstance(node, (ast.ClassDef, ast.FunctionDef)):

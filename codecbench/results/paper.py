@@ -5,6 +5,8 @@ and the delta in each cell and checks the delta against the stated tolerance."""
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,15 +14,16 @@ from typing import Any
 import pandas as pd
 
 from codecbench import assets
-from codecbench.api.datasets import load_dataset
+from codecbench.api.datasets import Download, load_dataset
 from codecbench.config import roots
 from codecbench.config.profiles import profiles, resolve_profile
 from codecbench.config.runconfig import RunConfig, from_dict, read_config_data
 from codecbench.engine import plan
 from codecbench.engine.store import ResultStore
-from codecbench.plugins.registry import CODECS, METRICS, TASKS, discover
+from codecbench.plugins.registry import CODECS, DATASETS, METRICS, TASKS, BrokenPlugin, declared_constants, discover
 from codecbench.results.tables import Table
-from codecbench.util.shipped import paper_configs, published
+from codecbench.util.shipped import config_file, paper_configs, published
+from codecbench.util.yamlfile import load_yaml
 
 
 @dataclass
@@ -79,6 +82,107 @@ def _codec_assets(spec_name: str, params: dict[str, Any]) -> list[tuple[str, str
                                     f"/path}}` or `codecbench assets fetch {asset.name}` online "
                                     "(random weights otherwise)"))
     return out
+
+
+def download_of(format_name: str) -> Download | None:
+    """What a dataset format's adapter declares about downloading its corpus (``DOWNLOAD`` / ``DOWNLOADS``)."""
+    loader = DATASETS.get(format_name)
+    module = sys.modules.get(getattr(loader, "__module__", ""))
+    declared = getattr(module, "DOWNLOADS", {}).get(format_name) or getattr(module, "DOWNLOAD", None)
+    return declared if isinstance(declared, Download) else None
+
+
+def audio_hours(utterances: list[Any]) -> float:
+    """Hours of audio of read utterances, from the files' headers."""
+    import soundfile as sf
+
+    seconds = 0.0
+    for utt in utterances:
+        with contextlib.suppress(RuntimeError, OSError):
+            info = sf.info(str(utt.path))
+            seconds += info.frames / info.samplerate
+    return seconds / 3600
+
+
+def shipped_costs() -> dict[str, Any]:
+    """The measured seconds of compute per second of audio (``configs/costs.yaml``), or {} when absent."""
+    path = config_file("costs.yaml")
+    return load_yaml(path.read_text(encoding="utf-8"), str(path)) if path.is_file() else {}
+
+
+def plan_work(config: RunConfig, hours: dict[str, float | None], profile: str | None) -> list[str]:
+    """What the table takes, whatever is here: each corpus (source, files, layout, hours), the download, the
+    compute estimated from measured per-second costs, the weights missing by asset, the codecs that need their own
+    environment or a GPU, and what random weights mean."""
+    lines = ["  plan:"]
+    total_gb, unknown_size = 0.0, []
+    for spec in config.datasets:
+        declared = download_of(spec.format)
+        shown = f"{hours[spec.name]:.1f} h" if hours.get(spec.name) is not None else "hours counted once read"
+        if declared is None:
+            lines.append(f"    corpus {spec.name} ({spec.format}): no download declared; {shown}")
+            continue
+        lines += [f"    corpus {spec.name} ({spec.format}): {declared.source}",
+                  f"      download {declared.files}",
+                  f"      root: {declared.layout}; {shown}" + (f"; {declared.note}" if declared.note else "")]
+        if declared.size_gb is None:
+            unknown_size.append(spec.name)
+        else:
+            total_gb += declared.size_gb
+    lines.append(f"    download: {total_gb:.1f} GB" + (f" + {', '.join(unknown_size)} (size on its page)"
+                                                        if unknown_size else ""))
+    known = {n: h for n, h in hours.items() if h is not None}
+    uncounted = ", ".join(sorted(set(hours) - set(known)))
+    lines.append(f"    audio: {sum(known.values()):.1f} h" + (f" (not counted: {uncounted})" if uncounted else ""))
+    costs = shipped_costs()
+    per_codec, per_metric = costs.get("codecs") or {}, costs.get("metrics") or {}
+    metric_names = list(config.metrics) if config.metrics is not None else (
+        list(profiles()[profile]) if profile else [])
+    cpu, missing_costs, training = 0.0, set(), 0
+    for job in plan.jobs(config, config.tasks):
+        audio = hours.get(job.dataset)
+        if audio is None:
+            continue
+        if TASKS.get(job.task).trains:
+            training += 1
+            continue
+        cost = per_codec.get(job.codec.name)
+        if cost is None:
+            missing_costs.add(job.codec.name)
+        else:
+            cpu += float(cost) * audio
+        for metric in metric_names:
+            m_cost = per_metric.get(f"{profile}/{metric}")
+            if m_cost is None:
+                missing_costs.add(f"{profile}/{metric}")
+            else:
+                cpu += float(m_cost) * audio
+    lines.append(f"    compute: about {cpu:.1f} CPU hours for the corpora counted, from {costs.get('machine', 'no')} "
+                 "measured costs" + (f"; not measured: {', '.join(sorted(missing_costs))}" if missing_costs else "")
+                 + (f"; {training} training jobs not estimated" if training else ""))
+    lines.append("    GPU hours: no costs measured on a GPU here (`codecbench speed --write-costs` on one adds them)")
+    by_asset: dict[str, list[str]] = {}
+    for codec in config.codecs:
+        with contextlib.suppress(KeyError, ModuleNotFoundError, BrokenPlugin):
+            for asset, _ in _codec_assets(codec.name, codec.params):
+                by_asset.setdefault(asset, []).append(codec.label)
+    for asset, users in sorted(by_asset.items()):
+        size = assets.get(asset).size or "size not declared"
+        lines.append(f"    weights missing: {asset} ({size}) for {', '.join(users)}: `codecbench assets fetch {asset}` "
+                     f"online, or {assets.env_var(asset)}=/path")
+    for codec in config.codecs:
+        module = (CODECS.get(codec.name).cls.__module__ if codec.name in CODECS
+                  else CODECS.unavailable()[codec.name].module if codec.name in CODECS.unavailable() else None)
+        constants = declared_constants(module) if module else {}
+        hint = str(constants.get("PLUGIN_HINT", ""))
+        if hint.startswith("tox -e"):
+            lines.append(f"    own environment: {codec.label}: {hint}")
+        if constants.get("PLUGIN_GPU"):
+            lines.append(f"    GPU: {codec.label} needs {constants['PLUGIN_GPU']}")
+    if by_asset:
+        lines.append("    random weights: a codec whose weights are missing runs its real architecture with random "
+                     "weights; its rows are flagged † in every table, never ranked, and are NOT the codec's numbers")
+    return lines
 
 
 def dry_run(table: PaperTable) -> tuple[list[str], bool]:
@@ -181,6 +285,14 @@ def dry_run(table: PaperTable) -> tuple[list[str], bool]:
     if unknown_metrics:
         ok = False
         lines.append(f"  MISSING metrics {unknown_metrics}")
+    hours = {spec.name: audio_hours(loaded[spec.name]) if spec.name in loaded else
+             (declared.hours if (declared := download_of(spec.format)) is not None else None)
+             for spec in config.datasets}
+    try:
+        chosen: str | None = resolve_profile(config.metric_profile)
+    except ValueError:
+        chosen = None
+    lines += plan_work(config, hours, chosen)
     return lines, ok
 
 
