@@ -19,6 +19,7 @@ name = "codecbench-{name}"
 version = "0.1.0"
 description = "The {name} codec as a codecbench plugin"
 requires-python = ">=3.10"
+# codecbench is not on PyPI: install the harness first (from its repository), then this package
 dependencies = ["codecbench", "torch"]
 
 [project.optional-dependencies]
@@ -59,20 +60,23 @@ class {cls}(GroupedCodec):
     nominal_frame_rate = 16000 / HOP  # frames per second, checked against what encode() returns
     # a GroupedCodec runs equal-length groups unpadded, so batched results equal single ones (convolutions would
     # otherwise see the padding); deterministic: the same input gives the same tokens (the token cache relies on it)
-    capabilities = Capabilities(deterministic=True)
+    # random_weights: the placeholder's weights are random, so its rows are flagged and never ranked; set it False
+    # (or declare assets: resolve_weights flags a variant whose weights are missing) once real weights load
+    capabilities = Capabilities(deterministic=True, random_weights=True)
     assets = ()  # your pretrained weights: (Asset("{name}", "what they are", "hub-id or URL", licence=...),)
     test_params = {{"channels": 8}}  # a small instance for contract tests (codecbench check-codec uses it)
     min_samples = HOP  # the shortest input that makes one frame
 
     def __init__(self, channels: PositiveInt = 32, levels: Annotated[int, Range(2, 65536)] = 1024) -> None:
         super().__init__()
-        torch.manual_seed(0)  # placeholder weights: the same every time
         self.levels = int(levels)
         self.codebook_sizes = [self.levels]
         self.nominal_bitrate = self.nominal_frame_rate * torch.tensor(float(self.levels)).log2().item()
-        self.encoder = torch.nn.Conv1d(1, channels, HOP, stride=HOP)
-        self.project = torch.nn.Conv1d(channels, 1, 1)
-        self.decoder = torch.nn.ConvTranspose1d(1, 1, HOP, stride=HOP)
+        with torch.random.fork_rng(devices=[]):  # placeholder weights, the same every time; the caller's seed kept
+            torch.manual_seed(0)
+            self.encoder = torch.nn.Conv1d(1, channels, HOP, stride=HOP)
+            self.project = torch.nn.Conv1d(channels, 1, 1)
+            self.decoder = torch.nn.ConvTranspose1d(1, 1, HOP, stride=HOP)
 
     def _encode(self, wav: torch.Tensor) -> torch.Tensor:
         """``[G, T]`` -> codes ``[G, N, 1]`` (N = T // HOP frames)."""

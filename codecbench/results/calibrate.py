@@ -165,10 +165,13 @@ def write_tolerances(path: Path, measured: dict, config: str, names: list[str], 
             versions[package] = __import__(package).__version__
         except ModuleNotFoundError:
             continue
-    header = [
-        HEADER,
+    coarse_lines = [
         "# - default / metrics: the coarse, hand-set aggregate tolerances of `--policy aggregate` (cross-platform",
         "#   gates), absolute, in the units the tables show (bitrate in kbps, frame rate in Hz, dWER in points).",
+    ] if coarse else []  # only where the file holds them (kept from the file it replaces)
+    header = [
+        HEADER,
+        *coarse_lines,
         "# - measured: the default `utterance` policy. Written by",
         f"#   `codecbench check --calibrate {config}` on {date.today().isoformat()}: {platform.machine()}, "
         f"{os.cpu_count()} cores, {platform.processor() or platform.system()},",

@@ -360,27 +360,30 @@ class GateResult:
                                                       largest=("delta", lambda d: d.abs().max()),
                                                       tolerance=("tolerance", "first"))
             lines += ["## utterances that moved, by metric (largest move first)", "",
-                      _shown(groups.reset_index()).to_markdown(index=False, floatfmt=".3g"), "",
+                      _markdown(groups.reset_index(), ".3g"), "",
                       f"## the {min(top, len(bad))} largest of {len(bad)} utterance moves", "",
-                      _shown(bad.head(top)[[*UTT_KEY, "baseline", "run", "delta", "tolerance", "status", "detail"]])
-                      .to_markdown(index=False, floatfmt=".6g"), ""]
+                      _markdown(bad.head(top)[[*UTT_KEY, "baseline", "run", "delta", "tolerance", "status", "detail"]],
+                                ".6g"), ""]
         failed = self.failed_aggregates
-        lines += ["## aggregates", "", _shown(failed if not failed.empty else self.aggregates)
-                  .to_markdown(index=False, floatfmt=".4f")]
+        lines += ["## aggregates", "", _markdown(failed if not failed.empty else self.aggregates, ".4f")]
         if self.uncalibrated:
             lines += ["", f"not calibrated (compared exactly, floor): {', '.join(self.uncalibrated)}; "
                           "`codecbench check --calibrate CONFIG` measures their noise"]
         return "\n".join(lines)
 
 
-def _shown(frame: pd.DataFrame) -> pd.DataFrame:
-    """A comparison as printed: tolerances in scientific notation (1e-06, not 0.0000), statuses as their text."""
+def _markdown(frame: pd.DataFrame, floatfmt: str) -> str:
+    """A comparison as printed: numbers in ``floatfmt``, tolerances in ``.3g`` (1e-06, not 0.0000), statuses as
+    their text; formatted here and not re-parsed as numbers by the table writer."""
     out = frame.copy()
-    if "tolerance" in out:
-        out["tolerance"] = [f"{float(t):.3g}" for t in out["tolerance"]]
-    if "status" in out:
-        out["status"] = [str(s) for s in out["status"]]
-    return out
+    for column in out.columns:
+        if column == "tolerance":
+            out[column] = [f"{float(t):.3g}" for t in out[column]]
+        elif column == "status":
+            out[column] = [str(s) for s in out[column]]
+        elif pd.api.types.is_float_dtype(out[column]):
+            out[column] = ["" if pd.isna(v) else format(float(v), floatfmt) for v in out[column]]
+    return out.to_markdown(index=False, disable_numparse=True)
 
 
 def gate(run_dir: str | Path, baseline: str | Path, tolerances: Tolerances, policy: str = "utterance",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -200,10 +201,22 @@ def test_your_baseline_needs_your_tolerances_and_calibration_writes_only_your_fi
     assert main(["check", "--calibrate", str(config), "--perturbations", "threads-1",
                  "--workdir", str(tmp_path / "cal")]) == 0
     measured = yaml.safe_load((tmp_path / "tolerances.yaml").read_text())["measured"]
-    assert set(measured["utterance"]) == {"frame_rate", "bitrate"}  # mu-law: identical under one thread
+    assert set(measured["utterance"]) == {"frame_rate", "bitrate", "token_rate"}  # mu-law: identical under one thread
     assert measured["utterance"]["bitrate"] == 0.0
     capsys.readouterr()
     assert main(["check", str(tmp_path / "run"), "--baseline", str(base), "--tolerances", "tolerances.yaml"]) == 0
     assert "tolerances: tolerances.yaml" in capsys.readouterr().out
     assert main(["check", "--calibrate", str(config), "--perturbations", "threads-1",
                  "--workdir", str(tmp_path / "cal2")]) == 0  # its own file: rewritten
+
+
+def test_reports_print_tolerances_in_scientific_notation_in_every_table() -> None:
+    """A 5.09e-06 tolerance prints as such in the aggregate table too (not re-parsed into 0.0000); the other
+    numbers keep the table's format."""
+    from codecbench.results.gate import GateResult, GateStatus
+
+    aggregates = pd.DataFrame([{"codec": "c", "task": "t", "dataset": "d", "metric": "sim", "baseline": 0.5,
+                                "run": 0.50001, "delta": 1e-05, "tolerance": 5.09e-06,
+                                "status": GateStatus.EXCEEDS, "detail": ""}])
+    text = GateResult(aggregates, None, []).report()
+    assert "5.09e-06" in text and "0.5000" in text and "1e-05" not in text  # the delta in the table's format

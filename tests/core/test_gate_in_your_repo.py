@@ -28,8 +28,9 @@ def workflow_commands(path: Path) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("workflow", ["github-actions.yml", "gitlab-ci.yml"])
-def test_the_documented_gate_runs_in_a_scratch_repository(workflow: str, tmp_path: Path) -> None:
+def test_the_documented_gate_runs_in_a_scratch_repository(tmp_path: Path) -> None:
+    """The gate page's four commands in a scratch git repository, then the workflows' commands (GitHub Actions and
+    GitLab CI run the same ones) on a clean checkout: they pass, and a regression fails them."""
     repo = tmp_path / "mycodec"
     (repo / "clips").mkdir(parents=True)
     for i in range(3):
@@ -45,7 +46,10 @@ def test_the_documented_gate_runs_in_a_scratch_repository(workflow: str, tmp_pat
     done = sh(setup)
     assert done.returncode == 0, done.stderr[-3000:]
     assert sh("git init -q && git add -A && git -c user.email=a@b -c user.name=a commit -qm gate").returncode == 0
-    ci = [c for c in workflow_commands(ROOT / "docs" / "ci" / workflow) if not c.startswith("pip install")]
+    workflows = {name: [c for c in workflow_commands(ROOT / "docs" / "ci" / name) if not c.startswith("pip install")]
+                 for name in ("github-actions.yml", "gitlab-ci.yml")}
+    ci = workflows["github-actions.yml"]
+    assert workflows["gitlab-ci.yml"] == ci  # one set of commands, two CI systems
     assert ci[-1].startswith("codecbench check") and "--tolerances tolerances.yaml" in ci[-1]
     assert [c.split()[1] for c in ci] == ["run", "check"]
     done = sh("rm -rf runs && " + " && ".join(ci))  # CI starts from a clean checkout: the committed files only
@@ -55,3 +59,11 @@ def test_the_documented_gate_runs_in_a_scratch_repository(workflow: str, tmp_pat
     (repo / "codecbench_ci.yaml").write_text(yaml.safe_dump(config))
     done = sh(" && ".join(ci))
     assert done.returncode == 1 and "check FAILED" in done.stdout and "--write" in done.stdout
+
+
+def test_the_workflows_pin_the_harness_and_its_constraints_by_one_tag() -> None:
+    for name in ("github-actions.yml", "gitlab-ci.yml"):
+        installs = [c for c in workflow_commands(ROOT / "docs" / "ci" / name) if "codecbench" in c and "pip" in c]
+        assert len(installs) == 1, name
+        tag = installs[0].split("@")[-1].strip('"')
+        assert tag.startswith("v") and f"/{tag}/constraints.txt" in installs[0] and " -c " in installs[0], name
