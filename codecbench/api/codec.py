@@ -185,8 +185,10 @@ class Codec(torch.nn.Module, ABC):
     ``nominal_frame_rate`` (frames/s, None when variable), ``nominal_bitrate`` (bits/s,
     None when variable), ``capabilities``, ``min_samples`` (shortest input accepted),
     ``assets`` (the pretrained weights it can load), ``test_params`` (params of a small
-    random-weight instance of the real architecture, for contract tests) and ``version`` (bumped when
-    something outside its source changes its results; its source is fingerprinted by itself).
+    random-weight instance of the real architecture, for contract tests), ``families`` (registered
+    variant -> rate family: the variants that differ only in rate, one rate-quality curve of the BD tables) and
+    ``version`` (bumped when something outside its source changes its results; its source is fingerprinted by
+    itself).
     """
 
     sample_rate: int = 16000
@@ -198,6 +200,8 @@ class Codec(torch.nn.Module, ABC):
     min_samples: int = 1
     assets: ClassVar[tuple[asset_layer.Asset, ...]] = ()
     test_params: ClassVar[dict[str, Any]] = {}
+    #: registered variant name -> rate family (variants that differ only in rate: one curve of the BD tables)
+    families: ClassVar[dict[str, str]] = {}
     weights_id: str = ""  # the weights behind the numbers (set by resolve_weights)
     #: bump when something outside the plugin's source changes its tokens or audio (part of its code fingerprint)
     version: ClassVar[str] = "1"

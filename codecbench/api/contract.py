@@ -85,6 +85,11 @@ def declaration_problems(codec: Codec) -> list[str]:
         value = getattr(codec, name, None)
         if value is not None and not _positive_finite(value):
             problems.append(f"{name} = {value!r}: None (variable) or a finite number > 0 expected")
+    families = getattr(type(codec), "families", {})
+    if not isinstance(families, dict) or not all(isinstance(k, str) and k and isinstance(v, str) and v
+                                                 for k, v in families.items()):
+        problems.append(f"families = {families!r}: a dict of registered variant name -> family name (non-empty "
+                        "strings) expected")
     return problems
 
 

@@ -8,6 +8,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 RATE_OUTPUTS = (
     MetricOutput("frame_rate", "Frame Rate (Hz)", None, "ratio", 1.0, 1, order=0, per_dataset=False),
     MetricOutput("bitrate", "Bitrate (kbps)", None, "ratio", 1e-3, 2, order=1, per_dataset=False),
+    MetricOutput("token_rate", "Token Rate (tok/s)", None, "ratio", 1.0, 1, order=2, per_dataset=False),
 )
 RATE_NAMES = frozenset(o.name for o in RATE_OUTPUTS)
 
@@ -96,6 +98,11 @@ class TaskContext:
     tokens_follow_variant: bool = False
     rates: bool = True  # the codec's tokens have rates (False: recorded outputs, scored without tokens)
 
+    @cached_property
+    def speakers(self) -> dict[str, str]:
+        """``{utterance id: speaker}`` of this job's utterances that name one."""
+        return {u.utt_id: u.speaker for u in self.utterances if u.speaker}
+
     @property
     def run_dir(self) -> Path:
         """The run folder: a task's own files (checkpoints, saved audio) go under it."""
@@ -152,6 +159,9 @@ class TaskContext:
         infinite makes it an error row naming the stage that produced it (a non-finite number is never a result)."""
         item = ItemId.of(item)
         parts = item.fields()
+        speaker = self.speakers.get(item.source)
+        if speaker:  # the speaker of the item's source utterance: cluster bootstraps resample speakers
+            parts = {**parts, "speaker": speaker}
         if parts:
             fields = {**fields, "extra": {**(fields.get("extra") or {}), **parts}}
         utt_id = str(item)
@@ -203,13 +213,18 @@ class TaskContext:
 
     def rate_rows(self, task: str, utt_id: ItemId | str, codec: Codec, tokens: Tokens, seconds: float,
                   extra: dict[str, Any] | None = None) -> list[Row]:
-        """Measured frame rate and bitrate of one item's tokens (the frame-rate row carries the codec flags)."""
+        """Measured frame rate, bitrate and token rate (frames x codebooks, per second) of one item's tokens (the
+        frame-rate row carries the codec flags)."""
         frames = float(codec.measured_frames(tokens)[0])
         bits = float(codec.measured_bits(tokens)[0])
+        tokens_sent = frames * len(codec.codebook_sizes)  # a token per codebook per frame
         return [
             self.row(task, utt_id, "frame_rate", value=frames / seconds, num=frames, den=seconds,
-                     backend="measured", extra={**(extra or {}), **codec_flags(codec)}),
+                     backend="measured", extra={**(extra or {}), **codec_flags(codec),
+                                                "streams": len(codec.codebook_sizes)}),
             self.row(task, utt_id, "bitrate", value=bits / seconds, num=bits, den=seconds, backend="measured"),
+            self.row(task, utt_id, "token_rate", value=tokens_sent / seconds, num=tokens_sent, den=seconds,
+                     backend="measured"),
         ]
 
     def score_rows(self, task: str, utt_id: ItemId | str, metric: Metric,

@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from codecbench.results.paper import PaperTable
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -17,6 +22,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                         "also roots: in the config or CODECBENCH_ROOT_<NAME>")
     p.add_argument("--dry-run", action="store_true", help="list what would run, what is cached and what is missing")
     p.add_argument("--check", action="store_true", help="exit 1 when a cell is outside its stated tolerance")
+    p.add_argument("--bd", action="store_true",
+                   help="also print the token-rate BD saving of the config's bd_family against each fixed-rate "
+                        "baseline, ours beside the published table's (with --dry-run: the published one alone)")
     p.add_argument("--out", help="run directory (default: the config's output_dir)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler=cmd_paper)
@@ -40,6 +48,8 @@ def cmd_paper(args: argparse.Namespace) -> int:
     lines, ok = paper.dry_run(plan) if args.dry_run else ([], True)
     if args.dry_run:
         print("\n".join(lines))
+        if args.bd:
+            print("\n" + _bd_claim(plan, None))
         return 0 if ok else 1
     if plan.missing_roots:
         raise FileNotFoundError(f"codecbench paper {args.table}: data root(s) {plan.missing_roots} not configured; "
@@ -74,6 +84,8 @@ def cmd_paper(args: argparse.Namespace) -> int:
     else:
         print(deltas.to_markdown(index=False, floatfmt=".3f"))
         write_csv(deltas, config.output_dir / "tables" / f"{args.table}_vs_paper.csv", index=False)
+    if args.bd:
+        print(_bd_claim(plan, config.output_dir / "tables"))
     print("\n".join(summary.lines()))
     if args.check:
         bad = deltas[deltas["ok"] == False] if not deltas.empty else deltas  # noqa: E712 - None = unchecked
@@ -82,3 +94,38 @@ def cmd_paper(args: argparse.Namespace) -> int:
             return 1
         print(f"check: {int((deltas['ok'] == True).sum()) if not deltas.empty else 0} cells within tolerance")  # noqa: E712
     return 1 if summary.failed else 0
+
+
+def _bd_claim(plan: PaperTable, tables: Path | None) -> str:
+    """The ``--bd`` view: writes ``bd_paper.csv`` beside the tables (after a run) and returns its Markdown."""
+    import pandas as pd
+
+    from codecbench.results import bd, paper_bd
+    from codecbench.results.columns import output_specs
+    from codecbench.results.tables import read_published
+    from codecbench.util.csvfile import write_csv
+    from codecbench.util.shipped import published
+
+    if plan.published is None:
+        raise ValueError(f"configs/paper/{plan.name}.yaml publishes no numbers: --bd has nothing to read")
+    if not bd.available():
+        raise ModuleNotFoundError("--bd needs the bjontegaard package: pip install 'codecbench[report]'")
+    family, baselines = paper_bd.bd_claim(plan.section, plan.name)
+    theirs = read_published(plan.published)
+    config = plan.config
+    names = list(dict.fromkeys([*(c.label for c in config.codecs), *theirs["codec"]]))
+    families = {n: f for n in names if (f := bd.registered_family(n))}
+    families.update({label: name for name, labels in config.families.items() for label in labels})
+    ours = intervals = None
+    if tables is not None:
+        families.update(bd.declared_families([tables.parent]))
+        if (tables / "summary.csv").is_file():
+            ours = paper_bd.summary_cells(pd.read_csv(tables / "summary.csv"))
+        if (tables / "bd.csv").is_file():
+            intervals = pd.read_csv(tables / "bd.csv", keep_default_na=False, na_values=[""])
+    higher = {name: spec.higher_is_better for name, spec in output_specs().items()}
+    frame = paper_bd.paper_bd(paper_bd.published_cells(theirs, paper_bd.published_token_rates(published("table1.csv"))),
+                              ours, intervals, families, family, baselines, higher)
+    if tables is not None:
+        write_csv(frame, tables / "bd_paper.csv", index=False, float_format="%.17g")
+    return paper_bd.markdown(frame, family)

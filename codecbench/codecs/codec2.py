@@ -28,6 +28,8 @@ class Codec2Codec(Codec):
     bytes' 8 bits each, so the measured bitrate is the codec's real rate.
     """
 
+    families = {name: "codec2" for name in VARIANTS}  # variants that differ only in rate
+
     sample_rate = 8000
     output_sample_rate = 8000
     capabilities = Capabilities(batched=False)

@@ -27,6 +27,8 @@ OPUS_FRAME_SECONDS = 0.02  # libsndfile writes 20 ms Opus packets
 class OpusCodec(Codec):
     """Ogg/Opus via libsndfile; codes ``[1, num_bytes, 1]`` (vocabulary 256)."""
 
+    families = {"opus-6kbps": "opus", "opus-12kbps": "opus"}  # variants that differ only in rate
+
     codebook_sizes = [256]
     capabilities = Capabilities(batched=False)
 

@@ -100,6 +100,8 @@ class RunConfig:
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # metric -> settings (batch_size)
     prefetch: int = 1  # batches decoded ahead of the one being scored (0: one after the other)
+    #: rate families: codec labels whose variants differ only in rate (BD deltas compare the curves they form)
+    families: dict[str, tuple[str, ...]] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -209,13 +211,14 @@ FIELDS: dict[str, Any] = {
     "max_seconds": PositiveFloat, "metric_profile": str, "metrics": Any, "tasks": Any, "codecs": Any,
     "datasets": Any, "assets": dict[str, str], "roots": dict[str, str], "task_options": dict[str, Any],
     "metric_options": dict[str, Any], "task_datasets": Any, "task_codecs": Any, "save_audio": Any,
-    "executor": Any, "prefetch": Annotated[int, Range(0, 64)], "paper": Any,
+    "executor": Any, "prefetch": Annotated[int, Range(0, 64)], "paper": Any, "families": dict[str, list[str]],
 }
 #: the ``paper:`` section of a paper table's config (codecbench.results.paper reads it) and what each key holds
 PAPER_KEYS: dict[str, Any] = {
     "published": str, "join": dict[str, list[str]], "show": list[str],
     "tolerance": dict[str, Annotated[float, Range(0)]],
     "expected_utterances": dict[str, Count], "expected_samples": dict[str, dict[str, Count]],
+    "bd_family": str, "bd_baselines": list[str],  # paper --bd: the family whose saving is claimed, against what
 }
 KNOWN_KEYS = set(FIELDS)
 
@@ -277,8 +280,23 @@ def from_dict(data: dict[str, Any]) -> RunConfig:
         executor=ExecutorConfig.from_section(data.get("executor")),
         metric_options={str(k): dict(v or {}) for k, v in (data.get("metric_options") or {}).items()},
         prefetch=data.get("prefetch", 1),
+        families=_families(data.get("families") or {}, labels),
         raw=copy.deepcopy(data),
     )
+
+
+def _families(section: dict[str, list[str]], labels: list[str]) -> dict[str, tuple[str, ...]]:
+    """``families: {name: [label, ...]}``: every label a codec of the config, in one family at most."""
+    seen: dict[str, str] = {}
+    for family, members in section.items():
+        for label in members:
+            if label not in labels:
+                raise ValueError(f"families.{family}: {label!r} is not a codec label of this config; labels: {labels}")
+            if label in seen:
+                raise ValueError(f"families: {label!r} is in both {seen[label]!r} and {family!r}; a codec is in one "
+                                 "family at most")
+            seen[label] = str(family)
+    return {str(k): tuple(v) for k, v in section.items()}
 
 
 def _save_audio(value: Any) -> int | None:

@@ -38,14 +38,15 @@ FLOATS = ("value", "num", "den")
 #: ``extra`` fields readers use, as columns: name -> kind (how :func:`_derived` reads it from ``extra``)
 DERIVED: dict[str, str] = {"seed": "float", "random_weights": "bool", "identity": "bool", "kind": "str",
                            "item_source": "str", "item_target": "str", "item_rater": "str",
-                           "hyp": "str", "audio": "str", "model": "str", "weights_id": "str"}
+                           "hyp": "str", "audio": "str", "model": "str", "weights_id": "str",
+                           "speaker": "str", "streams": "float"}
 #: the columns of :class:`ColumnarRows` by storage: coded strings, float arrays, flags
 TEXT_COLUMNS = (*STRINGS, *(n for n, k in DERIVED.items() if k == "str"))
 NUMBER_COLUMNS = (*FLOATS, *(n for n, k in DERIVED.items() if k == "float"))
 FLAG_COLUMNS = tuple(n for n, k in DERIVED.items() if k == "bool")
 SNAPSHOT = "rows.columns.npz"
 SNAPSHOT_ROWS = 20_000  # smaller stores are parsed each time (a fraction of a second)
-VERSION = 2  # 2: the item fields (item_source, item_target, item_rater) are columns
+VERSION = 3  # 2: the item fields (item_source, item_target, item_rater) are columns; 3: speaker, streams
 _CHUNK = 1 << 24
 
 

@@ -15,6 +15,7 @@ from codecbench.results.gate import GateResult, default_tolerances, gate, load_t
 from codecbench.results.intervals import add_intervals
 from codecbench.results.tables import (
     Table,
+    bd_of_runs,
     dataset_order,
     load_rows,
     paper_table,
@@ -101,6 +102,17 @@ class Results:
         theirs = published_rows(frame, read_published(published), task) if published is not None else None
         random = frozenset(summary.loc[summary["random_weights"], "codec"])
         return Table(frame, columns, published=theirs, random=random).with_source()
+
+    def bd(self, method: str = "pchip") -> pd.DataFrame:
+        """Bjøntegaard deltas between the rate families of these runs, as ``tables/bd.csv`` holds them: one row per
+        (task, dataset, metric, rate axis, anchor family, test family) with BD-rate (percent) and BD-quality, their
+        bootstrap 95% intervals on the table's draws, the quality overlap and why a row has no number.
+
+        Args:
+            method: the curve interpolation: ``pchip`` (piecewise cubic, default), ``akima`` or ``cubic``.
+        """
+        df = self.rows
+        return bd_of_runs(summarize(df), df, list(self.run_dirs), method)
 
     def write_tables(self, out: str | Path | None = None, published: str | Path | None = None) -> dict[str, str]:
         """Write ``summary.csv`` and every task's CSV / Markdown / LaTeX table (into ``out``, by default the first

@@ -23,6 +23,7 @@ import pandas as pd
 
 from codecbench.api.rows import ERROR_METRIC, ItemId, item_sources
 from codecbench.api.task import saved_audio_path
+from codecbench.results.bd import declared_families
 from codecbench.results.cards import card_line
 from codecbench.results.columns import Column, output_specs
 from codecbench.results.intervals import add_intervals
@@ -38,6 +39,7 @@ from codecbench.results.tables import (
     read_published,
     run_order,
     saved_codecs,
+    significance,
     summarize,
     unranked_codecs,
 )
@@ -125,10 +127,6 @@ def _tooltips(summary: pd.DataFrame, task: str) -> dict[tuple[str, str], str]:
     return tips
 
 
-def _family(label: str) -> str:
-    return label.split("-")[0]
-
-
 def _pareto(points: list[tuple[float, float, str]], higher: bool) -> list[tuple[float, float, str]]:
     """Points no other point beats on both bitrate (lower) and quality."""
     front = []
@@ -139,9 +137,10 @@ def _pareto(points: list[tuple[float, float, str]], higher: bool) -> list[tuple[
     return sorted(front)
 
 
-def _rate_plots(table: Table, task: str, out: Path) -> list[str]:
-    """One PNG per quality column: measured bitrate (x) against it (y); random-weight rows drawn hollow, labelled †
-    and kept off the Pareto front; the paper's rows as grey squares. Returns relative paths."""
+def _rate_plots(table: Table, task: str, out: Path, families: dict[str, str]) -> list[str]:
+    """One PNG per quality column: measured bitrate (x) against it (y), each codec family (``families``: label ->
+    family, as the BD table groups them) one curve; random-weight rows drawn hollow, labelled † and kept off the
+    Pareto front; the paper's rows as grey squares. Returns relative paths."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -170,10 +169,10 @@ def _rate_plots(table: Table, task: str, out: Path) -> list[str]:
         if not ours:
             continue
         fig, ax = plt.subplots(figsize=(5.2, 3.8), dpi=100)
-        families: dict[str, list[tuple[float, float, str]]] = {}
+        curves: dict[str, list[tuple[float, float, str]]] = {}
         for p in ours:
-            families.setdefault(_family(p[2]), []).append(p)
-        for members in families.values():
+            curves.setdefault(families.get(p[2], p[2]), []).append(p)
+        for members in curves.values():
             members.sort()
             line = ax.plot([m[0] for m in members], [m[1] for m in members], marker="o", linewidth=1)[0]
             for x, y, name in members:
@@ -333,11 +332,12 @@ def build_report(run_dirs: list[str | Path], out: str | Path, published: str | P
     out = OutputDir(out, "report", inputs).path
     df = load_rows(list(dirs), extra="raw")
     summary = add_intervals(summarize(df), df, output_specs(), unranked_codecs(df))
-    write_csv(summary, out / "summary.csv", index=False, float_format="%.6g")
+    write_csv(summary, out / "summary.csv", index=False, float_format="%.17g")
     order = [c for r in dirs for c in run_order(r)]
     datasets = list(dict.fromkeys(d for r in dirs for d in dataset_order(r)))
     flagged = set(summary.loc[summary["random_weights"], "codec"])
     unranked = flagged_codecs(df, "identity")
+    families = declared_families(dirs)
     parts = [f"<p>Runs: {', '.join(html.escape(str(d)) for d in dirs)}. † random weights (not the codec's "
              "numbers). Hover a cell for its bootstrap 95% interval over utterances and the paired test against "
              "the best codec.</p>"]
@@ -349,10 +349,10 @@ def build_report(run_dirs: list[str | Path], out: str | Path, published: str | P
     for task in sorted(summary["task"].unique()):
         frame, columns = paper_table(df, summary, task, order, datasets)
         table = Table(frame, columns, [], published_rows(frame, paper, task) if paper is not None else None,
-                      frozenset(flagged), frozenset(unranked))
+                      frozenset(flagged), frozenset(unranked), significance(summary, task, columns))
         parts.append(f"<h2>{html.escape(task)}</h2>")
         parts.append(_table_html(table, _tooltips(summary, task)))
-        plots = _rate_plots(table, task, out)
+        plots = _rate_plots(table, task, out, families)
         parts += [f"<img class='plot' src='{p}' alt='{html.escape(p)}'>" for p in plots]
     if (df["task"] == "listening").any():  # a MUSHRA test was imported: how far the metrics rank like the ears
         from codecbench.results.listening import correlation_plots, correlations

@@ -15,7 +15,7 @@ from codecbench.config.runconfig import CodecSpec, load_saved
 from codecbench.engine.rowframe import current_frame, with_derived
 from codecbench.results.cards import card_line
 from codecbench.results.columns import ERRORS, Column, Columns, output_specs, table_columns, titled
-from codecbench.results.intervals import add_intervals
+from codecbench.results.intervals import ALPHA, add_intervals
 from codecbench.results.outputs import dataset_roots, run_inputs
 from codecbench.util.csvfile import numeric_column, read_table, write_csv
 from codecbench.util.names import file_name
@@ -315,6 +315,9 @@ class Table:
     published: pd.DataFrame | None = None
     random: frozenset[str] = frozenset()
     identity: frozenset[str] = frozenset()
+    #: ``{(codec, column title): Holm-adjusted p-value against the column's best}``; without it the runner-up is
+    #: marked second whatever its distance to the best
+    p_holm: dict[tuple[str, str], float] = field(default_factory=dict)
     markdown: str = ""  # as written to <name>.md
 
     @property
@@ -334,7 +337,9 @@ class Table:
 
 def rank_marks(table: Table) -> dict[tuple[str, str], int]:
     """(codec, column) -> 1 for best, 2 for second best, among :attr:`Table.ranked` (random-weight and identity
-    codecs and the paper's rows are never ranked)."""
+    codecs and the paper's rows are never ranked). Where the table knows the Holm-adjusted p-values, the best is
+    marked alone only when the runner-up differs significantly (p < :data:`ALPHA`); otherwise both are marked best
+    (tied) and none second."""
     marks = {}
     ranked = table.ranked
     for column, spec in table.columns.items():
@@ -346,7 +351,30 @@ def rank_marks(table: Table) -> dict[tuple[str, str], int]:
         for rank, target in enumerate(ordered[:2], start=1):
             for codec in values.index[values == target]:
                 marks[(codec, column)] = rank
+        if len(ordered) >= 2 and table.p_holm:
+            runner_up = [c for c in values.index[values == ordered[1]]]
+            pvalues = [table.p_holm.get((c, column), float("nan")) for c in runner_up]
+            if any(not p < ALPHA for p in pvalues):  # not significantly worse than the best (or not testable)
+                for codec in runner_up:
+                    marks[(codec, column)] = 1
     return marks
+
+
+def significance(summary: pd.DataFrame, task: str, columns: Columns) -> dict[tuple[str, str], float]:
+    """``{(codec, column title): p_vs_best_holm}`` of a task's per-dataset columns, from a summary with intervals."""
+    if "p_vs_best_holm" not in summary:
+        return {}
+    sub = summary[summary["task"] == task]
+    lookup = {(c, d, m): p for c, d, m, p in zip(sub["codec"], sub["dataset"], sub["metric"], sub["p_vs_best_holm"],
+                                                   strict=True)}
+    out = {}
+    for title, column in columns.items():
+        if column.output is None or column.dataset is None or column.spread:
+            continue
+        for (codec, dataset, metric), p in lookup.items():
+            if dataset == column.dataset and metric == column.output.name:
+                out[(str(codec), title)] = float(p)
+    return out
 
 
 class Formatter:
@@ -431,10 +459,12 @@ def footnotes(summary: pd.DataFrame, task: str, flagged: set[str]) -> list[str]:
         if backends:
             mixed = " (MIXED BACKENDS: not comparable)" if len(backends) > 1 else ""
             notes.append(f"{spec.label}: {'; '.join(backends)}{mixed}")
-    notes.append("Frame rate and bitrate are measured from the tokens produced (frames or bits / second of audio).")
-    notes.append("Best in bold, second best underlined (identity codecs, e.g. the reference row, and random-weight "
-                 "rows not ranked); "
-                 "ratio columns (dWER, rates) are corpus-level.")
+    notes.append("Frame rate, bitrate and token rate (frames x codebooks) are measured from the tokens produced (per "
+                 "second of audio).")
+    notes.append("Best in bold, second best underlined (italic in Markdown); the second is bold too (tied) when its "
+                 "difference to the best is not significant (paired bootstrap, Holm-adjusted within the column, "
+                 "p >= 0.05). Identity codecs (the reference row) and random-weight rows are not ranked; ratio "
+                 "columns (dWER, rates) are corpus-level.")
     for codec in sorted(set(sub["codec"])):
         card = card_line(codec)
         if card:
@@ -498,8 +528,8 @@ def build_tables(run_dirs: list[str | Path], out_dir: str | Path | None = None, 
     target = OutputDir(out_dir or dirs[0] / "tables", "table", inputs, owned=out_dir is None).path
     df = load_rows(list(dirs), extra="none")
     summary = summarize(df)
-    write_csv(add_intervals(summary, df, output_specs(), unranked_codecs(df)), target / "summary.csv",
-              index=False, float_format="%.6g")
+    tested = add_intervals(summary, df, output_specs(), unranked_codecs(df))
+    write_csv(tested, target / "summary.csv", index=False, float_format="%.17g")
     order = [c for r in dirs for c in run_order(r)]
     datasets = list(dict.fromkeys(d for r in dirs for d in dataset_order(r)))
     flagged = set(summary.loc[summary["random_weights"], "codec"])
@@ -512,7 +542,8 @@ def build_tables(run_dirs: list[str | Path], out_dir: str | Path | None = None, 
         if theirs is not None and not theirs.empty:
             notes.append(f"(paper) rows: published values from {Path(str(published)).name} (Sim as cosine, not "
                          "%), for the datasets of this run with the same names; not ranked.")
-        built[task] = Table(frame, columns, notes, theirs, frozenset(flagged), unranked)
+        built[task] = Table(frame, columns, notes, theirs, frozenset(flagged), unranked,
+                            significance(tested, task, columns))
     for name, groups in (joins or {}).items():
         _check_join(groups, set(summary["task"]))
         frame, columns, sources = joined_table(df, summary, groups, order, datasets)
@@ -530,7 +561,27 @@ def build_tables(run_dirs: list[str | Path], out_dir: str | Path | None = None, 
         built[name] = Table(frame, columns, notes, theirs, frozenset(flagged), unranked)
     for name, made in built.items():
         made.markdown = _write(target, name, made)
+    _write_bd(tested, df, dirs, target)
     return built
+
+
+def bd_of_runs(summary: pd.DataFrame, df: pd.DataFrame, dirs: list[Path], method: str = "pchip") -> pd.DataFrame:
+    """The Bjøntegaard deltas of the runs' rate families (:func:`codecbench.results.bd.bd_table`), random-weight and
+    identity codecs left out."""
+    from codecbench.results import bd
+
+    kept = summary[~summary["random_weights"].astype(bool)]
+    return bd.bd_table(kept, df, bd.declared_families(dirs), output_specs(), method, exclude=unranked_codecs(df))
+
+
+def _write_bd(summary: pd.DataFrame, df: pd.DataFrame, dirs: list[Path], target: Path) -> None:
+    """``bd.csv`` / ``.md`` / ``.tex`` of the runs' rate families."""
+    from codecbench.results import bd
+
+    if not bd.available():
+        log.warning("Bjøntegaard deltas need the bjontegaard package: pip install 'codecbench[report]' (no bd.csv)")
+        return
+    bd.write_bd(bd_of_runs(summary, df, dirs), target)
 
 
 def render(run_dirs: list[str | Path], out_dir: str | Path | None = None,

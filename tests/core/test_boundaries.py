@@ -306,7 +306,7 @@ def test_runs_refuse_what_check_codec_fails_as_error_rows(tmp_path: Path, monkey
     for codec in ("bad-short", "bad-side", "bad-lengths", "bad-float"):
         mine = [r for r in rows if r.codec == codec]
         assert mine and all(r.metric == "error" and "codec contract" in (r.error or "") for r in mine), mine
-    assert {r.metric for r in rows if r.codec == "bad-ok"} == {"frame_rate", "bitrate"}
+    assert {r.metric for r in rows if r.codec == "bad-ok"} == {"frame_rate", "bitrate", "token_rate"}
 
 
 # ---- 5. commands never destroy their inputs -----------------------------------------------------------------

@@ -72,4 +72,4 @@ def test_a_batching_failure_names_grouped_codec_and_batched_false_is_honoured(au
                                   out=tmp_path / "run", progress=False, batch_size=8)
     assert set(Smoothing.calls) == {1}  # the contract's clips and the run's utterances, one at a time
     assert results.outcome is not None and not results.outcome.failed
-    assert results.rows["error"].isna().all() and len(results.rows) == 4  # 2 utterances x frame rate, bitrate
+    assert results.rows["error"].isna().all() and len(results.rows) == 6  # 2 utterances x 3 rates

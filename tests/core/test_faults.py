@@ -266,7 +266,7 @@ def test_a_second_run_on_a_busy_run_dir_stops_at_once(audio_dir: Path, tmp_path:
     finally:
         holder.unlock()
     runner.run(_config(audio_dir, tmp_path / "run", ["reference"]), progress=False)  # free again
-    assert len(list(ResultStore(tmp_path / "run").rows())) == 4
+    assert len(list(ResultStore(tmp_path / "run").rows())) == 6  # 2 utterances x 3 rates
 
 
 # ---- 6. the regression gate ----------------------------------------------------------------------

@@ -17,6 +17,13 @@ from . import mini_corpora as mini
 OFFLINE = ["metric_profile=offline", "device=cpu", "batch_size=4"]
 
 
+
+def _labelled(table: pd.DataFrame) -> pd.DataFrame:
+    """A table CSV indexed as the rendered table labels its rows: the paper's rows (``source: published``) as
+    ``<codec> (paper)``."""
+    return table.set_axis([f"{c} (paper)" if s == "published" else c for c, s in zip(table.index, table["source"],
+                                                                                      strict=True)])
+
 def test_table5_prints_the_codec_cards(capsys) -> None:
     assert main(["paper", "table5"]) == 0
     out = capsys.readouterr().out
@@ -46,6 +53,16 @@ def test_dry_run_without_corpora_lists_every_missing_root_and_exits_1(tmp_path: 
     assert "MISSING weights of dycast-bp1: asset 'mms-1b-all'" not in out and "asset 'mms-1b-all'" in out
     assert "MISSING metric weights: utmos needs asset 'utmos22-strong'" in out
     assert "work: 144975 utterance x codec passes" in out  # (7144 SR + 2521 VC) x 15, the paper's sizes
+    plan = out[out.index("  plan:"):]  # what to download and what it takes, whatever the state of the paths
+    assert "corpus librispeech (librispeech): https://www.openslr.org/12" in plan
+    assert "test-clean.tar.gz (346 MB)" in plan and "VCTK-Corpus-0.92.zip (10.9 GB)" in plan
+    assert "wham_noise.zip" in plan and "zenodo.org/records/14791114" in plan
+    assert "download: 29.6 GB + mls" in plan
+    assert "audio: 5.4 h (not counted: librimix, mls, vctk, voicebank)" in plan
+    assert "weights missing: dycast (" in plan and "for dycast-ca, dycast-bp1, dycast-bp3, dycast-bp5" in plan
+    assert "own environment: stablecodec-2x15625: tox -e stablecodec" in plan
+    assert "GPU: stablecodec-2x15625 needs a CUDA GPU" in plan and "GPU hours: no costs measured on a GPU" in plan
+    assert "compute: about" in plan and "NOT the codec's numbers" in plan
     main(["paper", "table4", "--dry-run", "--out", str(tmp_path / "run4")])
     assert "training runs" in capsys.readouterr().out
 
@@ -93,7 +110,7 @@ def test_table2_end_to_end_on_miniature_corpora(table2_roots: list[str], tmp_pat
         line for line in dry.splitlines() if "MISSING weights of dycast-bp3: asset 'dycast'" in line]
     assert main(["paper", "table2", *small, *table2_roots, "--out", str(out_dir), "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    table = pd.read_csv(out_dir / "tables" / "table2.csv", index_col=0)
+    table = _labelled(pd.read_csv(out_dir / "tables" / "table2.csv", index_col=0))
     assert {"SR librispeech DNSMOS ↑", "SR mls DNSMOS ↑", "SR voicebank DNSMOS ↑", "SR librimix DNSMOS ↑",
             "VC Sim ↑"} <= set(table.columns)
     assert [c for c in table.columns if c.startswith("SR") and "DNSMOS" in c] == [  # the paper's column order
@@ -117,7 +134,7 @@ def test_table6_modes_and_table1_rates_on_miniature_librispeech(shared_data: Pat
     args = [*OFFLINE, "metrics=[dnsmos, sim]", "datasets.librispeech.limit=2", codecs, "--root", f"librispeech={libri}",
             "--no-progress"]
     assert main(["paper", "table6", *args, "--out", str(tmp_path / "t6")]) == 0
-    table = pd.read_csv(tmp_path / "t6" / "tables" / "resynthesis.csv", index_col=0)
+    table = _labelled(pd.read_csv(tmp_path / "t6" / "tables" / "resynthesis.csv", index_col=0))
     assert {"dycast-bp3-durations", "dycast-bp3", "dycast-bp3-tokens", "dycast-bp3-tokens (paper)"} <= set(table.index)
     assert main(["paper", "table1", "device=cpu", "datasets.librispeech.limit=2", "codecs=[mulaw-8bit, codec2-700c]",
                  "--out", str(tmp_path / "t1"), "--root", f"librispeech={libri}", "--no-progress"]) == 0
@@ -141,7 +158,7 @@ def test_table3_with_a_retrieval_index_built_by_bench_rad(shared_data: Path, tmp
     assert main(["paper", "table3", *OFFLINE, "metrics=[sim]", "datasets.librispeech.limit=2", codecs,
                  "--root", f"librispeech={libri}", "--root", f"rad={rad}", "--out", str(tmp_path / "t3"),
                  "--no-progress"]) == 0
-    table = pd.read_csv(tmp_path / "t3" / "tables" / "resynthesis.csv", index_col=0)
+    table = _labelled(pd.read_csv(tmp_path / "t3" / "tables" / "resynthesis.csv", index_col=0))
     assert {"dycast-bp1", "dycast-bp1-rad95", "dycast-bp1-rad95 (paper)"} <= set(table.index)
 
 
@@ -163,7 +180,7 @@ def test_table4_probes_and_tts_on_miniature_corpora(shared_data: Path, tmp_path:
                  f"task_options.tts_nar={{size: {size}, max_steps: 4}}"]
     assert main(["paper", "table4", *overrides, "--root", f"librispeech={libri}", "--root", f"iemocap={iemocap}",
                  "--out", str(tmp_path / "t4"), "--no-progress"]) == 0
-    table = pd.read_csv(tmp_path / "t4" / "tables" / "table4.csv", index_col=0)
+    table = _labelled(pd.read_csv(tmp_path / "t4" / "tables" / "table4.csv", index_col=0))
     assert {"Frame Rate (Hz)", "ASR WER ↓", "SI ER ↓", "SER ER ↓", "TTS DNSMOS ↑"} <= set(table.columns)
     assert {"codec2-700c", "dycast-ca", "dycast-ca (paper)"} <= set(table.index)
     assert table.loc["dycast-ca (paper)", "ASR WER ↓"] == pytest.approx(13.05)

@@ -104,7 +104,7 @@ def test_vc_runs_on_shared_vctk(shared_data: Path, tmp_path: Path, codec) -> Non
         assert len(errors) == 2 and "no voice-conversion method" in errors[0].error
         return
     if codec == "reference":
-        assert not errors and {r.metric for r in rows} == {"frame_rate", "bitrate"}
+        assert not errors and {r.metric for r in rows} == {"frame_rate", "bitrate", "token_rate"}
         return
     assert not errors
     assert {r.utt_id for r in rows} == {"p225_003->p226", "p225_008->p226"}  # consecutive speakers, no wrap

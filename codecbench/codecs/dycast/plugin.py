@@ -45,6 +45,8 @@ VARIANTS: dict[str, dict[str, Any]] = {"dycast-ca": {"boundary": "char_aligner"}
 class DyCASTCodec(WavLMFeaturesPlugin, Codec):
     """Variable-rate tokens: one 32-stream token (4 levels each, 64 bits) per character-like chunk."""
 
+    families = {"dycast-bp1": "dycast-bp", "dycast-bp3": "dycast-bp", "dycast-bp5": "dycast-bp"}  # BP min gaps
+
     model: DyCAST
 
     sample_rate = output_sample_rate = 16000

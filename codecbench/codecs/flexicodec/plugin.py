@@ -75,6 +75,8 @@ def load_released(flexicodec: str, sensevoice: str) -> tuple[FlexiCodec, torch.T
 class FlexiCodecCodec(Codec):
     """Dynamic frame rate (groups of similar 12.5 Hz frames): FSQ semantic + RVQ acoustic tokens, 16 kHz."""
 
+    families = {name: "flexicodec" for name in VARIANTS}  # merging thresholds: 12.5 / 8.3 / 6.25 Hz
+
     sample_rate = output_sample_rate = 16000
     nominal_frame_rate = None
     capabilities = Capabilities(multi_codebook=True, variable_rate=True)

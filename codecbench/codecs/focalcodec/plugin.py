@@ -28,6 +28,8 @@ VARIANTS = {"focalcodec-50hz": {"variant": "50hz"}, "focalcodec-25hz": {"variant
 class FocalCodecCodec(WavLMFeaturesPlugin, GroupedCodec):
     """FocalCodec: 50 / 25 / 12.5 Hz x 8192 codes; streaming variants 50 Hz x 65536 / 4096 / 2048, 24 kHz out."""
 
+    families = {"focalcodec-50hz": "focalcodec", "focalcodec-25hz": "focalcodec", "focalcodec-12.5hz": "focalcodec"}
+
     model: FocalCodec
     capabilities = Capabilities(has_features=True, has_embeddings=True)
     assets = tuple(Asset(f"focalcodec-{v}", f"FocalCodec {v} (config.json + model.safetensors)", hub, hub_id=hub,
