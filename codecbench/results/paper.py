@@ -157,8 +157,9 @@ def plan_work(config: RunConfig, hours: dict[str, float | None], profile: str | 
                 missing_costs.add(f"{profile}/{metric}")
             else:
                 cpu += float(m_cost) * audio
-    lines.append(f"    compute: about {cpu:.1f} CPU hours for the corpora counted, from {costs.get('machine', 'no')} "
-                 "measured costs" + (f"; not measured: {', '.join(sorted(missing_costs))}" if missing_costs else "")
+    measured = f"costs measured on {costs['machine']}" if costs.get("machine") else "no measured costs"
+    lines.append(f"    compute: about {cpu:.1f} CPU hours for the corpora counted ({measured})"
+                 + (f"; not measured: {', '.join(sorted(missing_costs))}" if missing_costs else "")
                  + (f"; {training} training jobs not estimated" if training else ""))
     lines.append("    GPU hours: no costs measured on a GPU here (`codecbench speed --write-costs` on one adds them)")
     by_asset: dict[str, list[str]] = {}
