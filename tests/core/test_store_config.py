@@ -70,10 +70,24 @@ def test_config_validation_errors_are_clear() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parents[2] / "configs").glob("*.yaml")
-                                        if p.name != "tolerances.yaml"))
+                                        if p.name not in ("tolerances.yaml", "costs.yaml")))
 def test_shipped_configs_validate(name: str) -> None:
     config = load_config(Path(__file__).parents[2] / "configs" / name)
     assert config.codecs and config.datasets
+
+
+def test_shipped_costs_are_measured_seconds_per_second() -> None:
+    """configs/costs.yaml (codecbench speed --write-costs): the machine it was measured on and a finite positive
+    number per codec and metric, which the paper dry run multiplies by audio hours."""
+    import math
+
+    from codecbench.results.paper import shipped_costs
+
+    costs = shipped_costs()
+    assert isinstance(costs["machine"], str) and "cores" in costs["machine"] and costs["device"] == "cpu"
+    values = [*costs["codecs"].values(), *costs["metrics"].values()]
+    assert values and all(isinstance(v, float) and math.isfinite(v) and v > 0 for v in values)
+    assert "opus-6kbps" in costs["codecs"] and "offline/dwer" in costs["metrics"]
 
 
 @pytest.mark.parametrize("name", ["vc_vctk.yaml", "probes_librispeech_asr.yaml", "probes_librispeech_si.yaml",
