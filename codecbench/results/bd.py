@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,9 @@ from codecbench.results.intervals import (
     resampled_statistics,
     speakers_of,
 )
+
+if TYPE_CHECKING:
+    from codecbench.config.runconfig import RunConfig
 
 METHODS = ("pchip", "akima", "cubic")
 METHOD = "pchip"
@@ -158,9 +162,20 @@ def registered_family(name: str) -> str | None:
     return family if isinstance(family, str) and family else None
 
 
+def config_families(config: RunConfig) -> dict[str, str]:
+    """``{codec label: family}`` of one run config's codecs: what each codec class declares for its registered
+    variant (used as registered: no params changed), overridden by the config's own ``families``."""
+    out: dict[str, str] = {}
+    for spec in config.codecs:
+        family = registered_family(spec.name) if spec.instance is None and not spec.params else None
+        if family:
+            out[spec.label] = family
+    out.update({label: family for family, labels in config.families.items() for label in labels})
+    return out
+
+
 def declared_families(run_dirs: Iterable[Path]) -> dict[str, str]:
-    """``{codec label: family}`` of the runs' codecs: what each codec class declares for its registered variant
-    (used as registered: no params changed), overridden by a config's own ``families``."""
+    """:func:`config_families` of the runs' saved configs (a folder without one adds nothing)."""
     from codecbench.config.runconfig import load_saved
 
     out: dict[str, str] = {}
@@ -169,13 +184,8 @@ def declared_families(run_dirs: Iterable[Path]) -> dict[str, str]:
             config = load_saved(run_dir)
         except (OSError, ValueError):
             continue
-        if config is None:
-            continue
-        for spec in config.codecs:
-            family = registered_family(spec.name) if spec.instance is None and not spec.params else None
-            if family:
-                out[spec.label] = family
-        out.update({label: family for family, labels in config.families.items() for label in labels})
+        if config is not None:
+            out.update(config_families(config))
     return out
 
 
